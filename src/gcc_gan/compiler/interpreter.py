@@ -1,0 +1,82 @@
+"""The reference interpreter: any valid network, run directly as an `nn.Module`.
+
+It walks the DAG in topological order; a node is the sum of its incoming edges, an edge
+applies its op pipeline. Modules and forward calls come from the op registry's source
+strings (`init_src` / `call_src`), the same strings the compiler writes into generated
+code — one definition of each op. This is the oracle every compiler pass and export is
+checked against, so it does no optimisation whatsoever.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..genotype_dsl.analysis import NetInfo, OpInfo, analyze
+from ..genotype_dsl.model import Network
+
+NAMESPACE: dict[str, object] = {"torch": torch, "nn": nn, "F": F}
+
+
+def build_op(info: OpInfo) -> tuple[nn.Module | None, Callable[[Tensor, nn.Module | None], Tensor]]:
+    """The module (or None) and forward function of one op, from its registry sources."""
+    spec, p = info.call.spec, info.call.params
+    src = spec.init_src(p, info.ctx)
+    module = eval(src, dict(NAMESPACE)) if src is not None else None  # noqa: S307 - registry source
+    fn = eval(f"lambda x, m: {spec.call_src(p, info.ctx, 'x', 'm')}", dict(NAMESPACE))  # noqa: S307
+    return module, fn
+
+
+class Interpreter(nn.Module):
+    """Runs a network. `forward(*inputs)` takes the inputs in declaration order and returns
+    the single output tensor, or a tuple when the network has several outputs."""
+
+    def __init__(self, net: Network | NetInfo) -> None:
+        super().__init__()
+        self.info = net if isinstance(net, NetInfo) else analyze(net)
+        self.edges = nn.ModuleList()
+        self._fns: list[list[Callable[[Tensor, nn.Module | None], Tensor]]] = []
+        self._edge_pos: dict[int, int] = {}
+        for pos, e in enumerate(self.info.edges):
+            mods = nn.ModuleList()
+            fns = []
+            for op in e.ops:
+                m, fn = build_op(op)
+                mods.append(m if m is not None else nn.Identity())
+                fns.append(fn)
+            self.edges.append(mods)
+            self._fns.append(fns)
+            self._edge_pos[e.index] = pos
+        net_ = self.info.net
+        self._input_names = [i.name for i in net_.inputs]
+        self._output_nodes = [o.node for o in net_.outputs]
+        self._srcs = {e.index: e.edge.src for e in self.info.edges}
+
+    def run_edge(self, edge_index: int, x: Tensor) -> Tensor:
+        pos = self._edge_pos[edge_index]
+        for m, fn in zip(self.edges[pos], self._fns[pos]):
+            x = fn(x, m)
+        return x
+
+    def forward(self, *inputs: Tensor) -> Tensor | tuple[Tensor, ...]:
+        if len(inputs) != len(self._input_names):
+            raise TypeError(f"expected {len(self._input_names)} input(s) {self._input_names}, got {len(inputs)}")
+        values: dict[str, Tensor] = dict(zip(self._input_names, inputs))
+        for name in self.info.order:
+            if name in values:
+                continue
+            acc: Tensor | None = None
+            for ei in self.info.in_edges.get(name, []):
+                y = self.run_edge(ei, values[self._srcs[ei]])
+                acc = y if acc is None else acc + y
+            assert acc is not None, f"node {name} has no inputs"  # excluded by analyze()
+            values[name] = acc
+        outs = tuple(values[n] for n in self._output_nodes)
+        return outs[0] if len(outs) == 1 else outs
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

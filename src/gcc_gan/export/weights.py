@@ -1,0 +1,113 @@
+"""Weight import from the published reference implementations' checkpoints.
+
+A checkpoint (raw state dict, or a training dict holding `gen_state_dict` /
+`avg_gen_state_dict` / `state_dict`, keys possibly `module.`-prefixed) is mapped onto the
+reference interpreter of a genotype's generator through the reference module paths the
+native encoding records for each parametrised op. Loading never unpickles arbitrary
+objects (`torch.load(weights_only=True)`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+from ..compiler.interpreter import Interpreter
+from ..errors import GccGanError
+from ..genotype_dsl.encodings.common import Native
+from ..genotype_dsl.ops import fmt_shape
+
+CHECKPOINT_KEYS = ("avg_gen_state_dict", "gen_state_dict", "generator", "state_dict", "model")
+
+
+def load_checkpoint(path: str | os.PathLike[str], prefer: str | None = None) -> dict[str, Tensor]:
+    """The generator state dict inside a checkpoint file, `module.` prefixes removed."""
+    p = Path(path)
+    if not p.is_file():
+        raise GccGanError(f"{p}: no such checkpoint file")
+    try:
+        obj: Any = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure is the file's fault
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise GccGanError(f"{p}: not a loadable PyTorch checkpoint of tensors ({first})") from None
+    if isinstance(obj, Mapping) and not all(isinstance(v, Tensor) for v in obj.values()):
+        keys = [prefer] if prefer else list(CHECKPOINT_KEYS)
+        for k in keys:
+            if k in obj and isinstance(obj[k], Mapping):
+                obj = obj[k]
+                break
+        else:
+            raise GccGanError(f"{p}: no generator state dict found; looked for keys {', '.join(keys)} "
+                              f"(the file has: {', '.join(map(str, obj)) or 'nothing'})")
+    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise GccGanError(f"{p}: expected a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def infer_width(native: Native, sd: Mapping[str, Tensor]) -> int:
+    """The base width the checkpoint was trained at, from its first width-relative layer."""
+    net = native.network
+    widths = {n.name: n.width for n in net.nodes}
+    for path, (edge_name, j) in native.refs.items():
+        edge = next(e for e in net.edges if e.name == edge_name)
+        call = edge.ops[j]
+        w = getattr(call.params, "out_width", None) or (widths.get(edge.dst) if call.spec.produces_channels else None)
+        key = f"{path}.weight"
+        if w and key in sd:
+            rows = sd[key].shape[1] if call.op == "conv_transpose" else sd[key].shape[0]
+            gf = rows / w
+            if gf != int(gf) or gf < 1:
+                raise GccGanError(f"checkpoint tensor {key} has shape {fmt_shape(tuple(sd[key].shape))}, "
+                                  f"which fits no base width for this genotype")
+            return int(gf)
+    raise GccGanError("cannot infer the width from the checkpoint: none of the genotype's layers is in it")
+
+
+def map_state_dict(native: Native, model: Interpreter, sd: Mapping[str, Tensor],
+                   strict: bool = True) -> dict[str, Tensor]:
+    """The interpreter state dict filled from reference-layout `sd`. Raises GccGanError
+    naming the first missing, aliased-inconsistent or mis-shaped tensor."""
+    pos_of = {e.edge.name: pos for pos, e in enumerate(model.info.edges)}
+    by_op: dict[tuple[str, int], list[str]] = {}
+    for path, where in native.refs.items():
+        by_op.setdefault(where, []).append(path)
+    target = model.state_dict()
+    out: dict[str, Tensor] = {}
+    used: set[str] = set()
+    for (edge_name, j), paths in by_op.items():
+        prefix = f"edges.{pos_of[edge_name]}.{j}."
+        for key, want in target.items():
+            if not key.startswith(prefix):
+                continue
+            local = key[len(prefix):].replace("parametrizations.weight.original", "weight")
+            found = [f"{p}.{local}" for p in paths if f"{p}.{local}" in sd]
+            if not found:
+                raise GccGanError(f"checkpoint is missing tensor {paths[0]}.{local} "
+                                  f"(expected shape {fmt_shape(tuple(want.shape))})")
+            value = sd[found[0]]
+            for alias in found[1:]:
+                if not torch.equal(sd[alias], value):
+                    raise GccGanError(f"checkpoint tensors {found[0]} and {alias} should be the same "
+                                      f"(aliased) parameter but differ")
+            if tuple(value.shape) != tuple(want.shape):
+                raise GccGanError(f"checkpoint tensor {found[0]} has shape {fmt_shape(tuple(value.shape))} "
+                                  f"but the genotype needs {fmt_shape(tuple(want.shape))}")
+            out[key] = value.to(want.dtype)
+            used.update(found)
+    missing = [k for k in target if k not in out and not k.endswith(("_u", "_v"))]
+    if missing:
+        raise GccGanError(f"no reference tensor maps to {missing[0]}: the genotype has layers the "
+                          f"reference layout does not describe")
+    if strict:
+        extra = sorted(k for k in sd if k not in used)
+        if extra:
+            raise GccGanError(f"checkpoint tensor {extra[0]} (shape {fmt_shape(tuple(sd[extra[0]].shape))}) "
+                              f"has no place in this genotype ({len(extra)} unused tensor(s)): "
+                              f"is it the checkpoint of a different architecture?")
+    for k, v in target.items():
+        out.setdefault(k, v)
+    return out

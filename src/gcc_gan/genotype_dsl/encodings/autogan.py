@@ -1,0 +1,103 @@
+"""AutoGAN's generator encoding.
+
+Per cell `[conv_type, norm, up, shortcut, skip]` (cell 1 has no skip): conv_type 0
+post-activation / 1 pre-activation; norm 0 none / 1 batch / 2 instance; up 0 bilinear /
+1 nearest / 2 transposed conv (kernel 2, stride 2); shortcut 0/1 (upsample + 1x1 conv);
+skip = bitmask over the earlier cells' skip outputs, most significant bit = cell 1, each
+skip-in upsampled (chains of transposed convs for up=2) then 1x1 conv, added after the
+cell's first block. A cell's skip output is that sum (the reference adds skip-ins in
+place, so its skip output includes them).
+
+Pre-activation cell: [norm ->] ReLU -> up -> conv3x3 (=h, + skip-ins) -> [norm ->] ReLU ->
+conv3x3. Post-activation: up -> conv3x3 -> [norm ->] ReLU (=h, + skip-ins) -> conv3x3 ->
+[norm ->] ReLU. Stem: linear to bottom×bottom; head: BN -> ReLU -> conv3x3 -> tanh.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ...errors import GccGanError
+from ..builder import NetBuilder, op
+from ..model import OpCall
+from .common import Native, linear_stem, to_rgb
+
+UP = {0: "bilinear", 1: "nearest", 2: "deconv"}
+NORM = {0: None, 1: "batch_norm", 2: "instance_norm"}
+
+
+def parse_autogan_arch(arch: Sequence[int]) -> list[list[int]]:
+    """Split a flat AutoGAN vector into cells, checking every field."""
+    arch = [int(a) for a in arch]
+    if len(arch) < 4 or (len(arch) - 4) % 5:
+        raise GccGanError(f"an AutoGAN arch vector has 4 numbers for cell 1 and 5 for each further cell "
+                          f"(14 for 3 cells); got {len(arch)}: {arch}")
+    cells = [arch[:4]] + [arch[i:i + 5] for i in range(4, len(arch), 5)]
+    fields = ("conv_type", "norm", "up", "shortcut")
+    limits = (2, 3, 3, 2)
+    for k, cell in enumerate(cells, start=1):
+        for name, lim, v in zip(fields, limits, cell):
+            if not 0 <= v < lim:
+                raise GccGanError(f"AutoGAN cell {k}: {name} must be in 0..{lim - 1}, got {v}")
+        if k > 1 and not 0 <= cell[4] < 2 ** (k - 1):
+            raise GccGanError(f"AutoGAN cell {k}: skip bitmask must be in 0..{2 ** (k - 1) - 1} "
+                              f"(one bit per earlier cell), got {cell[4]}")
+    return cells
+
+
+def _up_ops(mode: str, scale: int) -> list[OpCall]:
+    if mode == "deconv":
+        return [op("conv_transpose", kernel=2, stride=2) for _ in range(scale.bit_length() - 1)]
+    return [op("upsample", mode=mode, scale=scale)]
+
+
+def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bottom: int = 4) -> Native:
+    cells = parse_autogan_arch(arch)
+    b = NetBuilder(gf)
+    z = b.latent("z", latent)
+    prev = b.node("stem", width=1)
+    linear_stem(b, z, prev, bottom, "l1")
+    skips: list[str] = []
+    for k, cell in enumerate(cells, start=1):
+        conv_type, norm_id, up_id, sc = cell[:4]
+        mask = cell[4] if k > 1 else 0
+        mode, norm = UP[up_id], NORM[norm_id]
+        c = f"cell{k}"
+        nrm = [op(norm)] if norm else []
+        h = b.node(f"{c}.h", width=1, cell=c)
+        if conv_type == 1:  # pre-activation
+            up = _up_ops(mode, 2)
+            ops1 = [*nrm, op("relu"), *up, op("conv", kernel=3)]
+            refs1 = {len(ops1) - 1: f"{c}.c1", **({0: f"{c}.n1"} if norm == "batch_norm" else {})}
+            if mode == "deconv":
+                refs1[len(nrm) + 1] = f"{c}.pre_conv1.deconv"
+        else:  # post-activation
+            ops1 = [*_up_ops(mode, 2), op("conv", kernel=3), *nrm, op("relu")]
+            refs1 = {len(ops1) - 2 - len(nrm): f"{c}.c1"}
+            if norm == "batch_norm":
+                refs1[len(ops1) - 2] = f"{c}.n1"
+        b.edge(prev, h, *ops1, name=f"{c}.c1", refs=refs1)
+        # skip-ins from earlier cells, MSB = cell 1, enumerated in cell order
+        n_in = 0
+        for j in range(1, k):
+            if mask >> (k - 1 - j) & 1:
+                up = _up_ops(mode, 2 ** (k - j))
+                b.edge(skips[j - 1], h, *up, op("conv", kernel=1), name=f"{c}.skip_in{n_in}",
+                       refs={len(up): f"{c}.skip_in_ops.{n_in}"})
+                n_in += 1
+        skips.append(h)
+        out = b.node(f"{c}.out", width=1, cell=c)
+        if conv_type == 1:
+            ops2 = [*nrm, op("relu"), op("conv", kernel=3)]
+            refs2 = {len(ops2) - 1: f"{c}.c2", **({0: f"{c}.n2"} if norm == "batch_norm" else {})}
+        else:
+            ops2 = [op("conv", kernel=3), *nrm, op("relu")]
+            refs2 = {0: f"{c}.c2", **({1: f"{c}.n2"} if norm == "batch_norm" else {})}
+        b.edge(h, out, *ops2, name=f"{c}.c2", refs=refs2)
+        if sc:
+            up = _up_ops(mode, 2)
+            b.edge(prev, out, *up, op("conv", kernel=1), name=f"{c}.c_sc", refs={len(up): f"{c}.c_sc"})
+        prev = out
+    to_rgb(b, prev)
+    enc = {"format": "autogan", "arch": [int(a) for a in arch], "gf": gf, "latent": latent, "bottom": bottom}
+    return Native(b.build(), b.refs, enc)
