@@ -30,34 +30,51 @@ def build_op(info: OpInfo) -> tuple[nn.Module | None, Callable[[Tensor, nn.Modul
     return module, fn
 
 
+def edge_keys(info: NetInfo) -> dict[int, str]:
+    """Stable, readable module keys of a network's edges (edge index -> key): the edge's
+    name with dots as underscores, or `e{index}`; made unique. These keys define the
+    canonical weight layout of a genotype: `{edge_key}.{op_index}.{tensor}`, used by the
+    interpreter, the trainer's checkpoints, weight import and `compile --weights`."""
+    keys: dict[int, str] = {}
+    taken: set[str] = set()
+    for e in info.edges:
+        base = e.edge.name.replace(".", "_").replace("-", "_") if e.edge.name else f"e{e.index}"
+        key, n = base, 1
+        while key in taken:
+            n += 1
+            key = f"{base}_{n}"
+        taken.add(key)
+        keys[e.index] = key
+    return keys
+
+
 class Interpreter(nn.Module):
     """Runs a network. `forward(*inputs)` takes the inputs in declaration order and returns
-    the single output tensor, or a tuple when the network has several outputs."""
+    the single output tensor, or a tuple when the network has several outputs. Its
+    state_dict is the genotype's canonical weight layout (see `edge_keys`)."""
 
     def __init__(self, net: Network | NetInfo) -> None:
         super().__init__()
         self.info = net if isinstance(net, NetInfo) else analyze(net)
-        self.edges = nn.ModuleList()
-        self._fns: list[list[Callable[[Tensor, nn.Module | None], Tensor]]] = []
-        self._edge_pos: dict[int, int] = {}
-        for pos, e in enumerate(self.info.edges):
+        self.keys = edge_keys(self.info)
+        self.edges = nn.ModuleDict()
+        self._fns: dict[int, list[Callable[[Tensor, nn.Module | None], Tensor]]] = {}
+        for e in self.info.edges:
             mods = nn.ModuleList()
             fns = []
             for op in e.ops:
                 m, fn = build_op(op)
                 mods.append(m if m is not None else nn.Identity())
                 fns.append(fn)
-            self.edges.append(mods)
-            self._fns.append(fns)
-            self._edge_pos[e.index] = pos
+            self.edges[self.keys[e.index]] = mods
+            self._fns[e.index] = fns
         net_ = self.info.net
         self._input_names = [i.name for i in net_.inputs]
         self._output_nodes = [o.node for o in net_.outputs]
         self._srcs = {e.index: e.edge.src for e in self.info.edges}
 
     def run_edge(self, edge_index: int, x: Tensor) -> Tensor:
-        pos = self._edge_pos[edge_index]
-        for m, fn in zip(self.edges[pos], self._fns[pos]):
+        for m, fn in zip(self.edges[self.keys[edge_index]], self._fns[edge_index]):
             x = fn(x, m)
         return x
 

@@ -71,7 +71,7 @@ def map_state_dict(native: Native, model: Interpreter, sd: Mapping[str, Tensor],
                    strict: bool = True) -> dict[str, Tensor]:
     """The interpreter state dict filled from reference-layout `sd`. Raises GccGanError
     naming the first missing, aliased-inconsistent or mis-shaped tensor."""
-    pos_of = {e.edge.name: pos for pos, e in enumerate(model.info.edges)}
+    key_of = {e.edge.name: model.keys[e.index] for e in model.info.edges}
     by_op: dict[tuple[str, int], list[str]] = {}
     for path, where in native.refs.items():
         by_op.setdefault(where, []).append(path)
@@ -79,7 +79,7 @@ def map_state_dict(native: Native, model: Interpreter, sd: Mapping[str, Tensor],
     out: dict[str, Tensor] = {}
     used: set[str] = set()
     for (edge_name, j), paths in by_op.items():
-        prefix = f"edges.{pos_of[edge_name]}.{j}."
+        prefix = f"edges.{key_of[edge_name]}.{j}."
         for key, want in target.items():
             if not key.startswith(prefix):
                 continue
