@@ -17,16 +17,20 @@ from torch import Tensor, nn
 
 from ..genotype_dsl.analysis import NetInfo, OpInfo, analyze
 from ..genotype_dsl.model import Network
+from ..genotype_dsl.ops import REGISTRY
 
 NAMESPACE: dict[str, object] = {"torch": torch, "nn": nn, "F": F}
+for _spec in REGISTRY.values():  # helper classes some ops' sources use (one definition)
+    if _spec.helper_src:
+        exec(_spec.helper_src, NAMESPACE)  # noqa: S102 - registry source
 
 
 def build_op(info: OpInfo) -> tuple[nn.Module | None, Callable[[Tensor, nn.Module | None], Tensor]]:
     """The module (or None) and forward function of one op, from its registry sources."""
     spec, p = info.call.spec, info.call.params
     src = spec.init_src(p, info.ctx)
-    module = eval(src, dict(NAMESPACE)) if src is not None else None  # noqa: S307 - registry source
-    fn = eval(f"lambda x, m: {spec.call_src(p, info.ctx, 'x', 'm')}", dict(NAMESPACE))  # noqa: S307
+    module = eval(src, NAMESPACE) if src is not None else None  # noqa: S307 - registry source
+    fn = eval(f"lambda x, m: {spec.call_src(p, info.ctx, 'x', 'm')}", NAMESPACE)  # noqa: S307
     return module, fn
 
 

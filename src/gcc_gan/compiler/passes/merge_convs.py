@@ -1,0 +1,117 @@
+"""Merge parallel linear convolutions feeding the same node, when it lowers cost.
+
+Edges into one node of the form [same elementwise prefix..., conv] (stride 1, 'same'
+padding, no groups):
+* from the SAME source: one conv whose kernel is the sum of the zero-padded (dilation
+  expanded) kernels — taken when its MACs are lower than the separate convs';
+* from DIFFERENT sources of equal spatial size, with the same kernel size and dilation:
+  one conv over the channel concatenation (equal MACs, one kernel call instead of n).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ...genotype_dsl.model import OpCall
+from ..ir import IREdge, IRGraph, IROp
+
+
+def _conv_tail(e: IREdge) -> IROp | None:
+    if not e.ops or e.ops[-1].call.op != "conv":
+        return None
+    conv = e.ops[-1]
+    p = conv.call.params
+    eff = p.dilation * (p.kernel - 1) + 1
+    if p.stride != 1 or p.groups != 1 or p.depthwise or p.pad() * 2 != eff - 1:
+        return None
+    if not all(op.spec.elementwise and not op.tensors and op.call.op != "none" for op in e.ops[:-1]):
+        return None
+    return conv
+
+
+def _prefix_key(e: IREdge) -> tuple:
+    return tuple(op.call for op in e.ops[:-1])
+
+
+def dense_kernel(conv: IROp, size: int) -> Tensor:
+    """The conv's kernel with dilation expanded and zero-padded (centred) to size×size."""
+    w, d = conv.tensors["weight"], conv.call.params.dilation
+    k = w.shape[-1]
+    eff = d * (k - 1) + 1
+    dense = torch.zeros(*w.shape[:2], eff, eff, dtype=w.dtype)
+    dense[:, :, ::d, ::d] = w
+    pad = (size - eff) // 2
+    return F.pad(dense, (pad, pad, pad, pad))
+
+
+def _bias_sum(convs: list[IROp], cout: int) -> Tensor | None:
+    biases = [c.tensors["bias"] for c in convs if "bias" in c.tensors]
+    return torch.stack(biases).sum(0) if biases else None
+
+
+def _new_conv(in_shape, cout: int, kernel: int, dilation: int, weight: Tensor, bias: Tensor | None) -> IROp:
+    call = OpCall.of("conv", kernel=kernel, dilation=dilation, bias=bias is not None, out_channels=cout)
+    tensors = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
+    return IROp(call, in_shape, cout, tensors)
+
+
+def _merge_same_source(g: IRGraph, group: list[IREdge]) -> bool:
+    convs = [_conv_tail(e) for e in group]
+    size = max(c.call.params.dilation * (c.call.params.kernel - 1) + 1 for c in convs)
+    before = sum(c.macs for c in convs)
+    cin, cout = convs[0].in_shape[0], convs[0].out_channels
+    px = convs[0].out_shape[1] * convs[0].out_shape[2]
+    after = px * cout * cin * size * size + px * cout
+    if after >= before:
+        return False
+    w = sum(dense_kernel(c, size) for c in convs)
+    keep = group[0]
+    keep.ops[-1] = _new_conv(convs[0].in_shape, cout, size, 1, w, _bias_sum(convs, cout))
+    for e in group[1:]:
+        g.edges.remove(e)
+    return True
+
+
+def _merge_sources(g: IRGraph, group: list[IREdge]) -> bool:
+    convs = [_conv_tail(e) for e in group]
+    w = torch.cat([c.tensors["weight"] for c in convs], dim=1)
+    srcs = [s for e in group for s in e.srcs]
+    keep = group[0]
+    cin = sum(c.in_shape[0] for c in convs)
+    in_shape = (cin, *convs[0].in_shape[1:])
+    p = convs[0].call.params
+    prefix = [IROp(op.call, in_shape, cin, {}) for op in keep.ops[:-1]]
+    keep.srcs = srcs
+    keep.ops = [*prefix, _new_conv(in_shape, convs[0].out_channels, p.kernel, p.dilation, w,
+                                   _bias_sum(convs, convs[0].out_channels))]
+    keep.name = g.fresh_edge_name(f"{keep.dst}_merged".replace(".", "_"))
+    for e in group[1:]:
+        g.edges.remove(e)
+    return True
+
+
+def run(g: IRGraph) -> bool:
+    fired = False
+    for node in list(g.nodes):
+        # same source first (it lowers MACs), then across sources
+        changed = True
+        while changed:
+            changed = False
+            cands = [e for e in g.in_edges(node) if _conv_tail(e) is not None and len(e.srcs) == 1]
+            for e in cands:
+                same = [f for f in cands if f.srcs == e.srcs and _prefix_key(f) == _prefix_key(e)]
+                if len(same) > 1 and _merge_same_source(g, same):
+                    fired = changed = True
+                    break
+        cands = [e for e in g.in_edges(node) if _conv_tail(e) is not None]
+        for e in cands:
+            p = _conv_tail(e).call.params
+            group = [f for f in cands if _prefix_key(f) == _prefix_key(e)
+                     and (_conv_tail(f).call.params.kernel, _conv_tail(f).call.params.dilation) == (p.kernel, p.dilation)
+                     and g.shape(f.srcs[0])[1:] == g.shape(e.srcs[0])[1:]]
+            if len(group) > 1 and len({s for f in group for s in f.srcs}) == sum(len(f.srcs) for f in group):
+                fired |= _merge_sources(g, group)
+                break
+    return fired

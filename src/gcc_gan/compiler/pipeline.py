@@ -1,0 +1,108 @@
+"""genotype network → (passes) → standalone module: the compiler's entry point."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from .. import __version__
+from ..errors import GccGanError
+from ..genotype_dsl.analysis import NetInfo
+from ..genotype_dsl.model import Genotype
+from ..genotype_dsl.ops import Shape, fmt_shape
+from .codegen import generate
+from .interpreter import Interpreter
+from .ir import IRGraph, lower
+from .passes import run_passes
+
+CLASS_NAMES = {"generator": "Generator", "discriminator": "Discriminator"}
+
+
+@dataclass
+class CompiledNetwork:
+    role: str
+    class_name: str
+    source: str  # standalone module source; imports only torch
+    state_dict: dict[str, Tensor]  # equals the module's state_dict exactly
+    input_shapes: dict[str, Shape]
+    output_shapes: dict[str, Shape]
+    report: dict[str, Any] = field(default_factory=dict)
+    ir: IRGraph | None = None
+
+    def instantiate(self) -> nn.Module:
+        """Execute the source in a fresh namespace, load the weights, eval mode."""
+        ns: dict[str, Any] = {"__name__": f"gcc_gan_compiled_{self.role}"}
+        exec(compile(self.source, f"<{self.role}.py>", "exec"), ns)  # noqa: S102 - our own codegen
+        module: nn.Module = ns[self.class_name]()
+        module.load_state_dict(self.state_dict, strict=True)
+        return module.eval()
+
+
+def load_weights(module: Interpreter, weights: Mapping[str, Tensor], what: str = "weights") -> None:
+    """Load canonical-layout weights, with one clear error for the first mismatch."""
+    want = module.state_dict()
+    for k, v in want.items():
+        if k not in weights:
+            if k.endswith(("._u", "._v")):  # spectral-norm power-iteration state is optional
+                continue
+            raise GccGanError(f"{what}: missing tensor {k!r} (expected shape {fmt_shape(tuple(v.shape))}); "
+                              f"{len(weights)} tensors given, first: {next(iter(weights), 'none')!r}")
+        got = weights[k]
+        if tuple(got.shape) != tuple(v.shape):
+            raise GccGanError(f"{what}: tensor {k!r} has shape {fmt_shape(tuple(got.shape))} but the "
+                              f"genotype needs {fmt_shape(tuple(v.shape))} (wrong --width?)")
+    extra = [k for k in weights if k not in want]
+    if extra:
+        raise GccGanError(f"{what}: tensor {extra[0]!r} does not belong to this genotype "
+                          f"({len(extra)} unexpected tensor(s))")
+    module.load_state_dict({**want, **{k: v.to(want[k].dtype) for k, v in weights.items()}}, strict=True)
+
+
+def header(g: Genotype | None, role: str, report: dict[str, Any]) -> str:
+    lines = [f"{CLASS_NAMES[role]} compiled by gcc-gan {__version__}."]
+    if g is not None:
+        lines.append(f"Genotype: {g.name or '(unnamed)'}  sha256 {g.digest()}")
+        p = g.provenance
+        for key in ("searcher", "dataset", "seed", "reference"):
+            val = getattr(p, key)
+            if val is not None:
+                lines.append(f"{key.capitalize()}: {val}")
+        if p.metrics:
+            lines.append("Metrics: " + ", ".join(f"{k}={v:g}" for k, v in p.metrics.items()))
+    lines.append(f"Parameters: {report['params']:,}   MACs/sample: {report['macs_after']:,} "
+                 f"(reference {report['macs_before']:,})")
+    fired = [p["name"] for p in report["passes"] if p["fired"]]
+    lines.append(f"Passes applied: {', '.join(fired) if fired else 'none'}")
+    lines.append("Standalone: needs only torch. Load weights with safetensors.torch.load_file.")
+    return "\n".join(lines)
+
+
+def compile_network(info: NetInfo, weights: Mapping[str, Tensor] | None = None, *, role: str = "generator",
+                    passes: bool = True, genotype: Genotype | None = None, seed: int = 0) -> CompiledNetwork:
+    """Compile one validated network. `weights` are in the canonical layout (the
+    Interpreter's state_dict); None → a fresh initialisation seeded with `seed`."""
+    t0 = time.perf_counter()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        ref = Interpreter(info)
+    if weights is not None:
+        load_weights(ref, weights)
+    ref.eval()
+    g = lower(info, ref, role)
+    macs_before = g.macs
+    pass_log = run_passes(g) if passes else []
+    report: dict[str, Any] = {
+        "role": role, "params": g.n_params, "params_reference": info.params,
+        "macs_before": macs_before, "macs_after": g.macs,
+        "macs_ratio": g.macs / macs_before if macs_before else 1.0,
+        "passes": pass_log,
+    }
+    class_name = CLASS_NAMES[role]
+    source, state = generate(g, class_name, header(genotype, role, report))
+    report["wall_s"] = time.perf_counter() - t0
+    return CompiledNetwork(role, class_name, source, state, dict(g.inputs),
+                           {o: g.nodes[n] for o, n in g.outputs}, report, g)
