@@ -10,6 +10,7 @@ objects (`torch.load(weights_only=True)`).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,7 +19,9 @@ from torch import Tensor
 
 from ..compiler.interpreter import Interpreter
 from ..errors import GccGanError
+from ..genotype_dsl.encodings import from_encoding
 from ..genotype_dsl.encodings.common import Native
+from ..genotype_dsl.model import Genotype
 from ..genotype_dsl.ops import fmt_shape
 
 CHECKPOINT_KEYS = ("avg_gen_state_dict", "gen_state_dict", "generator", "state_dict", "model")
@@ -27,8 +30,10 @@ CHECKPOINT_KEYS = ("avg_gen_state_dict", "gen_state_dict", "generator", "state_d
 def load_checkpoint(path: str | os.PathLike[str], prefer: str | None = None) -> dict[str, Tensor]:
     """The generator state dict inside a checkpoint file, `module.` prefixes removed."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise GccGanError(f"{p}: no such checkpoint file")
+    if not p.is_file():
+        raise GccGanError(f"{p}: is not a file; expected a PyTorch checkpoint (.pth / .pt)")
     try:
         obj: Any = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is the file's fault
@@ -111,3 +116,105 @@ def map_state_dict(native: Native, model: Interpreter, sd: Mapping[str, Tensor],
     for k, v in target.items():
         out.setdefault(k, v)
     return out
+
+
+IMPORT_METHODS = ("autogan", "adversarialnas")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    n_tensors: int
+    params: int
+    base_width: int  # the checkpoint's base width (gf)
+    genotype_base_width: int
+    width_arg: str  # the `--width` multiplier to compile with, exact when parsed back
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    """JSON path of the first place two JSON-like values differ (None when equal)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            if k not in a or k not in b:
+                return f"{path}.{k}".lstrip(".")
+            d = _first_difference(a[k], b[k], f"{path}.{k}")
+            if d is not None:
+                return d.lstrip(".")
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = _first_difference(x, y, f"{path}[{i}]")
+            if d is not None:
+                return d
+        return None if len(a) == len(b) else f"{path} (length {len(a)} vs {len(b)})".lstrip(".")
+    return None if a == b else path.lstrip(".")
+
+
+def native_for(method: str, genotype: Genotype) -> Native:
+    """The native network recorded in the genotype's provenance, checked to be exactly the
+    genotype's generator (up to base width): its edge names define the weight layout."""
+    if method not in IMPORT_METHODS:
+        raise GccGanError(f"unknown checkpoint format {method!r}; expected one of {', '.join(IMPORT_METHODS)}")
+    if genotype.generator is None:
+        raise GccGanError("the genotype has no generator to import weights into")
+    enc = genotype.provenance.encoding
+    if not enc or "format" not in enc:
+        raise GccGanError("the genotype has no provenance.encoding, so the reference implementation's tensor names "
+                          "cannot be derived; use a genotype converted from an AutoGAN / AdversarialNAS encoding "
+                          "(e.g. zoo:autogan-a, zoo:adversarialnas)")
+    if enc["format"] != method:
+        raise GccGanError(f"the genotype was converted from a {enc['format']!r} encoding, not {method!r}")
+    native = from_encoding(enc)
+    mine = genotype.generator.model_dump(mode="json", exclude_none=True)
+    theirs = native.network.model_dump(mode="json", exclude_none=True)
+    mine.pop("base_width"), theirs.pop("base_width")
+    diff = _first_difference(mine, theirs)
+    if diff is not None:
+        raise GccGanError(f"the genotype's generator does not match its provenance.encoding (first difference at "
+                          f"generator.{diff}); was it edited by hand? Weights can only be imported into the "
+                          f"network the encoding describes")
+    return native
+
+
+def width_arg(base: int, gf: int) -> str:
+    """The shortest `--width` multiplier string that scales `base` to exactly `gf`."""
+    for digits in range(4, 18):
+        s = f"{gf / base:.{digits}g}"
+        if max(1, round(base * float(s))) == gf:
+            return s
+    return repr(gf / base)
+
+
+def import_checkpoint(method: str, ckpt: str | os.PathLike[str], genotype_spec: str | os.PathLike[str],
+                      out: str | os.PathLike[str], width: float | None = None, key: str | None = None) -> ImportResult:
+    """Map a reference checkpoint onto the genotype's generator and save the canonical-layout
+    weights to `out` (safetensors, atomically)."""
+    from safetensors.torch import save
+
+    from ..atomic import atomic_write_bytes
+    from ..genotype_dsl.analysis import analyze
+    from ..genotype_dsl.io import load_genotype
+
+    g = load_genotype(genotype_spec)
+    native0 = native_for(method, g)
+    assert g.generator is not None
+    base = g.generator.base_width
+    dest = Path(out)
+    if dest.is_dir():
+        raise GccGanError(f"{dest}: is a directory; give a .safetensors file path with -o")
+    sd = load_checkpoint(ckpt, prefer=key)
+    if width is not None:
+        if not width > 0:
+            raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
+        gf = max(1, round(base * width))
+    else:
+        gf = infer_width(native0, sd)
+    native = from_encoding({**(g.provenance.encoding or {}), "gf": gf})
+    model = Interpreter(analyze(native.network, role="generator"))
+    weights = map_state_dict(native, model, sd)
+    data = save({k: v.detach().contiguous() for k, v in weights.items()},
+                metadata={"format": "pt", "imported_from": Path(ckpt).name, "method": method, "base_width": str(gf)})
+    try:
+        atomic_write_bytes(dest, data)
+    except OSError as e:
+        raise GccGanError(f"cannot write {dest}: {e.strerror or e}") from None
+    return ImportResult(len(weights), sum(p.numel() for p in model.parameters()), gf, base, width_arg(base, gf))

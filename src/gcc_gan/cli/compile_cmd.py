@@ -1,0 +1,152 @@
+"""`gcc-gan compile` (genotype → standalone source, safetensors, ONNX, .pt2, report) and
+`gcc-gan import` (published reference checkpoint → canonical-layout safetensors)."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from torch import Tensor
+
+from ..errors import GccGanError
+from .main import app, console
+
+ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
+
+
+def _fmt_int(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
+def _fmt_macs(n: int | None) -> str:
+    return "?" if n is None else f"{n / 1e6:,.1f} M"
+
+
+def load_weights_file(path: Path) -> dict[str, Tensor]:
+    """A safetensors file of tensors; every failure is a readable GccGanError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.exists():
+        raise GccGanError(f"{path}: no such weights file")
+    if not path.is_file():
+        raise GccGanError(f"{path}: is not a file; expected a .safetensors weights file")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise GccGanError(f"{path}: not a readable safetensors file ({str(e).strip() or type(e).__name__})") from None
+
+
+def weights_for(role: str, weights: dict[str, Tensor], roles: tuple[str, ...], path: Path) -> dict[str, Tensor]:
+    """The canonical-layout tensors of one network: keys prefixed `generator.` /
+    `discriminator.` (one file for both) or, for a single network, unprefixed."""
+    prefix = f"{role}."
+    mine = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+    if mine:
+        return mine
+    if len(roles) == 1 and not any(k.startswith(("generator.", "discriminator.")) for k in weights):
+        return weights
+    raise GccGanError(f"{path}: no tensors for the {role} (with --net both, keys must start with "
+                      f"'generator.' / 'discriminator.')")
+
+
+@app.command("compile")
+def compile_cmd(
+    genotype: str = typer.Argument(..., metavar="FILE|zoo:NAME", help="genotype JSON file or zoo entry"),
+    out: Path = typer.Option(..., "-o", "--out", help="output directory (replaced atomically on success)"),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="canonical-layout .safetensors (e.g. from gcc-gan import or train)"),
+    width: Optional[float] = typer.Option(None, "--width", help="multiply the networks' base width by MULT"),
+    net: Optional[str] = typer.Option(None, "--net", help="g, d or both (default: g, or d for a D-only genotype)"),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset"),
+    no_passes: bool = typer.Option(False, "--no-passes", help="skip the optimisation passes"),
+    no_verify: bool = typer.Option(False, "--no-verify", help="skip the standalone / onnxruntime / .pt2 checks"),
+    seed: int = typer.Option(0, "--seed", help="seed of the fresh initialisation when no --weights"),
+) -> None:
+    """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
+    from ..compiler.pipeline import compile_network
+    from ..export.artifacts import write_compile_dir
+    from ..export.onnx_export import check_opset
+    from ..genotype_dsl.analysis import analyze
+    from ..genotype_dsl.io import load_and_analyze
+
+    t0 = time.perf_counter()
+    check_opset(opset)
+    g, infos = load_and_analyze(genotype)
+    key = net or ("g" if g.generator is not None else "d")
+    if key not in ROLES:
+        raise GccGanError(f"--net must be g, d or both, not {key!r}")
+    roles = ROLES[key]
+    for role in roles:
+        if role not in infos:
+            other = "g" if role == "discriminator" else "d"
+            raise GccGanError(f"{genotype} has no {role}" + (f"; try --net {other}" if infos else ""))
+    if width is not None:
+        if not width > 0:
+            raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
+        infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
+    given = load_weights_file(weights) if weights is not None else None
+    compiled = []
+    for role in roles:
+        w = weights_for(role, given, roles, weights) if given is not None and weights is not None else None
+        compiled.append(compile_network(infos[role], w, role=role, passes=not no_passes, genotype=g, seed=seed))
+    report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify)
+    _print_summary(out, report, compiled, time.perf_counter() - t0)
+
+
+def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall: float) -> None:
+    console.print(f"[bold]compiled[/bold] → {out}/  ({wall:.1f} s)", highlight=False)
+    for role, r in report["networks"].items():
+        before, after = r.get("macs_before"), r.get("macs_after")
+        ratio = f" ({after / before:.3f}×)" if before and after is not None else ""
+        console.print(f"  [bold]{role}[/bold]: {_fmt_int(r.get('params'))} params · MACs/sample "
+                      f"{_fmt_macs(before)} → {_fmt_macs(after)}{ratio} · passes fired: "
+                      f"{', '.join(r.get('passes_fired', [])) or 'none'}", highlight=False)
+        ver = r.get("verification", {})
+        if not ver:
+            console.print("    [yellow]not verified (--no-verify)[/yellow]")
+            continue
+        parts = []
+        if "standalone" in ver:
+            parts.append(f"standalone {ver['standalone']['max_abs_err']:.1e}")
+        for name, label in (("onnx", "onnxruntime"), ("pt2", ".pt2")):
+            if name in ver:
+                errs = ver[name]["max_abs_err"]
+                parts.append(f"{label} {max(errs.values()):.1e} (batch {'/'.join(errs)})")
+        console.print(f"    verified, max abs error: {' · '.join(parts)}", highlight=False)
+    files = [f for r in report["networks"].values() for f in r["files"]] + ["report.json"]
+    console.print(f"  files: {', '.join(files)}", highlight=False)
+    c = compiled[0]
+    feeds = ", ".join(f'"{n}": np.random.randn(4, {", ".join(map(str, s))}).astype("float32")'
+                      for n, s in c.input_shapes.items())
+    onnx_py = (f'import onnxruntime as ort, numpy as np; s = ort.InferenceSession("{out / (c.role + ".onnx")}"); '
+               f"print(s.run(None, {{{feeds}}})[0].shape)")
+    console.print("next: run it with onnxruntime:", highlight=False)
+    console.print(f"  python -c {shlex.quote(onnx_py)}", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command("import")
+def import_cmd(
+    method: str = typer.Argument(..., metavar="autogan|adversarialnas", help="which reference implementation wrote CKPT"),
+    ckpt: Path = typer.Argument(..., metavar="CKPT", help="checkpoint (.pth/.pt): raw state dict or training dict"),
+    genotype: str = typer.Option(..., "--genotype", help="genotype FILE or zoo:NAME whose generator the checkpoint is"),
+    out: Path = typer.Option(..., "-o", "--out", help="output .safetensors (canonical weight layout)"),
+    width: Optional[float] = typer.Option(None, "--width", help="multiplier of the genotype's base width "
+                                          "(default: inferred from the checkpoint)"),
+    key: Optional[str] = typer.Option(None, "--key", help="gen_state_dict or avg_gen_state_dict (default: "
+                                      "avg_gen_state_dict if present, else gen_state_dict, ...)"),
+) -> None:
+    """Import a published generator checkpoint (AutoGAN / AdversarialNAS) as canonical-layout weights."""
+    from ..export.weights import import_checkpoint
+
+    result = import_checkpoint(method, ckpt, genotype, out, width=width, key=key)
+    console.print(f"imported {result.n_tensors} tensors ({result.params:,} parameters) from {ckpt} "
+                  f"→ {out}", highlight=False)
+    console.print(f"width: base width {result.base_width} = {result.width_arg} × the genotype's "
+                  f"{result.genotype_base_width}" + (" (inferred from the checkpoint)" if width is None else ""),
+                  highlight=False)
+    cmd = ["gcc-gan", "compile", genotype, "-o", "out", "--weights", str(out), "--width", result.width_arg]
+    console.print("next: compile it:", highlight=False)
+    console.print("  " + " ".join(shlex.quote(c) for c in cmd), highlight=False, markup=False, soft_wrap=True)
