@@ -82,9 +82,11 @@ def header(g: Genotype | None, role: str, report: dict[str, Any]) -> str:
 
 
 def compile_network(info: NetInfo, weights: Mapping[str, Tensor] | None = None, *, role: str = "generator",
-                    passes: bool = True, genotype: Genotype | None = None, seed: int = 0) -> CompiledNetwork:
+                    passes: bool | list[str] = True, genotype: Genotype | None = None,
+                    seed: int = 0) -> CompiledNetwork:
     """Compile one validated network. `weights` are in the canonical layout (the
-    Interpreter's state_dict); None → a fresh initialisation seeded with `seed`."""
+    Interpreter's state_dict); None → a fresh initialisation seeded with `seed`. `passes`:
+    all (True), none (False) or the names of the passes to run."""
     t0 = time.perf_counter()
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -94,7 +96,7 @@ def compile_network(info: NetInfo, weights: Mapping[str, Tensor] | None = None, 
     ref.eval()
     g = lower(info, ref, role)
     macs_before = g.macs
-    pass_log = run_passes(g) if passes else []
+    pass_log = run_passes(g, None if passes is True else list(passes or []))
     report: dict[str, Any] = {
         "role": role, "params": g.n_params, "params_reference": info.params,
         "macs_before": macs_before, "macs_after": g.macs,

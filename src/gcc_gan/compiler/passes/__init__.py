@@ -27,10 +27,12 @@ def pipeline() -> list[tuple[str, Pass]]:
     ]
 
 
-def run_passes(g: IRGraph) -> list[dict[str, Any]]:
-    """Run every pass in order, logging MACs after each; returns the log."""
+def run_passes(g: IRGraph, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run the passes in order (or just those named in `only`), logging MACs after each."""
     log = []
     for name, fn in pipeline():
+        if only is not None and name not in only:
+            continue
         t0 = time.perf_counter()
         fired = fn(g)
         g.check()
