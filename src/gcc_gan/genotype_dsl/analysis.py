@@ -94,7 +94,8 @@ def analyze(net: Network, where: str = "generator", role: str | None = None) -> 
     node_index: dict[str, int] = {}
     for i, node in enumerate(net.nodes):
         if node.name in kinds:
-            bad(f"nodes[{i}].name", f"duplicate name {node.name!r} (already used by an {kinds[node.name]})")
+            user = "an input" if kinds[node.name] == "input" else "a node"
+            bad(f"nodes[{i}].name", f"duplicate name {node.name!r} (already used by {user})")
             continue
         kinds[node.name] = "node"
         node_index[node.name] = i

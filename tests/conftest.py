@@ -1,0 +1,48 @@
+"""Shared test configuration.
+
+Hypothesis profiles: `default` (CI: a few dozen examples per property, no deadline since
+CI machines are shared and slow) and `big` for long sweeps
+(`HYPOTHESIS_PROFILE=big pytest tests/test_properties.py`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("default", max_examples=30, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("big", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Run torch single-threaded: the tests' tensors are tiny, and on a loaded 2-core
+    machine intra-op threads spend far longer waiting for each other than computing."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[[str | bytes, str], Path]:
+    """Write text or bytes to a file under tmp_path and return its path."""
+
+    def write(content: str | bytes, name: str = "genotype.json") -> Path:
+        p = tmp_path / name
+        p.write_bytes(content.encode() if isinstance(content, str) else content)
+        return p
+
+    return write
