@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 from ...errors import GccGanError
 from ..builder import NetBuilder, op
-from .common import Native, linear_stem, to_rgb
+from .common import Native, as_ints, check_sizes, linear_stem, to_rgb
 
 UP_OPS = ("nearest", "bilinear", "convT")
 NORMAL_OPS = ("none", "identity", "conv1x1", "conv3x3", "conv5x5", "dilconv3x3", "dilconv5x5")
@@ -36,8 +36,8 @@ EDGES = {2: ("n0", "n2"), 3: ("n1", "n2"), 4: ("n0", "n3"), 5: ("n1", "n3"), 6: 
 
 def parse_adversarialnas_arch(arch: Any) -> list[list[int]]:
     try:
-        rows = [[int(v) for v in row] for row in arch]
-    except (TypeError, ValueError):
+        rows = [as_ints(row, "a row") for row in arch]
+    except (TypeError, GccGanError):
         raise GccGanError("an AdversarialNAS genotype is a list of rows of 7 integers, one row per cell, "
                           "e.g. [[1,1,1,0,3,3,1],[1,1,0,1,3,3,3],[0,1,0,3,3,0,3]]") from None
     if len(rows) != 3:
@@ -79,6 +79,10 @@ def adversarialnas_generator(arch: Any, gf: int = 256, latent: int = 120, bottom
     if dataset not in ("cifar10", "stl10"):
         raise GccGanError(f"AdversarialNAS dataset variant must be 'cifar10' or 'stl10', got {dataset!r}")
     parts = 3 if dataset == "cifar10" else 2
+    check_sizes(gf=gf, latent=latent, bottom=bottom)
+    if latent < parts:
+        raise GccGanError(f"AdversarialNAS splits the latent in {parts} parts, so it needs at least {parts} "
+                          f"dimensions, got {latent}")
     part = latent // parts
     b = NetBuilder(gf)
     z = b.latent("z", latent)

@@ -20,7 +20,7 @@ from typing import Sequence
 from ...errors import GccGanError
 from ..builder import NetBuilder, op
 from ..model import OpCall
-from .common import Native, linear_stem, to_rgb
+from .common import Native, as_ints, check_sizes, linear_stem, to_rgb
 
 UP = {0: "bilinear", 1: "nearest", 2: "deconv"}
 NORM = {0: None, 1: "batch_norm", 2: "instance_norm"}
@@ -28,7 +28,7 @@ NORM = {0: None, 1: "batch_norm", 2: "instance_norm"}
 
 def parse_autogan_arch(arch: Sequence[int]) -> list[list[int]]:
     """Split a flat AutoGAN vector into cells, checking every field."""
-    arch = [int(a) for a in arch]
+    arch = as_ints(arch, "an AutoGAN arch vector")
     if len(arch) < 4 or (len(arch) - 4) % 5:
         raise GccGanError(f"an AutoGAN arch vector has 4 numbers for cell 1 and 5 for each further cell "
                           f"(14 for 3 cells); got {len(arch)}: {arch}")
@@ -53,6 +53,7 @@ def _up_ops(mode: str, scale: int) -> list[OpCall]:
 
 def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bottom: int = 4) -> Native:
     cells = parse_autogan_arch(arch)
+    check_sizes(gf=gf, latent=latent, bottom=bottom)
     b = NetBuilder(gf)
     z = b.latent("z", latent)
     prev = b.node("stem", width=1)
@@ -99,5 +100,6 @@ def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bot
             b.edge(prev, out, *up, op("conv", kernel=1), name=f"{c}.c_sc", refs={len(up): f"{c}.c_sc"})
         prev = out
     to_rgb(b, prev)
-    enc = {"format": "autogan", "arch": [int(a) for a in arch], "gf": gf, "latent": latent, "bottom": bottom}
+    enc = {"format": "autogan", "arch": [a for cell in cells for a in cell], "gf": gf, "latent": latent,
+           "bottom": bottom}
     return Native(b.build(), b.refs, enc)

@@ -3,9 +3,11 @@ the SNGAN/AutoGAN ResNet discriminator both searched generators are retrained ag
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...errors import GccGanError
 from ..builder import NetBuilder, op
 from ..model import Network
 
@@ -18,6 +20,26 @@ class Native:
     refs: dict[str, tuple[str, int]]
     #: how to rebuild it: {"format": ..., **converter keyword arguments}
     encoding: dict[str, Any] = field(default_factory=dict)
+
+
+def as_ints(values: Any, what: str) -> list[int]:
+    """`values` as a list of integers (integral floats accepted); a GccGanError naming
+    `what` for anything else."""
+    try:
+        out = [int(v) for v in values]
+        ok = all(not isinstance(v, (str, bytes)) and int(v) == v for v in values)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise GccGanError(f"{what} must be a list of integers, got {values!r}")
+    return out
+
+
+def check_sizes(**sizes: Any) -> None:
+    """Widths, latent and image sizes must be positive integers (readable error otherwise)."""
+    for name, v in sizes.items():
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise GccGanError(f"{name} must be a positive integer, got {v!r}")
 
 
 def linear_stem(b: NetBuilder, z: str, dst: str, bottom: int, name: str,
@@ -41,6 +63,7 @@ def sngan_discriminator(df: int = 128, size: int = 32, sn: bool = True) -> Nativ
     """The SNGAN-style ResNet discriminator (AutoGAN's D): an optimized first block and a
     second block that downsample, two blocks at that resolution, ReLU, global sum pool,
     linear without bias; spectral norm on every conv/linear."""
+    check_sizes(df=df, size=size)
     b = NetBuilder(df)
     x = b.image("x", size)
 
