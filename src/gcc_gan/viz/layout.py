@@ -222,6 +222,7 @@ def _order(ranks: list[list[Item]], sweeps: int) -> None:
         _sort_by_barycentre(ranks[r], "up", ranks[r - 1])
     best = [list(rank) for rank in ranks]
     best_c = _total(ranks)
+    small = sum(len(rank) for rank in ranks) <= 400
     for s in range(sweeps):
         if best_c == 0:
             break
@@ -231,7 +232,8 @@ def _order(ranks: list[list[Item]], sweeps: int) -> None:
         else:
             for r in range(len(ranks) - 2, -1, -1):
                 _sort_by_barycentre(ranks[r], "down", ranks[r + 1])
-        _transpose(ranks)
+        if small:  # adjacent swaps cost O(items × edges²): only for pictures a person can read
+            _transpose(ranks)
         c = _total(ranks)
         if c < best_c:
             best_c, best = c, [list(rank) for rank in ranks]
@@ -290,7 +292,7 @@ def _place_x(ranks: list[list[Item]], hgap: float) -> None:
             pull(ranks[r], "up")
         for r in range(len(ranks) - 2, -1, -1):
             pull(ranks[r], "down")
-    for _ in range(4):
+    for _ in range(12):
         for r in range(len(ranks)):
             pull(ranks[r], None)
 

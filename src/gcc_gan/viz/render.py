@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from matplotlib import rc_context
 from matplotlib.colors import to_rgb
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyBboxPatch, PathPatch, Polygon
@@ -39,7 +42,19 @@ INPUT_COLOUR, OUTPUT_COLOUR, PLAIN_COLOUR = "#2E7D32", "#E65100", "#546E7A"
 MAX_PIXELS = 30000  # Agg's limit is 2^16 per side; stay well below
 
 
+def clean_text(s: str, limit: int | None = None, newlines: bool = True) -> str:
+    """Text safe to draw: control characters escaped, optionally one line and shortened."""
+    out = "".join(c if c.isprintable() or (newlines and c == "\n") else f"\\x{ord(c):02x}" for c in s)
+    return out if limit is None or len(out) <= limit else out[:limit - 1] + "…"
+
+
+def _text(ax: Axes, x: float, y: float, s: str, **kw: Any) -> None:
+    # parse_math off: a '$' in a user's name must not start TeX math
+    ax.text(x, y, clean_text(s), parse_math=False, **kw)
+
+
 def _text_size(s: str, size: float, bold: bool = False) -> tuple[float, float]:
+    s = clean_text(s)
     prop = FontProperties(size=size, weight="bold" if bold else "normal")
     lines = s.split("\n")
     w = max(text_to_path.get_text_width_height_descent(ln, prop, ismath=False)[0] for ln in lines)
@@ -90,7 +105,8 @@ def _boxes(info: NetInfo) -> dict[str, _Box]:
             f"latent {fmt_shape(info.shapes[inp.name])}"
         boxes[inp.name] = _Box("input", inp.name, sub)
     for node in net.nodes:
-        boxes[node.name] = _Box("node", node.name, fmt_shape(info.shapes[node.name]), node.cell)
+        cell = clean_text(node.cell, 40, newlines=False) if node.cell else None
+        boxes[node.name] = _Box("node", node.name, fmt_shape(info.shapes[node.name]), cell)
     for out in net.outputs:
         boxes[f"output:{out.name}"] = _Box("output", out.name, f"output {fmt_shape(info.shapes[out.node])}")
     return boxes
@@ -98,9 +114,9 @@ def _boxes(info: NetInfo) -> dict[str, _Box]:
 
 def _cell_colours(info: NetInfo) -> dict[str, str]:
     cells: list[str] = []
-    for node in info.net.nodes:
-        if node.cell and node.cell not in cells:
-            cells.append(node.cell)
+    for b in _boxes(info).values():
+        if b.cell and b.cell not in cells:
+            cells.append(b.cell)
     return {c: CELL_COLOURS[i % len(CELL_COLOURS)] for i, c in enumerate(cells)}
 
 
@@ -216,7 +232,7 @@ def render_network(info: NetInfo, title: str = "") -> Figure:
     ax.axis("off")
     left = -shift
     if title:
-        ax.text(left, -title_h - 6, title, fontsize=TITLE_PT, va="top", ha="left", fontweight="bold",
+        _text(ax, left, -title_h - 6, title, fontsize=TITLE_PT, va="top", ha="left", fontweight="bold",
                 color="#222222", linespacing=LINE)
 
     # cells: a shaded box around each cell's nodes and the labels of edges inside it
@@ -238,7 +254,7 @@ def render_network(info: NetInfo, title: str = "") -> Figure:
         ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=8",
                                     facecolor=_mix(col, 0.92), edgecolor=_mix(col, 0.45), linewidth=1.0,
                                     linestyle=(0, (4, 2)), zorder=0))
-        ax.text(x0 + 6, y0 + 3, cell, fontsize=SHAPE_PT, fontweight="bold", color=_dark(col), va="top",
+        _text(ax, x0 + 6, y0 + 3, cell, fontsize=SHAPE_PT, fontweight="bold", color=_dark(col), va="top",
                 ha="left", zorder=4.5,  # above the edges, on a patch of the cell's shade
                 bbox=dict(boxstyle="round,pad=0.15", facecolor=_mix(col, 0.92), edgecolor="none"))
 
@@ -255,7 +271,7 @@ def render_network(info: NetInfo, title: str = "") -> Figure:
             lab = e.label
             ax.add_patch(FancyBboxPatch((lab.left, lab.top), lab.w, lab.h, boxstyle="round,pad=0,rounding_size=3",
                                         facecolor="white", edgecolor=_mix(col, 0.35), linewidth=0.8, zorder=4))
-            ax.text(lab.x, lab.y, texts[e.index], fontsize=LABEL_PT, ha="center", va="center", color="#263238",
+            _text(ax, lab.x, lab.y, texts[e.index], fontsize=LABEL_PT, ha="center", va="center", color="#263238",
                     zorder=5, linespacing=LINE)
 
     # nodes
@@ -269,9 +285,9 @@ def render_network(info: NetInfo, title: str = "") -> Figure:
                                     zorder=6))
         fg = "white" if solid else "#111111"
         mid = it.top + PAD_Y + NAME_PT * LINE / 2
-        ax.text(it.x, mid, b.title, fontsize=NAME_PT, fontweight="bold", ha="center", va="center", color=fg,
+        _text(ax, it.x, mid, b.title, fontsize=NAME_PT, fontweight="bold", ha="center", va="center", color=fg,
                 zorder=7)
-        ax.text(it.x, mid + NAME_PT * LINE / 2 + SHAPE_PT * LINE / 2, b.subtitle, fontsize=SHAPE_PT,
+        _text(ax, it.x, mid + NAME_PT * LINE / 2 + SHAPE_PT * LINE / 2, b.subtitle, fontsize=SHAPE_PT,
                 ha="center", va="center", color=fg if solid else "#37474F", zorder=7)
 
     # legend along the bottom
@@ -281,7 +297,7 @@ def render_network(info: NetInfo, title: str = "") -> Figure:
         ax.add_patch(FancyBboxPatch((x, ly), 14, 10, boxstyle="round,pad=0,rounding_size=2",
                                     facecolor=_mix(col, 0.0 if solid else 0.78), edgecolor=_dark(col, 0.2),
                                     linewidth=1.0))
-        ax.text(x + 19, ly + 5, name, fontsize=SHAPE_PT, va="center", ha="left", color="#37474F")
+        _text(ax, x + 19, ly + 5, name, fontsize=SHAPE_PT, va="center", ha="left", color="#37474F")
         x += 19 + _text_size(name, SHAPE_PT)[0] + 16
     return fig
 
@@ -309,16 +325,17 @@ def render_genotype(g: Genotype, infos: dict[str, NetInfo], path: str | os.PathL
     fmt = picture_format(path)
     if net not in infos:
         have = " and ".join(infos) or "no network"
-        raise GccGanError(f"genotype {g.name or ''} has no {net} (it has {have})".replace("  ", " "))
+        raise GccGanError(f"this genotype has no {net} (it has {have})")
     info = infos[net]
-    name = g.name or Path(str(path)).stem
+    name = clean_text(g.name or Path(str(path)).stem, 80, newlines=False)
     title = (f"{name} — {net}\n{_fmt_count(info.params, 'params')} · {_fmt_count(info.macs, 'MACs')} · "
              f"{len(info.net.nodes)} nodes · {len(info.net.edges)} edges")
-    fig = render_network(info, title=title)
-    w, h = fig.get_size_inches()
-    dpi = min(dpi, MAX_PIXELS / max(w, h, 1e-9))
     buf = io.BytesIO()
-    with rc_context({"svg.hashsalt": "gcc-gan"}):  # stable SVG ids: same genotype, same file
+    with rc_context({"svg.hashsalt": "gcc-gan"}), warnings.catch_warnings():  # stable SVG ids
+        warnings.filterwarnings("ignore", message="Glyph .* missing")  # e.g. emoji in a name
+        fig = render_network(info, title=title)
+        w, h = fig.get_size_inches()
+        dpi = min(dpi, MAX_PIXELS / max(w, h, 1e-9))
         fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=_metadata(fmt))
     atomic_write_bytes(path, buf.getvalue())
 
