@@ -21,7 +21,7 @@ import copy
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from hypothesis import strategies as st
 
@@ -440,12 +440,14 @@ def _add_node_with_inputs(draw: Draw, b: _Net, cell: str | None) -> None:
     latest = [n for n in maps if n not in {i["name"] for i in b.inputs}] or maps
     prim = latest[-1] if draw(st.integers(0, 2)) > 0 else draw(st.sampled_from(maps))
     c, h, _ = b.shapes[prim]
-    if b.role == "generator":
+    plan = draw(st.sampled_from(["single", "skip", "skip", "parallel_same_src", "parallel_diff_src",
+                                 "none_next", "identity_next", "up_node"]))
+    if plan == "parallel_diff_src":
+        H = h
+    elif b.role == "generator":
         H = h * 2 if h * 2 <= MAX_SIZE and draw(st.booleans()) else h
     else:
         H = h // 2 if h >= 2 and draw(st.booleans()) else h
-    plan = draw(st.sampled_from(["single", "skip", "skip", "parallel_same_src", "parallel_diff_src",
-                                 "none_next", "identity_next", "up_node"]))
     if plan == "up_node" and b.role == "generator" and h * 2 <= MAX_SIZE and prim not in b.conv_consumers:
         # a node fed only by an edge ending in an upsample; its consumers all start with a conv
         u = b.add_node(draw, h * 2, cell)
@@ -472,14 +474,16 @@ def _add_node_with_inputs(draw: Draw, b: _Net, cell: str | None) -> None:
         for k in ks:
             b.add_edge(draw, prim, dst, [*copy.deepcopy(prefix), _conv(draw, kernels=(k,), linear_only=True)])
         return
-    b.connect(draw, prim, dst)
     if plan == "parallel_diff_src":
         # parallel convs from different sources at the destination's resolution
+        b.add_edge(draw, prim, dst, [_conv(draw, linear_only=True)])
         same = [n for n in maps if b.shapes[n][1] == H and n != prim]
         if same:
             for s in draw(st.lists(st.sampled_from(same), min_size=1, max_size=2, unique=True)):
                 b.add_edge(draw, s, dst, [_conv(draw, linear_only=True)])
-    elif plan == "skip":
+        return
+    b.connect(draw, prim, dst)
+    if plan == "skip":
         # skip connections from any earlier node or input (across resolutions)
         for s in draw(st.lists(st.sampled_from(b.order[:-1]), min_size=1, max_size=2, unique=True)):
             b.connect(draw, s, dst)
@@ -639,8 +643,10 @@ CORRUPTION_KINDS = ("missing_key", "wrong_type", "unknown_op", "bad_param", "unk
 
 
 @st.composite
-def corruptions(draw: Draw, valid: dict[str, Any] | Genotype) -> Corruption:
-    """A random corruption of a valid genotype (dict or `Genotype`): always invalid."""
+def corruptions(draw: Draw, valid: dict[str, Any] | Genotype,
+                kinds: Sequence[str] = CORRUPTION_KINDS) -> Corruption:
+    """A random corruption of a valid genotype (dict or `Genotype`), of one of `kinds`
+    (see CORRUPTION_KINDS): always invalid."""
     base = valid.to_dict() if isinstance(valid, Genotype) else valid
     g = copy.deepcopy(base)
     text = _dump(base)
@@ -649,7 +655,7 @@ def corruptions(draw: Draw, valid: dict[str, Any] | Genotype) -> Corruption:
     net = g[net_key]
     node_names = [n["name"] for n in net["nodes"]]
     input_names = [i["name"] for i in net["inputs"]]
-    kind = draw(st.sampled_from(CORRUPTION_KINDS))
+    kind = draw(st.sampled_from(list(kinds)))
     ei = draw(st.integers(0, len(net["edges"]) - 1))
     edge = net["edges"][ei]
     oi = draw(st.integers(0, len(edge["ops"]) - 1))
