@@ -101,7 +101,9 @@ def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall:
     for role, r in report["networks"].items():
         before, after = r.get("macs_before"), r.get("macs_after")
         ratio = f" ({after / before:.3f}×)" if before and after is not None else ""
-        console.print(f"  [bold]{role}[/bold]: {_fmt_int(r.get('params'))} params · MACs/sample "
+        params, ref_params = r.get("params"), r.get("params_reference", r.get("params"))
+        compiled_params = f" (compiled form {_fmt_int(params)})" if params != ref_params else ""
+        console.print(f"  [bold]{role}[/bold]: {_fmt_int(ref_params)} params{compiled_params} · MACs/sample "
                       f"{_fmt_macs(before)} → {_fmt_macs(after)}{ratio} · passes fired: "
                       f"{', '.join(r.get('passes_fired', [])) or 'none'}", highlight=False)
         ver = r.get("verification", {})

@@ -86,6 +86,13 @@ def check_out_dir(out_dir: Path) -> None:
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "report.json").is_file():
         raise GccGanError(f"{out_dir}: exists and is not a gcc-gan compile directory (no report.json); "
                           f"remove it or choose another output directory")
+    parent = out_dir.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise GccGanError(f"cannot create {out_dir}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GccGanError(f"cannot create {out_dir}: no permission to write in {parent}")
 
 
 def check_standalone(tmp_dir: Path, compiled: Sequence[CompiledNetwork], refs: Sequence[ReferenceOutputs],
