@@ -5,10 +5,15 @@ padding, no groups):
 * from the SAME source: one conv whose kernel is the sum of the zero-padded (dilation
   expanded) kernels — taken when its MACs are lower than the separate convs';
 * from DIFFERENT sources of equal spatial size, with the same kernel size and dilation:
-  one conv over the channel concatenation (equal MACs, one kernel call instead of n).
+  one conv over the channel concatenation. MACs are equal, so it is taken only when it
+  moves less data: the concatenation copies every input once, while separate convs need
+  n - 1 sums of the output and n kernel calls (measured on CPU: for equal in/out channels
+  the copy costs more than the calls it saves, e.g. AdversarialNAS cells 1-2).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -74,8 +79,21 @@ def _merge_same_source(g: IRGraph, group: list[IREdge]) -> bool:
     return True
 
 
+CALL_COST = 20_000  # elements: the data-movement equivalent of one extra kernel call
+
+
+def _concat_pays_off(convs: list[IROp]) -> bool:
+    n = len(convs)
+    out = math.prod(convs[0].out_shape)
+    copied = 2 * sum(math.prod(c.in_shape) for c in convs)  # cat reads and writes every input
+    saved = 3 * (n - 1) * out + (n - 1) * CALL_COST  # n - 1 output sums (2 reads, 1 write) and calls
+    return copied < saved
+
+
 def _merge_sources(g: IRGraph, group: list[IREdge]) -> bool:
     convs = [_conv_tail(e) for e in group]
+    if not _concat_pays_off(convs):
+        return False
     w = torch.cat([c.tensors["weight"] for c in convs], dim=1)
     srcs = [s for e in group for s in e.srcs]
     keep = group[0]

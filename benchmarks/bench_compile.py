@@ -1,0 +1,114 @@
+"""Compiler benchmark: MACs and throughput of the reference interpreter vs the compiled
+module vs onnxruntime, plus the wall time of `gcc-gan compile` end to end.
+
+All candidates run in one process, interleaved repeat by repeat, so machine noise hits
+them alike; the script prints ratios (absolute times on a shared machine mean little).
+
+    python benchmarks/bench_compile.py                       # autogan-a and adversarialnas, batch 64
+    python benchmarks/bench_compile.py --zoo autogan-a --batch 64 --repeats 7 --threads 2
+
+Targets (issue 3): MACs compiled/reference ≤ 0.75 (autogan-a), ≤ 0.82 (adversarialnas);
+throughput compiled/reference ≥ 1.3 (autogan-a), ≥ 1.15 (adversarialnas); onnxruntime ≥
+compiled eager; `gcc-gan compile zoo:autogan-a -o out` < 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from gcc_gan.compiler.interpreter import Interpreter
+from gcc_gan.compiler.pipeline import compile_network
+from gcc_gan.export.onnx_export import export_onnx
+from gcc_gan.genotype_dsl.analysis import analyze
+from gcc_gan.genotype_dsl.zoo import zoo_genotype
+
+TARGETS = {"autogan-a": (0.75, 1.3), "adversarialnas": (0.82, 1.15)}
+
+
+def interleaved(cands: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {k: [] for k in cands}
+    for f in cands.values():  # warm-up
+        f()
+    for _ in range(repeats):
+        for k, f in cands.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return times
+
+
+def bench(name: str, batch: int, repeats: int, threads: int) -> dict[str, float]:
+    import onnxruntime as ort
+
+    info = analyze(zoo_genotype(name).generator)
+    torch.manual_seed(0)
+    ref = Interpreter(info).eval()
+    compiled = compile_network(info, ref.state_dict())
+    mod = compiled.instantiate()
+    z = torch.randn(batch, *info.shapes["z"])
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "g.onnx"
+        export_onnx(mod, compiled.input_shapes, path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    zn = z.numpy()
+    with torch.inference_mode():
+        err = (mod(z) - ref(z)).abs().max().item()
+        err_ort = float(np.abs(sess.run(None, {"z": zn})[0] - ref(z).numpy()).max())
+        times = interleaved({"reference": lambda: ref(z), "compiled": lambda: mod(z),
+                             "onnxruntime": lambda: sess.run(None, {"z": zn})}, repeats)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    spread = {k: (max(v) - min(v)) / statistics.median(v) for k, v in times.items()}
+    r = compiled.report
+    print(f"\n== {name}  (batch {batch}, {threads} threads, {repeats} interleaved repeats)")
+    print(f"MACs/image   reference {r['macs_before'] / 1e6:9.1f} M   compiled {r['macs_after'] / 1e6:9.1f} M   "
+          f"ratio {r['macs_ratio']:.3f}  (target ≤ {TARGETS.get(name, (1, 1))[0]})")
+    print(f"passes fired {[p['name'] for p in r['passes'] if p['fired']]}")
+    print(f"max abs err  compiled {err:.2e}   onnxruntime {err_ort:.2e}")
+    for k in med:
+        print(f"images/s     {k:12s} {batch / med[k]:8.1f}   (median {med[k] * 1e3:8.1f} ms, spread {spread[k]:.0%})")
+    sp = med["reference"] / med["compiled"]
+    ort_vs = med["compiled"] / med["onnxruntime"]
+    print(f"speed-up     compiled/reference {sp:.2f}x (target ≥ {TARGETS.get(name, (1, 1))[1]})   "
+          f"onnxruntime/compiled {ort_vs:.2f}x (target ≥ 1)")
+    return {"macs_ratio": r["macs_ratio"], "speedup": sp, "ort_vs_compiled": ort_vs}
+
+
+def compile_wall(name: str) -> float:
+    with tempfile.TemporaryDirectory() as d:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "gcc_gan.cli.main", "compile", f"zoo:{name}", "-o", f"{d}/out"],
+                       check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--zoo", default="autogan-a,adversarialnas")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--skip-cli", action="store_true", help="skip timing `gcc-gan compile` end to end")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    for name in args.zoo.split(","):
+        bench(name, args.batch, args.repeats, args.threads)
+        if not args.skip_cli:
+            print(f"gcc-gan compile zoo:{name} -o out (ONNX export + verification included): "
+                  f"{compile_wall(name):.1f} s wall (target < 10 s)")
+
+
+if __name__ == "__main__":
+    main()
