@@ -1,0 +1,201 @@
+"""One benchmark run: every requested metric for every target, as JSON-ready dicts."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+
+from ..errors import GccGanError
+from .inception import Inception, load_inception
+from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
+from .metrics import SEED, fid, generator_features, inception_score, kid, warn
+from .size import flop_check, size_report
+from .stats import RealStats, resolve_real
+from .targets import Target
+
+METRICS = ("size", "macs", "latency", "is", "fid", "kid")
+DEFAULT_METRICS = ("size", "macs", "latency")
+NEEDS_INCEPTION = {"is", "fid", "kid"}
+
+
+def parse_metrics(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return DEFAULT_METRICS
+    names = [m.strip().lower() for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in METRICS]
+    if bad or not names:
+        raise GccGanError(f"--metrics: unknown metric {bad[0]!r}; choose from {', '.join(METRICS)}" if bad
+                          else "--metrics: name at least one metric")
+    return tuple(dict.fromkeys(names))
+
+
+@dataclass
+class BenchOptions:
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    num_samples: int = 50_000
+    real: str | None = None
+    inception_weights: str | None = None
+    device: str = "cpu"
+    compile: bool = False
+    batches: tuple[int, ...] = (1, 64)
+    repeats: int | None = None
+    batch_size: int = 64
+    seed: int = SEED
+    progress: bool = True
+    cache_dir: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise GccGanError(f"--device must be cpu or cuda, not {self.device!r}")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise GccGanError("--device cuda: no CUDA device is available")
+        wants = NEEDS_INCEPTION & set(self.metrics)
+        if wants:
+            if self.num_samples < 1:
+                raise GccGanError(f"--num-samples must be positive, not {self.num_samples}")
+            if "is" in self.metrics and self.num_samples < 10:
+                raise GccGanError(f"--num-samples {self.num_samples}: IS over 10 splits needs at least 10 samples")
+            if {"fid", "kid"} & wants and not self.real:
+                raise GccGanError("FID / KID compare with real data: give --real DATASPEC (e.g. cifar10:/data/cifar10, "
+                                  "synthetic) or --real stats.npz (from gcc-gan stats)")
+            if {"fid", "kid"} & wants and self.num_samples < 2:
+                raise GccGanError("FID / KID need --num-samples of at least 2")
+        if self.batch_size < 1:
+            raise GccGanError(f"--batch-size must be positive, not {self.batch_size}")
+        if any(b < 1 for b in self.batches):
+            raise GccGanError("latency batch sizes must be positive")
+        if self.repeats is not None and self.repeats < 1:
+            raise GccGanError(f"--repeats must be positive, not {self.repeats}")
+
+
+class Session:
+    """Shared state of a run: the Inception network and real statistics (per image size)
+    are loaded once for all targets."""
+
+    def __init__(self, opts: BenchOptions) -> None:
+        opts.check()
+        self.opts = opts
+        self.device = torch.device(opts.device)
+        self.inception: Inception | None = None
+        if NEEDS_INCEPTION & set(opts.metrics):  # fail on missing weights before any work
+            self.inception = load_inception(opts.inception_weights, self.device)
+        self._real: dict[int, RealStats] = {}
+
+    def real_stats(self, size: int) -> RealStats:
+        assert self.inception is not None and self.opts.real is not None
+        if size not in self._real:
+            s = resolve_real(self.opts.real, size, self.opts.num_samples, self.inception, self.opts.cache_dir,
+                             self.opts.progress)
+            rs = s.protocol.get("size")
+            if rs is not None and int(rs) != size:
+                warn(f"--real {self.opts.real}: real statistics are at {rs}×{rs}, the generator makes "
+                     f"{size}×{size} images; FID / KID across resolutions are not comparable with published numbers")
+            self._real[size] = s
+        return self._real[size]
+
+    # ------------------------------------------------------------------------ per target
+
+    def run(self, t: Target) -> dict[str, Any]:
+        m = self.opts.metrics
+        t.module.to(self.device).eval()
+        out: dict[str, Any] = {"method": t.label, "source": t.source, "image_size": t.image_size,
+                               "latent_dims": t.latent_dims}
+        with _tmpdir() as tmp:
+            onnx = t.onnx
+            if "size" in m or "latency" in m:
+                onnx = onnx or self._export_onnx(t, tmp)
+            if "size" in m or "macs" in m:
+                checks = self._flop_checks(t) if "macs" in m else None
+                out["size"] = size_report(t.params, t.macs, onnx, checks).to_json()
+                out["size"]["macs_compiled"] = t.macs_compiled
+            if "latency" in m:
+                out["latency"] = self._latency(t, onnx)
+        if NEEDS_INCEPTION & set(m):
+            out.update(self._quality(t))
+        if t.notes:
+            out["notes"] = list(t.notes)
+        return out
+
+    def _export_onnx(self, t: Target, tmp: Path) -> Path | None:
+        from ..export.onnx_export import export_onnx
+
+        path = tmp / "generator.onnx"
+        try:
+            export_onnx(t.module.cpu(), t.input_shapes, path, output_names=list(t.output_shapes))
+        except GccGanError as e:
+            t.notes.append(f"onnx: {e}")
+            return None
+        finally:
+            t.module.to(self.device)
+        return path
+
+    def _flop_checks(self, t: Target) -> list[Any]:
+        checks = []
+        if t.info is not None:
+            checks.append(flop_check(t.interpreter().to(self.device), t.info.input_shapes,
+                                     [o for e in t.info.edges for o in e.ops], "interpreter"))
+        if t.ir_ops:
+            checks.append(flop_check(t.module, t.input_shapes, t.ir_ops, "compiled"))
+        for c in checks:
+            if not c.agrees:
+                warn(f"{t.label}: FlopCounterMode counts {c.counter_flops:,} FLOPs per image on the {c.module} "
+                     f"module, the IR says 2 × ({c.ir_macs:,} − {c.ir_bias_adds:,} bias adds)")
+        return checks
+
+    def _latency(self, t: Target, onnx: Path | None) -> dict[str, Any]:
+        dev = self.device
+        cands: dict[str, Callable[[int], Runner]] = {}
+        if t.info is not None:
+            interp = t.interpreter().to(dev)
+            cands["interpreter"] = lambda b: torch_runner(interp, t.input_shapes, b, dev)
+        cands["compiled"] = lambda b: torch_runner(t.module, t.input_shapes, b, dev)
+        if onnx is not None:
+            try:
+                sess = onnx_session(str(onnx), dev)
+                cands["onnxruntime"] = lambda b: onnx_runner(sess, t.input_shapes, b)
+            except GccGanError as e:
+                t.notes.append(f"onnxruntime: {e}")
+        if self.opts.compile:
+            compiled = torch.compile(t.module)
+            cands["torch.compile"] = lambda b: torch_runner(compiled, t.input_shapes, b, dev)
+        res = measure(cands, self.opts.batches, self.opts.repeats, dev)
+        base = res.get("interpreter")
+        out: dict[str, Any] = {}
+        for name, per_batch in res.items():
+            out[name] = {}
+            for b, timing in per_batch.items():
+                d = timing.to_json()
+                if base is not None and b in base:
+                    d["speedup_vs_interpreter"] = base[b].median_ms / timing.median_ms
+                out[name][str(b)] = d
+        return out
+
+    def _quality(self, t: Target) -> dict[str, Any]:
+        assert self.inception is not None
+        o = self.opts
+        feats = generator_features(self.inception, t.module, t.latent_dims, o.num_samples, o.batch_size, o.seed, o.progress)
+        out: dict[str, Any] = {"num_samples": o.num_samples}
+        if "is" in o.metrics:
+            mean, std = inception_score(feats.logits, seed=o.seed)
+            out["is"] = {"mean": mean, "std": std}
+        if {"fid", "kid"} & set(o.metrics):
+            real = self.real_stats(t.image_size)
+            out["real"] = {"source": o.real, "num_samples": real.gaussian.n}
+            if "fid" in o.metrics:
+                out["fid"] = fid(feats, real.gaussian)
+            if "kid" in o.metrics:
+                mean, std = kid(feats.pool, real.kid_features, seed=o.seed)
+                out["kid"] = {"mean": mean, "std": std}
+        return out
+
+
+@contextlib.contextmanager
+def _tmpdir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="gcc-gan-bench-") as d:
+        yield Path(d)

@@ -1,0 +1,164 @@
+"""Real-data statistics for FID / KID, cached on disk.
+
+A stats file (`.npz`) holds the float64 mean and covariance of the real images' Inception
+pool features, a capped random subset of the features themselves (for KID), and the
+protocol that produced them: dataset spec, resolution, sample count, Inception weights
+hash, resize mode, format version. The cache file name is a hash of that protocol, and a
+loaded file's stored protocol is compared again, so changing any part of it (other
+weights, another resolution, more samples, a new format) recomputes instead of silently
+reusing stale numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_write_bytes
+from ..errors import GccGanError
+from .inception import RESIZE, Inception
+from .metrics import Gaussian, extract, statistics
+
+VERSION = 1
+KID_CAP = 5000  # real features kept for KID (5000 × 2048 float32 = 40 MB)
+DEFAULT_REAL_SAMPLES = 50_000
+SUBSET_SEED = 0  # which real images form the sample when the dataset is larger than n
+
+
+@dataclass
+class RealStats:
+    gaussian: Gaussian
+    kid_features: np.ndarray  # (≤ KID_CAP, 2048) float32
+    protocol: dict[str, Any]
+
+
+def protocol(dataset: str, size: int, n: int, inception: Inception) -> dict[str, Any]:
+    return {"version": VERSION, "dataset": dataset, "size": int(size), "num_samples": int(n),
+            "inception_sha256": inception.sha256, "resize": RESIZE, "features": "pool3-2048",
+            "kid_cap": KID_CAP, "dtype": "float64"}
+
+
+def protocol_key(p: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(p, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("GCC_GAN_CACHE")
+    base = Path(env).expanduser() if env else Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "gcc-gan"
+    return base / "stats"
+
+
+def cache_path(p: dict[str, Any], cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", p["dataset"]).strip("_")[:60] or "data"
+    return Path(cache_dir or default_cache_dir()) / f"{slug}-{p['size']}px-{p['num_samples']}-{protocol_key(p)}.npz"
+
+
+def save_stats(path: str | os.PathLike[str], s: RealStats) -> None:
+    """Atomic: a killed run never leaves a truncated stats file for the next run to trust."""
+    buf = io.BytesIO()
+    np.savez(buf, mu=s.gaussian.mu, sigma=s.gaussian.sigma, n=np.int64(s.gaussian.n),
+             kid_features=s.kid_features, protocol=np.array(json.dumps(s.protocol, sort_keys=True)))
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_stats(path: str | os.PathLike[str]) -> RealStats:
+    p = Path(path)
+    if not p.is_file():
+        raise GccGanError(f"{p}: no such stats file (make one with: gcc-gan stats DATASPEC -o {p.name})")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            mu, sigma, n = z["mu"], z["sigma"], int(z["n"])
+            kf = z["kid_features"]
+            proto = json.loads(str(z["protocol"]))
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, json.JSONDecodeError) as e:
+        raise GccGanError(f"{p}: not a gcc-gan stats file ({e}); make one with: gcc-gan stats DATASPEC -o FILE") from None
+    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]) or kf.ndim != 2 or kf.shape[1] != mu.shape[0]:
+        raise GccGanError(f"{p}: inconsistent shapes in stats file (mu {mu.shape}, sigma {sigma.shape}, "
+                          f"kid_features {kf.shape})")
+    if not isinstance(proto, dict):
+        raise GccGanError(f"{p}: stats file has no protocol record")
+    return RealStats(Gaussian(mu.astype(np.float64), sigma.astype(np.float64), n), kf, proto)
+
+
+def real_batches(dataset: Any, indices: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+    """uint8 (B, 3, H, W) batches of the dataset's images at `indices`."""
+    images = getattr(dataset, "images", None)  # in-memory uint8: no float round trip
+    for start in range(0, len(indices), batch_size):
+        idx = indices[start:start + batch_size]
+        if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
+            yield images[torch.from_numpy(idx)]
+        else:
+            x = dataset.batch(idx)
+            yield x.add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def compute_real_stats(spec: str, size: int, n: int | None, inception: Inception, batch_size: int = 64,
+                       progress: bool = True, dataset: Any = None) -> RealStats:
+    """Statistics of `n` real images of `spec` (all of them when it has fewer) at `size`."""
+    from ..train.data import load_dataset
+
+    ds = dataset if dataset is not None else load_dataset(spec, size)
+    total = len(ds)
+    n = min(total, n if n is not None else DEFAULT_REAL_SAMPLES)
+    if n < 2:
+        raise GccGanError(f"{spec}: need at least 2 real images, the dataset has {total}")
+    order = np.random.RandomState(SUBSET_SEED).permutation(total)[:n] if n < total else np.arange(total)
+    feats = extract(inception, real_batches(ds, order, batch_size), n, f"real images ({n})", progress)
+    return RealStats(statistics(feats.pool), feats.pool[:KID_CAP].copy(), protocol(spec, size, n, inception))
+
+
+def cached_real_stats(spec: str, size: int, n: int | None, inception: Inception,
+                      cache_dir: str | os.PathLike[str] | None = None, batch_size: int = 64,
+                      progress: bool = True) -> tuple[RealStats, bool]:
+    """(stats, cache hit?). The sample count in the key is the one actually used, so asking
+    for 50,000 of a 10,000-image set hits the same entry as asking for 10,000."""
+    from ..train.data import load_dataset
+
+    ds = load_dataset(spec, size)
+    total = len(ds)
+    n_used = min(total, n if n is not None else DEFAULT_REAL_SAMPLES)
+    want = protocol(spec, size, n_used, inception)
+    path = cache_path(want, cache_dir)
+    if path.is_file():
+        try:
+            s = load_stats(path)
+            if s.protocol == want:
+                return s, True
+        except GccGanError:
+            pass  # a corrupt cache entry is recomputed, not trusted
+    s = compute_real_stats(spec, size, n_used, inception, batch_size, progress, dataset=ds)
+    save_stats(path, s)
+    return s, False
+
+
+def check_compatible(s: RealStats, inception: Inception, source: str) -> None:
+    """A stats file must come from the same Inception weights and protocol version."""
+    p = s.protocol
+    if p.get("version") != VERSION:
+        raise GccGanError(f"{source}: stats format version {p.get('version')} (this gcc-gan writes {VERSION}); "
+                          "recompute with gcc-gan stats")
+    if p.get("inception_sha256") != inception.sha256:
+        raise GccGanError(f"{source}: computed with other Inception weights (sha256 {str(p.get('inception_sha256'))[:12]}…, "
+                          f"now {inception.sha256[:12]}… from {inception.path}); recompute with gcc-gan stats")
+    if p.get("resize") != RESIZE:
+        raise GccGanError(f"{source}: computed with resize {p.get('resize')!r}, not {RESIZE!r}; recompute")
+
+
+def resolve_real(real: str, size: int, n: int | None, inception: Inception,
+                 cache_dir: str | os.PathLike[str] | None = None, progress: bool = True) -> RealStats:
+    """`--real`: a stats `.npz` file, or a data spec (statistics cached)."""
+    if real.endswith(".npz"):
+        s = load_stats(real)
+        check_compatible(s, inception, real)
+        return s
+    return cached_real_stats(real, size, n, inception, cache_dir, progress=progress)[0]

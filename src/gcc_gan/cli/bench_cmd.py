@@ -1,0 +1,186 @@
+"""`gcc-gan bench` (size, MACs, latency, IS / FID / KID of generators, side by side) and
+`gcc-gan stats` (real-data statistics for FID / KID)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import GccGanError
+from .main import app, console
+
+
+def _num(x: float | None, fmt: str) -> str:
+    return "–" if x is None else format(x, fmt)
+
+
+def _pm(d: dict[str, float] | None, fmt: str, scale: float = 1.0) -> str:
+    return "–" if not d else f"{d['mean'] * scale:{fmt}} ± {d['std'] * scale:{fmt}}"
+
+
+def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table:
+    """The papers' comparison table: one row per method."""
+    t = Table(title="gcc-gan bench", title_justify="left")
+    cols: list[tuple[str, Any]] = [("Method", lambda r: r["method"])]
+    if "size" in metrics:
+        cols += [("Params M", lambda r: f"{r['size']['params_m']:.2f}"),
+                 ("fp32 MB", lambda r: f"{r['size']['fp32_bytes'] / 1e6:.1f}"),
+                 ("ONNX MB", lambda r: _num(None if r["size"]["onnx_bytes"] is None
+                                              else r["size"]["onnx_bytes"] / 1e6, ".1f"))]
+    if "macs" in metrics:
+        cols += [("MACs G", lambda r: f"{r['size']['macs_g']:.3f}"),
+                 ("FLOPs G", lambda r: f"{r['size']['flops_g']:.3f}"),
+                 ("MACs G compiled", lambda r: _num(None if r["size"].get("macs_compiled") is None
+                                                      else r["size"]["macs_compiled"] / 1e9, ".3f")),
+                 ("FLOP check", lambda r: "/".join('✓' if c['agrees'] else '✗'
+                                                   for c in r["size"].get("checks") or []) or "–")]
+    if "is" in metrics:
+        cols.append(("IS", lambda r: _pm(r.get("is"), ".2f")))
+    if "fid" in metrics:
+        cols.append(("FID", lambda r: _num(r.get("fid"), ".2f")))
+    if "kid" in metrics:
+        cols.append(("KID ×10³", lambda r: _pm(r.get("kid"), ".2f", 1e3)))
+    if "latency" in metrics:
+        cols.append(("best img/s", lambda r: _best(r["latency"])))
+    for name, _ in cols:
+        if name == "Method":
+            t.add_column(name, no_wrap=True)
+        else:
+            t.add_column(name, justify="right")
+    for r in results:
+        t.add_row(*[str(fn(r)) for _, fn in cols])
+    return t
+
+
+def _best(lat: dict[str, Any]) -> str:
+    best = None
+    for impl, per in lat.items():
+        for b, d in per.items():
+            if best is None or d["images_per_s"] > best[0]:
+                best = (d["images_per_s"], impl, b)
+    return "–" if best is None else f"{best[0]:,.0f} ({best[1]}, b={best[2]})"
+
+
+def latency_table(results: list[dict[str, Any]], batches: tuple[int, ...]) -> Table:
+    t = Table(title="latency: median ± IQR per call (interleaved repeats)", title_justify="left")
+    t.add_column("Method")
+    t.add_column("implementation")
+    for b in batches:
+        t.add_column(f"batch {b} (ms)", justify="right")
+        t.add_column(f"img/s @{b}", justify="right")
+        t.add_column(f"× interp @{b}", justify="right")
+    for r in results:
+        for impl, per in r.get("latency", {}).items():
+            row = [r["method"], impl]
+            for b in batches:
+                d = per.get(str(b))
+                if d is None:
+                    row += ["–", "–", "–"]
+                    continue
+                row += [f"{d['median_ms']:.2f} ± {d['iqr_ms']:.2f}", f"{d['images_per_s']:,.1f}",
+                        _num(d.get("speedup_vs_interpreter"), ".2f")]
+            t.add_row(*row)
+    return t
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise GccGanError(f"{what}: expected comma-separated integers, not {text!r}") from None
+    if not vals or any(v < 1 for v in vals):
+        raise GccGanError(f"{what}: expected positive integers, not {text!r}")
+    return vals
+
+
+@app.command("bench")
+def bench_cmd(
+    targets: List[str] = typer.Argument(..., metavar="FILE|DIR|zoo:NAME...",
+                                        help="genotype files, zoo entries or gcc-gan compile output dirs"),
+    weights: Optional[List[str]] = typer.Option(None, "--weights", help="generator weights (canonical-layout "
+                                                ".safetensors or checkpoint); once per genotype, in order"),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated: size,macs,latency,is,fid,kid "
+                                          "(default size,macs,latency)"),
+    num_samples: int = typer.Option(50_000, "--num-samples", help="generated samples for IS / FID / KID"),
+    real: Optional[str] = typer.Option(None, "--real", help="real data for FID / KID: DATASPEC or stats.npz"),
+    inception_weights: Optional[str] = typer.Option(None, "--inception-weights",
+                                                    help="FID Inception weights file (else $GCC_GAN_INCEPTION, "
+                                                    "else the torch hub cache)"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the results as JSON here"),
+    width: Optional[float] = typer.Option(None, "--width", help="multiply each genotype's base width by MULT"),
+    compile_: bool = typer.Option(False, "--compile", help="also time torch.compile of the compiled module"),
+    batches: str = typer.Option("1,64", "--batches", help="latency batch sizes"),
+    repeats: Optional[int] = typer.Option(None, "--repeats", help="latency repeats (default: fit ~3 s per batch size)"),
+    batch_size: int = typer.Option(64, "--batch-size", help="batch size of sample generation + Inception"),
+    seed: int = typer.Option(2020, "--seed", help="seed of the latents and of the IS / KID sampling"),
+) -> None:
+    """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
+    from ..atomic import atomic_write_text
+    from ..bench.runner import BenchOptions, Session, parse_metrics
+    from ..bench.targets import load_target
+
+    ms = parse_metrics(metrics)
+    if weights and len(weights) != len(targets):
+        raise GccGanError(f"--weights given {len(weights)} time(s) for {len(targets)} target(s): give one per target")
+    opts = BenchOptions(metrics=ms, num_samples=num_samples, real=real, inception_weights=inception_weights,
+                        device=device, compile=compile_, batches=_ints(batches, "--batches"), repeats=repeats,
+                        batch_size=batch_size, seed=seed)
+    session = Session(opts)  # validates options and loads Inception before any long work
+    loaded = [load_target(t, weights[i] if weights else None, width) for i, t in enumerate(targets)]
+    results = []
+    for t in loaded:
+        console.print(f"[dim]benchmarking {t.label} ({t.source})…[/dim]", highlight=False)
+        results.append(session.run(t))
+    console.print(comparison_table(results, ms))
+    if "latency" in ms:
+        console.print(latency_table(results, opts.batches))
+    for r in results:
+        for n in r.get("notes", []):
+            console.print(f"[yellow]note[/yellow] {r['method']}: {n}", highlight=False)
+    if json_out is not None:
+        import torch
+
+        from .. import __version__
+
+        doc = {"gcc_gan_version": __version__, "torch_version": torch.__version__, "metrics": list(ms),
+               "device": device, "seed": seed, "results": results}
+        if session.inception is not None:
+            doc["inception"] = {"path": str(session.inception.path), "sha256": session.inception.sha256}
+        atomic_write_text(json_out, json.dumps(doc, indent=1) + "\n")
+        console.print(f"wrote {json_out}", highlight=False)
+
+
+@app.command("stats")
+def stats_cmd(
+    data: str = typer.Argument(..., metavar="DATASPEC", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH, synthetic"),
+    out: Path = typer.Option(..., "-o", "--out", help="stats file to write (.npz)"),
+    size: Optional[int] = typer.Option(None, "--size", help="image resolution (default: the dataset's)"),
+    num_samples: int = typer.Option(50_000, "--num-samples", help="real images to use (all when fewer)"),
+    inception_weights: Optional[str] = typer.Option(None, "--inception-weights", help="FID Inception weights file"),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+) -> None:
+    """Compute real-data statistics for FID / KID (mean, covariance, KID features) into a .npz."""
+    from ..bench.inception import load_inception
+    from ..bench.stats import compute_real_stats, save_stats
+    from ..train.data import load_dataset
+
+    if out.suffix != ".npz":
+        raise GccGanError(f"-o {out}: the stats file must end in .npz")
+    if num_samples < 2:
+        raise GccGanError(f"--num-samples must be at least 2, not {num_samples}")
+    if batch_size < 1:
+        raise GccGanError(f"--batch-size must be positive, not {batch_size}")
+    if device not in ("cpu", "cuda"):
+        raise GccGanError(f"--device must be cpu or cuda, not {device!r}")
+    ds = load_dataset(data, size)
+    inception = load_inception(inception_weights, device)
+    s = compute_real_stats(data, ds.size, num_samples, inception, batch_size, dataset=ds)
+    save_stats(out, s)
+    console.print(f"wrote {out}: {s.gaussian.n} images of {ds.description}, {ds.size}×{ds.size}, "
+                  f"Inception sha256 {inception.sha256[:12]}…", highlight=False)
