@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ...genotype_dsl.model import OpCall
 from ..ir import IREdge, IRGraph, IROp
+from ..kernels import effective_size, embed_kernel
 
 
 def _conv_tail(e: IREdge) -> IROp | None:
@@ -28,7 +28,7 @@ def _conv_tail(e: IREdge) -> IROp | None:
         return None
     conv = e.ops[-1]
     p = conv.call.params
-    eff = p.dilation * (p.kernel - 1) + 1
+    eff = effective_size(p.kernel, p.dilation)
     if p.stride != 1 or p.groups != 1 or p.depthwise or p.pad() * 2 != eff - 1:
         return None
     if not all(op.spec.elementwise and not op.tensors and op.call.op != "none" for op in e.ops[:-1]):
@@ -41,14 +41,7 @@ def _prefix_key(e: IREdge) -> tuple:
 
 
 def dense_kernel(conv: IROp, size: int) -> Tensor:
-    """The conv's kernel with dilation expanded and zero-padded (centred) to size×size."""
-    w, d = conv.tensors["weight"], conv.call.params.dilation
-    k = w.shape[-1]
-    eff = d * (k - 1) + 1
-    dense = torch.zeros(*w.shape[:2], eff, eff, dtype=w.dtype)
-    dense[:, :, ::d, ::d] = w
-    pad = (size - eff) // 2
-    return F.pad(dense, (pad, pad, pad, pad))
+    return embed_kernel(conv.tensors["weight"], conv.call.params.dilation, size)
 
 
 def _bias_sum(convs: list[IROp], cout: int) -> Tensor | None:
@@ -64,7 +57,7 @@ def _new_conv(in_shape, cout: int, kernel: int, dilation: int, weight: Tensor, b
 
 def _merge_same_source(g: IRGraph, group: list[IREdge]) -> bool:
     convs = [_conv_tail(e) for e in group]
-    size = max(c.call.params.dilation * (c.call.params.kernel - 1) + 1 for c in convs)
+    size = max(effective_size(c.call.params.kernel, c.call.params.dilation) for c in convs)
     before = sum(c.macs for c in convs)
     cin, cout = convs[0].in_shape[0], convs[0].out_channels
     px = convs[0].out_shape[1] * convs[0].out_shape[2]
