@@ -145,6 +145,17 @@ def test_show_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "generator" not in json.loads(out)
 
 
+def test_show_prints_user_text_verbatim(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # rich markup in a name must be printed, not interpreted (an unmatched tag would crash)
+    g = zoo_genotype("dcgan-d").model_copy(update={"name": "[/x] [bold]d"})
+    g.provenance = g.provenance.model_copy(update={"dataset": "[/y]"})
+    f = tmp_path / "d.json"
+    f.write_text(g.to_json())
+    code, out, err = cli(capsys, "show", f)
+    assert code == 0, err
+    assert "[/x] [bold]d" in out and "[/y]" in out
+
+
 # ---------------------------------------------------------------------------------------
 # zoo and schema
 

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.table import Table
 
 from ..atomic import atomic_write_text
@@ -102,7 +103,7 @@ def show(
         typer.echo(json.dumps(summary, indent=2))
         return
     nets = [k for k in NET_KEYS if k in summary]
-    title = f"{g.name or genotype}  [dim]digest {summary['digest'][:12]}[/dim]"
+    title = f"{escape(g.name or genotype)}  [dim]digest {summary['digest'][:12]}[/dim]"
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("")
     for k in nets:
@@ -123,7 +124,7 @@ def show(
     prov = g.provenance
     facts = [f"{k}: {v}" for k, v in (("searcher", prov.searcher), ("dataset", prov.dataset)) if v]
     if facts:
-        console.print("  ".join(facts), highlight=False)
+        console.print("  ".join(facts), highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ def show(
 
 @app.command()
 def zoo(
-    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="Print this entry as genotype JSON."),
+    name: Optional[str] = typer.Argument(None, metavar="NAME", help="Print this entry as genotype JSON."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the entry's JSON to this file."),
 ) -> None:
     """List the zoo, or print one entry as genotype JSON (a starting point for hand edits)."""
@@ -318,7 +319,7 @@ def convert(
         native = adversarialnas_generator(raw, gf=gf, latent=z, bottom=bottom, dataset=dataset.value)
     disc = None
     if with_d is not None:
-        dg, dinfos = load_and_analyze(with_d)
+        dg, _ = load_and_analyze(with_d)
         if dg.discriminator is None:
             raise GccGanError(f"{with_d} has no discriminator")
         disc = dg.discriminator
