@@ -260,3 +260,19 @@ def test_killed_compile_leaves_no_directory(tmp_path: Path) -> None:
         proc.wait()
     assert not out.exists()  # at most a hidden .out.tmp-* remains, never a half-written out/
     assert all(p.name.startswith(".out.tmp-") for p in tmp_path.iterdir())
+
+
+def test_weights_for_one_or_both_networks(tmp_path: Path) -> None:
+    from gcc_gan.cli.compile_cmd import weights_for
+
+    t = torch.zeros(1)
+    path = tmp_path / "w.safetensors"
+    plain = {"edges.a.0.weight": t}
+    assert weights_for("generator", plain, ("generator",), path) == plain
+    both = {"generator.edges.a.0.weight": t, "discriminator.edges.b.0.weight": t}
+    assert weights_for("generator", both, ("generator", "discriminator"), path) == {"edges.a.0.weight": t}
+    assert weights_for("discriminator", both, ("discriminator",), path) == {"edges.b.0.weight": t}
+    with pytest.raises(GccGanError, match="no tensors for the discriminator"):
+        weights_for("discriminator", plain, ("generator", "discriminator"), path)
+    with pytest.raises(GccGanError, match="no tensors for the discriminator"):
+        weights_for("discriminator", {"generator.edges.a.0.weight": t}, ("discriminator",), path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 from torch import Tensor
 
 from ..errors import GccGanError
@@ -57,7 +58,8 @@ def weights_for(role: str, weights: dict[str, Tensor], roles: tuple[str, ...], p
 def compile_cmd(
     genotype: str = typer.Argument(..., metavar="FILE|zoo:NAME", help="genotype JSON file or zoo entry"),
     out: Path = typer.Option(..., "-o", "--out", help="output directory (replaced atomically on success)"),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="canonical-layout .safetensors (e.g. from gcc-gan import or train)"),
+    weights: Optional[Path] = typer.Option(None, "--weights",
+                                           help="canonical-layout .safetensors (from gcc-gan import or train)"),
     width: Optional[float] = typer.Option(None, "--width", help="multiply the networks' base width by MULT"),
     net: Optional[str] = typer.Option(None, "--net", help="g, d or both (default: g, or d for a D-only genotype)"),
     opset: int = typer.Option(17, "--opset", help="ONNX opset"),
@@ -97,7 +99,7 @@ def compile_cmd(
 
 
 def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall: float) -> None:
-    console.print(f"[bold]compiled[/bold] → {out}/  ({wall:.1f} s)", highlight=False)
+    console.print(f"[bold]compiled[/bold] → {escape(str(out))}/  ({wall:.1f} s)", highlight=False)
     for role, r in report["networks"].items():
         before, after = r.get("macs_before"), r.get("macs_after")
         ratio = f" ({after / before:.3f}×)" if before and after is not None else ""
@@ -145,7 +147,7 @@ def import_cmd(
 
     result = import_checkpoint(method, ckpt, genotype, out, width=width, key=key)
     console.print(f"imported {result.n_tensors} tensors ({result.params:,} parameters) from {ckpt} "
-                  f"→ {out}", highlight=False)
+                  f"→ {out}", highlight=False, markup=False)
     console.print(f"width: base width {result.base_width} = {result.width_arg} × the genotype's "
                   f"{result.genotype_base_width}" + (" (inferred from the checkpoint)" if width is None else ""),
                   highlight=False)

@@ -105,9 +105,10 @@ def check_standalone(tmp_dir: Path, compiled: Sequence[CompiledNetwork], refs: S
         for c, ref in zip(compiled, refs, strict=True):
             stem = stem_of(c.role)
             xs, want = ref.get(STANDALONE_BATCH)
-            save_file({f"in{i}": x for i, x in enumerate(xs)}, os.path.join(io_dir, f"{stem}.in.safetensors"))
+            inputs = os.path.join(io_dir, f"{stem}.in.safetensors")
+            save_file({f"in{i}": x for i, x in enumerate(xs)}, inputs)
             wants.append(want)
-            jobs.append({"stem": stem, "class_name": c.class_name, "inputs": os.path.join(io_dir, f"{stem}.in.safetensors"),
+            jobs.append({"stem": stem, "class_name": c.class_name, "inputs": inputs,
                          "outputs": os.path.join(io_dir, f"{stem}.out.safetensors")})
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         try:
@@ -150,6 +151,36 @@ def _net_report(c: CompiledNetwork) -> dict[str, Any]:
     return r
 
 
+def _write_network(tmp: Path, c: CompiledNetwork) -> tuple[ReferenceOutputs, dict[str, Any]]:
+    """Write `NAME.py` and `NAME.safetensors`; the in-process module (from the same source
+    and state dict) is the reference every later check compares with."""
+    stem = stem_of(c.role)
+    times: dict[str, float] = {}
+    _timed(times, "write_source", lambda: (tmp / f"{stem}.py").write_text(c.source, encoding="utf-8"))
+    tensors = {k: v.detach().contiguous().clone() for k, v in c.state_dict.items()}
+    _timed(times, "write_safetensors", lambda: save_file(
+        tensors, str(tmp / f"{stem}.safetensors"),
+        metadata={"format": "pt", "class_name": c.class_name, "gcc_gan": __version__}))
+    ref = ReferenceOutputs(_timed(times, "instantiate", c.instantiate), c.input_shapes)
+    files = [f"{stem}.{ext}" for ext in ("py", "safetensors", "onnx", "pt2")]
+    return ref, {**_net_report(c), "files": files, "verification": {}, "step_wall_s": times}
+
+
+def _export_network(tmp: Path, c: CompiledNetwork, ref: ReferenceOutputs, net: dict[str, Any], opset: int,
+                    verify: bool) -> None:
+    """Write (and verify) `NAME.onnx` and `NAME.pt2`, recording errors and times in `net`."""
+    stem, m, times = stem_of(c.role), ref.module, net["step_wall_s"]
+    onnx_path, pt2_path = tmp / f"{stem}.onnx", tmp / f"{stem}.pt2"
+    _timed(times, "onnx_export", lambda: export_onnx(m, c.input_shapes, onnx_path, opset, list(c.output_shapes)))
+    if verify:
+        net["verification"]["onnx"] = _timed(times, "onnx_verify", lambda: verify_onnx(
+            onnx_path, m, c.input_shapes, ONNX_BATCHES, ONNX_ATOL, reference=ref))
+    _timed(times, "pt2_export", lambda: export_pt2(m, c.input_shapes, pt2_path))
+    if verify:
+        net["verification"]["pt2"] = _timed(times, "pt2_verify", lambda: verify_pt2(
+            pt2_path, m, c.input_shapes, PT2_BATCHES, PT2_ATOL, reference=ref))
+
+
 def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[CompiledNetwork], genotype: Genotype | None,
                       opset: int = DEFAULT_OPSET, verify: bool = True) -> dict[str, Any]:
     """Write every artifact of `compiled` networks into `out_dir` atomically; return the
@@ -164,41 +195,26 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
         "genotype": {"name": genotype.name, "sha256": genotype.digest()} if genotype else None,
         "opset": opset, "verified": verify, "networks": {},
     }
+    nets = report["networks"]
     try:
         with atomic_dir(out) as tmp:
             refs = []
             for c in compiled:
-                stem = stem_of(c.role)
-                times: dict[str, float] = {}
-                _timed(times, "write_source", lambda: (tmp / f"{stem}.py").write_text(c.source, encoding="utf-8"))
-                _timed(times, "write_safetensors", lambda: save_file(
-                    {k: v.detach().contiguous().clone() for k, v in c.state_dict.items()}, str(tmp / f"{stem}.safetensors"),
-                    metadata={"format": "pt", "class_name": c.class_name, "gcc_gan": __version__}))
-                refs.append(ReferenceOutputs(_timed(times, "instantiate", c.instantiate), c.input_shapes))
-                report["networks"][c.role] = {**_net_report(c), "files": [f"{stem}.{ext}" for ext in ("py", "safetensors", "onnx", "pt2")],
-                                              "verification": {}, "step_wall_s": times}
-            if verify and compiled:
+                ref, nets[c.role] = _write_network(tmp, c)
+                refs.append(ref)
+            if verify and compiled:  # the source alone must reproduce the module before anything is exported
                 t0 = time.perf_counter()
                 errs = check_standalone(tmp, compiled, refs)
                 report["standalone_check_wall_s"] = round(time.perf_counter() - t0, 4)  # one process for all
                 for c in compiled:
-                    report["networks"][c.role]["verification"]["standalone"] = {
+                    nets[c.role]["verification"]["standalone"] = {
                         "atol": STANDALONE_ATOL, "batch": STANDALONE_BATCH, "max_abs_err": errs[stem_of(c.role)]}
             for c, ref in zip(compiled, refs, strict=True):
-                stem, net, m = stem_of(c.role), report["networks"][c.role], ref.module
-                times = net["step_wall_s"]
-                onnx_path, pt2_path = tmp / f"{stem}.onnx", tmp / f"{stem}.pt2"
-                _timed(times, "onnx_export", lambda: export_onnx(m, c.input_shapes, onnx_path, opset, list(c.output_shapes)))
-                if verify:
-                    net["verification"]["onnx"] = _timed(times, "onnx_verify", lambda: verify_onnx(
-                        onnx_path, m, c.input_shapes, ONNX_BATCHES, ONNX_ATOL, reference=ref))
-                _timed(times, "pt2_export", lambda: export_pt2(m, c.input_shapes, pt2_path))
-                if verify:
-                    net["verification"]["pt2"] = _timed(times, "pt2_verify", lambda: verify_pt2(
-                        pt2_path, m, c.input_shapes, PT2_BATCHES, PT2_ATOL, reference=ref))
+                _export_network(tmp, c, ref, nets[c.role], opset, verify)
             report["wall_s"] = round(time.perf_counter() - t_start, 4)
             (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
             _normal_permissions(tmp)
     except OSError as e:
-        raise GccGanError(f"cannot write {out}: {e.strerror or e}" + (f" ({e.filename})" if e.filename else "")) from None
+        where = f" ({e.filename})" if e.filename else ""
+        raise GccGanError(f"cannot write {out}: {e.strerror or e}{where}") from None
     return report
