@@ -219,15 +219,7 @@ def _edge_info(ei: int, e: Edge, shape: Shape, dst_c: int, base_width: int, bad)
     cur = shape
     for j, call in enumerate(e.ops):
         spec, p = call.spec, call.params
-        out_c = cur[0]
-        if spec.produces_channels:
-            if getattr(p, "out_channels", None) is not None:
-                out_c = p.out_channels
-            elif getattr(p, "out_width", None) is not None:
-                out_c = max(1, round(p.out_width * base_width))
-            else:
-                out_c = dst_c
-        ctx = OpCtx(in_shape=cur, out_channels=out_c)
+        ctx = OpCtx(in_shape=cur, out_channels=spec.resolve_out_channels(p, cur[0], dst_c, base_width))
         try:
             out = spec.shape(p, ctx)
             ops.append(OpInfo(call, ctx, out, spec.n_params(p, ctx), spec.macs(p, ctx, out)))

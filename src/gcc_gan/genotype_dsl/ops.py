@@ -80,6 +80,18 @@ class OpSpec:
     helper_src: ClassVar[str] = ""
 
     # -- shape -------------------------------------------------------------------------
+    def resolve_out_channels(self, p: Any, in_channels: int, dst_channels: int, base_width: int) -> int:
+        """The channels this op produces inside an edge feeding a node of `dst_channels`:
+        channel-producing ops make the node's channels unless `out_channels`/`out_width`
+        says otherwise; every other op keeps its input's channels."""
+        if not self.produces_channels:
+            return in_channels
+        if getattr(p, "out_channels", None) is not None:
+            return int(p.out_channels)
+        if getattr(p, "out_width", None) is not None:
+            return max(1, round(p.out_width * base_width))
+        return dst_channels
+
     def shape(self, p: Any, ctx: OpCtx) -> Shape:
         """Output shape; raises ValueError with a readable reason when the op cannot
         apply to `ctx.in_shape`."""
