@@ -126,10 +126,15 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main() -> None:
     code = run()
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:  # reader went away: silence the flush at interpreter exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if sys.stdout is not None:  # None when started with stdout closed
+        try:
+            sys.stdout.flush()
+        except OSError as e:
+            if e.errno != errno.EPIPE:  # a full disk, say; a reader that went away is no error
+                print_error(f"cannot write the output: {_os_message(e)}")
+                code = code or 1
+            # silence the second flush at interpreter exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(code)
 
 
