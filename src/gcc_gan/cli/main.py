@@ -93,6 +93,7 @@ def _register() -> None:
     # Each module adds its commands to `app` on import.
     from . import dsl_cmd  # noqa: F401  validate, show, zoo, schema, render, convert
     from . import compile_cmd  # noqa: F401  compile, import
+    from . import train_cmd  # noqa: F401  train
     from . import bench_cmd  # noqa: F401  bench, stats
 
 

@@ -1,0 +1,64 @@
+"""`gcc-gan train`: train a genotype's generator against a discriminator on local data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .main import app, console, err_console
+
+
+@app.command("train")
+def train_cmd(
+    genotype: Optional[str] = typer.Argument(None, metavar="FILE|zoo:NAME",
+                                             help="genotype whose generator to train (optional with --resume)"),
+    data: Optional[str] = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH[?split=train+unlabeled], "
+                                       "folder:PATH, lsun:PATH or synthetic (default)"),
+    out: Path = typer.Option(..., "-o", "--out", help="run directory"),
+    d: Optional[str] = typer.Option(None, "--d", help="discriminator: FILE or zoo:NAME (default: the genotype's "
+                                    "own, else zoo:sngan-d)"),
+    preset: Optional[str] = typer.Option(None, "--preset", help="tiny (minutes on a CPU) or paper (the papers' "
+                                         "protocol; the default settings)"),
+    iters: Optional[int] = typer.Option(None, "--iters", help="generator iterations (each after n-critic D steps)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in -o from its last checkpoint"),
+    force: bool = typer.Option(False, "--force", help="delete an existing run in -o and start over"),
+    width: Optional[float] = typer.Option(None, "--width", help="G width multiplier (D follows unless --d-width)"),
+    d_width: Optional[float] = typer.Option(None, "--d-width", help="D width multiplier"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="G batch (and D batch unless --d-batch-size)"),
+    d_batch_size: Optional[int] = typer.Option(None, "--d-batch-size", help="D batch"),
+    n_critic: Optional[int] = typer.Option(None, "--n-critic", help="D steps per G step"),
+    loss: Optional[str] = typer.Option(None, "--loss", help="hinge (default), ns or wgan-gp"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="G learning rate (and D's unless --d-lr); default 2e-4"),
+    d_lr: Optional[float] = typer.Option(None, "--d-lr", help="D learning rate"),
+    lr_decay: Optional[bool] = typer.Option(None, "--lr-decay/--no-lr-decay", help="linear LR decay to 0"),
+    ema: Optional[float] = typer.Option(None, "--ema", help="EMA decay of G (0 = off)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default 0)"),
+    size: Optional[int] = typer.Option(None, "--size", help="image resolution (must match the generator's output)"),
+    checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="iterations between checkpoints"),
+    sample_every: Optional[int] = typer.Option(None, "--sample-every", help="iterations between sample grids"),
+    log_every: Optional[int] = typer.Option(None, "--log-every", help="iterations between log rows"),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto"),
+    amp: Optional[str] = typer.Option(None, "--amp", help="CUDA mixed precision: auto, off, bf16, fp16"),
+) -> None:
+    """Train FILE|zoo:NAME's generator (GAN training with checkpoints, sample grids, logs).
+
+    Writes RUN/generator.safetensors (EMA weights, canonical layout) for
+    `gcc-gan compile RUN/genotype.json --weights RUN/generator.safetensors`.
+    """
+    from ..train.run import TrainRequest, train
+
+    lr_d = d_lr if d_lr is not None else lr
+    overrides = dict(iters=iters, batch_size=batch_size, d_batch_size=d_batch_size, n_critic=n_critic, loss=loss,
+                     lr_g=lr, lr_d=lr_d, lr_decay=lr_decay, ema=ema, width=width, d_width=d_width, seed=seed,
+                     checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, amp=amp)
+    req = TrainRequest(out=out, genotype=genotype, data=data, d=d, preset=preset, overrides=overrides, size=size,
+                       resume=resume, force=force, device=device)
+    res = train(req, console=err_console)
+    done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""
+    console.print(f"done: {res.step} iterations ({done}{res.seconds:.0f} s) → {res.out}\n"
+                  f"  samples: {res.out / 'samples' / 'final.png'}, {res.out / 'real_vs_fake.png'}\n"
+                  f"  weights: {res.generator}\n"
+                  f"  compile: gcc-gan compile {res.out / 'genotype.json'} --weights {res.generator} -o OUT",
+                  highlight=False, soft_wrap=True)
