@@ -627,6 +627,8 @@ def _dump(d: Any) -> bytes:
 BAD_OPS: list[dict[str, Any]] = [
     {"op": "conv", "kernel": 0}, {"op": "conv", "kernel": 99}, {"op": "conv", "stride": 0},
     {"op": "conv", "out_width": 0}, {"op": "conv", "out_width": 1, "out_channels": 2},
+    {"op": "conv", "out_width": float("inf")}, {"op": "linear", "out_width": float("nan")},
+    {"op": "batch_norm", "eps": float("nan")}, {"op": "conv", "kernel": 1e400},
     {"op": "conv", "kernel": "three"}, {"op": "conv", "bias": "maybe"},
     {"op": "upsample", "mode": "cubic"}, {"op": "upsample", "scale": 1}, {"op": "leaky_relu", "slope": -1},
     {"op": "latent_slice", "start": 5, "stop": 2}, {"op": "latent_slice"}, {"op": "reshape"},

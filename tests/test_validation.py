@@ -105,6 +105,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
      "generator.edges[1].ops[0]", "upsample.mode: Input should be 'nearest' or 'bilinear'"),
     ("inconsistent_params", setting([G, "edges", 1, "ops", 2], {"op": "conv_transpose", "output_padding": 3}),
      "generator.edges[1].ops[2]", "conv_transpose: output_padding (3) must be smaller than stride (2)"),
+    ("infinite_out_width", setting([G, "edges", 1, "ops", 2], {"op": "conv", "out_width": float("inf")}),
+     "generator.edges[1].ops[2]", "conv.out_width: Input should be a finite number"),
     ("two_out_params", setting([G, "edges", 1, "ops", 2], {"op": "conv", "out_width": 1, "out_channels": 4}),
      "generator.edges[1].ops[2]", "give at most one of out_width and out_channels"),
     ("dangling_src", setting([G, "edges", 1, "src"], "nowhere"), "generator.edges[1].src", "unknown node 'nowhere'"),

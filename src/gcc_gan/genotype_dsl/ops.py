@@ -46,7 +46,7 @@ class ChannelParams(OpParams):
     multiple of the network's base width) or `out_channels` (absolute) override that.
     """
 
-    out_width: float | None = Field(default=None, gt=0)
+    out_width: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     out_channels: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
