@@ -641,7 +641,7 @@ CORRUPTION_KINDS = ("missing_key", "wrong_type", "unknown_op", "bad_param", "unk
                     "duplicate_name", "channel_mismatch", "size_mismatch", "unreachable", "dead", "no_outputs",
                     "unknown_output", "schema_version", "truncated", "random_bytes", "empty", "deep_nesting",
                     "not_object", "invalid_utf8", "edge_into_input", "wrong_input_kind", "op_not_applicable",
-                    "cycle", "bad_width")
+                    "cycle", "bad_width", "huge_number")
 
 
 @st.composite
@@ -828,6 +828,9 @@ def corruptions(draw: Draw, valid: dict[str, Any] | Genotype,
             n = draw(st.sampled_from(node_names))
             net["edges"].append({"src": n, "dst": n, "ops": ["identity"]})
         return done("cycle")
+    if kind == "huge_number":  # digits glued in front of base_width: too big, or too long for int()
+        digits = "9" * draw(st.sampled_from([20, 400, 5000]))
+        return done(f"{len(digits)} digits", text.replace(b'"base_width": ', b'"base_width": ' + digits.encode(), 1))
     assert kind == "bad_width"
     if not net["nodes"]:
         net["base_width"] = 0

@@ -275,6 +275,11 @@ def test_deeply_nested_json(write_file: Callable[..., Path]) -> None:
         load_genotype(write_file("[" * 100_000 + "]" * 100_000))
 
 
+def test_number_too_long_for_python(write_file: Callable[..., Path]) -> None:
+    with pytest.raises(GenotypeError, match="unreadable JSON value: Exceeds the limit"):
+        load_genotype(write_file('{"generator": {"base_width": ' + "9" * 5000 + "}}"))
+
+
 def test_unknown_zoo_entry() -> None:
     with pytest.raises(GccGanError, match="no zoo entry 'nope'; available: autogan-a"):
         load_genotype("zoo:nope")

@@ -69,6 +69,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
                             str(p)) from None
     except RecursionError:
         raise GenotypeError([Problem("", "JSON nested too deeply")], str(p)) from None
+    except ValueError as e:  # valid syntax json cannot convert, e.g. an integer of 5000 digits
+        raise GenotypeError([Problem("", f"unreadable JSON value: {e}")], str(p)) from None
 
 
 def load_genotype(spec: str | os.PathLike[str], validate: bool = True) -> Genotype:
