@@ -280,6 +280,17 @@ def test_number_too_long_for_python(write_file: Callable[..., Path]) -> None:
         load_genotype(write_file('{"generator": {"base_width": ' + "9" * 5000 + "}}"))
 
 
+def test_size_limit_and_endless_files(write_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from gcc_gan.genotype_dsl import io
+
+    monkeypatch.setattr(io, "MAX_BYTES", 100)
+    with pytest.raises(GccGanError, match="more than 100 bytes is too large for a genotype file"):
+        load_genotype(write_file(json.dumps(BASE)))
+    if Path("/dev/zero").exists():  # reading stops at the limit instead of never ending
+        with pytest.raises(GccGanError, match="too large"):
+            load_genotype("/dev/zero")
+
+
 def test_unknown_zoo_entry() -> None:
     with pytest.raises(GccGanError, match="no zoo entry 'nope'; available: autogan-a"):
         load_genotype("zoo:nope")

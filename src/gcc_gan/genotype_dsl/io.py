@@ -50,11 +50,12 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     if p.is_dir():
         raise GccGanError(f"{p}: is a directory, expected a genotype JSON file")
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as f:  # bounded read: /dev/zero or a huge file must not hang or exhaust memory
+            raw = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise GccGanError(f"{p}: cannot read ({e.strerror})") from None
     if len(raw) > MAX_BYTES:
-        raise GccGanError(f"{p}: {len(raw)} bytes is too large for a genotype file")
+        raise GccGanError(f"{p}: more than {MAX_BYTES} bytes is too large for a genotype file")
     if not raw.strip():
         raise GenotypeError([Problem("", "the file is empty; expected a genotype JSON object")], str(p))
     try:
