@@ -66,6 +66,23 @@ def test_registry_counts_equal_module_and_shapes_are_right(name: str) -> None:
             assert y.abs().max() <= 1  # tanh head
 
 
+@pytest.mark.parametrize("name", ["autogan-a", "adversarialnas", "dcgan", "sngan-d"])
+def test_network_macs_match_the_flop_counter(name: str) -> None:
+    """Whole-network MACs = FlopCounterMode flops / 2 per image + the bias adds (which the
+    flop counter leaves out), at a reduced width."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    for role, net in zoo_genotype(name).networks().items():
+        info = analyze(net.scaled(1 / 8), role=role)
+        bias_adds = sum(int(np.prod(o.out_shape)) for e in info.edges for o in e.ops
+                        if getattr(o.call.params, "bias", False))
+        model = Interpreter(info).eval()
+        xs = [torch.randn(2, *s) for s in info.input_shapes.values()]
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            model(*xs)
+        assert info.macs == fc.get_total_flops() // 4 + bias_adds, (name, role)
+
+
 # ---------------------------------------------------------------------------------------
 # reference outputs
 
