@@ -3,6 +3,7 @@ mapped onto the zoo genotypes, compiled, and checked against the reference outpu
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -57,8 +58,10 @@ def test_import_then_compile_reproduces_the_reference(tmp_path: Path, capsys: py
                                                       name: str, method: str, verify: bool) -> None:
     sd, z, want = fixture(name)
     ckpt = tmp_path / "ckpt.pth"
-    # a DataParallel training checkpoint; the EMA generator is preferred over the raw one
-    torch.save({"epoch": 7, "gen_state_dict": {f"module.{k}": v + 1 for k, v in sd.items()},
+    # a DataParallel training checkpoint as the reference scripts write it (numpy best FID,
+    # run arguments); the EMA generator is preferred over the raw one
+    torch.save({"epoch": 7, "best_fid": np.float64(12.4), "args": argparse.Namespace(gf_dim=16),
+                "path_helper": {"prefix": "logs/x"}, "gen_state_dict": {f"module.{k}": v + 1 for k, v in sd.items()},
                 "avg_gen_state_dict": {f"module.{k}": v for k, v in sd.items()}}, ckpt)
     weights = tmp_path / "w.safetensors"
     code, stdout, err = cli(capsys, "import", method, ckpt, "--genotype", f"zoo:{name}", "-o", weights)
@@ -128,8 +131,9 @@ def test_bad_checkpoints(tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
     attempt(sd, "but the genotype needs", "--width", "0.125")  # a width the checkpoint was not trained at
     attempt({k: v for k, v in sd.items() if k != "to_rgb.2.weight"}, "checkpoint is missing tensor to_rgb.2.weight")
     attempt({**sd, "extra.weight": torch.zeros(3)}, "checkpoint tensor extra.weight (shape 3) has no place")
-    attempt(None, "not a loadable PyTorch checkpoint", raw=b"\x89garbage, not a checkpoint" * 20)
-    attempt(Evil(), "not a loadable PyTorch checkpoint")
+    attempt(None, "not a loadable PyTorch checkpoint of tensors (not a pickled state dict",
+            raw=b"\x89garbage, not a checkpoint" * 20)
+    attempt({"gen_state_dict": sd, "hook": Evil()}, f"holds pickled Python objects that are not tensors: {os.system.__module__}.system")
     assert not (tmp_path / "pwned").exists()  # weights_only: nothing was executed
     attempt([1, 2, 3], "expected a state dict of tensors")
     attempt({"epoch": 3, "optimizer": {"lr": 1e-4}}, "no generator state dict found")

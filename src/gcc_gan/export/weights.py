@@ -10,6 +10,7 @@ objects (`torch.load(weights_only=True)`).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,6 +28,38 @@ from ..genotype_dsl.ops import fmt_shape
 CHECKPOINT_KEYS = ("avg_gen_state_dict", "gen_state_dict", "generator", "state_dict", "model")
 
 
+def _benign_globals() -> list[Any]:
+    """Objects training scripts put beside the weights (AutoGAN's numpy `best_fid`, an
+    argparse Namespace of the run's arguments) that can be rebuilt without running code;
+    anything else stays refused by `weights_only`."""
+    import argparse
+
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core
+    dtypes = {type(np.dtype(t)) for t in ("bool", "uint8", "int32", "int64", "float16", "float32", "float64")}
+    return [argparse.Namespace, np.ndarray, np.dtype, core.multiarray._reconstruct, core.multiarray.scalar,
+            *sorted(dtypes, key=str)]
+
+
+def _load_failure(p: Path, e: Exception) -> str:
+    """Why torch.load refused the file, in one line: the offending globals when known."""
+    try:
+        allowed = {f"{g.__module__}.{g.__qualname__}" for g in _benign_globals()}
+        unsafe = [g for g in torch.serialization.get_unsafe_globals_in_checkpoint(p) if g not in allowed]
+    except Exception:  # noqa: BLE001 - not a zip checkpoint: fall back to the error text
+        unsafe = []
+    if unsafe:
+        return (f"it holds pickled Python objects that are not tensors: {', '.join(unsafe[:4])}; checkpoints are "
+                f"loaded with weights_only=True and never executed. Re-save the plain state dict, e.g. "
+                f"torch.save(ckpt['gen_state_dict'], 'g.pth'), from a trusted environment")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()
+    if "Weights only load failed" in text:  # torch's advice (weights_only=False) is not ours to give
+        m = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+        return f"not a pickled state dict: {m.group(1).strip()}" if m else "not a pickled state dict"
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def load_checkpoint(path: str | os.PathLike[str], prefer: str | None = None) -> dict[str, Tensor]:
     """The generator state dict inside a checkpoint file, `module.` prefixes removed."""
     p = Path(path)
@@ -35,10 +68,10 @@ def load_checkpoint(path: str | os.PathLike[str], prefer: str | None = None) -> 
     if not p.is_file():
         raise GccGanError(f"{p}: is not a file; expected a PyTorch checkpoint (.pth / .pt)")
     try:
-        obj: Any = torch.load(p, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_benign_globals()):
+            obj: Any = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is the file's fault
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise GccGanError(f"{p}: not a loadable PyTorch checkpoint of tensors ({first})") from None
+        raise GccGanError(f"{p}: not a loadable PyTorch checkpoint of tensors ({_load_failure(p, e)})") from None
     if isinstance(obj, Mapping) and not all(isinstance(v, Tensor) for v in obj.values()):
         keys = [prefer] if prefer else list(CHECKPOINT_KEYS)
         for k in keys:
