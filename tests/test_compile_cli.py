@@ -190,6 +190,13 @@ def test_unwritable_or_foreign_output(tmp_path: Path, capsys: pytest.CaptureFixt
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs (refuses mkdir even to root)")
+def test_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "compile", "zoo:dcgan", "-o", "/sys/gcc-gan-test-out", "--width", SMALL)
+    assert_clean_error(code, err, "/sys/gcc-gan-test-out")
+    assert not Path("/sys/gcc-gan-test-out").exists()
+
+
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores directory permissions")
 def test_read_only_parent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ro = tmp_path / "ro"

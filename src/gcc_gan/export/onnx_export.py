@@ -183,12 +183,11 @@ def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str 
 
 
 def onnx_providers(cuda: bool = False) -> list[str]:
-    """CPU, preceded by CUDA when asked for and available."""
+    """CPU, preceded by CUDA when asked for and available (the verification result names
+    the provider that actually ran)."""
     import onnxruntime as ort
 
-    if cuda:
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise GccGanError("the onnxruntime CUDA provider is not available (install onnxruntime-gpu)")
+    if cuda and "CUDAExecutionProvider" in ort.get_available_providers():
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
 
