@@ -624,7 +624,7 @@ def _dump(d: Any) -> bytes:
     return json.dumps(d, indent=1).encode()
 
 
-BAD_OPS: list[dict[str, Any]] = [
+BAD_OPS: list[Any] = [  # each invalid wherever it stands in a pipeline
     {"op": "conv", "kernel": 0}, {"op": "conv", "kernel": 99}, {"op": "conv", "stride": 0},
     {"op": "conv", "out_width": 0}, {"op": "conv", "out_width": 1, "out_channels": 2},
     {"op": "conv", "out_width": float("inf")}, {"op": "linear", "out_width": float("nan")},
@@ -824,8 +824,8 @@ def corruptions(draw: Draw, valid: dict[str, Any] | Genotype,
         if back and draw(st.booleans()):
             e = draw(st.sampled_from(back))
             net["edges"].append({"src": e["dst"], "dst": e["src"], "ops": ["identity"]})
-        else:  # a self-loop
-            n = draw(st.sampled_from(node_names))
+        else:  # a self-loop (on an input when there are no nodes: an edge into an input)
+            n = draw(st.sampled_from(node_names or input_names))
             net["edges"].append({"src": n, "dst": n, "ops": ["identity"]})
         return done("cycle")
     if kind == "huge_number":  # digits glued in front of base_width: too big, or too long for int()

@@ -25,8 +25,9 @@ def from_encoding(enc: dict[str, Any]) -> Native:
         raise GccGanError(f"unknown native encoding format {enc.get('format')!r}; known: {', '.join(makers)}") from None
     try:
         return make(**kwargs)
-    except TypeError as e:
-        raise GccGanError(f"bad {enc['format']} encoding record {enc}: {e}") from None
+    except (TypeError, ValueError) as e:  # ValueError: pydantic's ValidationError (e.g. bottom > 1024)
+        why = e.errors()[0]["msg"].removeprefix("Value error, ") if hasattr(e, "errors") else str(e)
+        raise GccGanError(f"bad {enc['format']} encoding record {enc}: {why}") from None
 
 
 __all__ = ["from_encoding", "Native", "autogan_generator", "parse_autogan_arch", "adversarialnas_generator",
