@@ -179,13 +179,15 @@ class Session:
     def _quality(self, t: Target) -> dict[str, Any]:
         assert self.inception is not None
         o = self.opts
-        feats = generator_features(self.inception, t.module, t.latent_dims, o.num_samples, o.batch_size, o.seed, o.progress)
+        # real statistics first: a bad --real fails before the long generation
+        real = self.real_stats(t.image_size) if {"fid", "kid"} & set(o.metrics) else None
+        feats = generator_features(self.inception, t.module, t.latent_dims, o.num_samples, o.batch_size, o.seed,
+                                   o.progress)
         out: dict[str, Any] = {"num_samples": o.num_samples}
         if "is" in o.metrics:
             mean, std = inception_score(feats.logits, seed=o.seed)
             out["is"] = {"mean": mean, "std": std}
-        if {"fid", "kid"} & set(o.metrics):
-            real = self.real_stats(t.image_size)
+        if real is not None:
             out["real"] = {"source": o.real, "num_samples": real.gaussian.n}
             if "fid" in o.metrics:
                 out["fid"] = fid(feats, real.gaussian)

@@ -22,30 +22,8 @@ def _pm(d: dict[str, float] | None, fmt: str, scale: float = 1.0) -> str:
     return "–" if not d else f"{d['mean'] * scale:{fmt}} ± {d['std'] * scale:{fmt}}"
 
 
-def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table:
-    """The papers' comparison table: one row per method."""
-    t = Table(title="gcc-gan bench", title_justify="left")
-    cols: list[tuple[str, Any]] = [("Method", lambda r: r["method"])]
-    if "size" in metrics:
-        cols += [("Params M", lambda r: f"{r['size']['params_m']:.2f}"),
-                 ("fp32 MB", lambda r: f"{r['size']['fp32_bytes'] / 1e6:.1f}"),
-                 ("ONNX MB", lambda r: _num(None if r["size"]["onnx_bytes"] is None
-                                              else r["size"]["onnx_bytes"] / 1e6, ".1f"))]
-    if "macs" in metrics:
-        cols += [("MACs G", lambda r: f"{r['size']['macs_g']:.3f}"),
-                 ("FLOPs G", lambda r: f"{r['size']['flops_g']:.3f}"),
-                 ("MACs G compiled", lambda r: _num(None if r["size"].get("macs_compiled") is None
-                                                      else r["size"]["macs_compiled"] / 1e9, ".3f")),
-                 ("FLOP check", lambda r: "/".join('✓' if c['agrees'] else '✗'
-                                                   for c in r["size"].get("checks") or []) or "–")]
-    if "is" in metrics:
-        cols.append(("IS", lambda r: _pm(r.get("is"), ".2f")))
-    if "fid" in metrics:
-        cols.append(("FID", lambda r: _num(r.get("fid"), ".2f")))
-    if "kid" in metrics:
-        cols.append(("KID ×10³", lambda r: _pm(r.get("kid"), ".2f", 1e3)))
-    if "latency" in metrics:
-        cols.append(("best img/s", lambda r: _best(r["latency"])))
+def _table(title: str, cols: list[tuple[str, Any]], results: list[dict[str, Any]]) -> Table:
+    t = Table(title=title, title_justify="left")
     for name, _ in cols:
         if name == "Method":
             t.add_column(name, no_wrap=True)
@@ -54,6 +32,41 @@ def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) ->
     for r in results:
         t.add_row(*[str(fn(r)) for _, fn in cols])
     return t
+
+
+def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table:
+    """The papers' comparison table: one row per method."""
+    cols: list[tuple[str, Any]] = [("Method", lambda r: r["method"])]
+    if "size" in metrics or "macs" in metrics:
+        cols.append(("Params (M)", lambda r: f"{r['size']['params_m']:.2f}"))
+    if "macs" in metrics:
+        cols.append(("MACs (G)", lambda r: f"{r['size']['macs_g']:.3f}"))
+    if "is" in metrics:
+        cols.append(("IS", lambda r: _pm(r.get("is"), ".2f")))
+    if "fid" in metrics:
+        cols.append(("FID", lambda r: _num(r.get("fid"), ".2f")))
+    if "kid" in metrics:
+        cols.append(("KID ×10³", lambda r: _pm(r.get("kid"), ".2f", 1e3)))
+    if "latency" in metrics:
+        cols.append(("best img/s", lambda r: _best(r["latency"])))
+    return _table("gcc-gan bench", cols, results)
+
+
+def size_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table:
+    """Size details: bytes, FLOPs, what the compiler saves, the FlopCounterMode check."""
+    cols: list[tuple[str, Any]] = [("Method", lambda r: r["method"])]
+    if "size" in metrics:
+        cols += [("fp32 MB", lambda r: f"{r['size']['fp32_bytes'] / 1e6:.2f}"),
+                 ("ONNX MB", lambda r: _num(None if r["size"]["onnx_bytes"] is None
+                                            else r["size"]["onnx_bytes"] / 1e6, ".2f"))]
+    if "macs" in metrics:
+        cols += [("FLOPs G", lambda r: f"{r['size']['flops_g']:.3f}"),
+                 ("compiled MACs G", lambda r: _num(None if r["size"].get("macs_compiled") is None
+                                                    else r["size"]["macs_compiled"] / 1e9, ".3f")),
+                 ("FLOP check", lambda r: " ".join(f"{c['module'][0]}{'✓' if c['agrees'] else '✗'}"
+                                                    for c in r["size"].get("checks") or []) or "–")]
+    return _table("per image. FLOP check: torch's FlopCounterMode on the interpreter (i) / compiled module (c) "
+                  "= 2 × (IR MACs − bias adds)", cols, results)
 
 
 def _best(lat: dict[str, Any]) -> str:
@@ -66,24 +79,17 @@ def _best(lat: dict[str, Any]) -> str:
 
 
 def latency_table(results: list[dict[str, Any]], batches: tuple[int, ...]) -> Table:
-    t = Table(title="latency: median ± IQR per call (interleaved repeats)", title_justify="left")
-    t.add_column("Method")
-    t.add_column("implementation")
-    for b in batches:
-        t.add_column(f"batch {b} (ms)", justify="right")
-        t.add_column(f"img/s @{b}", justify="right")
-        t.add_column(f"× interp @{b}", justify="right")
+    t = Table(title="latency per call: median and IQR of interleaved repeats", title_justify="left")
+    for name in ("Method", "impl", "batch", "median ms", "IQR ms", "img/s", "× interp"):
+        t.add_column(name, justify="left" if name in ("Method", "impl") else "right",
+                     no_wrap=name == "Method")
     for r in results:
-        for impl, per in r.get("latency", {}).items():
-            row = [r["method"], impl]
-            for b in batches:
+        for b in batches:
+            for impl, per in r.get("latency", {}).items():
                 d = per.get(str(b))
-                if d is None:
-                    row += ["–", "–", "–"]
-                    continue
-                row += [f"{d['median_ms']:.2f} ± {d['iqr_ms']:.2f}", f"{d['images_per_s']:,.1f}",
-                        _num(d.get("speedup_vs_interpreter"), ".2f")]
-            t.add_row(*row)
+                if d is not None:
+                    t.add_row(r["method"], impl, str(b), f"{d['median_ms']:.2f}", f"{d['iqr_ms']:.2f}",
+                              f"{d['images_per_s']:,.1f}", _num(d.get("speedup_vs_interpreter"), ".2f"))
     return t
 
 
@@ -137,6 +143,8 @@ def bench_cmd(
         console.print(f"[dim]benchmarking {t.label} ({t.source})…[/dim]", highlight=False)
         results.append(session.run(t))
     console.print(comparison_table(results, ms))
+    if "size" in ms or "macs" in ms:
+        console.print(size_table(results, ms))
     if "latency" in ms:
         console.print(latency_table(results, opts.batches))
     for r in results:

@@ -1,0 +1,192 @@
+"""`gcc-gan bench` / `gcc-gan stats` end to end, the stats cache, the size cross-check and
+the latency harness. Small widths and a handful of samples keep it fast; random Inception
+weights in the real file's layout stand in for the real ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gcc_gan.bench import inception as inc
+from gcc_gan.bench import stats as S
+from gcc_gan.bench.latency import time_interleaved
+from gcc_gan.bench.size import bias_adds, flop_check
+from gcc_gan.cli.main import run
+from gcc_gan.compiler.interpreter import Interpreter
+from gcc_gan.genotype_dsl.analysis import analyze
+from gcc_gan.genotype_dsl.zoo import zoo_genotype
+
+SMALL = "0.0625"
+
+
+@pytest.fixture(scope="session")
+def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.getbasetemp() / "inception-random.pth"  # shared with test_metrics.py
+    if not p.exists():
+        inc.save_random_weights(p, seed=0)
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GCC_GAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(inc.ENV_VAR, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no real weights found by accident
+
+
+def _bench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(["bench", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_bench_zoo_size_macs_latency(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_json = tmp_path / "b.json"
+    code, out, err = _bench(capsys, "zoo:autogan-a", "zoo:adversarialnas", "--width", SMALL,
+                            "--metrics", "size,macs,latency", "--batches", "1,2", "--repeats", "2",
+                            "--json", str(out_json))
+    assert code == 0, err
+    doc = json.loads(out_json.read_text())
+    rows = {r["method"].split()[0]: r for r in doc["results"]}
+    assert list(rows) == ["autogan-a", "adversarialnas"]
+    for name, r in rows.items():
+        info = analyze(zoo_genotype(name).generator.scaled(float(SMALL)))  # type: ignore[union-attr]
+        size = r["size"]
+        assert size["params"] == info.params and size["macs"] == info.macs
+        assert size["fp32_bytes"] == 4 * info.params and size["flops"] == 2 * info.macs
+        assert size["onnx_bytes"] > size["fp32_bytes"] // 2
+        assert [c["module"] for c in size["checks"]] == ["interpreter", "compiled"]
+        assert all(c["agrees"] for c in size["checks"])
+        assert size["macs_compiled"] <= size["macs"]
+        assert set(r["latency"]) == {"interpreter", "compiled", "onnxruntime"}
+        for impl in r["latency"].values():
+            assert set(impl) == {"1", "2"}
+            assert impl["2"]["repeats"] == 2 and impl["2"]["median_ms"] > 0
+    assert "Params" in out and "autogan-a" in out and "latency" in out
+
+
+def test_bench_quality_metrics_and_stats_cache(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                               inception_file: Path) -> None:
+    out_json = tmp_path / "q.json"
+    args = ["zoo:dcgan", "--width", "0.125", "--metrics", "is,fid,kid", "--num-samples", "10",
+            "--real", "synthetic?n=16", "--inception-weights", str(inception_file), "--batch-size", "10",
+            "--json", str(out_json)]
+    code, out, err = _bench(capsys, *args)
+    assert code == 0, err
+    r = json.loads(out_json.read_text())["results"][0]
+    assert 1.0 <= r["is"]["mean"] <= 1008.0
+    assert np.isfinite(r["fid"]) and r["fid"] > 0
+    assert np.isfinite(r["kid"]["mean"])
+    assert r["real"]["num_samples"] == 10  # real images used: min(dataset, --num-samples)
+    assert "fewer than 2048" in err  # the FID warning
+    cached = list((tmp_path / "cache" / "stats").glob("*.npz"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    # second run: same numbers, real statistics read from the cache, not recomputed
+    code, _, err = _bench(capsys, *args)
+    assert code == 0, err
+    again = json.loads(out_json.read_text())["results"][0]
+    assert again["fid"] == r["fid"] and again["is"] == r["is"] and again["kid"] == r["kid"]
+    assert cached[0].stat().st_mtime_ns == stamp and len(list(cached[0].parent.glob("*.npz"))) == 1
+
+
+def test_stats_cache_invalidation(tmp_path: Path, inception_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inception = inc.load_inception(inception_file)
+    first, hit = S.cached_real_stats("synthetic?n=16", 16, 2, inception, progress=False)
+    assert not hit and first.gaussian.n == 2
+    _, hit = S.cached_real_stats("synthetic?n=16", 16, 2, inception, progress=False)
+    assert hit
+    _, hit = S.cached_real_stats("synthetic?n=16", 16, 3, inception, progress=False)  # more samples
+    assert not hit
+    monkeypatch.setattr(S, "VERSION", S.VERSION + 1)  # a new protocol version
+    _, hit = S.cached_real_stats("synthetic?n=16", 16, 2, inception, progress=False)
+    assert not hit
+    monkeypatch.setattr(S, "VERSION", S.VERSION - 1)
+    other = tmp_path / "other.pth"  # other Inception weights: other sha256
+    other.write_bytes(inception_file.read_bytes() + b"\0")
+    with pytest.raises(Exception):
+        S.check_compatible(first, inc.Inception(inception.net, other, inc.file_sha256(other), inception.device),
+                           "x.npz")
+    # a stored protocol that no longer matches (file renamed into place) is recomputed
+    want = S.protocol("synthetic?n=16", 16, 2, inception)
+    path = S.cache_path(want)
+    stale = S.RealStats(first.gaussian, first.kid_features, {**want, "resize": "something-else"})
+    S.save_stats(path, stale)
+    s, hit = S.cached_real_stats("synthetic?n=16", 16, 2, inception, progress=False)
+    assert not hit and s.protocol == want
+
+
+def test_stats_cli_and_stats_file_as_real(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                          inception_file: Path) -> None:
+    stats = tmp_path / "real.npz"
+    code = run(["stats", "synthetic?n=16", "-o", str(stats), "--size", "32", "--num-samples", "4",
+                "--inception-weights", str(inception_file)])
+    assert code == 0, capsys.readouterr().err
+    s = S.load_stats(stats)
+    assert s.gaussian.n == 4 and s.gaussian.sigma.shape == (2048, 2048) and s.kid_features.shape == (4, 2048)
+    assert s.protocol["inception_sha256"] == inc.file_sha256(inception_file) and s.protocol["size"] == 32
+    capsys.readouterr()
+    code, _, err = _bench(capsys, "zoo:dcgan", "--width", "0.125", "--metrics", "fid", "--num-samples", "3",
+                          "--real", str(stats), "--inception-weights", str(inception_file))
+    assert code == 0, err
+    other = tmp_path / "other.pth"
+    other.write_bytes(inception_file.read_bytes() + b"\0")  # different bytes, loads the same tensors
+    code, _, err = _bench(capsys, "zoo:dcgan", "--width", "0.125", "--metrics", "fid", "--num-samples", "3",
+                          "--real", str(stats), "--inception-weights", str(other))
+    assert code == 1 and "other Inception weights" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["zoo:dcgan", "--metrics", "size,psnr"], "unknown metric 'psnr'"),
+    (["zoo:dcgan", "--metrics", "fid"], "give --real"),
+    (["zoo:dcgan", "--metrics", "is", "--num-samples", "5"], "at least 10 samples"),
+    (["zoo:dcgan", "--metrics", "is"], "never downloads"),
+    (["zoo:dcgan", "zoo:sngan", "--weights", "w.safetensors"], "one per target"),
+    (["zoo:dcgan", "--width", "-1", "--metrics", "size"], "positive multiplier"),
+    (["zoo:nope", "--metrics", "size"], "nope"),
+    (["zoo:dcgan", "--device", "tpu"], "cpu or cuda"),
+])
+def test_bench_user_errors(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    code, _, err = _bench(capsys, *args)
+    assert code == 1 and message in err and "Traceback" not in err
+
+
+def test_bench_compile_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from gcc_gan.compiler.pipeline import compile_network
+    from gcc_gan.export.artifacts import write_compile_dir
+
+    g = zoo_genotype("dcgan")
+    info = analyze(g.generator.scaled(0.125))  # type: ignore[union-attr]
+    d = tmp_path / "out"
+    write_compile_dir(d, [compile_network(info, genotype=g)], g, verify=False)
+    out_json = tmp_path / "d.json"
+    code, _, err = _bench(capsys, str(d), "--metrics", "size,macs,latency", "--batches", "1",
+                          "--repeats", "1", "--json", str(out_json))
+    assert code == 0, err
+    r = json.loads(out_json.read_text())["results"][0]
+    assert r["size"]["params"] == info.params and r["size"]["macs"] == info.macs
+    assert r["size"]["onnx_bytes"] == (d / "generator.onnx").stat().st_size
+    assert set(r["latency"]) == {"compiled", "onnxruntime"}  # no genotype in a dir: no interpreter
+    (d / "report.json").unlink()
+    code, _, err = _bench(capsys, str(d), "--metrics", "size")
+    assert code == 1 and "no report.json" in err
+
+
+def test_size_cross_check_on_a_spectral_norm_discriminator() -> None:
+    info = analyze(zoo_genotype("sngan-d").discriminator.scaled(0.125), where="discriminator")  # type: ignore[union-attr]
+    ops = [o for e in info.edges for o in e.ops]
+    c = flop_check(Interpreter(info), info.input_shapes, ops, "interpreter")
+    assert c.agrees and c.counter_flops == 2 * (info.macs - c.ir_bias_adds)
+    assert 0 < bias_adds(ops) < info.macs
+
+
+def test_latency_repeats_are_interleaved() -> None:
+    calls: list[str] = []
+    runners = {n: (lambda n=n: calls.append(n)) for n in ("a", "b", "c")}
+    res = time_interleaved(runners, batch=4, warmup=1, repeats=3)
+    assert calls[:3] == ["a", "b", "c"]  # warm-up
+    assert calls[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # rotating order
+    assert all(t.repeats == 3 and t.batch == 4 and t.median_ms >= 0 and t.iqr_ms >= 0 for t in res.values())
