@@ -81,7 +81,7 @@ def test_compile_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert [p["name"] for p in g["passes"]] and all("macs_after" in p for p in g["passes"])
     for role in ("generator", "discriminator"):
         v = report["networks"][role]["verification"]
-        assert v["standalone"]["max_abs_err"] <= 1e-5
+        assert v["standalone"]["max_abs_err"] <= 1e-5 and v["interpreter"]["max_abs_err"] <= 1e-5
         assert set(v["onnx"]["max_abs_err"]) == {"1", "3", "64"} and max(v["onnx"]["max_abs_err"].values()) <= 1e-4
         assert max(v["pt2"]["max_abs_err"].values()) <= 1e-5
         assert {"onnx_export", "onnx_verify", "pt2_export", "pt2_verify"} <= set(report["networks"][role]["step_wall_s"])
@@ -283,3 +283,18 @@ def test_weights_for_one_or_both_networks(tmp_path: Path) -> None:
         weights_for("discriminator", plain, ("generator", "discriminator"), path)
     with pytest.raises(GccGanError, match="no tensors for the discriminator"):
         weights_for("discriminator", {"generator.edges.a.0.weight": t}, ("discriminator",), path)
+
+
+def test_compiled_module_is_checked_against_the_interpreter(tmp_path: Path) -> None:
+    from gcc_gan.compiler.pipeline import compile_network
+
+    info = analyze(zoo_genotype("dcgan").generator.scaled(1 / 16), role="generator")
+    torch.manual_seed(1)
+    ref = Interpreter(info).eval()
+    compiled = compile_network(info, ref.state_dict(), role="generator")
+    torch.manual_seed(2)
+    other = Interpreter(info).eval()  # not the weights the module was compiled with
+    out = tmp_path / "out"
+    with pytest.raises(GccGanError, match="differs from the reference interpreter"):
+        write_compile_dir(out, [compiled], None, interpreters={"generator": other})
+    assert not out.exists() and leftovers(tmp_path) == []

@@ -68,7 +68,10 @@ def compile_cmd(
     seed: int = typer.Option(0, "--seed", help="seed of the fresh initialisation when no --weights"),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
-    from ..compiler.pipeline import compile_network
+    import torch
+
+    from ..compiler.interpreter import Interpreter
+    from ..compiler.pipeline import compile_network, load_weights
     from ..export.artifacts import write_compile_dir
     from ..export.onnx_export import check_opset
     from ..genotype_dsl.analysis import analyze
@@ -90,11 +93,18 @@ def compile_cmd(
             raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
         infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
     given = load_weights_file(weights) if weights is not None else None
-    compiled = []
+    compiled, interpreters = [], {}
     for role in roles:
-        w = weights_for(role, given, roles, weights) if given is not None and weights is not None else None
-        compiled.append(compile_network(infos[role], w, role=role, passes=not no_passes, genotype=g, seed=seed))
-    report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify)
+        # the reference interpreter holds the weights (given, or a seeded initialisation);
+        # the compiled module is checked against it
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            ref = Interpreter(infos[role])
+        if given is not None and weights is not None:
+            load_weights(ref, weights_for(role, given, roles, weights), what=str(weights))
+        interpreters[role] = ref.eval()
+        compiled.append(compile_network(infos[role], ref.state_dict(), role=role, passes=not no_passes, genotype=g))
+    report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify, interpreters=interpreters)
     _print_summary(out, report, compiled, time.perf_counter() - t0)
 
 
@@ -113,6 +123,8 @@ def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall:
             console.print("    [yellow]not verified (--no-verify)[/yellow]")
             continue
         parts = []
+        if "interpreter" in ver:
+            parts.append(f"vs interpreter {ver['interpreter']['max_abs_err']:.1e}")
         if "standalone" in ver:
             parts.append(f"standalone {ver['standalone']['max_abs_err']:.1e}")
         for name, label in (("onnx", "onnxruntime"), ("pt2", ".pt2")):

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -26,10 +26,13 @@ from ..compiler.pipeline import CompiledNetwork
 from ..errors import GccGanError
 from ..genotype_dsl.model import Genotype
 from .onnx_export import (DEFAULT_OPSET, ReferenceOutputs, check_opset, example_inputs, export_onnx, max_abs_err,
-                          verify_onnx)
+                          run_module, verify_onnx)
 from .pt2_export import export_pt2, verify_pt2
 
 STANDALONE_ATOL = 1e-5
+# compiled module vs the reference interpreter: passes reorder float sums (sub-pixel,
+# merged convs, folded BN), so allow what ONNX is allowed
+INTERPRETER_ATOL = 1e-4
 ONNX_ATOL = 1e-4
 PT2_ATOL = 1e-5
 ONNX_BATCHES = (1, 3, 64)
@@ -195,11 +198,30 @@ def _export_network(tmp: Path, c: CompiledNetwork, ref: ReferenceOutputs, net: d
             pt2_path, m, c.input_shapes, PT2_BATCHES, PT2_ATOL, reference=ref))
 
 
+def check_interpreter(c: CompiledNetwork, ref: ReferenceOutputs, interpreter: torch.nn.Module,
+                      atol: float = INTERPRETER_ATOL) -> dict[str, Any]:
+    """The compiled module against the reference interpreter with the same weights (the
+    oracle every pass is proven against), on the standalone batch."""
+    xs, got = ref.get(STANDALONE_BATCH)
+    was_training = interpreter.training
+    try:
+        want = run_module(interpreter.eval(), xs)
+    finally:
+        interpreter.train(was_training)
+    err = max_abs_err(got, want)
+    if not err <= atol:
+        raise GccGanError(f"the compiled {c.role} differs from the reference interpreter: max abs error {err:.3g} "
+                          f"exceeds {atol:g}. This is a gcc-gan bug; --no-passes avoids the optimisations")
+    return {"atol": atol, "batch": STANDALONE_BATCH, "max_abs_err": err}
+
+
 def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[CompiledNetwork], genotype: Genotype | None,
-                      opset: int = DEFAULT_OPSET, verify: bool = True) -> dict[str, Any]:
+                      opset: int = DEFAULT_OPSET, verify: bool = True,
+                      interpreters: Mapping[str, torch.nn.Module] | None = None) -> dict[str, Any]:
     """Write every artifact of `compiled` networks into `out_dir` atomically; return the
     report (also written as report.json). Any failing step raises GccGanError and leaves
-    `out_dir` as it was."""
+    `out_dir` as it was. `interpreters` (role -> reference Interpreter holding the same
+    weights) adds the compiled-vs-interpreter check to the verification."""
     t_start = time.perf_counter()
     check_opset(opset)
     out = Path(out_dir)
@@ -219,10 +241,13 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
             if verify and compiled:  # the source alone must reproduce the module before anything is exported
                 t0 = time.perf_counter()
 
-                def reference_forwards() -> None:  # needed by the ONNX / .pt2 checks; overlaps the child
-                    for ref in refs:
-                        for b in sorted({*ONNX_BATCHES, *PT2_BATCHES}):
+                def reference_forwards() -> None:  # needed by the later checks; overlaps the child
+                    for c, ref in zip(compiled, refs, strict=True):
+                        for b in sorted({*ONNX_BATCHES, *PT2_BATCHES, STANDALONE_BATCH}):
                             ref.get(b)
+                        if interpreters and c.role in interpreters:
+                            nets[c.role]["verification"]["interpreter"] = check_interpreter(
+                                c, ref, interpreters[c.role])
                     report["reference_forwards_wall_s"] = round(time.perf_counter() - t0, 4)
 
                 errs = check_standalone(tmp, compiled, refs, meanwhile=reference_forwards)
