@@ -256,6 +256,7 @@ def test_cli_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         (["zoo:dcgan", *base, "--ema", "1.5"], "--ema 1.5"),
         (["zoo:dcgan", *base, "--amp", "fp8"], "--amp 'fp8'"),
         (["zoo:dcgan", *base, "--device", "tpu"], "--device 'tpu'"),
+        (["zoo:dcgan", *base, "--threads", "0"], "--threads 0"),
         (["zoo:dcgan", *base, "--data", "imagenet:/x"], "unknown data spec"),
         (["zoo:dcgan", *base, "--data", f"cifar10:{tmp_path / 'nocifar'}"], "no such directory"),
         (["zoo:dcgan", *base, "--resume"], "does not exist"),
@@ -288,6 +289,10 @@ def test_cli_resume_refuses_changed_settings(tmp_path: Path, capsys: pytest.Capt
     assert "drop --preset" in _fail(["--resume", "-o", o, "--preset", "tiny"], capsys)
     assert "trained on synthetic" in _fail(["--resume", "-o", o, "--data", "synthetic?n=64"], capsys)
     assert "was trained from zoo:dcgan" in _fail(["zoo:autogan-a", "--resume", "-o", o], capsys)
+    # --force with a bad input fails before deleting anything
+    assert "no such directory" in _fail(["zoo:dcgan", "--data", f"cifar10:{tmp_path / 'x'}", "-o", o, "--force"],
+                                        capsys)
+    assert (tmp_path / "run" / "generator.safetensors").is_file()
     (tmp_path / "run" / "config.json").write_text("{}")
     assert "damaged" in _fail(["--resume", "-o", o], capsys)
 

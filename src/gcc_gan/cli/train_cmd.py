@@ -41,6 +41,8 @@ def train_cmd(
     log_every: Optional[int] = typer.Option(None, "--log-every", help="iterations between log rows"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto"),
     amp: Optional[str] = typer.Option(None, "--amp", help="CUDA mixed precision: auto, off, bf16, fp16"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: torch's choice; 1 can "
+                                          "be faster on a machine busy with other work)"),
 ) -> None:
     """Train FILE|zoo:NAME's generator (GAN training with checkpoints, sample grids, logs).
 
@@ -54,7 +56,7 @@ def train_cmd(
                      lr_g=lr, lr_d=lr_d, lr_decay=lr_decay, ema=ema, width=width, d_width=d_width, seed=seed,
                      checkpoint_every=checkpoint_every, sample_every=sample_every, log_every=log_every, amp=amp)
     req = TrainRequest(out=out, genotype=genotype, data=data, d=d, preset=preset, overrides=overrides, size=size,
-                       resume=resume, force=force, device=device)
+                       resume=resume, force=force, device=device, threads=threads)
     res = train(req, console=err_console)
     done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""
     console.print(f"done: {res.step} iterations ({done}{res.seconds:.0f} s) → {res.out}\n"

@@ -59,6 +59,7 @@ class TrainRequest:
     resume: bool = False
     force: bool = False
     device: str = "auto"
+    threads: int | None = None  # CPU threads for torch (default: torch's choice)
 
 
 @dataclass
@@ -187,7 +188,8 @@ def _resume_setup(req: TrainRequest) -> _Setup:
     return _Setup(cfg, geno, data, size, sources)
 
 
-def _prepare_out(req: TrainRequest) -> None:
+def _prepare_out(req: TrainRequest, delete: bool) -> None:
+    """Check -o for a fresh run (early, before slow work); with `delete`, clear an old run."""
     out = req.out
     if out.exists() and not out.is_dir():
         raise GccGanError(f"-o {out}: exists and is not a directory")
@@ -197,7 +199,8 @@ def _prepare_out(req: TrainRequest) -> None:
         if not (out / "config.json").is_file():
             raise GccGanError(f"-o {out}: exists and is not a gcc-gan training run; refusing to delete it with "
                               "--force (choose another -o)")
-        shutil.rmtree(out)
+        if delete:
+            shutil.rmtree(out)
 
 
 # --------------------------------------------------------------------------- the run
@@ -212,13 +215,19 @@ def train(req: TrainRequest, console: Console | None = None,
     if req.resume and req.force:
         raise GccGanError("--resume and --force contradict each other: pick one")
     device = _device(req.device)
+    if req.threads is not None:
+        if not 1 <= req.threads <= 1024:
+            raise GccGanError(f"--threads {req.threads}: must be between 1 and 1024")
+        torch.set_num_threads(req.threads)  # on a busy machine 1 thread can beat 2 spin-waiting ones
     setup = _resume_setup(req) if req.resume else _fresh_setup(req)
     if not req.resume:
-        _prepare_out(req)
+        _prepare_out(req, delete=False)
     cfg = setup.cfg
     data = load_dataset(setup.data_spec, setup.size)
     if data.size != setup.size:  # defensive: every loader resizes to `size`
         raise GccGanError(f"{setup.data_spec}: images are {data.size}×{data.size}, expected {setup.size}")
+    if not req.resume:  # only now that every input is known good: nothing is deleted for nothing
+        _prepare_out(req, delete=True)
 
     torch.manual_seed(cfg.seed)
     assert setup.genotype.generator is not None and setup.genotype.discriminator is not None
@@ -243,8 +252,9 @@ def train(req: TrainRequest, console: Console | None = None,
         _truncate_log(out / "log.csv", trainer.step)
     else:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "genotype.json", setup.genotype.to_json())
+        # config.json first: a run dir holding it can always be --force'd away if killed here
         atomic_write_text(out / "config.json", json.dumps(_config_json(setup, out), indent=1) + "\n")
+        atomic_write_text(out / "genotype.json", setup.genotype.to_json())
     if req.resume:
         # iters or intervals may have changed on resume: keep config.json truthful
         atomic_write_text(out / "config.json", json.dumps(_config_json(setup, out), indent=1) + "\n")
