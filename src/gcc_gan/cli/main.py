@@ -95,6 +95,7 @@ def _register() -> None:
     from . import compile_cmd  # noqa: F401  compile, import
     from . import train_cmd  # noqa: F401  train
     from . import bench_cmd  # noqa: F401  bench, stats
+    from . import search_cmd  # noqa: F401  search
 
 
 def _exit_code(code: object) -> int:

@@ -1,0 +1,51 @@
+"""`gcc-gan search`: differentiable architecture search (AdversarialNAS, DEGAS) or random
+search; writes a genotype that `gcc-gan compile` turns into PyTorch / ONNX / .pt2."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .main import app, console, err_console
+
+
+@app.command("search")
+def search_cmd(
+    method: str = typer.Option("adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS) or "
+                               "random (random search in the AdversarialNAS space)"),
+    data: Optional[str] = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH or "
+                                       "synthetic (default: the embedded synthetic set)"),
+    preset: str = typer.Option("tiny", "--preset", help="tiny (minutes on a CPU, the default) or paper"),
+    iters: Optional[int] = typer.Option(None, "--iters", help="search iterations (default: the preset's)"),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="run directory (default: runs/search-METHOD, "
+                                       "or the next free runs/search-METHOD-N)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in -o (default: the newest "
+                                "runs/search-METHOD*) from its last checkpoint"),
+    force: bool = typer.Option(False, "--force", help="replace an existing search run in -o"),
+    sampling: Optional[str] = typer.Option(None, "--sampling", help="soft (Gumbel-softmax weighted sum, merged "
+                                           "kernels; default) or hard (straight-through one-hot: only the "
+                                           "sampled op runs)"),
+    fixed_d: Optional[bool] = typer.Option(None, "--fixed-d/--no-fixed-d", help="AdversarialNAS ablation: fixed "
+                                           "SNGAN discriminator, search G only"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default 0)"),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto"),
+) -> None:
+    """Search a GAN architecture; writes RUN/genotype.json (with RUN/history.jsonl,
+    RUN/op_probabilities.png, RUN/genotype.png). With no options: AdversarialNAS, tiny
+    preset, synthetic data — a few minutes on a laptop CPU."""
+    from ..search.run import SearchRequest, search
+
+    overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed)
+    req = SearchRequest(method=method, data=data, preset=preset, out=out, resume=resume, force=force,
+                        overrides=overrides, device=device)
+    res = search(req, console=err_console)
+    done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""
+    g = shlex.quote(str(res.genotype))
+    console.print(f"done: {res.step} iterations ({done}{res.seconds:.0f} s) → {res.out}\n"
+                  f"  genotype: {res.genotype}\n"
+                  f"  pictures: {res.out / 'genotype.png'}, {res.out / 'op_probabilities.png'}\n"
+                  f"  next:     gcc-gan compile {g} -o {shlex.quote(str(res.out / 'compiled'))}",
+                  highlight=False, soft_wrap=True)

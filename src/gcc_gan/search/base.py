@@ -1,0 +1,79 @@
+"""What the search run loop needs from a searcher."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..genotype_dsl.model import Network
+from ..train.trainer import mix_seed
+from .config import SearchConfig
+
+
+class Searcher:
+    """One search method. `step(s, reals)` runs iteration `s` on `reals` (2 × batch real
+    images, or indices for DEGAS) and returns its losses; all randomness of iteration `s`
+    comes from `self.gen(s, sub)`, so a resumed run repeats an uninterrupted one."""
+
+    reads_images: bool = True  # False: step() gets dataset indices (DEGAS)
+
+    def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        self._gen = torch.Generator()
+
+    def gen(self, s: int, sub: int) -> torch.Generator:
+        return self._gen.manual_seed(mix_seed(self.cfg.seed, s, sub))
+
+    def randn(self, n: int, dim: int, s: int, sub: int) -> Tensor:
+        return torch.randn(n, dim, generator=self.gen(s, sub)).to(self.device)
+
+    # to override ---------------------------------------------------------------------
+    def step(self, s: int, reals: Tensor) -> dict[str, float]:
+        raise NotImplementedError
+
+    def modules(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Called before module / optimizer states are loaded (it may rebuild them)."""
+
+    def probabilities(self) -> dict[str, dict[str, list[float]]]:
+        """{network: {edge: op probabilities}} (empty for searchers without α)."""
+        return {}
+
+    def op_names(self) -> dict[str, dict[str, list[str]]]:
+        return {}
+
+    def log_extra(self) -> dict[str, Any]:
+        return {}
+
+    def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
+        """(generator, discriminator or None, encoding record, metrics)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def samples(self, n: int) -> Tensor:
+        """Images in [-1, 1] from the current supernet / candidate (for a preview grid)."""
+        raise NotImplementedError
+
+
+def adam(params: list[nn.Parameter], lr: float, b1: float, b2: float, wd: float = 0.0) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=lr, betas=(b1, b2), weight_decay=wd)
+
+
+def apply_grads(loss: Tensor, params: list[nn.Parameter], opt: torch.optim.Optimizer) -> None:
+    """Gradients of `loss` w.r.t. `params` only (none wasted on the other parameters), step."""
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    for p, g in zip(params, grads):
+        p.grad = g
+    opt.step()
+    for p in params:
+        p.grad = None

@@ -1,0 +1,281 @@
+"""A search run on disk: `gcc-gan search` is a thin wrapper around `search()`.
+
+RUN/
+  search.json          settings (method, preset, flags), data spec, status
+  history.jsonl        one line per logged step: losses, temperature, per-edge op probabilities
+  checkpoints/step-*/  atomic checkpoints (state.pt: supernets, α, optimizers; state.json)
+  genotype.json        the derived genotype (validated; provenance: searcher, data, seed, cost)
+  genotype.png         its generator's rendering;  op_probabilities.png: α over time
+  samples.png          images from the final supernet (or the best random candidate)
+
+Default RUN: `runs/search-<method>`; when that exists, the next free `runs/search-<method>-N`
+(so plain `gcc-gan search` twice never fails, never overwrites). An explicit `-o` that
+exists is an error unless `--resume` (continue it) or `--force` (replace a search run).
+`--resume` without `-o` continues the newest default run of the method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from ..atomic import atomic_dir, atomic_write_text
+from ..errors import GccGanError, GenotypeError
+from ..genotype_dsl.analysis import analyze_genotype
+from ..genotype_dsl.io import save_genotype
+from ..genotype_dsl.model import Genotype, Provenance
+from ..train.checkpoint import clean_partial, list_checkpoints
+from ..train.data import SampleOrder, load_dataset, parse_data_spec
+from ..train.images import save_grid
+from .base import Searcher
+from .config import RESUMABLE, SearchConfig, make_config
+
+RUN_FORMAT = 1
+DIVERGED_ABS = 1e6
+
+
+@dataclass
+class SearchRequest:
+    method: str = "adversarial"
+    data: str | None = None
+    preset: str = "tiny"
+    out: Path | None = None
+    resume: bool = False
+    force: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    stop_after: int | None = None  # tests: stop (as if killed) after this many steps
+
+
+@dataclass
+class SearchResult:
+    out: Path
+    genotype: Path
+    step: int
+    seconds: float
+    resumed_from: int | None
+
+
+def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
+    if cfg.method == "adversarial":
+        from .adv_search import AdversarialSearcher
+
+        return AdversarialSearcher(cfg, device)
+    if cfg.method == "degas":
+        from .degas import DegasSearcher
+
+        return DegasSearcher(cfg, device)
+    from .random_search import RandomSearcher
+
+    return RandomSearcher(cfg, device)
+
+
+def default_out(method: str, resume: bool) -> Path:
+    base = Path("runs") / f"search-{method}"
+    taken = [base] + [base.with_name(f"{base.name}-{k}") for k in range(2, 10_000)]
+    existing = [p for p in taken if p.exists()]
+    if resume:
+        if not existing:
+            raise GccGanError(f"--resume: no {base} run to resume (give the run directory with -o)")
+        return existing[-1]
+    return next(p for p in taken if not p.exists())
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise GccGanError(f"--device {name!r}: expected cpu, cuda or auto")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GccGanError("--device cuda: no CUDA GPU is available to this PyTorch (use --device cpu)")
+    return torch.device(name)
+
+
+def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
+    if not req.resume:
+        cfg = make_config(req.method, req.preset, req.overrides)
+        data = parse_data_spec(req.data or "synthetic").text
+        if out.exists() and not out.is_dir():
+            raise GccGanError(f"-o {out}: exists and is not a directory")
+        if out.is_dir() and any(out.iterdir()):
+            if not req.force:
+                raise GccGanError(f"-o {out}: already exists; continue it with --resume, replace it with --force, "
+                                  "or choose another -o")
+            if not (out / "search.json").is_file():
+                raise GccGanError(f"-o {out}: exists and is not a gcc-gan search run; refusing to delete it "
+                                  "with --force (choose another -o)")
+            shutil.rmtree(out)
+        return cfg, data
+    if not (out / "search.json").is_file():
+        raise GccGanError(f"--resume: {out} is not a gcc-gan search run (no search.json)"
+                          if out.exists() else f"--resume: {out} does not exist (nothing to resume)")
+    try:
+        meta = json.loads((out / "search.json").read_text())
+        cfg = SearchConfig.from_dict(meta["config"])
+        data = str(meta["data"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise GccGanError(f"--resume: {out}/search.json is damaged ({e})") from None
+    if req.data is not None and parse_data_spec(req.data).text != data:
+        raise GccGanError(f"--resume: {out} searched on {data}, not {req.data}")
+    given = {k: v for k, v in req.overrides.items() if v is not None}
+    for k, v in given.items():
+        if k not in RESUMABLE and getattr(cfg, k) != v:
+            raise GccGanError(f"--resume: this run was started with {k.replace('_', '-')}={getattr(cfg, k)!r}, "
+                              f"not {v!r}; resuming keeps the run's settings")
+    if req.method != cfg.method:
+        raise GccGanError(f"--resume: {out} is a {cfg.method} search, not {req.method}")
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in given.items() if k in RESUMABLE}).validate()
+    return cfg, data
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(root: Path, step: int, s: Searcher, elapsed: float, keep: int = 2) -> Path:
+    target = root / f"step-{step:08d}"
+    if target.exists():
+        return target
+    state = {"step": step, "modules": {k: m.state_dict() for k, m in s.modules().items()},
+             "optimizers": {k: o.state_dict() for k, o in s.optimizers().items()}}
+    with atomic_dir(target) as tmp:
+        torch.save(state, tmp / "state.pt")
+        (tmp / "state.json").write_text(json.dumps({"format": RUN_FORMAT, "step": step, "elapsed_s": elapsed,
+                                                    "extra": s.extra_state()}) + "\n")
+    for old in list_checkpoints(root)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def load_checkpoint(path: Path, s: Searcher) -> tuple[int, float]:
+    try:
+        meta = json.loads((path / "state.json").read_text())
+        s.load_extra_state(meta.get("extra", {}))
+        state = torch.load(path / "state.pt", map_location=s.device, weights_only=True)
+        for k, m in s.modules().items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in s.optimizers().items():
+            o.load_state_dict(state["optimizers"][k])
+        return int(meta["step"]), float(meta.get("elapsed_s", 0.0))
+    except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
+        raise GccGanError(f"{path}: cannot load search checkpoint ({e})") from None
+
+
+def _truncate_history(path: Path, step: int) -> None:
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line)
+        except (ValueError, KeyError, TypeError):
+            pass  # a line a kill cut short
+    atomic_write_text(path, "".join(k + "\n" for k in keep))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
+    console = console or Console(stderr=True)
+    t_start = time.perf_counter()
+    if req.resume and req.force:
+        raise GccGanError("--resume and --force contradict each other: pick one")
+    out = req.out if req.out is not None else default_out(req.method, req.resume)
+    cfg, data_spec = _setup(req, out)
+    device = _device(req.device)
+    data = load_dataset(data_spec, cfg.size)
+    searcher = make_searcher(cfg, device)
+    if hasattr(searcher, "bind_data"):
+        searcher.bind_data(data)  # type: ignore[attr-defined]
+
+    ckpt_root = out / "checkpoints"
+    start, elapsed0, last_ckpt = 0, 0.0, None
+    resumed_from = None
+    if req.resume:
+        clean_partial(ckpt_root)
+        cks = list_checkpoints(ckpt_root)
+        if cks:
+            start, elapsed0 = load_checkpoint(cks[-1], searcher)
+            last_ckpt, resumed_from = cks[-1], start
+        _truncate_history(out / "history.jsonl", start)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}
+    atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
+
+    order = SampleOrder(len(data), cfg.seed)
+    n = 2 * cfg.batch_size
+    console.print(f"{cfg.method} search ({cfg.preset} preset, {cfg.sampling} sampling"
+                  f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}, {cfg.iters} iterations "
+                  f"→ {out}" + (f" (resuming from step {start})" if resumed_from is not None else ""),
+                  highlight=False)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+        TimeRemainingColumn
+
+    progress = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn(), console=console)
+    task = progress.add_task("search", total=cfg.iters, completed=start, stats="")
+    stop = cfg.iters if req.stop_after is None else min(cfg.iters, start + req.stop_after)
+    with progress, open(out / "history.jsonl", "a") as hist:
+        for s in range(start, stop):
+            idx = order.indices(s * n, n)
+            batch = data.batch(idx).to(device) if searcher.reads_images else torch.from_numpy(idx)
+            losses = searcher.step(s, batch)
+            step = s + 1
+            bad = {k: v for k, v in losses.items() if not math.isfinite(v) or abs(v) > DIVERGED_ABS}
+            if bad:
+                k, v = next(iter(bad.items()))
+                kept = f"the last good checkpoint {last_ckpt} is kept" if last_ckpt else "no checkpoint was written yet"
+                atomic_write_text(out / "search.json", json.dumps({**meta, "status": "diverged"}, indent=1) + "\n")
+                raise GccGanError(f"search diverged at step {step}: {k} = {v}; {kept}. Lower the learning rates "
+                                  "(a paper-scale run) or change --seed, then start a new run")
+            if step % cfg.log_every == 0 or step == cfg.iters:
+                rec = {"step": step, **{k: round(v, 6) for k, v in losses.items()},
+                       "elapsed_s": round(elapsed0 + time.perf_counter() - t_start, 2),
+                       "probs": searcher.probabilities(), **searcher.log_extra()}
+                hist.write(json.dumps(rec) + "\n")
+                hist.flush()
+                stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items() if k in ("d_loss", "g_loss", "loss", "tau"))
+                progress.update(task, stats=stats)
+            if step % cfg.checkpoint_every == 0 or step == cfg.iters:
+                last_ckpt = save_checkpoint(ckpt_root, step, searcher, elapsed0 + time.perf_counter() - t_start)
+            progress.update(task, completed=step)
+    if stop < cfg.iters:  # stopped early on request (tests)
+        return SearchResult(out, out / "genotype.json", stop, time.perf_counter() - t_start, resumed_from)
+
+    wall = elapsed0 + time.perf_counter() - t_start
+    geno = _finish(searcher, cfg, data_spec, wall, out)
+    atomic_write_text(out / "search.json", json.dumps({**meta, "status": "done", "wall_s": round(wall, 2),
+                                                       "digest": geno.digest()}, indent=1) + "\n")
+    return SearchResult(out, out / "genotype.json", cfg.iters, time.perf_counter() - t_start, resumed_from)
+
+
+def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, out: Path) -> Genotype:
+    from ..viz.render import render_genotype
+    from .plots import plot_history
+
+    gnet, dnet, enc, metrics = searcher.derive()
+    prov = Provenance(searcher=cfg.method, dataset=data_spec, seed=cfg.seed,
+                      search_cost={"wall_s": round(wall, 2), "iters": float(cfg.iters)}, metrics=metrics,
+                      encoding=enc, notes=f"gcc-gan search --method {cfg.method} --preset {cfg.preset} "
+                      f"--sampling {cfg.sampling}" + (" --fixed-d" if cfg.fixed_d else ""))
+    geno = Genotype(name=f"{cfg.method}-search-seed{cfg.seed}", generator=gnet, discriminator=dnet, provenance=prov)
+    try:
+        infos = analyze_genotype(geno)
+    except GenotypeError as e:  # a derivation bug, never a user error: say so loudly
+        raise RuntimeError(f"derived genotype is invalid: {e}") from None
+    save_genotype(geno, out / "genotype.json")
+    render_genotype(geno, infos, out / "genotype.png")
+    plot_history(out / "history.jsonl", searcher.op_names(), out, cfg.method)
+    save_grid(searcher.samples(64), out / "samples.png")
+    return geno

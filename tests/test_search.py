@@ -1,0 +1,270 @@
+"""Search: mixed ops (merged = per-candidate sum), gradients to both architectures,
+derivation keeps every node fed, tiny end-to-end searches whose genotypes validate and
+compile, resume (in-process stop and a real SIGKILL), bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from gcc_gan.cli.main import run as cli
+from gcc_gan.compiler.pipeline import compile_network
+from gcc_gan.genotype_dsl.analysis import analyze, analyze_genotype
+from gcc_gan.genotype_dsl.builder import op
+from gcc_gan.genotype_dsl.encodings.adversarialnas import parse_adversarialnas_arch
+from gcc_gan.genotype_dsl.io import load_genotype
+from gcc_gan.search.adversarial import (AdvDims, SuperD, SuperG, derive_d_choices, derive_rows, down_candidates,
+                                        normal_candidates, up_candidates)
+from gcc_gan.search.mixed import MixedOp, gumbel_weights
+from gcc_gan.search.pipeline import calls
+from gcc_gan.search.run import SearchRequest, search
+
+# supernets of width 4 on 16×16 images: a step takes milliseconds
+TINY = dict(gf=4, df=4, latent=6, bottom=2, batch_size=4, log_every=1, checkpoint_every=2)
+DATA = "synthetic?n=64"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> object:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _run(out: Path, method: str = "adversarial", iters: int = 4, **over: object) -> Path:
+    kw = {**TINY, "iters": iters, **over}
+    resume = bool(kw.pop("resume", False))
+    stop = kw.pop("stop_after", None)
+    search(SearchRequest(method=method, data=DATA, out=out, overrides=kw, resume=resume, device="cpu",
+                         stop_after=stop))  # type: ignore[arg-type]
+    return out
+
+
+# --------------------------------------------------------------------------- mixed ops
+
+
+@pytest.mark.parametrize("cands,shape,name", [
+    (normal_candidates(), (6, 8, 8), "normal"),
+    (down_candidates(2), (6, 8, 8), "down stride 2"),
+    (up_candidates(), (6, 4, 4), "up"),
+    ([calls("identity"), calls(op("conv", kernel=1)), calls(op("conv", kernel=3, dilation=2)),
+      calls(op("conv", kernel=5)), calls("none")], (6, 7, 7), "identity as delta kernel"),
+])
+def test_merged_equals_per_candidate_sum(cands, shape, name) -> None:
+    torch.manual_seed(0)
+    m = MixedOp(cands, shape, 6)
+    x = torch.randn(3, *shape)
+    w = torch.softmax(torch.randn(len(cands)), 0)
+    merged, separate = m(x, w, "merged"), m(x, w, "separate")
+    assert (merged - separate).abs().max().item() <= 1e-5
+    assert merged.abs().max().item() > 0.1
+    if name == "normal":  # one ReLU and two convs instead of five
+        assert len(m.groups) == 2 and sorted(len(g.members) for g in m.groups) == [1, 4]
+    if name.startswith("identity"):
+        assert m.groups[0].identity == [0] and not m.loose
+    # hard: only the sampled candidate, gradient still reaching its weight
+    logits = torch.zeros(len(cands), requires_grad=True)
+    wh = gumbel_weights(logits, 1.0, True, torch.Generator().manual_seed(3))
+    i = int(wh.argmax())
+    y = m(x, wh, "hard")
+    ref = torch.zeros_like(y) if m.kinds[i] == "none" else m.cands[i](x)
+    assert torch.allclose(y, ref, atol=1e-6)
+    if m.kinds[i] != "none":
+        y.square().sum().backward()
+        assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_supernets_merged_equal_separate_and_grads_reach_both_architectures() -> None:
+    torch.manual_seed(0)
+    dims = AdvDims(gf=4, df=4, latent=6, bottom=2)
+    g, d = SuperG(dims), SuperD(dims)
+    z = torch.randn(3, 6)
+    gen = torch.Generator().manual_seed(0)
+    wg, wd = g.sample_weights(1.0, False, gen), d.sample_weights(1.0, False, gen)
+    outs = {}
+    for mode in ("merged", "separate"):
+        g.mode = d.mode = mode
+        outs[mode] = d(g(z, wg), wd)
+    assert torch.allclose(outs["merged"], outs["separate"], atol=1e-4, rtol=1e-4)
+    outs["merged"].sum().backward()
+    for net in (g, d):
+        for a in net.arch_parameters():
+            assert a.grad is not None and a.grad.abs().sum() > 0
+
+
+def test_algorithm_1_moves_both_architectures(tmp_path: Path) -> None:
+    from gcc_gan.search.adv_search import AdversarialSearcher
+    from gcc_gan.search.config import make_config
+
+    cfg = make_config("adversarial", "tiny", {**TINY, "iters": 2})
+    s = AdversarialSearcher(cfg, torch.device("cpu"))
+    before = [a.detach().clone() for a in s.g_a + s.d_a]
+    losses = s.step(0, torch.rand(2 * cfg.batch_size, 3, 16, 16) * 2 - 1)
+    assert {"d_arch_loss", "d_loss", "g_arch_loss", "g_loss", "tau"} <= set(losses)
+    after = s.g_a + s.d_a
+    assert all(not torch.equal(b, a) for b, a in zip(before, after))
+
+
+# --------------------------------------------------------------------------- derivation
+
+
+def test_derivation_feeds_every_node_when_none_dominates() -> None:
+    dims = AdvDims(gf=4, df=4, latent=6, bottom=2)
+    g, d = SuperG(dims), SuperD(dims)
+    with torch.no_grad():
+        for net in (g, d):
+            for n in net.edge_names:
+                a = net.alpha(n)
+                a.zero_()
+                a[0] = 5.0  # 'none' (normal edges) / first op (up, down edges)
+    rows = derive_rows(g.probabilities())
+    parse_adversarialnas_arch(rows)  # raises if n2 or n3 of any cell has no input
+    ch = derive_d_choices(d.probabilities())
+    assert all(ch[f"dcell{k}.e0"] != 0 for k in range(1, 5))
+    assert all(ch[f"dcell{k}.e1"] or ch[f"dcell{k}.e2"] for k in range(1, 5))
+
+
+@settings(max_examples=25)
+@given(st.lists(st.lists(st.floats(0.0, 1.0), min_size=7, max_size=7), min_size=20, max_size=20),
+       st.lists(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3), min_size=6, max_size=6))
+def test_derivation_always_valid(normal: list[list[float]], up: list[list[float]]) -> None:
+    probs = {}
+    for k in range(1, 4):
+        for i in range(2):
+            probs[f"cell{k}.up{i}"] = up[2 * (k - 1) + i]
+        for i in range(5):
+            probs[f"cell{k}.c{i}"] = normal[5 * (k - 1) + i]
+    parse_adversarialnas_arch(derive_rows(probs))
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _check_run(out: Path, method: str, fixed_d: bool = False) -> None:
+    g = load_genotype(out / "genotype.json")  # validates
+    infos = analyze_genotype(g)
+    assert g.provenance.searcher == method and g.provenance.dataset == DATA and g.provenance.seed == 0
+    assert g.provenance.search_cost["wall_s"] > 0 and g.provenance.search_cost["iters"] > 0
+    assert g.provenance.encoding and g.provenance.encoding["format"] in ("adversarialnas", "degas")
+    for role, info in infos.items():
+        c = compile_network(info, role=role)
+        assert c.report["params"] > 0
+    hist = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in hist] == list(range(1, len(hist) + 1))
+    for name in ("genotype.png", "samples.png") + (("candidates.png",) if method == "random" else
+                                                   ("op_probabilities.png",)):
+        assert (out / name).stat().st_size > 1000
+    if method != "random":
+        assert hist[-1]["probs"]["generator"]
+        assert ("discriminator" in hist[-1]["probs"]) == (method == "adversarial" and not fixed_d)
+
+
+def test_adversarial_end_to_end_and_compile_cli(tmp_path: Path) -> None:
+    out = _run(tmp_path / "run")
+    _check_run(out, "adversarial")
+    g = load_genotype(out / "genotype.json")
+    assert g.discriminator is not None and g.provenance.encoding["arch"]
+    assert cli(["compile", str(out / "genotype.json"), "-o", str(tmp_path / "c"), "--no-verify"]) == 0
+    assert (tmp_path / "c").is_dir()
+
+
+def test_adversarial_hard_sampling_fixed_d(tmp_path: Path) -> None:
+    out = _run(tmp_path / "run", sampling="hard", fixed_d=True, iters=3)
+    _check_run(out, "adversarial", fixed_d=True)
+    g = load_genotype(out / "genotype.json")
+    assert g.provenance.encoding["discriminator"]["format"] == "sngan-d"
+
+
+def test_resume_is_exact(tmp_path: Path) -> None:
+    full = _run(tmp_path / "full", iters=5)
+    part = _run(tmp_path / "part", iters=5, stop_after=3)  # "killed" after step 3 (checkpoint at 2)
+    assert not (part / "genotype.json").exists()
+    _run(part, iters=5, resume=True)
+    a, b = (load_genotype(p / "genotype.json") for p in (full, part))
+    assert a.digest() == b.digest()
+    ha, hb = ((p / "history.jsonl").read_text().splitlines() for p in (full, part))
+    strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "elapsed_s"} for x in lines]  # noqa: E731
+    assert strip(ha) == strip(hb)
+
+
+def test_resume_after_sigkill(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    code = ("import torch; torch.set_num_threads(1)\n"
+            "from pathlib import Path\nfrom gcc_gan.search.run import SearchRequest, search\n"
+            f"search(SearchRequest(data={DATA!r}, out=Path({str(out)!r}), device='cpu', "
+            f"overrides={ {**TINY, 'iters': 400, 'checkpoint_every': 1} !r}))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list((out / "checkpoints").glob("step-*/state.json")):
+            time.sleep(0.2)
+        assert list((out / "checkpoints").glob("step-*")), "no checkpoint appeared"
+        time.sleep(0.3)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (out / "genotype.json").exists()
+    res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu", overrides={"iters": 6}))
+    assert res.resumed_from is not None and res.resumed_from >= 1 and res.step == 6
+    load_genotype(out / "genotype.json")
+
+
+def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gcc_gan.errors import GccGanError
+    from gcc_gan.search.adv_search import AdversarialSearcher
+
+    real_step = AdversarialSearcher.step
+
+    def step(self, s, reals):  # type: ignore[no-untyped-def]
+        out = real_step(self, s, reals)
+        return {**out, "g_loss": float("nan")} if s == 2 else out
+
+    monkeypatch.setattr(AdversarialSearcher, "step", step)
+    with pytest.raises(GccGanError, match="diverged at step 3: g_loss = nan.*step-00000002"):
+        _run(tmp_path / "run", iters=5)
+    assert (tmp_path / "run" / "checkpoints" / "step-00000002" / "state.json").is_file()
+    assert json.loads((tmp_path / "run" / "search.json").read_text())["status"] == "diverged"
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--method", "evolution"], "--method 'evolution': expected one of adversarial, degas, random"),
+    (["--data", "imagenet:/x"], "unknown data spec 'imagenet:/x'"),
+    (["--data", "cifar10:/nonexistent/dir"], "cifar10"),
+    (["--preset", "huge"], "--preset 'huge'"),
+    (["--sampling", "medium"], "--sampling 'medium'"),
+    (["--iters", "0"], "--iters 0"),
+    (["--method", "degas", "--fixed-d"], "--fixed-d applies to AdversarialNAS"),
+    (["--resume", "--force"], "contradict"),
+])
+def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], msg: str) -> None:
+    out = tmp_path / "run"
+    assert cli(["search", "-o", str(out), *args]) == 1
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
+    assert not (out / "genotype.json").exists()
+
+
+def test_existing_run_dir_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "mine.txt").write_text("precious")
+    assert cli(["search", "-o", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert cli(["search", "-o", str(out), "--force"]) == 1
+    assert "not a gcc-gan search run" in capsys.readouterr().err
+    assert (out / "mine.txt").read_text() == "precious"
+    assert cli(["search", "-o", str(tmp_path / "nothing"), "--resume"]) == 1
+    assert "does not exist" in capsys.readouterr().err
