@@ -28,7 +28,8 @@ def phase_weights(w: Tensor) -> Tensor:
     k = w.shape[-1]
     rs = [phase_matrix(k, a) for a in (0, 1)]
     w64 = w.double()
-    phases = [torch.einsum("ik,ockl,jl->ocij", rs[a], w64, rs[b]) for a in (0, 1) for b in (0, 1)]
+    # K_ab = R_a · W · R_bᵀ over the kernel axes (two small matmuls; einsum is slower here)
+    phases = [rs[a] @ (w64 @ rs[b].T) for a in (0, 1) for b in (0, 1)]
     return torch.stack(phases).to(w.dtype)
 
 
