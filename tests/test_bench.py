@@ -190,3 +190,18 @@ def test_latency_repeats_are_interleaved() -> None:
     assert calls[:3] == ["a", "b", "c"]  # warm-up
     assert calls[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # rotating order
     assert all(t.repeats == 3 and t.batch == 4 and t.median_ms >= 0 and t.iqr_ms >= 0 for t in res.values())
+
+
+def test_bench_with_trained_weights(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    info = analyze(zoo_genotype("dcgan").generator.scaled(0.125))  # type: ignore[union-attr]
+    torch.manual_seed(5)
+    sd = {f"generator.{k}": v.contiguous() for k, v in Interpreter(info).state_dict().items()}
+    w = tmp_path / "g.safetensors"
+    save_file(sd, str(w))
+    code, _, err = _bench(capsys, "zoo:dcgan", "--width", "0.125", "--weights", str(w), "--metrics", "macs")
+    assert code == 0, err
+    code, _, err = _bench(capsys, "zoo:dcgan", "--width", "0.25", "--weights", str(w), "--metrics", "macs")
+    assert code == 1 and "wrong --width" in err and "Traceback" not in err

@@ -249,3 +249,36 @@ def test_generator_features_are_deterministic(inception: inc.Inception) -> None:
     np.testing.assert_allclose(a.pool, b.pool, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(M.to_uint8(torch.tensor([[[[-1.0, 0.0, 1.0, 2.0]]] * 3])).flatten()[:4],
                                   np.array([0, 127, 255, 255], dtype=np.uint8))
+
+
+def test_features_agree_with_pytorch_fid_given_identical_weights_and_resize(inception: inc.Inception,
+                                                                            inception_file: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same weights file in pytorch-fid's own FID Inception gives the same pool features
+    (299×299 input, so neither side resizes; pytorch-fid's [0, 1] input scaled so that its
+    2x − 1 equals torch-fidelity's (u − 128) / 128)."""
+    pinc = pytest.importorskip("pytorch_fid.inception")
+    sd = inc.load_state_dict(inception_file)
+
+    def fid_inception_v3_from_file() -> torch.nn.Module:  # pytorch-fid's builder, minus its download
+        net = pinc._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+        for name, block in (("Mixed_5b", pinc.FIDInceptionA(192, pool_features=32)),
+                            ("Mixed_5c", pinc.FIDInceptionA(256, pool_features=64)),
+                            ("Mixed_5d", pinc.FIDInceptionA(288, pool_features=64)),
+                            ("Mixed_6b", pinc.FIDInceptionC(768, channels_7x7=128)),
+                            ("Mixed_6c", pinc.FIDInceptionC(768, channels_7x7=160)),
+                            ("Mixed_6d", pinc.FIDInceptionC(768, channels_7x7=160)),
+                            ("Mixed_6e", pinc.FIDInceptionC(768, channels_7x7=192)),
+                            ("Mixed_7b", pinc.FIDInceptionE_1(1280)), ("Mixed_7c", pinc.FIDInceptionE_2(2048))):
+            setattr(net, name, block)
+        net.load_state_dict(sd, strict=True)
+        return net
+
+    monkeypatch.setattr(pinc, "fid_inception_v3", fid_inception_v3_from_file)
+    theirs = pinc.InceptionV3([pinc.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=False,
+                              normalize_input=True).eval()
+    u = (torch.rand(2, 3, 299, 299, generator=torch.Generator().manual_seed(1)) * 255).to(torch.uint8)
+    with torch.no_grad():
+        want = theirs((u.float() - 128.0) / 256.0 + 0.5)[0].flatten(1)
+    got, _ = inception.features(u)
+    torch.testing.assert_close(got.double(), want.double(), rtol=1e-4, atol=1e-5 * float(want.abs().max()))

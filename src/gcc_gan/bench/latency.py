@@ -107,11 +107,14 @@ def onnx_runner(session: Any, input_shapes: Mapping[str, Shape], batch: int, see
 
 def measure(candidates: Mapping[str, Callable[[int], Runner]], batches: Sequence[int] = (1, 64),
             repeats: int | None = None, device: torch.device = torch.device("cpu"),
-            warmup: int = 2) -> dict[str, dict[int, Timing]]:
-    """{candidate: {batch: Timing}}; `candidates` map a name to a factory of runners for a batch."""
+            warmup: int | None = None) -> dict[str, dict[int, Timing]]:
+    """{candidate: {batch: Timing}}; `candidates` map a name to a factory of runners for a
+    batch. Default warm-up: 3 calls at batch 1 (cheap, and first calls pick kernels), 1 at
+    larger batches (one call already warms every kernel and costs seconds at full width)."""
     out: dict[str, dict[int, Timing]] = {n: {} for n in candidates}
     for b in batches:
         runners = {n: make(b) for n, make in candidates.items()}
-        for n, t in time_interleaved(runners, b, warmup=warmup, repeats=repeats, device=device).items():
+        w = warmup if warmup is not None else (3 if b == 1 else 1)
+        for n, t in time_interleaved(runners, b, warmup=w, repeats=repeats, device=device).items():
             out[n][b] = t
     return out
