@@ -49,7 +49,7 @@ def hand_loop(g: torch.nn.Module, d: torch.nn.Module, g_ema: torch.nn.Module, la
         g_loss.backward()
         opt_g.step()
         with torch.no_grad():
-            for pe, p in zip(ema_params, g.parameters()):
+            for pe, p in zip(ema_params, g.parameters(), strict=True):
                 pe.mul_(ema).add_(p, alpha=1 - ema)
 
     return step
@@ -97,7 +97,7 @@ def main() -> None:
     t_tr: list[float] = []
     t_hand: list[float] = []
     for r in range(a.repeats):
-        for name, fn, acc in (("gcc-gan", lambda: trainer.train_step(reals), t_tr), ("hand", lambda: hand(reals), t_hand)):
+        for fn, acc in ((lambda: trainer.train_step(reals), t_tr), (lambda: hand(reals), t_hand)):
             t = time.perf_counter()
             for _ in range(a.iters):
                 fn()

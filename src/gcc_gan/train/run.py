@@ -37,7 +37,7 @@ from ..genotype_dsl.io import load_genotype, parse_genotype, read_json
 from ..genotype_dsl.model import Genotype, ImageInput, LatentInput, Network
 from .checkpoint import clean_partial, list_checkpoints, load_checkpoint, save_checkpoint, tensors_of
 from .config import TrainConfig, make_config
-from .data import ImageDataset, SampleOrder, load_dataset, parse_data_spec
+from .data import SampleOrder, load_dataset, parse_data_spec
 from .images import save_grid, save_side_by_side
 from .trainer import GanTrainer, mix_seed
 
