@@ -268,3 +268,45 @@ def test_existing_run_dir_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert (out / "mine.txt").read_text() == "precious"
     assert cli(["search", "-o", str(tmp_path / "nothing"), "--resume"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- DEGAS, random
+
+
+def test_degas_end_to_end(tmp_path: Path) -> None:
+    out = _run(tmp_path / "run", method="degas", iters=4, n_images=32, n_normal=2)
+    _check_run(out, "degas")
+    g = load_genotype(out / "genotype.json")
+    assert g.discriminator is None
+    hist = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
+    assert {"loss", "arch_loss", "input_weights"} <= set(hist[-1])
+
+
+def test_degas_supernet_grads_and_pruning() -> None:
+    from gcc_gan.search.degas import DegasG, derive_degas, glo_loss
+
+    torch.manual_seed(0)
+    g = DegasG(gf=4, latent=6, bottom=2, n_normal=1)
+    w = g.sample_weights(1.0, False, torch.Generator().manual_seed(0))
+    x = g(torch.randn(3, 6), w)
+    assert x.shape == (3, 3, 16, 16)
+    glo_loss(x, torch.zeros_like(x)).backward()
+    assert all(a.grad is not None and a.grad.abs().sum() > 0 for a in g.arch_parameters())
+    with torch.no_grad():  # level 3's strongest input: the residual from the stem (whose best op is 'none')
+        g.betas["up3"].copy_(torch.tensor([0.0, 5.0, 0.0, 0.0]))
+        g.alpha("up3.res0").copy_(torch.tensor([9.0, 0.0, 1.0]))
+    net, enc = derive_degas(g)
+    srcs = {e.name: e.src for e in net.edges}
+    assert srcs["up3.res0"] == "stem" and "up3.direct" in srcs  # stage 2 keeps the direct input
+    assert enc["choices"]["up3.res0"] == "bilinear+conv1x1"  # 'no connection' never kept
+    assert "up3.res1" not in srcs
+    analyze(net, "generator", role="generator")
+
+
+def test_random_search_end_to_end(tmp_path: Path) -> None:
+    out = _run(tmp_path / "run", method="random", iters=6, candidates=3)
+    _check_run(out, "random")
+    rs = load_genotype(out / "genotype.json").provenance.encoding["random_search"]
+    assert len(rs["candidates"]) == 3
+    scores = [c["score"] for c in rs["candidates"]]
+    assert rs["kept"] == scores.index(min(scores))

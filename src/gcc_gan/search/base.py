@@ -18,6 +18,7 @@ class Searcher:
     comes from `self.gen(s, sub)`, so a resumed run repeats an uninterrupted one."""
 
     reads_images: bool = True  # False: step() gets dataset indices (DEGAS)
+    n_items: int = 0  # with reads_images False: how many items the indices range over
 
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device

@@ -6,7 +6,7 @@ RUN/
   checkpoints/step-*/  atomic checkpoints (state.pt: supernets, α, optimizers; state.json)
   genotype.json        the derived genotype (validated; provenance: searcher, data, seed, cost)
   genotype.png         its generator's rendering;  op_probabilities.png: α over time
-  samples.png          images from the final supernet (or the best random candidate)
+  samples.png          images from the final supernet (random search: the last candidate)
 
 Default RUN: `runs/search-<method>`; when that exists, the next free `runs/search-<method>-N`
 (so plain `gcc-gan search` twice never fails, never overwrites). An explicit `-o` that
@@ -212,9 +212,11 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
     meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}
     atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
 
-    order = SampleOrder(len(data), cfg.seed)
+    # DEGAS reads indices into its GLO set (the first n_images images), the others images
+    order = SampleOrder(len(data) if searcher.reads_images else searcher.n_items, cfg.seed)
     n = 2 * cfg.batch_size
-    console.print(f"{cfg.method} search ({cfg.preset} preset, {cfg.sampling} sampling"
+    sampling = "" if cfg.method == "random" else f", {cfg.sampling} sampling"
+    console.print(f"{cfg.method} search ({cfg.preset} preset{sampling}"
                   f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}, {cfg.iters} iterations "
                   f"→ {out}" + (f" (resuming from step {start})" if resumed_from is not None else ""),
                   highlight=False)

@@ -1,0 +1,250 @@
+"""DEGAS (Doveh & Giryes, "DEGAS: Differentiable Efficient Generator Search"): a global
+(non-cell) generator search trained with GLO.
+
+Supernet: a fixed linear stem (z → linear → gf × b × b); for each of the three levels an
+up-sampled map U_l followed by `n_normal` normal maps; a fixed BN → ReLU → conv3×3 → tanh
+head. U_l is the input-weighted (softmax(β_l)) sum of
+* its direct input, a mixed up op on the previous level's last map over {bn-relu-convT
+  4×4, bn-relu-convT 6×6, bn-relu-nearest-conv1×1, bn-relu-nearest-conv3×3}, and
+* residual mixed ops from every earlier up-sampled map U_j (the stem is U_0) over
+  {no connection, nearest → conv1×1, bilinear → conv1×1} (upsampled ×2^(l−j)).
+Each normal map is a mixed op on the map before it over {bn-relu-conv1×1, bn-relu-conv3×3,
+max pool 3×3, avg pool 3×3, skip, bn-relu-sepconv3×3, bn-relu-dilconv3×3}.
+
+GLO training: one learnable latent per training image (kept on the unit sphere), loss =
+L2 + Laplacian-pyramid L1 between G(z_i) and image i. Each iteration reads 2 × batch
+image indices: the first half takes a step on (its latents, the weights), the second half
+— disjoint images — a step on the architecture (α, β).
+
+Derivation, two stages: every edge keeps its strongest op ('no connection' excluded), and
+every map keeps its strongest input (by β); if that is a residual input, the map also
+keeps its direct input (so the chain of levels stays connected).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..genotype_dsl.builder import NetBuilder, op
+from ..genotype_dsl.model import Network, OpCall
+from .base import Searcher, adam, apply_grads
+from .config import SearchConfig
+from .pipeline import Pipeline, calls
+from .supernet import Supernet, temperature
+
+LEVELS = 3
+UP = ("convT4x4", "convT6x6", "nearest+conv1x1", "nearest+conv3x3")
+NORMAL = ("conv1x1", "conv3x3", "maxpool3x3", "avgpool3x3", "skip", "sepconv3x3", "dilconv3x3")
+RES = ("none", "nearest+conv1x1", "bilinear+conv1x1")
+
+
+def _bnrelu(*rest: OpCall) -> tuple[OpCall, ...]:
+    return calls(op("batch_norm"), "relu", *rest)
+
+
+def up_candidates() -> list[tuple[OpCall, ...]]:
+    return [_bnrelu(op("conv_transpose", kernel=4, stride=2, padding=1)),
+            _bnrelu(op("conv_transpose", kernel=6, stride=2, padding=2)),
+            _bnrelu(op("upsample", mode="nearest"), op("conv", kernel=1)),
+            _bnrelu(op("upsample", mode="nearest"), op("conv", kernel=3))]
+
+
+def normal_candidates() -> list[tuple[OpCall, ...]]:
+    return [_bnrelu(op("conv", kernel=1)), _bnrelu(op("conv", kernel=3)),
+            calls(op("max_pool", kernel=3, stride=1, padding=1)), calls(op("avg_pool", kernel=3, stride=1, padding=1)),
+            calls("identity"), _bnrelu(op("sep_conv", kernel=3)), _bnrelu(op("conv", kernel=3, dilation=2))]
+
+
+def res_candidates(scale: int) -> list[tuple[OpCall, ...]]:
+    return [calls("none"), calls(op("upsample", mode="nearest", scale=scale), op("conv", kernel=1)),
+            calls(op("upsample", mode="bilinear", scale=scale), op("conv", kernel=1))]
+
+
+def input_names(level: int) -> list[str]:
+    return [f"up{level}.direct"] + [f"up{level}.res{j}" for j in range(level)]
+
+
+class DegasG(Supernet):
+    def __init__(self, gf: int, latent: int, bottom: int, n_normal: int) -> None:
+        super().__init__()
+        self.gf, self.latent, self.bottom, self.n_normal = gf, latent, bottom, n_normal
+        self.stem = Pipeline(calls(op("linear"), op("reshape", size=bottom)), (latent,), gf * bottom * bottom)
+        self.betas = nn.ParameterDict()
+        for l in range(1, LEVELS + 1):
+            s = bottom * 2 ** l
+            self.mixed(f"up{l}.direct", up_candidates(), (gf, s // 2, s // 2), gf, UP)
+            for j in range(l):
+                src = bottom * 2 ** j
+                self.mixed(f"up{l}.res{j}", res_candidates(s // src), (gf, src, src), gf, RES)
+            self.betas[f"up{l}"] = nn.Parameter(1e-3 * torch.randn(l + 1))
+            for i in range(n_normal):
+                self.mixed(f"l{l}.n{i}", normal_candidates(), (gf, s, s), gf, NORMAL)
+        s = bottom * 2 ** LEVELS
+        self.head = Pipeline(calls(op("batch_norm"), "relu", op("conv", kernel=3), "tanh"), (gf, s, s), 3)
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return list(self.alphas.values()) + list(self.betas.values())
+
+    def input_weights(self) -> dict[str, Tensor]:
+        return {k: torch.softmax(b, -1) for k, b in self.betas.items()}
+
+    def forward(self, z: Tensor, w: dict[str, Tensor], hard: bool = False) -> Tensor:
+        ups = [self.stem(z)]
+        x = ups[0]
+        beta = self.input_weights()
+        for l in range(1, LEVELS + 1):
+            b = beta[f"up{l}"]
+            u = self.run(f"up{l}.direct", x, w, hard) * b[0]
+            for j in range(l):
+                u = u + self.run(f"up{l}.res{j}", ups[j], w, hard) * b[j + 1]
+            ups.append(u)
+            x = u
+            for i in range(self.n_normal):
+                x = self.run(f"l{l}.n{i}", x, w, hard)
+        return self.head(x)
+
+
+def derive_degas(g: DegasG) -> tuple[Network, dict[str, Any]]:
+    probs = {n: torch.tensor(p) for n, p in g.probabilities().items()}
+    beta = {k: v.detach() for k, v in g.input_weights().items()}
+
+    def best(edge: str, allow_none: bool = False) -> int:
+        p = probs[edge].clone()
+        if edge.split(".")[1].startswith("res") and not allow_none:
+            p[0] = -1.0
+        return int(p.argmax())
+
+    b = NetBuilder(g.gf)
+    z = b.latent("z", g.latent)
+    ups = [b.node("stem", width=1)]
+    b.edge(z, ups[0], op("linear", out_width=float(g.bottom ** 2)), op("reshape", size=g.bottom), name="stem")
+    x = ups[0]
+    choices: dict[str, Any] = {}
+    for l in range(1, LEVELS + 1):
+        names = input_names(l)
+        strongest = int(beta[f"up{l}"].argmax())  # stage 1: the map's strongest input
+        keep = {strongest} | ({0} if strongest else set())  # stage 2: residual → keep direct too
+        u = b.node(f"up{l}", width=1, cell=f"level{l}")
+        for k in sorted(keep):
+            e = names[k]
+            idx = best(e)
+            srcs = [x] + ups[:l]
+            cands = up_candidates() if k == 0 else res_candidates(2 ** (l - (k - 1)))
+            b.edge(srcs[k], u, *cands[idx], name=e)
+            choices[e] = (UP if k == 0 else RES)[idx]
+        ups.append(u)
+        x = u
+        for i in range(g.n_normal):
+            e = f"l{l}.n{i}"
+            idx = best(e)
+            n = b.node(e, width=1, cell=f"level{l}")
+            b.edge(x, n, *normal_candidates()[idx], name=e)
+            choices[e] = NORMAL[idx]
+            x = n
+    b.node("rgb", channels=3)
+    b.edge(x, "rgb", op("batch_norm"), "relu", op("conv", kernel=3), "tanh", name="to_rgb")
+    b.output("image", "rgb")
+    enc = {"format": "degas", "gf": g.gf, "latent": g.latent, "bottom": g.bottom, "n_normal": g.n_normal,
+           "choices": choices, "input_weights": {k: [round(float(v), 4) for v in p] for k, p in beta.items()}}
+    return b.build(), enc
+
+
+# --------------------------------------------------------------------------- GLO losses
+
+_K = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
+
+
+def _blur_down(x: Tensor) -> Tensor:
+    c = x.shape[1]
+    k = (_K[:, None] * _K[None, :]).to(x)[None, None].expand(c, 1, 5, 5)
+    return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), k, stride=2, groups=c)
+
+
+def laplacian_l1(x: Tensor, y: Tensor, levels: int = 3) -> Tensor:
+    """Σ_j 2^(−2j)·|L_j(x) − L_j(y)|₁ over a Laplacian pyramid (GLO's Lap₁ loss), each
+    level's L1 averaged over its elements; the last level is the low-pass residual."""
+    loss = x.new_zeros(())
+    for j in range(levels):
+        if min(x.shape[-2:]) < 4:
+            break
+        dx, dy = _blur_down(x), _blur_down(y)
+        lx = x - F.interpolate(dx, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        ly = y - F.interpolate(dy, size=y.shape[-2:], mode="bilinear", align_corners=False)
+        loss = loss + 2.0 ** (-2 * j) * (lx - ly).abs().mean()
+        x, y = dx, dy
+    return loss + 2.0 ** (-2 * levels) * (x - y).abs().mean()
+
+
+def glo_loss(fake: Tensor, real: Tensor) -> Tensor:
+    return F.mse_loss(fake, real) + laplacian_l1(fake, real)
+
+
+class DegasSearcher(Searcher):
+    reads_images = False  # step() gets dataset indices: latents are per image
+
+    def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
+        super().__init__(cfg, device)
+        torch.manual_seed(cfg.seed)
+        self.g = DegasG(cfg.gf, cfg.latent, cfg.bottom, cfg.n_normal).to(device)
+        self.n = cfg.n_images
+        z = torch.randn(self.n, cfg.latent, generator=torch.Generator().manual_seed(cfg.seed))
+        self.z = nn.Parameter(F.normalize(z, dim=1).to(device))  # GLO: latents on the unit sphere
+        self.zmod = nn.ParameterDict({"z": self.z})
+        self.g_w, self.g_a = self.g.weight_parameters(), self.g.arch_parameters()
+        self.opts = {"weights": adam(self.g_w + [self.z], cfg.lr, cfg.beta1, cfg.beta2),
+                     "arch": adam(self.g_a, cfg.arch_lr, cfg.arch_beta1, cfg.arch_beta2, cfg.arch_wd)}
+        self.hard = cfg.sampling == "hard"
+        self.images: Tensor | None = None
+
+    def bind_data(self, data: Any) -> None:
+        import numpy as np
+
+        n = min(self.n, len(data))
+        self.images = data.batch(np.arange(n)).to(self.device)  # the GLO training set (one latent each)
+        self.n = self.n_items = n
+
+    def step(self, s: int, idx: Tensor) -> dict[str, float]:
+        assert self.images is not None
+        cfg, B = self.cfg, self.cfg.batch_size
+        tau = temperature(s, cfg.iters, cfg.tau_max, cfg.tau_min)
+        ia, ib = idx[:B].to(self.device), idx[B:].to(self.device)
+        gen = self.gen(s, 0)
+        loss = glo_loss(self.g(self.z[ia], self.g.sample_weights(tau, self.hard, gen), self.hard), self.images[ia])
+        apply_grads(loss, self.g_w + [self.z], self.opts["weights"])
+        with torch.no_grad():
+            self.z[ia] = F.normalize(self.z[ia], dim=1)
+        aloss = glo_loss(self.g(self.z[ib].detach(), self.g.sample_weights(tau, self.hard, gen), self.hard),
+                         self.images[ib])
+        apply_grads(aloss, self.g_a, self.opts["arch"])
+        return {"loss": float(loss.detach()), "arch_loss": float(aloss.detach()), "tau": tau}
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"g": self.g, "latents": self.zmod}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self.opts
+
+    def probabilities(self) -> dict[str, dict[str, list[float]]]:
+        return {"generator": self.g.probabilities()}
+
+    def op_names(self) -> dict[str, dict[str, list[str]]]:
+        return {"generator": self.g.op_names()}
+
+    def log_extra(self) -> dict[str, Any]:
+        return {"input_weights": {k: [round(float(v), 5) for v in p.detach()] for k, p in self.g.input_weights().items()}}
+
+    def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
+        net, enc = derive_degas(self.g)
+        return net, None, enc, {}
+
+    @torch.no_grad()
+    def samples(self, n: int) -> Tensor:
+        self.g.eval()
+        try:
+            return self.g(self.z[: min(n, self.n)], self.g.mean_weights()).cpu()
+        finally:
+            self.g.train()
