@@ -18,6 +18,7 @@ from gcc_gan.export.onnx_export import (ReferenceOutputs, baked_copy, example_in
                                         verify_onnx)
 from gcc_gan.export.pt2_export import export_pt2, verify_pt2
 from gcc_gan.genotype_dsl.analysis import NetInfo, analyze
+from gcc_gan.genotype_dsl.encodings import autogan_generator
 from gcc_gan.genotype_dsl.zoo import zoo_genotype
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -109,13 +110,23 @@ def test_bad_opset_is_an_error(tmp_path: Path) -> None:
     assert not (tmp_path / "g.onnx").exists()
 
 
-def test_opset_18_and_dynamo_exporter(tmp_path: Path) -> None:
+def test_opset_18_and_dynamo_fallback(tmp_path: Path) -> None:
     info, m = zoo_net("sngan-d", "discriminator", 1 / 16)
-    for exporter in ("torchscript", "dynamo"):
-        path = tmp_path / f"{exporter}.onnx"
-        export_onnx(m, info.input_shapes, path, opset=18, output_names=["logit"], exporter=exporter)  # type: ignore[arg-type]
-        assert onnx.load(str(path)).opset_import[0].version >= 18
-        assert max(verify_onnx(path, m, info.input_shapes, batches=(1, 5))["max_abs_err"].values()) <= 1e-4
+    res = export_onnx(m, info.input_shapes, tmp_path / "d.onnx", opset=18, output_names=["logit"])
+    assert res == {"exporter": "torchscript", "opset": 18}
+    assert onnx.load(str(tmp_path / "d.onnx")).opset_import[0].version == 18
+    assert max(verify_onnx(tmp_path / "d.onnx", m, info.input_shapes, batches=(1, 5))["max_abs_err"].values()) <= 1e-4
+    # AutoGAN with instance norm in cell 1: the norm reads the stem's reshape, which the
+    # TorchScript exporter cannot size ("unknown channel size"); the dynamo one can
+    net = autogan_generator([1, 2, 1, 1, 1, 2, 0, 1, 1, 1, 2, 1, 0, 3], gf=4).network
+    info = analyze(net, role="generator")
+    m = Interpreter(info).eval()
+    res = export_onnx(m, info.input_shapes, tmp_path / "g.onnx", output_names=["image"])
+    assert res["exporter"] == "dynamo" and "instance_norm" in res["fallback_reason"]
+    assert max(verify_onnx(tmp_path / "g.onnx", m, info.input_shapes)["max_abs_err"].values()) <= 1e-4
+    with pytest.raises(GccGanError, match="torchscript exporter: .*instance_norm"):
+        export_onnx(m, info.input_shapes, tmp_path / "g2.onnx", exporter="torchscript")
+    assert not (tmp_path / "g2.onnx").exists()
 
 
 def test_pt2_round_trip(tmp_path: Path) -> None:

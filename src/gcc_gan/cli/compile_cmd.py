@@ -132,6 +132,10 @@ def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall:
                 errs = ver[name]["max_abs_err"]
                 parts.append(f"{label} {max(errs.values()):.1e} (batch {'/'.join(errs)})")
         console.print(f"    verified, max abs error: {' · '.join(parts)}", highlight=False)
+        exp = r.get("onnx_export", {})
+        if exp.get("fallback_reason"):
+            console.print(f"    ONNX written by the {exp['exporter']} exporter (opset {exp['opset']}); the "
+                          f"TorchScript one failed: {escape(exp['fallback_reason'][:160])}", highlight=False)
     files = [f for r in report["networks"].values() for f in r["files"]] + ["report.json"]
     console.print(f"  files: {', '.join(files)}", highlight=False)
     c = compiled[0]

@@ -188,7 +188,8 @@ def _export_network(tmp: Path, c: CompiledNetwork, ref: ReferenceOutputs, net: d
     """Write (and verify) `NAME.onnx` and `NAME.pt2`, recording errors and times in `net`."""
     stem, m, times = stem_of(c.role), ref.module, net["step_wall_s"]
     onnx_path, pt2_path = tmp / f"{stem}.onnx", tmp / f"{stem}.pt2"
-    _timed(times, "onnx_export", lambda: export_onnx(m, c.input_shapes, onnx_path, opset, list(c.output_shapes)))
+    net["onnx_export"] = _timed(times, "onnx_export", lambda: export_onnx(
+        m, c.input_shapes, onnx_path, opset, list(c.output_shapes)))
     if verify:
         net["verification"]["onnx"] = _timed(times, "onnx_verify", lambda: verify_onnx(
             onnx_path, m, c.input_shapes, ONNX_BATCHES, ONNX_ATOL, reference=ref))

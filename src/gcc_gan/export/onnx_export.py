@@ -10,8 +10,9 @@ dynamo exporter, honours opset 17 natively (the dynamo exporter only emits opset
 and version-converts downwards, which may fail), and handles a dynamic batch axis via
 `dynamic_axes`. Our graphs are static convolutional DAGs without data-dependent control
 flow, which is exactly what tracing captures faithfully; every export is then verified
-numerically, so a tracing mistake cannot pass silently. The dynamo exporter stays
-available (`exporter="dynamo"`) for when the TorchScript one is retired.
+numerically, so a tracing mistake cannot pass silently. The dynamo exporter is the
+fallback for graphs the TorchScript one cannot express, and can be asked for directly
+(`exporter="dynamo"`; it emits opset >= 18 only and version-converts lower requests).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import io
 import keyword
+import logging
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Iterator, Literal, Mapping, Sequence
@@ -131,41 +135,96 @@ def check_opset(opset: int) -> None:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    # The exporters warn about their own deprecation and about tracing constants; the
-    # numerical verification is what decides whether the export is right.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # The exporters warn (and log) about their own deprecation, tracing constants and opset
+    # conversion; the numerical verification is what decides whether the export is right.
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+
+
+@contextlib.contextmanager
+def _silence_fds() -> Iterator[None]:
+    """Send file descriptors 1 and 2 to /dev/null: the TorchScript exporter's C++ side
+    dumps whole graphs there when it gives up (its exception says what went wrong)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved: list[tuple[int, int]] = []
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
         yield
+        return
+    try:
+        for fd in (1, 2):
+            try:
+                saved.append((fd, os.dup(fd)))
+                os.dup2(null, fd)
+            except OSError:
+                pass
+        yield
+    finally:
+        for fd, copy_ in saved:
+            os.dup2(copy_, fd)
+            os.close(copy_)
+        os.close(null)
+
+
+def _run_exporter(m: nn.Module, example: tuple[Tensor, ...], tmp: Path, opset: int, names: list[str],
+                  outs: list[str], exporter: str) -> None:
+    # Both exporters print progress / deprecation notes; the CLI's output is ours.
+    with _quiet(), contextlib.redirect_stdout(io.StringIO()), _silence_fds():
+        if exporter == "dynamo":
+            batch = torch.export.Dim("batch", min=1, max=1 << 20)
+            torch.onnx.export(m, example, str(tmp), dynamo=True, opset_version=opset, input_names=names,
+                              output_names=outs, dynamic_shapes=tuple({0: batch} for _ in names),
+                              external_data=False, verbose=False)
+        else:
+            axes = {n: {0: "batch"} for n in [*names, *outs]}
+            torch.onnx.export(m, example, str(tmp), dynamo=False, opset_version=opset, input_names=names,
+                              output_names=outs, dynamic_axes=axes, do_constant_folding=True)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().split("[Caused by")[0].strip()  # the rest is a dump of the traced graph
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
 
 
 def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str | os.PathLike[str],
                 opset: int = DEFAULT_OPSET, output_names: Sequence[str] | None = None,
-                exporter: Literal["torchscript", "dynamo"] = "torchscript") -> None:
+                exporter: Literal["auto", "torchscript", "dynamo"] = "auto") -> dict[str, Any]:
     """Export `module` to ONNX at `path` with a dynamic batch dimension (named `batch`),
     parametrizations baked, inputs named after `input_shapes` and outputs after
-    `output_names`; the graph is checked with `onnx.checker`. Failures are GccGanError."""
+    `output_names`; the graph is checked with `onnx.checker`. Failures are GccGanError.
+
+    `auto` uses the TorchScript exporter and falls back to the dynamo one for graphs it
+    cannot express (e.g. instance norm right after a reshape: "unknown channel size").
+    Returns {"exporter": used, "opset": the file's opset}."""
     import onnx
 
     check_opset(opset)
     names = list(input_shapes)
     m = named_module(baked_copy(module), names)
     example = example_inputs(input_shapes, batch=2)  # batch 1 would specialise the batch axis
-    outs = output_names or default_output_names(len(run_module(m, example)))
+    outs = list(output_names or default_output_names(len(run_module(m, example))))
     dest = Path(path)
     tmp = dest.with_name(f".{dest.stem}.tmp{dest.suffix}")
+    tries = ["torchscript", "dynamo"] if exporter == "auto" else [exporter]
+    failures: list[str] = []
     try:
-        with _quiet():
-            if exporter == "dynamo":
-                batch = torch.export.Dim("batch", min=1, max=1 << 20)
-                torch.onnx.export(m, example, str(tmp), dynamo=True, opset_version=max(opset, 18),
-                                  input_names=names, output_names=list(outs),
-                                  dynamic_shapes=tuple({0: batch} for _ in names),
-                                  external_data=False, verbose=False)
-            else:
-                axes = {n: {0: "batch"} for n in [*names, *outs]}
-                torch.onnx.export(m, example, str(tmp), dynamo=False, opset_version=opset,
-                                  input_names=names, output_names=list(outs), dynamic_axes=axes,
-                                  do_constant_folding=True)
+        for name in tries:
+            try:
+                _run_exporter(m, example, tmp, opset, names, outs, name)
+                break
+            except Exception as e:  # noqa: BLE001 - reported below, never a traceback
+                failures.append(f"{name} exporter: {_first_line(e)}")
+        else:
+            raise GccGanError(f"ONNX export to {dest} failed: " + "; ".join(failures))
         model = onnx.load(str(tmp))
         onnx.checker.check_model(model, full_check=True)
         for vi in model.graph.input:
@@ -174,12 +233,13 @@ def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str 
         os.replace(tmp, dest)
     except GccGanError:
         raise
-    except Exception as e:  # noqa: BLE001 - an exporter failure is reported, never a traceback
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise GccGanError(f"ONNX export to {dest} failed: {type(e).__name__}: {msg}") from e
+    except Exception as e:  # noqa: BLE001 - a checker failure is reported, never a traceback
+        raise GccGanError(f"ONNX export to {dest} failed: {_first_line(e)}") from e
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+    version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset)
+    return {"exporter": name, "opset": version, **({"fallback_reason": failures[0]} if failures else {})}
 
 
 def onnx_providers(cuda: bool = False) -> list[str]:
