@@ -130,6 +130,16 @@ def test_sngan_d_follows_data_size(tmp_path: Path) -> None:
     assert res.step == 1
 
 
+def test_trains_on_a_folder_of_images(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for i in range(6):
+        Image.new("RGB", (48, 40), (40 * i, 255 - 40 * i, 90)).save(tmp_path / f"{i}.png")
+    res = train(_req(tmp_path / "r", data=f"folder:{tmp_path}", iters=2, batch_size=4))
+    assert res.step == 2
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["data"] == f"folder:{tmp_path}"
+
+
 # --------------------------------------------------------------------------- divergence
 
 
