@@ -298,3 +298,25 @@ def test_compiled_module_is_checked_against_the_interpreter(tmp_path: Path) -> N
     with pytest.raises(GccGanError, match="differs from the reference interpreter"):
         write_compile_dir(out, [compiled], None, interpreters={"generator": other})
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_weights_from_a_training_checkpoint_directory(tmp_path: Path) -> None:
+    from gcc_gan.cli.compile_cmd import weights_by_role
+
+    a, b, d = {"w": torch.zeros(1)}, {"w": torch.ones(1)}, {"v": torch.ones(2)}
+    old, new = tmp_path / "run" / "checkpoints" / "step-00000010", tmp_path / "run" / "checkpoints" / "step-00000200"
+    for step, ema in ((old, a), (new, b)):
+        step.mkdir(parents=True)
+        save_file(a, str(step / "generator.safetensors"))
+        save_file(ema, str(step / "generator_ema.safetensors"))
+        save_file(d, str(step / "discriminator.safetensors"))
+    both = ("generator", "discriminator")
+    for given in (tmp_path / "run", tmp_path / "run" / "checkpoints", new):  # run dir, root, one step
+        w = weights_by_role(given, both)
+        assert torch.equal(w["generator"]["w"], b["w"]) and torch.equal(w["discriminator"]["v"], d["v"])
+    (new / "discriminator.safetensors").unlink()
+    with pytest.raises(GccGanError, match="no discriminator.safetensors for the discriminator"):
+        weights_by_role(new, both)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GccGanError, match="a directory without weights"):
+        weights_by_role(tmp_path / "empty", ("generator",))

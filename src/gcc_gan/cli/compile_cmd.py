@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from pathlib import Path
@@ -54,12 +55,50 @@ def weights_for(role: str, weights: dict[str, Tensor], roles: tuple[str, ...], p
                       f"'generator.' / 'discriminator.')")
 
 
+# files of a training checkpoint directory (gcc-gan train), in the canonical layout
+CHECKPOINT_FILES = {"generator": ("generator_ema.safetensors", "generator.safetensors"),
+                    "discriminator": ("discriminator.safetensors",)}
+
+
+def _checkpoint_dir(path: Path) -> Path:
+    """`path` itself when it holds weight files, else the newest `step-N` checkpoint in it
+    or in its `checkpoints/` (a training run directory)."""
+    names = {n for files in CHECKPOINT_FILES.values() for n in files}
+    for d in (path, path / "checkpoints"):
+        if any((d / n).is_file() for n in names):
+            return d
+        steps = [(int(m.group(1)), p) for p in (d.iterdir() if d.is_dir() else [])
+                 if (m := re.fullmatch(r"step-(\d+)", p.name)) and p.is_dir()
+                 and any((p / n).is_file() for n in names)]
+        if steps:
+            return max(steps)[1]
+    raise GccGanError(f"{path}: a directory without weights; expected {', '.join(sorted(names))} "
+                      f"(a training checkpoint) or step-N/ checkpoints inside it")
+
+
+def weights_by_role(path: Path, roles: tuple[str, ...]) -> dict[str, dict[str, Tensor]]:
+    """Canonical-layout weights per network from a .safetensors file (see `weights_for`)
+    or a training checkpoint directory (the EMA generator when there is one)."""
+    if not path.is_dir():
+        given = load_weights_file(path)
+        return {role: weights_for(role, given, roles, path) for role in roles}
+    ckpt = _checkpoint_dir(path)
+    out = {}
+    for role in roles:
+        f = next((ckpt / n for n in CHECKPOINT_FILES[role] if (ckpt / n).is_file()), None)
+        if f is None:
+            raise GccGanError(f"{ckpt}: no {' or '.join(CHECKPOINT_FILES[role])} for the {role}")
+        out[role] = load_weights_file(f)
+    return out
+
+
 @app.command("compile")
 def compile_cmd(
     genotype: str = typer.Argument(..., metavar="FILE|zoo:NAME", help="genotype JSON file or zoo entry"),
     out: Path = typer.Option(..., "-o", "--out", help="output directory (replaced atomically on success)"),
-    weights: Optional[Path] = typer.Option(None, "--weights",
-                                           help="canonical-layout .safetensors (from gcc-gan import or train)"),
+    weights: Optional[Path] = typer.Option(None, "--weights", help=(
+        "canonical-layout .safetensors (from gcc-gan import; keys prefixed generator./discriminator. "
+        "for --net both) or a gcc-gan train checkpoint / run directory (newest step, EMA generator)")),
     width: Optional[float] = typer.Option(None, "--width", help="multiply the networks' base width by MULT"),
     net: Optional[str] = typer.Option(None, "--net", help="g, d or both (default: g, or d for a D-only genotype)"),
     opset: int = typer.Option(17, "--opset", help="ONNX opset"),
@@ -92,7 +131,7 @@ def compile_cmd(
         if not width > 0:
             raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
         infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
-    given = load_weights_file(weights) if weights is not None else None
+    given = weights_by_role(weights, roles) if weights is not None else {}
     compiled, interpreters = [], {}
     for role in roles:
         # the reference interpreter holds the weights (given, or a seeded initialisation);
@@ -100,8 +139,8 @@ def compile_cmd(
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             ref = Interpreter(infos[role])
-        if given is not None and weights is not None:
-            load_weights(ref, weights_for(role, given, roles, weights), what=str(weights))
+        if role in given:
+            load_weights(ref, given[role], what=str(weights))
         interpreters[role] = ref.eval()
         compiled.append(compile_network(infos[role], ref.state_dict(), role=role, passes=not no_passes, genotype=g))
     report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify, interpreters=interpreters)
