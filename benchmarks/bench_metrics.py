@@ -119,7 +119,8 @@ def main() -> None:
         print(f"  torch-fidelity {n / mb:8.2f} images/s  (median {mb:.2f} s of {[round(t, 2) for t in tb]})")
         print(f"  ratio gcc-gan / torch-fidelity: {mb / ma:.3f}x  ({'no slower' if ma <= mb else 'SLOWER'})")
         what = "IS" if "end" in title else "sum of pool features"
-        print(f"  {what}: gcc-gan {va:.8g}, torch-fidelity {vb:.8g} (rel diff {abs(va - vb) / max(abs(vb), 1e-12):.2e})")
+        rel = abs(va - vb) / max(abs(vb), 1e-12)
+        print(f"  {what}: gcc-gan {va:.8g}, torch-fidelity {vb:.8g} (rel diff {rel:.2e})")
 
     if not args.skip_fid:
         rng = np.random.default_rng(0)

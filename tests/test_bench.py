@@ -16,6 +16,7 @@ from gcc_gan.bench.latency import time_interleaved
 from gcc_gan.bench.size import bias_adds, flop_check
 from gcc_gan.cli.main import run
 from gcc_gan.compiler.interpreter import Interpreter
+from gcc_gan.errors import GccGanError
 from gcc_gan.genotype_dsl.analysis import analyze
 from gcc_gan.genotype_dsl.zoo import zoo_genotype
 
@@ -107,7 +108,7 @@ def test_stats_cache_invalidation(tmp_path: Path, inception_file: Path, monkeypa
     monkeypatch.setattr(S, "VERSION", S.VERSION - 1)
     other = tmp_path / "other.pth"  # other Inception weights: other sha256
     other.write_bytes(inception_file.read_bytes() + b"\0")
-    with pytest.raises(Exception):
+    with pytest.raises(GccGanError, match="other Inception weights"):
         S.check_compatible(first, inc.Inception(inception.net, other, inc.file_sha256(other), inception.device),
                            "x.npz")
     # a stored protocol that no longer matches (file renamed into place) is recomputed

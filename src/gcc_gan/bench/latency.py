@@ -101,7 +101,7 @@ def onnx_session(path: str, device: torch.device) -> Any:
 def onnx_runner(session: Any, input_shapes: Mapping[str, Shape], batch: int, seed: int = 0) -> Runner:
     rng = np.random.default_rng(seed)
     feeds = {i.name: rng.standard_normal((batch, *s)).astype(np.float32)
-             for i, s in zip(session.get_inputs(), input_shapes.values())}
+             for i, s in zip(session.get_inputs(), input_shapes.values(), strict=True)}
     return lambda: session.run(None, feeds)
 
 

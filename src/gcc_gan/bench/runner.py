@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -48,7 +48,6 @@ class BenchOptions:
     seed: int = SEED
     progress: bool = True
     cache_dir: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -54,7 +54,8 @@ def protocol_key(p: dict[str, Any]) -> str:
 
 def default_cache_dir() -> Path:
     env = os.environ.get("GCC_GAN_CACHE")
-    base = Path(env).expanduser() if env else Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "gcc-gan"
+    xdg = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser()
+    base = Path(env).expanduser() if env else xdg / "gcc-gan"
     return base / "stats"
 
 
@@ -81,7 +82,8 @@ def load_stats(path: str | os.PathLike[str]) -> RealStats:
             kf = z["kid_features"]
             proto = json.loads(str(z["protocol"]))
     except (KeyError, ValueError, OSError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-        raise GccGanError(f"{p}: not a gcc-gan stats file ({e}); make one with: gcc-gan stats DATASPEC -o FILE") from None
+        raise GccGanError(f"{p}: not a gcc-gan stats file ({e}); "
+                          "make one with: gcc-gan stats DATASPEC -o FILE") from None
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]) or kf.ndim != 2 or kf.shape[1] != mu.shape[0]:
         raise GccGanError(f"{p}: inconsistent shapes in stats file (mu {mu.shape}, sigma {sigma.shape}, "
                           f"kid_features {kf.shape})")
@@ -120,14 +122,9 @@ def compute_real_stats(spec: str, size: int, n: int | None, inception: Inception
 def cached_real_stats(spec: str, size: int, n: int | None, inception: Inception,
                       cache_dir: str | os.PathLike[str] | None = None, batch_size: int = 64,
                       progress: bool = True) -> tuple[RealStats, bool]:
-    """(stats, cache hit?). The sample count in the key is the one actually used, so asking
-    for 50,000 of a 10,000-image set hits the same entry as asking for 10,000."""
-    from ..train.data import load_dataset
-
-    ds = load_dataset(spec, size)
-    total = len(ds)
-    n_used = min(total, n if n is not None else DEFAULT_REAL_SAMPLES)
-    want = protocol(spec, size, n_used, inception)
+    """(stats, cache hit?). Keyed by the requested sample count, so a hit never touches
+    the dataset at all (listing a large folder or LSUN lmdb is not free)."""
+    want = protocol(spec, size, n if n is not None else DEFAULT_REAL_SAMPLES, inception)
     path = cache_path(want, cache_dir)
     if path.is_file():
         try:
@@ -136,7 +133,8 @@ def cached_real_stats(spec: str, size: int, n: int | None, inception: Inception,
                 return s, True
         except GccGanError:
             pass  # a corrupt cache entry is recomputed, not trusted
-    s = compute_real_stats(spec, size, n_used, inception, batch_size, progress, dataset=ds)
+    s = compute_real_stats(spec, size, want["num_samples"], inception, batch_size, progress)
+    s.protocol = want
     save_stats(path, s)
     return s, False
 
@@ -148,7 +146,8 @@ def check_compatible(s: RealStats, inception: Inception, source: str) -> None:
         raise GccGanError(f"{source}: stats format version {p.get('version')} (this gcc-gan writes {VERSION}); "
                           "recompute with gcc-gan stats")
     if p.get("inception_sha256") != inception.sha256:
-        raise GccGanError(f"{source}: computed with other Inception weights (sha256 {str(p.get('inception_sha256'))[:12]}…, "
+        raise GccGanError(f"{source}: computed with other Inception weights "
+                          f"(sha256 {str(p.get('inception_sha256'))[:12]}…, "
                           f"now {inception.sha256[:12]}… from {inception.path}); recompute with gcc-gan stats")
     if p.get("resize") != RESIZE:
         raise GccGanError(f"{source}: computed with resize {p.get('resize')!r}, not {RESIZE!r}; recompute")

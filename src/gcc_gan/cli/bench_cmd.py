@@ -165,7 +165,8 @@ def bench_cmd(
 
 @app.command("stats")
 def stats_cmd(
-    data: str = typer.Argument(..., metavar="DATASPEC", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH, synthetic"),
+    data: str = typer.Argument(..., metavar="DATASPEC",
+                               help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH, synthetic"),
     out: Path = typer.Option(..., "-o", "--out", help="stats file to write (.npz)"),
     size: Optional[int] = typer.Option(None, "--size", help="image resolution (default: the dataset's)"),
     num_samples: int = typer.Option(50_000, "--num-samples", help="real images to use (all when fewer)"),
