@@ -590,7 +590,9 @@ class Reshape(OpSpec):
         return (n // (p.size * p.size), p.size, p.size)
 
     def call_src(self, p: ReshapeParams, ctx: OpCtx, x: str, m: str) -> str:
-        return f"{x}.view(-1, {ctx.in_shape[0] // (p.size * p.size)}, {p.size}, {p.size})"
+        # unflatten, not view(-1, ...): ONNX export then keeps the channel count static
+        # (instance_norm after a reshape cannot be exported otherwise)
+        return f"{x}.unflatten(1, ({ctx.in_shape[0] // (p.size * p.size)}, {p.size}, {p.size}))"
 
     def label(self, p: ReshapeParams) -> str:
         return f"reshape {p.size}×{p.size}"
