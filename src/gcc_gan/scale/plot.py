@@ -37,10 +37,21 @@ def plot_metric(rows: Sequence[dict[str, Any]], metric: str, ylabel: str, path: 
             drawn += 1
     if sizes:
         lo, hi = min(sizes), max(sizes)
-        if hi / lo > 3:
+        log = hi / lo > 3
+        if log:
             ax.set_xscale("log")
-        pad = (hi - lo) * 0.08 or lo * 0.1
-        ax.set_xlim(max(lo - pad, lo / 1.3), hi + pad)
+            ax.set_xlim(lo / 1.25, hi * 1.25)
+        else:
+            pad = (hi - lo) * 0.08 or lo * 0.1
+            ax.set_xlim(lo - pad, hi + pad)
+        # ticks at the target sizes, written plainly (not 4×10⁻¹)
+        from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+        targets = sorted({float(r["target_m"]) for r in rows if r.get("target_m") not in (None, "")})
+        ax.xaxis.set_major_locator(FixedLocator(targets))
+        ax.set_xticklabels([f"{t:g}" for t in targets])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("generator parameters (M)")
     ax.set_ylabel(f"{ylabel} ({better})")
     ax.set_title(title, fontsize=9)
