@@ -119,11 +119,36 @@ def test_opset_18_and_dynamo_fallback(tmp_path: Path) -> None:
     # ("unknown channel size"); the dynamo exporter can
     m = ViewThenInstanceNorm().eval()
     res = export_onnx(m, {"z": (8,)}, tmp_path / "v.onnx", output_names=["y"])
-    assert res["exporter"] == "dynamo" and "instance_norm" in res["fallback_reason"]
+    assert res["exporter"] == "dynamo" and "instance_norm" in res["fallback_reason"] and res["opset"] == 18
     assert max(verify_onnx(tmp_path / "v.onnx", m, {"z": (8,)})["max_abs_err"].values()) <= 1e-4
     with pytest.raises(GccGanError, match="torchscript exporter: .*instance_norm"):
         export_onnx(m, {"z": (8,)}, tmp_path / "v2.onnx", exporter="torchscript")
     assert not (tmp_path / "v2.onnx").exists()
+
+
+def test_fallback_when_the_trace_fixed_the_batch_size(tmp_path: Path) -> None:
+    m = BakesBatchWhenTraced().eval()
+    res = export_onnx(m, {"z": (4,)}, tmp_path / "b.onnx")
+    assert res["exporter"] == "dynamo" and "wrong at batch 1" in res["fallback_reason"]
+    assert max(verify_onnx(tmp_path / "b.onnx", m, {"z": (4,)})["max_abs_err"].values()) <= 1e-4
+    export_onnx(m, {"z": (4,)}, tmp_path / "t.onnx", exporter="torchscript")  # no smoke test when asked for
+    with pytest.raises(GccGanError, match="ONNX verification failed .* at batch 1"):
+        verify_onnx(tmp_path / "t.onnx", m, {"z": (4,)})
+
+
+class BakesBatchWhenTraced(torch.nn.Module):
+    """Behaves like a graph whose TorchScript trace recorded the example's batch size as a
+    constant (as `unflatten` followed by `expand(x.shape[0], ...)` does in torch 2.14)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.fc(z)
+        if torch.jit.is_tracing():
+            return y + torch.zeros(2, 1)  # the traced example batch is 2
+        return y
 
 
 class ViewThenInstanceNorm(torch.nn.Module):

@@ -189,7 +189,7 @@ def _export_network(tmp: Path, c: CompiledNetwork, ref: ReferenceOutputs, net: d
     stem, m, times = stem_of(c.role), ref.module, net["step_wall_s"]
     onnx_path, pt2_path = tmp / f"{stem}.onnx", tmp / f"{stem}.pt2"
     net["onnx_export"] = _timed(times, "onnx_export", lambda: export_onnx(
-        m, c.input_shapes, onnx_path, opset, list(c.output_shapes)))
+        m, c.input_shapes, onnx_path, opset, list(c.output_shapes), reference=ref))
     if verify:
         net["verification"]["onnx"] = _timed(times, "onnx_verify", lambda: verify_onnx(
             onnx_path, m, c.input_shapes, ONNX_BATCHES, ONNX_ATOL, reference=ref))

@@ -12,7 +12,7 @@ and version-converts downwards, which may fail), and handles a dynamic batch axi
 flow, which is exactly what tracing captures faithfully; every export is then verified
 numerically, so a tracing mistake cannot pass silently. The dynamo exporter is the
 fallback for graphs the TorchScript one cannot express, and can be asked for directly
-(`exporter="dynamo"`; it emits opset >= 18 only and version-converts lower requests).
+(`exporter="dynamo"`; it emits opset >= 18 only).
 """
 
 from __future__ import annotations
@@ -180,8 +180,10 @@ def _run_exporter(m: nn.Module, example: tuple[Tensor, ...], tmp: Path, opset: i
     # Both exporters print progress / deprecation notes; the CLI's output is ours.
     with _quiet(), contextlib.redirect_stdout(io.StringIO()), _silence_fds():
         if exporter == "dynamo":
+            # it implements opset >= 18 only; its down-conversion can emit invalid nodes
+            # (ReduceMean with an opset-18 attribute at 17), so never ask it for less
             batch = torch.export.Dim("batch", min=1, max=1 << 20)
-            torch.onnx.export(m, example, str(tmp), dynamo=True, opset_version=opset, input_names=names,
+            torch.onnx.export(m, example, str(tmp), dynamo=True, opset_version=max(opset, 18), input_names=names,
                               output_names=outs, dynamic_shapes=tuple({0: batch} for _ in names),
                               external_data=False, verbose=False)
         else:
@@ -195,16 +197,38 @@ def _first_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
 
 
+def _batch_smoke_test(path: Path, ref: ReferenceOutputs, atol: float = 1e-4) -> str | None:
+    """Why the ONNX file disagrees with the module at batch sizes other than the traced
+    example's (None when it agrees): tracing can bake the example's batch size into a
+    shape computation (seen with minibatch stddev after several reshapes)."""
+    import onnxruntime as ort
+
+    try:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        for b in (1, 3):
+            xs, want = ref.get(b)
+            got = sess.run(None, {i.name: x.numpy() for i, x in zip(sess.get_inputs(), xs)})
+            err = max_abs_err(got, want)
+            if not err <= atol:
+                return f"wrong at batch {b} (max abs error {err:.3g}): the traced graph fixed the batch size"
+    except Exception as e:  # noqa: BLE001 - any failure means: do not use this export
+        return f"fails at run time: {_first_line(e)}"
+    return None
+
+
 def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str | os.PathLike[str],
                 opset: int = DEFAULT_OPSET, output_names: Sequence[str] | None = None,
-                exporter: Literal["auto", "torchscript", "dynamo"] = "auto") -> dict[str, Any]:
+                exporter: Literal["auto", "torchscript", "dynamo"] = "auto",
+                reference: ReferenceOutputs | None = None) -> dict[str, Any]:
     """Export `module` to ONNX at `path` with a dynamic batch dimension (named `batch`),
     parametrizations baked, inputs named after `input_shapes` and outputs after
     `output_names`; the graph is checked with `onnx.checker`. Failures are GccGanError.
 
-    `auto` uses the TorchScript exporter and falls back to the dynamo one for graphs it
-    cannot express (e.g. instance norm right after a reshape: "unknown channel size").
-    Returns {"exporter": used, "opset": the file's opset}."""
+    `auto` uses the TorchScript exporter, smoke-tests its graph with onnxruntime at batch
+    1 and 3 (against `reference`, or the module), and falls back to the dynamo exporter
+    when it failed (e.g. instance norm right after a reshape: "unknown channel size") or
+    its graph is wrong at other batch sizes. Returns {"exporter": used, "opset": the
+    file's opset[, "fallback_reason"]}."""
     import onnx
 
     check_opset(opset)
@@ -220,9 +244,15 @@ def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str 
         for name in tries:
             try:
                 _run_exporter(m, example, tmp, opset, names, outs, name)
-                break
             except Exception as e:  # noqa: BLE001 - reported below, never a traceback
                 failures.append(f"{name} exporter: {_first_line(e)}")
+                continue
+            if exporter == "auto" and name != tries[-1]:
+                problem = _batch_smoke_test(tmp, reference or ReferenceOutputs(module, input_shapes))
+                if problem is not None:
+                    failures.append(f"{name} exporter: {problem}")
+                    continue
+            break
         else:
             raise GccGanError(f"ONNX export to {dest} failed: " + "; ".join(failures))
         model = onnx.load(str(tmp))
