@@ -130,6 +130,15 @@ def test_sngan_d_follows_data_size(tmp_path: Path) -> None:
     assert res.step == 1
 
 
+@pytest.mark.parametrize("d, size", [("zoo:sngan-d", 48), ("zoo:dcgan-d", 48), ("zoo:dcgan-d", 64)])
+def test_discriminator_resized_to_the_data(d: str, size: int) -> None:
+    from gcc_gan.train.run import _discriminator
+
+    net = _discriminator(d, size).scaled(1 / 16)
+    out = Interpreter(analyze(net, role="discriminator"))(torch.randn(2, 3, size, size))
+    assert out.shape == (2, 1)
+
+
 def test_trains_on_a_folder_of_images(tmp_path: Path) -> None:
     from PIL import Image
 
