@@ -310,3 +310,11 @@ def test_random_search_end_to_end(tmp_path: Path) -> None:
     assert len(rs["candidates"]) == 3
     scores = [c["score"] for c in rs["candidates"]]
     assert rs["kept"] == scores.index(min(scores))
+
+
+def test_random_search_resume_is_exact(tmp_path: Path) -> None:
+    full = _run(tmp_path / "full", method="random", iters=6, candidates=3)
+    part = _run(tmp_path / "part", method="random", iters=6, candidates=3, stop_after=3)  # checkpoint at 2
+    _run(part, method="random", iters=6, candidates=3, resume=True)
+    a, b = (load_genotype(p / "genotype.json").provenance.encoding["random_search"] for p in (full, part))
+    assert a == b

@@ -32,6 +32,8 @@ def search_cmd(
                                            "SNGAN discriminator, search G only"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default 0)"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
+                                          "whose small convolutions gain nothing from more; else torch's default)"),
 ) -> None:
     """Search a GAN architecture; writes RUN/genotype.json (with RUN/history.jsonl,
     RUN/op_probabilities.png, RUN/genotype.png). With no options: AdversarialNAS, tiny
@@ -40,7 +42,7 @@ def search_cmd(
 
     overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed)
     req = SearchRequest(method=method, data=data, preset=preset, out=out, resume=resume, force=force,
-                        overrides=overrides, device=device)
+                        overrides=overrides, device=device, threads=threads)
     res = search(req, console=err_console)
     done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""
     g = shlex.quote(str(res.genotype))

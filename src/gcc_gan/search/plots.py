@@ -51,6 +51,7 @@ def plot_history(history: Path, op_names: dict[str, dict[str, list[str]]], out: 
             cells.setdefault(e.rsplit(".", 1)[0], []).append(e)
         grid += [(net, c, es) for c, es in cells.items()]
     ncol = max(len(es) for _, _, es in grid)
+    ncol = max(ncol, 5)  # room for the title and legend
     height = 1.45 * len(grid) + 1.2
     fig = Figure(figsize=(1.9 * ncol + 0.8, height))
     axes = fig.subplots(len(grid), ncol, squeeze=False, sharex=True)
@@ -74,14 +75,14 @@ def plot_history(history: Path, op_names: dict[str, dict[str, list[str]]], out: 
         axes[r][0].set_ylabel(f"{net[0].upper()}: p", fontsize=7)
     handles = [__import__("matplotlib.lines", fromlist=["Line2D"]).Line2D([], [], color=col, lw=2, label=n)
                for n, col in colours.items()]
-    fig.suptitle(f"{method} search: op probabilities softmax(α) per edge over iterations "
-                 f"(panel title: the op kept; dashed: uniform; each panel scaled to its range)",
-                 fontsize=9, y=1 - 0.12 / height)
-    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.3 / height),
+    fig.suptitle(f"{method} search: op probabilities softmax(α) of each edge over iterations\n"
+                 "panel title: edge → its most likely op; dashed: uniform; each panel scaled to its own range",
+                 fontsize=8.5, y=1 - 0.08 / height)
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.42 / height),
                ncol=min(len(handles), 8), fontsize=7, frameon=False)
     # fixed margins in inches (tight_layout costs seconds with ~40 panels)
     w = 1.9 * ncol + 0.8
-    fig.subplots_adjust(left=0.55 / w, right=1 - 0.1 / w, bottom=0.35 / height, top=1 - 1.1 / height,
+    fig.subplots_adjust(left=0.55 / w, right=1 - 0.1 / w, bottom=0.35 / height, top=1 - 1.25 / height,
                         wspace=0.35, hspace=0.75)
     _save(fig, out / "op_probabilities.png")
 

@@ -53,6 +53,7 @@ class SearchRequest:
     force: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
+    threads: int | None = None  # CPU threads; None: 1 for the tiny preset, torch's default otherwise
     stop_after: int | None = None  # tests: stop (as if killed) after this many steps
 
 
@@ -186,13 +187,28 @@ def _truncate_history(path: Path, step: int) -> None:
 
 
 def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
-    console = console or Console(stderr=True)
+    """Run (or resume) a search; the CPU thread setting is restored afterwards."""
+    before = torch.get_num_threads()
+    try:
+        return _search(req, console or Console(stderr=True))
+    finally:
+        torch.set_num_threads(before)
+
+
+def _search(req: SearchRequest, console: Console) -> SearchResult:
     t_start = time.perf_counter()
     if req.resume and req.force:
         raise GccGanError("--resume and --force contradict each other: pick one")
     out = req.out if req.out is not None else default_out(req.method, req.resume)
     cfg, data_spec = _setup(req, out)
     device = _device(req.device)
+    threads = req.threads if req.threads is not None else (1 if cfg.preset == "tiny" else None)
+    if threads is not None:
+        if threads < 1:
+            raise GccGanError(f"--threads {threads}: must be at least 1")
+        # tiny supernets gain nothing from intra-op threads, and on a busy machine OpenMP
+        # threads spin-waiting on each other made a step 20x slower (measured)
+        torch.set_num_threads(threads)
     data = load_dataset(data_spec, cfg.size)
     searcher = make_searcher(cfg, device)
     if hasattr(searcher, "bind_data"):
@@ -227,6 +243,7 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
                         TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("ETA"),
                         TimeRemainingColumn(), console=console)
     task = progress.add_task("search", total=cfg.iters, completed=start, stats="")
+    plain = not console.is_terminal  # no live bar in a log file: print a line every ~10%
     stop = cfg.iters if req.stop_after is None else min(cfg.iters, start + req.stop_after)
     with progress, open(out / "history.jsonl", "a") as hist:
         for s in range(start, stop):
@@ -249,6 +266,8 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
                 hist.flush()
                 stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items() if k in ("d_loss", "g_loss", "loss", "tau"))
                 progress.update(task, stats=stats)
+                if plain and (step % max(cfg.log_every, cfg.iters // 10) == 0 or step == cfg.iters):
+                    console.print(f"step {step}/{cfg.iters}  {stats}", highlight=False)  # logs, CI
             if step % cfg.checkpoint_every == 0 or step == cfg.iters:
                 last_ckpt = save_checkpoint(ckpt_root, step, searcher, elapsed0 + time.perf_counter() - t_start)
             progress.update(task, completed=step)
