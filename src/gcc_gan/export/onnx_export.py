@@ -10,9 +10,11 @@ dynamo exporter, honours opset 17 natively (the dynamo exporter only emits opset
 and version-converts downwards, which may fail), and handles a dynamic batch axis via
 `dynamic_axes`. Our graphs are static convolutional DAGs without data-dependent control
 flow, which is exactly what tracing captures faithfully; every export is then verified
-numerically, so a tracing mistake cannot pass silently. The dynamo exporter is the
-fallback for graphs the TorchScript one cannot express, and can be asked for directly
-(`exporter="dynamo"`; it emits opset >= 18 only).
+numerically, so a tracing mistake cannot pass silently. Tracing does fail on a few
+patterns (instance norm right after a reshape: "unknown channel size"; `unflatten` then
+`expand(x.shape[0], ...)` bakes the example batch into the graph), so `auto` smoke-tests
+the traced graph at batch 1 and 3 and falls back to the dynamo exporter (torch.export
+based, symbolic batch; opset >= 18 only), which can also be asked for directly.
 """
 
 from __future__ import annotations
@@ -200,7 +202,7 @@ def _first_line(e: BaseException) -> str:
 def _batch_smoke_test(path: Path, ref: ReferenceOutputs, atol: float = 1e-4) -> str | None:
     """Why the ONNX file disagrees with the module at batch sizes other than the traced
     example's (None when it agrees): tracing can bake the example's batch size into a
-    shape computation (seen with minibatch stddev after several reshapes)."""
+    shape computation (seen with minibatch stddev after an unflatten)."""
     import onnxruntime as ort
 
     try:
