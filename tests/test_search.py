@@ -247,6 +247,8 @@ def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch:
     (["--sampling", "medium"], "--sampling 'medium'"),
     (["--iters", "0"], "--iters 0"),
     (["--method", "degas", "--fixed-d"], "--fixed-d applies to AdversarialNAS"),
+    (["--method", "random", "--fixed-d"], "--fixed-d applies to AdversarialNAS"),
+    (["--method", "degas", "--data", "synthetic?n=16"], "DEGAS needs at least 32 images"),
     (["--resume", "--force"], "contradict"),
 ])
 def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], msg: str) -> None:

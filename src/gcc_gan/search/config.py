@@ -64,8 +64,8 @@ class SearchConfig:
         need(self.method != "random" or self.iters >= self.candidates,
              f"--iters {self.iters}: random search trains {self.candidates} candidates, so it needs at least "
              f"{self.candidates} iterations")
-        need(not (self.fixed_d and self.method == "degas"), "--fixed-d applies to AdversarialNAS (DEGAS has no "
-             "discriminator)")
+        need(not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
+             "(--method adversarial) only")
         need(self.log_every >= 1 and self.checkpoint_every >= 1, "log/checkpoint intervals must be at least 1")
         return self
 

@@ -204,6 +204,11 @@ class DegasSearcher(Searcher):
         import numpy as np
 
         n = min(self.n, len(data))
+        if n < 2 * self.cfg.batch_size:
+            from ..errors import GccGanError
+
+            raise GccGanError(f"DEGAS needs at least {2 * self.cfg.batch_size} images (two disjoint half-batches "
+                              f"of {self.cfg.batch_size}); the data has {n}")
         self.images = data.batch(np.arange(n)).to(self.device)  # the GLO training set (one latent each)
         self.n = self.n_items = n
 
