@@ -85,12 +85,16 @@ class Session:
         if NEEDS_INCEPTION & set(opts.metrics):  # fail on missing weights before any work
             self.inception = load_inception(opts.inception_weights, self.device)
         self._real: dict[int, RealStats] = {}
+        self._real_file: RealStats | None = None
+        wants_real = bool({"fid", "kid"} & set(opts.metrics))
+        if self.inception is not None and opts.real and opts.real.endswith(".npz") and wants_real:
+            self._real_file = resolve_real(opts.real, 0, None, self.inception)  # a bad file fails now
 
     def real_stats(self, size: int) -> RealStats:
         assert self.inception is not None and self.opts.real is not None
         if size not in self._real:
-            s = resolve_real(self.opts.real, size, self.opts.num_samples, self.inception, self.opts.cache_dir,
-                             self.opts.progress)
+            s = self._real_file or resolve_real(self.opts.real, size, self.opts.num_samples, self.inception,
+                                                self.opts.cache_dir, self.opts.progress)
             rs = s.protocol.get("size")
             if rs is not None and int(rs) != size:
                 warn(f"--real {self.opts.real}: real statistics are at {rs}×{rs}, the generator makes "

@@ -81,9 +81,12 @@ def load_stats(path: str | os.PathLike[str]) -> RealStats:
             mu, sigma, n = z["mu"], z["sigma"], int(z["n"])
             kf = z["kid_features"]
             proto = json.loads(str(z["protocol"]))
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-        raise GccGanError(f"{p}: not a gcc-gan stats file ({e}); "
+    except KeyError as e:
+        raise GccGanError(f"{p}: not a gcc-gan stats file (no {e} array); "
                           "make one with: gcc-gan stats DATASPEC -o FILE") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, json.JSONDecodeError):
+        raise GccGanError(f"{p}: not a gcc-gan stats file (expected an .npz archive of mu, sigma, kid_features, "
+                          "protocol); make one with: gcc-gan stats DATASPEC -o FILE") from None
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]) or kf.ndim != 2 or kf.shape[1] != mu.shape[0]:
         raise GccGanError(f"{p}: inconsistent shapes in stats file (mu {mu.shape}, sigma {sigma.shape}, "
                           f"kid_features {kf.shape})")

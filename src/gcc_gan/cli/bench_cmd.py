@@ -75,7 +75,9 @@ def _best(lat: dict[str, Any]) -> str:
         for b, d in per.items():
             if best is None or d["images_per_s"] > best[0]:
                 best = (d["images_per_s"], impl, b)
-    return "–" if best is None else f"{best[0]:,.0f} ({best[1]}, b={best[2]})"
+    if best is None:
+        return "–"
+    return f"{best[0]:,.0f} ({best[1]}, b={best[2]})" if best[0] >= 100 else f"{best[0]:.1f} ({best[1]}, b={best[2]})"
 
 
 def latency_table(results: list[dict[str, Any]], batches: tuple[int, ...]) -> Table:
