@@ -93,9 +93,16 @@ def onnx_session(path: str, device: torch.device) -> Any:
 
     from ..export.onnx_export import onnx_providers
 
+    from ..errors import GccGanError
+
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    return ort.InferenceSession(path, sess_options=opts, providers=onnx_providers(device.type == "cuda"))
+    providers = onnx_providers(device.type == "cuda")
+    try:
+        return ort.InferenceSession(path, sess_options=opts, providers=providers)
+    except Exception as e:  # noqa: BLE001 - a corrupt or foreign file is reported, not a traceback
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise GccGanError(f"onnxruntime cannot load {path}: {first}") from None
 
 
 def onnx_runner(session: Any, input_shapes: Mapping[str, Shape], batch: int, seed: int = 0) -> Runner:
