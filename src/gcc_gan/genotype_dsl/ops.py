@@ -663,9 +663,9 @@ class MinibatchStddev(OpSpec):
         return (c + 1, h, w)
 
     def call_src(self, p: OpParams, ctx: OpCtx, x: str, m: str) -> str:
-        _, h, w = ctx.in_shape
+        # expand_as (not expand(x.shape[0], ...)) keeps the batch symbolic for ONNX tracing
         std = f"({x}.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()"
-        return f"torch.cat([{x}, {std}.expand({x}.shape[0], 1, {h}, {w})], dim=1)"
+        return f"torch.cat([{x}, {std}.expand_as({x}[:, :1])], dim=1)"
 
     def label(self, p: OpParams) -> str:
         return "mbstd"
