@@ -20,6 +20,16 @@ from gcc_gan.genotype_dsl.zoo import zoo_genotype
 from gcc_gan.scale import fit_width, parse_sizes
 from gcc_gan.scale.width import scaled_to
 
+
+@pytest.fixture(autouse=True)
+def _no_real_inception(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Real Inception weights on the machine must not change what these tests run."""
+    from gcc_gan.bench.inception import ENV_VAR
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("GCC_GAN_CACHE", str(tmp_path / "cache"))
+
 # ----------------------------------------------------------------------------- width search
 
 
@@ -79,6 +89,7 @@ def test_parse_sizes() -> None:
     (["zoo:sngan-d", "--sizes", "1"], "no generator"),
     (["zoo:dcgan", "--sizes", "1", "--iters", "0"], "--iters 0"),
     (["zoo:dcgan", "--sizes", "1", "--preset", "huge"], "--preset 'huge'"),
+    (["zoo:dcgan", "--sizes", "1", "--threads", "0"], "--threads 0"),
     (["zoo:nope", "--sizes", "1"], "nope"),
     (["zoo:dcgan", "--sizes", "1", "--data", "cifar11:/x"], "unknown data spec"),
     (["zoo:dcgan", "--sizes", "1", "--resume"], "no sweep to resume"),
@@ -120,7 +131,7 @@ def test_cli_refuses_nonempty_out(tmp_path: Path, capsys: pytest.CaptureFixture[
 # ----------------------------------------------------------------------------- kill and resume
 
 SWEEP = ["zoo:dcgan", "--sizes", "0.02,0.03,0.05,0.07", "--preset", "tiny", "--iters", "3",
-         "--data", "synthetic?n=64", "--workers", "1"]
+         "--data", "synthetic?n=64", "--workers", "1", "--threads", "1"]
 
 
 def _state(out: Path) -> dict:
@@ -130,10 +141,9 @@ def _state(out: Path) -> dict:
         return {}
 
 
-def test_resume_after_kill(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_after_kill(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sweep"
-    env = {**os.environ, "GCC_GAN_CACHE": str(tmp_path / "cache")}
+    env = dict(os.environ)  # with the isolated cache / torch home of the autouse fixture
     proc = subprocess.Popen([sys.executable, "-m", "gcc_gan.cli.main", "scale", *SWEEP, "-o", str(out)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -159,7 +169,6 @@ def test_resume_after_kill(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     # without --resume the directory is refused; with it, only the unfinished candidates run
     assert run(["scale", *SWEEP, "-o", str(out)]) == 1
     assert "--resume" in capsys.readouterr().err
-    monkeypatch.setenv("GCC_GAN_CACHE", env["GCC_GAN_CACHE"])
     assert run(["scale", *SWEEP, "-o", str(out), "--resume"]) == 0
     err = capsys.readouterr().err
     assert "already done" in err
@@ -175,3 +184,40 @@ def test_resume_after_kill(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert all(t["params"] and t["macs"] and t["d_loss"] and t["is"] == "" for t in table)
     for png in ("is_vs_size.png", "fid_vs_size.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------------------- one candidate, evaluated
+
+
+@pytest.fixture(scope="session")
+def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gcc_gan.bench import inception as inc
+
+    p = tmp_path_factory.getbasetemp() / "inception-random.pth"  # shared with test_bench / test_metrics
+    if not p.exists():
+        inc.save_random_weights(p, seed=0)
+    return p
+
+
+def test_candidate_trains_and_evaluates(tmp_path: Path, inception_file: Path, one_thread: None) -> None:
+    """The job itself, in-process: train (2 iterations), then IS / FID through bench's
+    metric path; running it again continues the finished run and gives the same numbers."""
+    from gcc_gan.scale.candidate import Candidate, EvalSpec, run_candidate
+    from gcc_gan.scale.sweep import ScaleRequest, _train_overrides
+
+    req = ScaleRequest(genotypes=["zoo:dcgan"], sizes=[0.02], out=tmp_path, preset="tiny", iters=2)
+    net = zoo_genotype("dcgan").generator
+    assert net is not None
+    fit = fit_width(net, 20_000)
+    ev = EvalSpec(str(inception_file), True, 10, "synthetic?n=16", str(tmp_path / "cache"))
+    c = Candidate(key="dcgan@0.02M", label="dcgan", genotype="zoo:dcgan", target_m=0.02, base_width=fit.base_width,
+                  mult=fit.mult, params=fit.params, macs=fit.macs, run_dir=str(tmp_path / "run"),
+                  data="synthetic?n=16", d="zoo:sngan-d", preset="tiny",
+                  overrides={**_train_overrides(req), "width": fit.mult}, eval=ev, device="cpu")
+    first = run_candidate(c)
+    assert first["step"] == 2 and first["d_loss"] is not None
+    assert first["is"] >= 1.0 - 1e-9 and first["fid"] > -1e-6  # IS ≥ 1 and FID ≥ 0 by construction
+    trained = analyze(zoo_genotype("dcgan").generator.scaled(fit.mult), "generator", role="generator")
+    assert trained.params == fit.params  # the trainer trained the width the search chose
+    again = run_candidate(c)
+    assert (again["is"], again["fid"], again["step"]) == (first["is"], first["fid"], 2)

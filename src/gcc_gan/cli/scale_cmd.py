@@ -27,6 +27,8 @@ def scale_cmd(
     executor: str = typer.Option("local", "--executor", help="local (processes on this machine) or ray"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray locally)"),
     workers: Optional[int] = typer.Option(None, "--workers", help="candidates in parallel (default 1-2 here)"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads per candidate (default: cores / "
+                                          "workers; 1 can be faster on a busy machine)"),
     retries: int = typer.Option(1, "--retries", help="extra attempts for a candidate that crashes"),
     num_samples: Optional[int] = typer.Option(None, "--num-samples", help="generated (and real) samples for IS / FID "
                                               "(default 50000; 100 with --preset tiny)"),
@@ -45,7 +47,8 @@ def scale_cmd(
     if device not in ("auto", "cpu", "cuda"):
         raise GccGanError(f"--device {device!r}: expected cpu, cuda or auto")
     req = ScaleRequest(genotypes=list(genotypes), sizes=parse_sizes(sizes), out=out, data=data, d=d, preset=preset,
-                       iters=iters, seed=seed, executor=executor, address=address, workers=workers, retries=retries,
+                       iters=iters, seed=seed, executor=executor, address=address, workers=workers, threads=threads,
+                       retries=retries,
                        num_samples=num_samples, inception_weights=inception_weights,
                        allow_random_inception=allow_random_inception, resume=resume, device=device,
                        progress=err_console.is_terminal)

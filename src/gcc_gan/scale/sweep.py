@@ -64,6 +64,7 @@ class ScaleRequest:
     executor: str = "local"
     address: str | None = None
     workers: int | None = None
+    threads: int | None = None  # torch threads per candidate (default: cores / workers)
     retries: int = 1
     num_samples: int | None = None
     inception_weights: str | None = None
@@ -326,6 +327,8 @@ def run_scale(req: ScaleRequest, console: Console | None = None) -> ScaleResult:
     from ..train.data import parse_data_spec
 
     parse_data_spec(req.data)
+    if req.threads is not None and not 1 <= req.threads <= 1024:
+        raise GccGanError(f"--threads {req.threads}: must be between 1 and 1024")
     executor = make_executor(req.executor, req.workers, req.retries, req.address, console)  # bad name, no Ray
     overrides = _train_overrides(req)
     _check_d(req.d)
@@ -347,7 +350,7 @@ def run_scale(req: ScaleRequest, console: Console | None = None) -> ScaleResult:
 
     workers = min(executor.workers, max(1, len(todo)))
     executor.workers = workers
-    threads = threads_per_job(workers)
+    threads = threads_per_job(workers) if req.threads is None else req.threads
     if hasattr(executor, "threads"):
         executor.threads = threads  # type: ignore[attr-defined]
     for c in todo:
