@@ -96,6 +96,7 @@ def _register() -> None:
     from . import train_cmd  # noqa: F401  train
     from . import bench_cmd  # noqa: F401  bench, stats
     from . import search_cmd  # noqa: F401  search
+    from . import scale_cmd  # noqa: F401  scale
 
 
 def _exit_code(code: object) -> int:
