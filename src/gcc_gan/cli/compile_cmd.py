@@ -7,11 +7,13 @@ import re
 import shlex
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.markup import escape
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported by the commands themselves: `gcc-gan --help` stays fast
+    from torch import Tensor
 
 from ..errors import GccGanError
 from .main import app, console
