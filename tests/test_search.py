@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gcc_gan.cli.main import run as cli
 from gcc_gan.compiler.pipeline import compile_network
@@ -22,8 +23,16 @@ from gcc_gan.genotype_dsl.analysis import analyze, analyze_genotype
 from gcc_gan.genotype_dsl.builder import op
 from gcc_gan.genotype_dsl.encodings.adversarialnas import parse_adversarialnas_arch
 from gcc_gan.genotype_dsl.io import load_genotype
-from gcc_gan.search.adversarial import (AdvDims, SuperD, SuperG, derive_d_choices, derive_rows, down_candidates,
-                                        normal_candidates, up_candidates)
+from gcc_gan.search.adversarial import (
+    AdvDims,
+    SuperD,
+    SuperG,
+    derive_d_choices,
+    derive_rows,
+    down_candidates,
+    normal_candidates,
+    up_candidates,
+)
 from gcc_gan.search.mixed import MixedOp, gumbel_weights
 from gcc_gan.search.pipeline import calls
 from gcc_gan.search.run import SearchRequest, search
@@ -193,7 +202,7 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     a, b = (load_genotype(p / "genotype.json") for p in (full, part))
     assert a.digest() == b.digest()
     ha, hb = ((p / "history.jsonl").read_text().splitlines() for p in (full, part))
-    strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "elapsed_s"} for x in lines]  # noqa: E731
+    strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "elapsed_s"} for x in lines]
     assert strip(ha) == strip(hb)
 
 

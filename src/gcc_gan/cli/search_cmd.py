@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,23 +15,23 @@ from .main import app, console, err_console
 def search_cmd(
     method: str = typer.Option("adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS) or "
                                "random (random search in the AdversarialNAS space)"),
-    data: Optional[str] = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH or "
+    data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH or "
                                        "synthetic (default: the embedded synthetic set)"),
     preset: str = typer.Option("tiny", "--preset", help="tiny (minutes on a CPU, the default) or paper"),
-    iters: Optional[int] = typer.Option(None, "--iters", help="search iterations (default: the preset's)"),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="run directory (default: runs/search-METHOD, "
+    iters: int | None = typer.Option(None, "--iters", help="search iterations (default: the preset's)"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="run directory (default: runs/search-METHOD, "
                                        "or the next free runs/search-METHOD-N)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in -o (default: the newest "
                                 "runs/search-METHOD*) from its last checkpoint"),
     force: bool = typer.Option(False, "--force", help="replace an existing search run in -o"),
-    sampling: Optional[str] = typer.Option(None, "--sampling", help="soft (Gumbel-softmax weighted sum, merged "
+    sampling: str | None = typer.Option(None, "--sampling", help="soft (Gumbel-softmax weighted sum, merged "
                                            "kernels; default) or hard (straight-through one-hot: only the "
                                            "sampled op runs)"),
-    fixed_d: Optional[bool] = typer.Option(None, "--fixed-d/--no-fixed-d", help="AdversarialNAS ablation: fixed "
+    fixed_d: bool | None = typer.Option(None, "--fixed-d/--no-fixed-d", help="AdversarialNAS ablation: fixed "
                                            "SNGAN discriminator, search G only"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="random seed (default 0)"),
+    seed: int | None = typer.Option(None, "--seed", help="random seed (default 0)"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
                                           "whose small convolutions gain nothing from more; else torch's default)"),
 ) -> None:
     """Search a GAN architecture; writes RUN/genotype.json (with RUN/history.jsonl,

@@ -31,8 +31,12 @@ import torch
 from torch import Tensor, nn
 
 from ..genotype_dsl.builder import NetBuilder, op
-from ..genotype_dsl.encodings.adversarialnas import CELL_UP_MODE, EDGES, NORMAL_OPS, UP_OPS
 from ..genotype_dsl.encodings import adversarialnas_generator
+from ..genotype_dsl.encodings.adversarialnas import (
+    CELL_UP_MODE,
+    NORMAL_OPS,
+    UP_OPS,
+)
 from ..genotype_dsl.model import Network, OpCall
 from .pipeline import Pipeline, calls
 from .supernet import Supernet

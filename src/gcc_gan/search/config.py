@@ -50,7 +50,7 @@ class SearchConfig:
     def size(self) -> int:
         return self.bottom * 8
 
-    def validate(self) -> "SearchConfig":
+    def validate(self) -> SearchConfig:
         def need(ok: bool, msg: str) -> None:
             if not ok:
                 raise GccGanError(msg)
@@ -73,7 +73,7 @@ class SearchConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SearchConfig":
+    def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 

@@ -21,8 +21,8 @@ single 9×9 would cost more multiply-adds than it saves calls.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F

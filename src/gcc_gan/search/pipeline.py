@@ -3,7 +3,7 @@ supernet's candidate ops are exactly the ops its derived genotype will contain."
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from torch import Tensor, nn
 

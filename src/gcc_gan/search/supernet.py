@@ -4,7 +4,7 @@ Gumbel-softmax sampling with an annealed temperature, and op probabilities."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
