@@ -218,14 +218,17 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
         while time.time() < deadline and not list((out / "checkpoints").glob("step-*/state.json")):
             time.sleep(0.2)
         assert list((out / "checkpoints").glob("step-*")), "no checkpoint appeared"
-        time.sleep(0.3)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert not (out / "genotype.json").exists()
-    res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu", overrides={"iters": 6}))
-    assert res.resumed_from is not None and res.resumed_from >= 1 and res.step == 6
+    done = max(int(p.name[5:]) for p in (out / "checkpoints").glob("step-*"))
+    assert cli(["search", "-o", str(out), "--resume", "--iters", str(done - 1)]) == 1  # ends before the run
+    res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu", overrides={"iters": done + 2}))
+    assert res.resumed_from == done and res.step == done + 2
     load_genotype(out / "genotype.json")
+    hist = [json.loads(x)["step"] for x in (out / "history.jsonl").read_text().splitlines()]
+    assert hist == list(range(1, done + 3))  # lines past the checkpoint (and a cut line) dropped
 
 
 def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -222,6 +222,9 @@ def _search(req: SearchRequest, console: Console) -> SearchResult:
         cks = list_checkpoints(ckpt_root)
         if cks:
             start, elapsed0 = load_checkpoint(cks[-1], searcher)
+            if start > cfg.iters:
+                raise GccGanError(f"--resume: {out} is already at iteration {start}; --iters {cfg.iters} would "
+                                  f"end before it (give --iters {start} or more)")
             last_ckpt, resumed_from = cks[-1], start
         _truncate_history(out / "history.jsonl", start)
     out.mkdir(parents=True, exist_ok=True)
