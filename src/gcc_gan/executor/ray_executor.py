@@ -46,8 +46,12 @@ class RayExecutor(Executor):
                 if self.address:
                     ray.init(address=self.address, log_to_driver=False, configure_logging=False)
                 else:
-                    ray.init(num_cpus=self.workers * max(1, self.threads), include_dashboard=False,
-                             log_to_driver=False, configure_logging=False, _node_ip_address="127.0.0.1")
+                    local = dict(num_cpus=self.workers * max(1, self.threads), include_dashboard=False,
+                                 log_to_driver=False, configure_logging=False)
+                    try:  # loopback only; a private option, so tolerate a Ray without it
+                        ray.init(**local, _node_ip_address="127.0.0.1")
+                    except TypeError:
+                        ray.init(**local)
             except Exception as e:  # noqa: BLE001 - connection / start-up problems are user-facing
                 where = f"connect to the Ray cluster at --address {self.address}" if self.address else "start Ray"
                 raise GccGanError(f"cannot {where}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
