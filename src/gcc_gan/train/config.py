@@ -4,9 +4,9 @@
 betas (0, 0.9), n_critic 5, G batch 128 / D batch 64, EMA of G, linear LR decay to 0,
 50k generator iterations): what `gcc-gan train` does without a preset. `tiny` is sized
 so `gcc-gan train zoo:dcgan --data synthetic --preset tiny` learns the synthetic data
-recognisably in a few minutes on a 2-core CPU (G at 1/8 and D at 1/4 width, batch 32,
-n_critic 1, Adam betas (0.5, 0.999) as in the SNGAN paper's standard-CNN setting, 2,000
-iterations).
+recognisably in a few minutes on a 2-core CPU (quarter width, batch 32, n_critic 1, Adam
+betas (0.5, 0.999) as in the SNGAN paper's standard-CNN setting, 1,700 iterations with
+linear LR decay, EMA 0.999).
 """
 
 from __future__ import annotations
@@ -77,9 +77,11 @@ class TrainConfig:
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # G at 1/8 width (gf 8), D at 1/4 (a weaker D fell behind and stalled the run); batch 32
-    "tiny": dict(iters=2000, batch_size=32, d_batch_size=32, n_critic=1, beta1=0.5, beta2=0.999, lr_decay=False,
-                 ema=0.99, width=0.125, d_width=0.25, checkpoint_every=250, sample_every=250, log_every=25),
+    # quarter width (gf 16, df 16), batch 32, 1,700 iterations with linear LR decay and EMA
+    # 0.999: ~260 CPU-seconds on one core; chosen over G 1/8 + D 1/4 with 2,000 iterations
+    # (similar cost, fewer colour modes) by looking at the final grids
+    "tiny": dict(iters=1700, batch_size=32, d_batch_size=32, n_critic=1, beta1=0.5, beta2=0.999, lr_decay=True,
+                 ema=0.999, width=0.25, d_width=0.25, checkpoint_every=250, sample_every=250, log_every=25),
 }
 
 
