@@ -300,7 +300,7 @@ def test_readme_example_validates(tmp_path: Path, capsys: pytest.CaptureFixture[
     f.write_text(blocks[0])
     assert cli(capsys, "validate", f) == (0, "ok\n", "")
     # and the two quickstart commands are there as written
-    assert "pip install -e . && gcc-gan show zoo:autogan-a" in text
+    assert "pip install -e . && gcc-gan search -o runs/quickstart --force && gcc-gan compile " in text
     assert "pip install -e '.[test]' && pytest" in text
 
 
