@@ -79,8 +79,9 @@ def main() -> None:
     for m in modes:
         print(f"  {m:9s} median {med[m] * 1e3:8.1f} ms   (min {min(times[m]) * 1e3:.1f})")
     ratio = med["separate"] / med["merged"]
-    print(f"  merged is {ratio:.2f}x faster (target >= 1.3x)   max |loss difference| {diff:.2e} "
-          f"(target <= 1e-4)")
+    ratio_min = min(times["separate"]) / min(times["merged"])
+    print(f"  merged is {ratio:.2f}x faster by medians, {ratio_min:.2f}x by minimum times (target >= 1.3x)   "
+          f"max |loss difference| {diff:.2e} (target <= 1e-4)")
     print("  losses:", {k: round(v, 6) for k, v in losses["merged"].items()})
     print("  |difference| per loss (in step order; later ones follow weight updates):",
           {k: f"{v:.1e}" for k, v in diffs.items()})
