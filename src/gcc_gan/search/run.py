@@ -36,6 +36,7 @@ from ..genotype_dsl.model import Genotype, Provenance
 from ..train.checkpoint import clean_partial, list_checkpoints
 from ..train.data import SampleOrder, load_dataset, parse_data_spec
 from ..train.images import save_grid
+from ..train.run import resolve_device
 from .base import Searcher
 from .config import RESUMABLE, SearchConfig, make_config
 
@@ -89,16 +90,6 @@ def default_out(method: str, resume: bool) -> Path:
             raise GccGanError(f"--resume: no {base} run to resume (give the run directory with -o)")
         return existing[-1]
     return next(p for p in taken if not p.exists())
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise GccGanError(f"--device {name!r}: expected cpu, cuda or auto")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GccGanError("--device cuda: no CUDA GPU is available to this PyTorch (use --device cpu)")
-    return torch.device(name)
 
 
 def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
@@ -201,7 +192,7 @@ def _search(req: SearchRequest, console: Console) -> SearchResult:
         raise GccGanError("--resume and --force contradict each other: pick one")
     out = req.out if req.out is not None else default_out(req.method, req.resume)
     cfg, data_spec = _setup(req, out)
-    device = _device(req.device)
+    device = resolve_device(req.device)
     threads = req.threads if req.threads is not None else (1 if cfg.preset == "tiny" else None)
     if threads is not None:
         if threads < 1:

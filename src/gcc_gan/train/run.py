@@ -83,7 +83,8 @@ class _Setup:
 # --------------------------------------------------------------------------- setup
 
 
-def _device(name: str) -> torch.device:
+def resolve_device(name: str) -> torch.device:
+    """`--device` (cpu, cuda or auto) as a torch device, with a clear error if unusable."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name not in ("cpu", "cuda"):
@@ -214,7 +215,7 @@ def train(req: TrainRequest, console: Console | None = None,
     t_start = time.perf_counter()
     if req.resume and req.force:
         raise GccGanError("--resume and --force contradict each other: pick one")
-    device = _device(req.device)
+    device = resolve_device(req.device)
     if req.threads is not None:
         if not 1 <= req.threads <= 1024:
             raise GccGanError(f"--threads {req.threads}: must be between 1 and 1024")
