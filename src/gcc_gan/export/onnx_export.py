@@ -30,7 +30,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -298,6 +298,26 @@ def max_abs_err(got: Sequence[np.ndarray] | Sequence[Tensor], want: Sequence[Ten
     return worst
 
 
+def check_batches(run: Callable[[tuple[Tensor, ...]], Sequence[Any]], ref: ReferenceOutputs,
+                  batches: Sequence[int], atol: float, run_failed: str, mismatch: str,
+                  mismatch_suffix: str = "") -> dict[str, float]:
+    """Run an exported program on the reference inputs of each batch size and compare with
+    the module's outputs; {batch: max abs error}. A failing run or an error above `atol`
+    is a GccGanError (`run_failed` / `mismatch` begin its message)."""
+    errs: dict[str, float] = {}
+    for b in batches:
+        xs, want = ref.get(b)
+        try:
+            got = run(xs)
+        except Exception as e:  # noqa: BLE001 - the exported program's failure is reported
+            raise GccGanError(f"{run_failed} at batch {b}: {str(e).strip().splitlines()[0]}") from e
+        err = max_abs_err(got, want)
+        errs[str(b)] = err
+        if not err <= atol:
+            raise GccGanError(f"{mismatch}: max abs error {err:.3g} at batch {b} exceeds {atol:g}{mismatch_suffix}")
+    return errs
+
+
 def verify_onnx(path: str | os.PathLike[str], module: nn.Module, input_shapes: Mapping[str, Shape],
                 batches: Sequence[int] = (1, 3, 64), atol: float = 1e-4, cuda: bool = False,
                 seed: int = 0, reference: ReferenceOutputs | None = None) -> dict[str, Any]:
@@ -318,16 +338,7 @@ def verify_onnx(path: str | os.PathLike[str], module: nn.Module, input_shapes: M
     names = [i.name for i in sess.get_inputs()]
     if names != list(input_shapes):
         raise GccGanError(f"{path}: ONNX inputs {names} do not match the network's inputs {list(input_shapes)}")
-    errs: dict[str, float] = {}
-    for b in batches:
-        xs, want = ref.get(b)
-        try:
-            got = sess.run(None, {n: x.numpy() for n, x in zip(names, xs)})
-        except Exception as e:  # noqa: BLE001
-            raise GccGanError(f"onnxruntime failed on {path} at batch {b}: {str(e).strip().splitlines()[0]}") from e
-        err = max_abs_err(got, want)
-        errs[str(b)] = err
-        if not err <= atol:
-            raise GccGanError(f"ONNX verification failed for {path}: max abs error {err:.3g} at batch {b} "
-                              f"exceeds {atol:g} (onnxruntime {providers[0]} vs PyTorch)")
+    errs = check_batches(lambda xs: sess.run(None, {n: x.numpy() for n, x in zip(names, xs)}), ref, batches,
+                         atol, f"onnxruntime failed on {path}", f"ONNX verification failed for {path}",
+                         f" (onnxruntime {providers[0]} vs PyTorch)")
     return {"provider": sess.get_providers()[0], "atol": atol, "max_abs_err": errs}

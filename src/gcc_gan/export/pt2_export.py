@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..errors import GccGanError
-from .onnx_export import (ReferenceOutputs, Shape, _quiet, baked_copy, example_inputs, max_abs_err,
+from .onnx_export import (ReferenceOutputs, Shape, _quiet, baked_copy, check_batches, example_inputs,
                           named_module, run_module)
 
 MAX_BATCH = 1 << 20
@@ -52,16 +52,6 @@ def verify_pt2(path: str | os.PathLike[str], module: nn.Module, input_shapes: Ma
             loaded = torch.export.load(str(path)).module()
     except Exception as e:  # noqa: BLE001
         raise GccGanError(f"cannot load {path} with torch.export.load: {str(e).strip().splitlines()[0]}") from e
-    errs: dict[str, float] = {}
-    for b in batches:
-        xs, want = ref.get(b)
-        try:
-            got = run_module(loaded, xs)
-        except Exception as e:  # noqa: BLE001
-            raise GccGanError(f"the program in {path} failed at batch {b}: {str(e).strip().splitlines()[0]}") from e
-        err = max_abs_err(got, want)
-        errs[str(b)] = err
-        if not err <= atol:
-            raise GccGanError(f".pt2 verification failed for {path}: max abs error {err:.3g} at batch {b} "
-                              f"exceeds {atol:g}")
+    errs = check_batches(lambda xs: run_module(loaded, xs), ref, batches, atol,
+                         f"the program in {path} failed", f".pt2 verification failed for {path}")
     return {"atol": atol, "max_abs_err": errs}
