@@ -42,12 +42,8 @@ TINY = dict(gf=4, df=4, latent=6, bottom=2, batch_size=4, log_every=1, checkpoin
 DATA = "synthetic?n=64"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# tiny convolutions gain nothing from threads (conftest's one_thread); subprocesses get the same
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _run(out: Path, method: str = "adversarial", iters: int = 4, **over: object) -> Path:

@@ -40,14 +40,8 @@ def _req(out: Path, **over: object) -> TrainRequest:
 
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    # tiny convolutions gain nothing from threads, and a loaded 2-core box makes OpenMP
-    # threads spin-wait on each other (measured 4-6× slower); the subprocesses get the same
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# tiny convolutions gain nothing from threads (conftest's one_thread); subprocesses get the same
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --------------------------------------------------------------------------- losses
