@@ -210,17 +210,18 @@ def test_read_only_parent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         ro.chmod(0o755)
 
 
-def _broken(role: str = "generator") -> CompiledNetwork:
+def _broken(role: str = "generator", first_line: str = "import gcc_gan  # not standalone",
+            body: str = "return torch.tanh(self.fc(z))") -> CompiledNetwork:
     """A real module whose source imports gcc_gan: fine in-process, fails standalone."""
-    source = textwrap.dedent("""
+    source = textwrap.dedent(f"""
         import torch
-        import gcc_gan  # not standalone
+        {first_line}
         class Generator(torch.nn.Module):
             def __init__(self):
                 super().__init__()
                 self.fc = torch.nn.Linear(4, 6)
             def forward(self, z):
-                return torch.tanh(self.fc(z))
+                {body}
     """)
     ns: dict[str, object] = {}
     exec(source, ns)  # noqa: S102
@@ -249,10 +250,22 @@ def test_failing_step_leaves_no_directory(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(ARTIFACTS)
 
 
-def test_killed_compile_leaves_no_directory(tmp_path: Path) -> None:
+def test_pt2_export_failure_in_the_standalone_worker(tmp_path: Path) -> None:
+    # runs standalone and exports to ONNX (tracing takes one branch), but torch.export
+    # refuses the data-dependent branch: the worker's failure becomes one clear error
+    net = _broken(first_line="", body="return torch.tanh(self.fc(z)) if z.sum() > 0 else self.fc(z)")
     out = tmp_path / "out"
+    with pytest.raises(GccGanError, match=r"\.pt2 export to .*generator\.pt2 failed: \w+"):
+        write_compile_dir(out, [net], None)
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_killed_compile_leaves_no_directory(tmp_path: Path) -> None:
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "gcc_gan.cli.main", "compile", "zoo:autogan-a", "-o", str(out),
-                             "--width", SMALL], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--width", SMALL], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TMPDIR": str(tmp)})
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
@@ -266,7 +279,12 @@ def test_killed_compile_leaves_no_directory(tmp_path: Path) -> None:
         proc.kill()
         proc.wait()
     assert not out.exists()  # at most a hidden .out.tmp-* remains, never a half-written out/
-    assert all(p.name.startswith(".out.tmp-") for p in tmp_path.iterdir())
+    assert all(p.name.startswith(".out.tmp-") or p == tmp for p in tmp_path.iterdir())
+    # the orphaned standalone worker finishes or sees EOF, then removes its temp dir
+    deadline = time.monotonic() + 120
+    while any(tmp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(tmp.iterdir()) == []
 
 
 def test_weights_for_one_or_both_networks(tmp_path: Path) -> None:

@@ -109,6 +109,20 @@ def compile_cmd(
     seed: int = typer.Option(0, "--seed", help="seed of the fresh initialisation when no --weights"),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
+    from ..export.standalone import StandaloneWorker
+
+    # started first: its torch import runs on the other core while this process imports
+    # torch and compiles; it is killed on any error below
+    worker = None if no_verify else StandaloneWorker()
+    try:
+        _compile(genotype, out, weights, width, net, opset, no_passes, no_verify, seed, worker)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _compile(genotype: str, out: Path, weights: Optional[Path], width: Optional[float], net: Optional[str],
+             opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any) -> None:
     import torch
 
     from ..compiler.interpreter import Interpreter
@@ -145,7 +159,8 @@ def compile_cmd(
             load_weights(ref, given[role], what=str(weights))
         interpreters[role] = ref.eval()
         compiled.append(compile_network(infos[role], ref.state_dict(), role=role, passes=not no_passes, genotype=g))
-    report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify, interpreters=interpreters)
+    report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify, interpreters=interpreters,
+                               worker=worker)
     _print_summary(out, report, compiled, time.perf_counter() - t0)
 
 

@@ -8,11 +8,9 @@ half-written DIR and never touches an existing one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TypeVar
@@ -27,7 +25,9 @@ from ..errors import GccGanError
 from ..genotype_dsl.model import Genotype
 from .onnx_export import (DEFAULT_OPSET, ReferenceOutputs, check_opset, example_inputs, export_onnx, max_abs_err,
                           run_module, verify_onnx)
-from .pt2_export import export_pt2, verify_pt2
+from .onnx_export import check_batches
+from .pt2_export import export_pt2
+from .standalone import EXAMPLE_BATCH, StandaloneWorker
 
 STANDALONE_ATOL = 1e-5
 # compiled module vs the reference interpreter: passes reorder float sums (sub-pixel,
@@ -40,31 +40,6 @@ ONNX_BATCHES = (1, 3, 64)
 # repeat the most expensive forward of the whole compile.
 PT2_BATCHES = (1, 3)
 STANDALONE_BATCH = 3
-STANDALONE_TIMEOUT_S = 300
-
-# Runs in a fresh `python -I` whose cwd is the artifact dir: gcc_gan is removed from
-# sys.path and blocked in sys.modules, so any `import gcc_gan` in a source fails.
-_STANDALONE_SCRIPT = r"""
-import importlib.util, json, sys
-from pathlib import Path
-sys.path[:] = [p for p in sys.path if not (Path(p or ".") / "gcc_gan").is_dir()]
-sys.modules["gcc_gan"] = None
-import torch
-from safetensors.torch import load_file, save_file
-for job in json.loads(sys.argv[1]):
-    stem = job["stem"]
-    spec = importlib.util.spec_from_file_location(stem, Path.cwd() / (stem + ".py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    net = getattr(mod, job["class_name"])()
-    net.load_state_dict(load_file(stem + ".safetensors"), strict=True)
-    net.eval()
-    xs = load_file(job["inputs"])
-    with torch.no_grad():
-        out = net(*[xs["in%d" % i] for i in range(len(xs))])
-    outs = (out,) if isinstance(out, torch.Tensor) else tuple(out)
-    save_file({"out%d" % i: o.contiguous() for i, o in enumerate(outs)}, job["outputs"])
-"""
 
 T = TypeVar("T")
 
@@ -98,53 +73,66 @@ def check_out_dir(out_dir: Path) -> None:
         raise GccGanError(f"cannot create {out_dir}: no permission to write in {parent}")
 
 
-def check_standalone(tmp_dir: Path, compiled: Sequence[CompiledNetwork], refs: Sequence[ReferenceOutputs],
-                     atol: float = STANDALONE_ATOL, meanwhile: Callable[[], None] | None = None) -> dict[str, float]:
-    """Import each `NAME.py` + `NAME.safetensors` from `tmp_dir` in ONE fresh interpreter
-    where gcc_gan cannot be imported, run a fixed batch, compare with the in-process
-    modules; return the max abs error per network. A failure is a GccGanError.
+def submit_standalone(worker: StandaloneWorker, tmp_dir: Path, compiled: Sequence[CompiledNetwork],
+                      refs: Sequence[ReferenceOutputs]) -> None:
+    """Hand every network in `tmp_dir` to the standalone worker: it imports `NAME.py` +
+    `NAME.safetensors` where gcc_gan cannot be imported, runs the standalone batch, writes
+    `NAME.pt2` from that module and runs the program at PT2_BATCHES."""
+    jobs = []
+    for c, ref in zip(compiled, refs, strict=True):
+        stem = stem_of(c.role)
+        inputs = worker.io_dir / f"{stem}.in.safetensors"
+        batches = {STANDALONE_BATCH, EXAMPLE_BATCH, *PT2_BATCHES}
+        save_file({f"b{b}.in{i}": x for b in batches
+                   for i, x in enumerate(example_inputs(c.input_shapes, b, ref.seed))}, str(inputs))
+        jobs.append({"dir": str(tmp_dir), "stem": stem, "class_name": c.class_name, "inputs": str(inputs),
+                     "outputs": str(worker.io_dir / f"{stem}.out.safetensors"),
+                     "standalone_batch": STANDALONE_BATCH, "pt2_batches": list(PT2_BATCHES)})
+    worker.submit(jobs)
 
-    `meanwhile` runs in this process while the child starts up (importing torch takes
-    seconds): the caller's other export-free work overlaps with it."""
-    with tempfile.TemporaryDirectory(prefix="gcc-gan-standalone-") as io_dir:
-        jobs = []
-        for c, ref in zip(compiled, refs, strict=True):
-            stem = stem_of(c.role)
-            inputs = os.path.join(io_dir, f"{stem}.in.safetensors")
-            xs = example_inputs(c.input_shapes, STANDALONE_BATCH, ref.seed)
-            save_file({f"in{i}": x for i, x in enumerate(xs)}, inputs)
-            jobs.append({"stem": stem, "class_name": c.class_name, "inputs": inputs,
-                         "outputs": os.path.join(io_dir, f"{stem}.out.safetensors")})
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env["OMP_NUM_THREADS"] = "1"  # a batch of 3; leave the cores to this process
-        with open(os.path.join(io_dir, "stderr"), "w+", encoding="utf-8") as err_file:
-            proc = subprocess.Popen([sys.executable, "-I", "-B", "-c", _STANDALONE_SCRIPT, json.dumps(jobs)],
-                                    cwd=tmp_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err_file)
-            try:
-                if meanwhile is not None:
-                    meanwhile()
-                wants = [ref.get(STANDALONE_BATCH)[1] for ref in refs]
-                proc.wait(timeout=STANDALONE_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                raise GccGanError(f"standalone check timed out after {STANDALONE_TIMEOUT_S} s") from None
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            if proc.returncode != 0:
-                err_file.seek(0)
-                tail = "\n".join(err_file.read().strip().splitlines()[-3:])
-                raise GccGanError(f"the generated source does not run on its own (without gcc_gan):\n{tail}")
-        errs: dict[str, float] = {}
-        for job, want in zip(jobs, wants, strict=True):
-            got = load_file(job["outputs"])
-            err = max_abs_err([got[f"out{i}"] for i in range(len(got))], want)
-            errs[job["stem"]] = err
-            if not err <= atol:
-                raise GccGanError(f"{job['stem']}.py run on its own differs from the compiled module: max abs "
-                                  f"error {err:.3g} exceeds {atol:g}")
-    return errs
+
+def check_standalone(worker: StandaloneWorker, out_dir: Path, compiled: Sequence[CompiledNetwork],
+                     refs: Sequence[ReferenceOutputs], nets: dict[str, dict[str, Any]]) -> None:
+    """Wait for the worker and compare its outputs with the in-process modules: the
+    standalone run (STANDALONE_ATOL) and the reloaded .pt2 program (PT2_ATOL). Records the
+    errors and the worker's step times in `nets`; any failure is a GccGanError naming the
+    file by its place in `out_dir`."""
+    try:
+        results = worker.collect()
+    except RuntimeError as e:
+        raise GccGanError(f"the standalone check (a python without gcc_gan) failed:\n{e}") from None
+    for c, ref, res in zip(compiled, refs, results, strict=True):
+        stem, net = stem_of(c.role), nets[c.role]
+        if "standalone_error" in res:
+            raise GccGanError(f"the generated source does not run on its own (without gcc_gan):\n"
+                              f"{res['standalone_error']}")
+        got = load_file(str(worker.io_dir / f"{stem}.out.safetensors"))
+        err = max_abs_err(_worker_outputs(got, "standalone"), ref.get(STANDALONE_BATCH)[1])
+        if not err <= STANDALONE_ATOL:
+            raise GccGanError(f"{stem}.py run on its own differs from the compiled module: max abs "
+                              f"error {err:.3g} exceeds {STANDALONE_ATOL:g}")
+        net["verification"]["standalone"] = {"atol": STANDALONE_ATOL, "batch": STANDALONE_BATCH, "max_abs_err": err}
+        net["step_wall_s"].update(res["wall_s"])
+        path = out_dir / f"{stem}.pt2"
+        if "pt2_export_error" in res:
+            raise GccGanError(f".pt2 export to {path} failed: {res['pt2_export_error']}")
+        if "pt2_load_error" in res:
+            raise GccGanError(f"cannot load {path} with torch.export.load: {res['pt2_load_error']}")
+        failed = res.get("pt2_run_error", {})
+
+        def run(batch: int, _xs: tuple[torch.Tensor, ...], got: dict[str, torch.Tensor] = got,
+                failed: dict[str, Any] = failed) -> list[torch.Tensor]:
+            if failed.get("batch") == batch:
+                raise RuntimeError(failed["message"])
+            return _worker_outputs(got, f"pt2.b{batch}")
+
+        net["verification"]["pt2"] = {"atol": PT2_ATOL, "max_abs_err": check_batches(
+            run, ref, PT2_BATCHES, PT2_ATOL, f"the program in {path} failed", f".pt2 verification failed for {path}")}
+
+
+def _worker_outputs(got: Mapping[str, torch.Tensor], prefix: str) -> list[torch.Tensor]:
+    n = sum(1 for k in got if k.startswith(f"{prefix}.out"))
+    return [got[f"{prefix}.out{i}"] for i in range(n)]
 
 
 def _normal_permissions(d: Path) -> None:
@@ -183,20 +171,16 @@ def _write_network(tmp: Path, c: CompiledNetwork) -> tuple[ReferenceOutputs, dic
     return ref, {**_net_report(c), "files": files, "verification": {}, "step_wall_s": times}
 
 
-def _export_network(tmp: Path, c: CompiledNetwork, ref: ReferenceOutputs, net: dict[str, Any], opset: int,
-                    verify: bool) -> None:
-    """Write (and verify) `NAME.onnx` and `NAME.pt2`, recording errors and times in `net`."""
+def _export_onnx(tmp: Path, c: CompiledNetwork, ref: ReferenceOutputs, net: dict[str, Any], opset: int,
+                 verify: bool) -> None:
+    """Write (and verify) `NAME.onnx`, recording errors and times in `net`."""
     stem, m, times = stem_of(c.role), ref.module, net["step_wall_s"]
-    onnx_path, pt2_path = tmp / f"{stem}.onnx", tmp / f"{stem}.pt2"
+    onnx_path = tmp / f"{stem}.onnx"
     net["onnx_export"] = _timed(times, "onnx_export", lambda: export_onnx(
         m, c.input_shapes, onnx_path, opset, list(c.output_shapes), reference=ref))
     if verify:
         net["verification"]["onnx"] = _timed(times, "onnx_verify", lambda: verify_onnx(
             onnx_path, m, c.input_shapes, ONNX_BATCHES, ONNX_ATOL, reference=ref))
-    _timed(times, "pt2_export", lambda: export_pt2(m, c.input_shapes, pt2_path))
-    if verify:
-        net["verification"]["pt2"] = _timed(times, "pt2_verify", lambda: verify_pt2(
-            pt2_path, m, c.input_shapes, PT2_BATCHES, PT2_ATOL, reference=ref))
 
 
 def check_interpreter(c: CompiledNetwork, ref: ReferenceOutputs, interpreter: torch.nn.Module,
@@ -218,11 +202,17 @@ def check_interpreter(c: CompiledNetwork, ref: ReferenceOutputs, interpreter: to
 
 def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[CompiledNetwork], genotype: Genotype | None,
                       opset: int = DEFAULT_OPSET, verify: bool = True,
-                      interpreters: Mapping[str, torch.nn.Module] | None = None) -> dict[str, Any]:
+                      interpreters: Mapping[str, torch.nn.Module] | None = None,
+                      worker: StandaloneWorker | None = None) -> dict[str, Any]:
     """Write every artifact of `compiled` networks into `out_dir` atomically; return the
     report (also written as report.json). Any failing step raises GccGanError and leaves
     `out_dir` as it was. `interpreters` (role -> reference Interpreter holding the same
-    weights) adds the compiled-vs-interpreter check to the verification."""
+    weights) adds the compiled-vs-interpreter check to the verification. `worker`: a
+    StandaloneWorker started earlier (its torch import then overlaps the caller's work);
+    one is started here when verifying without it, and it is closed either way.
+
+    With `verify` the .pt2 is written by the standalone worker (from the module it imported
+    without gcc_gan); without it, in this process."""
     t_start = time.perf_counter()
     check_opset(opset)
     out = Path(out_dir)
@@ -234,31 +224,37 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
     }
     nets = report["networks"]
     try:
-        with atomic_dir(out) as tmp:
+        with contextlib.ExitStack() as stack:
+            if verify and compiled:
+                worker = stack.enter_context(worker or StandaloneWorker())
+            elif worker is not None:
+                worker.close()
+            tmp = stack.enter_context(atomic_dir(out))
             refs = []
             for c in compiled:
                 ref, nets[c.role] = _write_network(tmp, c)
                 refs.append(ref)
-            if verify and compiled:  # the source alone must reproduce the module before anything is exported
+            if verify and compiled:
+                # the worker checks the source alone and writes the .pt2 on the other core
+                # while this process runs the reference forwards and the ONNX export
                 t0 = time.perf_counter()
-
-                def reference_forwards() -> None:  # needed by the later checks; overlaps the child
-                    for c, ref in zip(compiled, refs, strict=True):
-                        for b in sorted({*ONNX_BATCHES, *PT2_BATCHES, STANDALONE_BATCH}):
-                            ref.get(b)
-                        if interpreters and c.role in interpreters:
-                            nets[c.role]["verification"]["interpreter"] = check_interpreter(
-                                c, ref, interpreters[c.role])
-                    report["reference_forwards_wall_s"] = round(time.perf_counter() - t0, 4)
-
-                errs = check_standalone(tmp, compiled, refs, meanwhile=reference_forwards)
-                # one process for all networks, running while the reference forwards ran
-                report["standalone_check_wall_s"] = round(time.perf_counter() - t0, 4)
-                for c in compiled:
-                    nets[c.role]["verification"]["standalone"] = {
-                        "atol": STANDALONE_ATOL, "batch": STANDALONE_BATCH, "max_abs_err": errs[stem_of(c.role)]}
+                submit_standalone(worker, tmp, compiled, refs)
+                for c, ref in zip(compiled, refs, strict=True):
+                    for b in sorted({*ONNX_BATCHES, *PT2_BATCHES, STANDALONE_BATCH}):
+                        ref.get(b)
+                    if interpreters and c.role in interpreters:
+                        nets[c.role]["verification"]["interpreter"] = check_interpreter(c, ref, interpreters[c.role])
+                report["reference_forwards_wall_s"] = round(time.perf_counter() - t0, 4)
             for c, ref in zip(compiled, refs, strict=True):
-                _export_network(tmp, c, ref, nets[c.role], opset, verify)
+                _export_onnx(tmp, c, ref, nets[c.role], opset, verify)
+                if not (verify and compiled):
+                    pt2 = tmp / f"{stem_of(c.role)}.pt2"
+                    _timed(nets[c.role]["step_wall_s"], "pt2_export",
+                           lambda m=ref.module, shapes=c.input_shapes, pt2=pt2: export_pt2(m, shapes, pt2))
+            if verify and compiled:
+                t0 = time.perf_counter()
+                check_standalone(worker, out, compiled, refs, nets)
+                report["standalone_wait_s"] = round(time.perf_counter() - t0, 4)
             report["wall_s"] = round(time.perf_counter() - t_start, 4)
             (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
             _normal_permissions(tmp)

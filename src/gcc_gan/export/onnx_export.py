@@ -24,20 +24,18 @@ import copy
 import inspect
 import io
 import keyword
-import logging
 import os
 import re
 import sys
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import parametrize
 
 from ..errors import GccGanError
+from .standalone import bake_parametrizations, quiet
 
 Shape = tuple[int, ...]
 DEFAULT_OPSET = 17
@@ -46,22 +44,8 @@ MIN_OPSET, MAX_OPSET = 13, 23  # what both onnxruntime 1.18+ and the exporters h
 
 def baked_copy(module: nn.Module) -> nn.Module:
     """A deep copy in eval mode with every parametrization (spectral norm) baked into a
-    plain weight. The original module is left untouched.
-
-    `remove_parametrizations` deletes the weight property from the module's injected
-    class, and a deep copy shares that class with the original — so each copied module
-    first gets its own clone of the class, else the original would lose its `weight`."""
-    m = copy.deepcopy(module).eval()
-    with torch.no_grad():
-        for mod in list(m.modules()):
-            if not parametrize.is_parametrized(mod):
-                continue
-            cls = type(mod)
-            mod.__class__ = type(cls.__name__, cls.__bases__,
-                                 {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")})
-            for name in list(mod.parametrizations.keys()):
-                parametrize.remove_parametrizations(mod, name, leave_parametrized=True)
-    return m
+    plain weight. The original module is left untouched."""
+    return bake_parametrizations(copy.deepcopy(module).eval())
 
 
 def _ident(name: str, taken: set[str]) -> str:
@@ -136,20 +120,6 @@ def check_opset(opset: int) -> None:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    # The exporters warn (and log) about their own deprecation, tracing constants and opset
-    # conversion; the numerical verification is what decides whether the export is right.
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
-
-
-@contextlib.contextmanager
 def _silence_fds() -> Iterator[None]:
     """Send file descriptors 1 and 2 to /dev/null: the TorchScript exporter's C++ side
     dumps whole graphs there when it gives up (its exception says what went wrong)."""
@@ -180,7 +150,7 @@ def _silence_fds() -> Iterator[None]:
 def _run_exporter(m: nn.Module, example: tuple[Tensor, ...], tmp: Path, opset: int, names: list[str],
                   outs: list[str], exporter: str) -> None:
     # Both exporters print progress / deprecation notes; the CLI's output is ours.
-    with _quiet(), contextlib.redirect_stdout(io.StringIO()), _silence_fds():
+    with quiet(), contextlib.redirect_stdout(io.StringIO()), _silence_fds():
         if exporter == "dynamo":
             # it implements opset >= 18 only; its down-conversion can emit invalid nodes
             # (ReduceMean with an opset-18 attribute at 17), so never ask it for less
@@ -298,17 +268,17 @@ def max_abs_err(got: Sequence[np.ndarray] | Sequence[Tensor], want: Sequence[Ten
     return worst
 
 
-def check_batches(run: Callable[[tuple[Tensor, ...]], Sequence[Any]], ref: ReferenceOutputs,
+def check_batches(run: Callable[[int, tuple[Tensor, ...]], Sequence[Any]], ref: ReferenceOutputs,
                   batches: Sequence[int], atol: float, run_failed: str, mismatch: str,
                   mismatch_suffix: str = "") -> dict[str, float]:
-    """Run an exported program on the reference inputs of each batch size and compare with
+    """Run an exported program (`run(batch, inputs)`) on the reference inputs of each batch size and compare with
     the module's outputs; {batch: max abs error}. A failing run or an error above `atol`
     is a GccGanError (`run_failed` / `mismatch` begin its message)."""
     errs: dict[str, float] = {}
     for b in batches:
         xs, want = ref.get(b)
         try:
-            got = run(xs)
+            got = run(b, xs)
         except Exception as e:  # noqa: BLE001 - the exported program's failure is reported
             raise GccGanError(f"{run_failed} at batch {b}: {str(e).strip().splitlines()[0]}") from e
         err = max_abs_err(got, want)
@@ -338,7 +308,7 @@ def verify_onnx(path: str | os.PathLike[str], module: nn.Module, input_shapes: M
     names = [i.name for i in sess.get_inputs()]
     if names != list(input_shapes):
         raise GccGanError(f"{path}: ONNX inputs {names} do not match the network's inputs {list(input_shapes)}")
-    errs = check_batches(lambda xs: sess.run(None, {n: x.numpy() for n, x in zip(names, xs)}), ref, batches,
+    errs = check_batches(lambda _b, xs: sess.run(None, {n: x.numpy() for n, x in zip(names, xs)}), ref, batches,
                          atol, f"onnxruntime failed on {path}", f"ONNX verification failed for {path}",
                          f" (onnxruntime {providers[0]} vs PyTorch)")
     return {"provider": sess.get_providers()[0], "atol": atol, "max_abs_err": errs}

@@ -1,0 +1,257 @@
+"""The standalone worker: a fresh `python -I` in which gcc_gan cannot be imported. It
+imports each generated `NAME.py`, loads `NAME.safetensors`, runs a fixed batch, and
+writes `NAME.pt2` from that module with torch.export, then reloads the program and runs
+it. The parent compares every output with its own module.
+
+Why a separate process does the .pt2 export: it proves both the source and the program
+stand without gcc-gan, and it moves torch.export (its import alone takes ~1.7 s, the
+trace ~1 s) onto the other core while the parent runs the reference forwards and the
+ONNX export. The worker is started before the parent imports torch, so the two imports
+overlap too.
+
+This file is run as a script by path. It must import only the standard library at module
+level (the CLI imports it before torch) and torch/safetensors inside functions, never
+gcc_gan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+
+# An example batch of 1 would specialise the batch dim to 1; 2 keeps it symbolic, and
+# min=1 still admits single images at run time.
+EXAMPLE_BATCH = 2
+MAX_BATCH = 1 << 20
+TIMEOUT_S = 300
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """The exporters warn (and log) about their own deprecation, tracing constants and opset
+    conversion; the numerical verification is what decides whether an export is right."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+
+
+def bake_parametrizations(module: nn.Module) -> nn.Module:
+    """Replace every parametrization (spectral norm) of `module` by a plain weight holding
+    its current value, in place; returns `module`.
+
+    `remove_parametrizations` deletes the weight property from the module's injected class,
+    which a deep copy shares with its original, so each module first gets its own clone of
+    that class (else the original would lose its `weight`)."""
+    import torch
+    from torch.nn.utils import parametrize
+
+    with torch.no_grad():
+        for mod in list(module.modules()):
+            if not parametrize.is_parametrized(mod):
+                continue
+            cls = type(mod)
+            mod.__class__ = type(cls.__name__, cls.__bases__,
+                                 {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")})
+            for name in list(mod.parametrizations.keys()):
+                parametrize.remove_parametrizations(mod, name, leave_parametrized=True)
+    return module
+
+
+def export_program(module: nn.Module, example: tuple[Tensor, ...], path: str | os.PathLike[str]) -> None:
+    """torch.export `module` (eval mode, no parametrizations; one positional tensor per
+    input) with a dynamic batch dimension, and save it at `path` atomically. Exporter
+    errors propagate."""
+    import torch
+
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    dest = Path(path)
+    tmp = dest.with_name(f".{dest.stem}.tmp.pt2")  # torch.export.save wants .pt2
+    try:
+        with quiet():
+            ep = torch.export.export(module, example, dynamic_shapes=tuple({0: batch} for _ in example))
+            torch.export.save(ep, str(tmp))
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+
+
+def _inputs(tensors: dict[str, Tensor], batch: int) -> tuple[Tensor, ...]:
+    n = sum(1 for k in tensors if k.startswith(f"b{batch}."))
+    return tuple(tensors[f"b{batch}.in{i}"] for i in range(n))
+
+
+def _outputs(out: Any, prefix: str) -> dict[str, Tensor]:
+    import torch
+
+    outs = (out,) if isinstance(out, torch.Tensor) else tuple(out)
+    return {f"{prefix}.out{i}": o.detach().contiguous() for i, o in enumerate(outs)}
+
+
+def _run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One network: standalone forward, then (when asked) .pt2 export, reload and runs.
+    Failures are recorded in the result, never raised."""
+    import importlib.util
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    res: dict[str, Any] = {"stem": job["stem"], "wall_s": {}}
+    d, stem = Path(job["dir"]), job["stem"]
+    xs = load_file(job["inputs"])
+    outs: dict[str, Tensor] = {}
+    try:
+        spec = importlib.util.spec_from_file_location(stem, d / f"{stem}.py")
+        mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(mod)  # type: ignore[union-attr]
+        net = getattr(mod, job["class_name"])()
+        net.load_state_dict(load_file(str(d / f"{stem}.safetensors")), strict=True)
+        net.eval()
+        with torch.no_grad():
+            outs.update(_outputs(net(*_inputs(xs, job["standalone_batch"])), "standalone"))
+    except Exception:  # noqa: BLE001 - the parent reports the last lines of the traceback
+        res["standalone_error"] = "\n".join(traceback.format_exc().strip().splitlines()[-3:])
+        return res
+    try:
+        if job.get("pt2_batches") is not None:
+            _pt2_steps(job, net, xs, res, outs)
+    finally:
+        save_file(outs, job["outputs"])
+    return res
+
+
+def _pt2_steps(job: dict[str, Any], net: nn.Module, xs: dict[str, Tensor], res: dict[str, Any],
+               outs: dict[str, Tensor]) -> None:
+    """Export `net` to `NAME.pt2`, reload it, run it at each of the job's pt2_batches."""
+    import torch
+
+    path = Path(job["dir"]) / f"{job['stem']}.pt2"
+    t0 = time.perf_counter()
+    try:
+        export_program(bake_parametrizations(net), _inputs(xs, EXAMPLE_BATCH), path)
+    except Exception as e:  # noqa: BLE001 - recorded for the parent
+        res["pt2_export_error"] = _first_line(e)
+        return
+    finally:
+        res["wall_s"]["pt2_export"] = round(time.perf_counter() - t0, 4)
+    t0 = time.perf_counter()
+    try:
+        with quiet():
+            prog = torch.export.load(str(path)).module()
+    except Exception as e:  # noqa: BLE001
+        res["pt2_load_error"] = _first_line(e)
+        return
+    for b in job["pt2_batches"]:
+        try:
+            with torch.no_grad():
+                outs.update(_outputs(prog(*_inputs(xs, b)), f"pt2.b{b}"))
+        except Exception as e:  # noqa: BLE001
+            res["pt2_run_error"] = {"batch": b, "message": _first_line(e)}
+            break
+    res["wall_s"]["pt2_verify"] = round(time.perf_counter() - t0, 4)
+
+
+def serve(results_path: str) -> None:
+    """The worker's main: import torch (and warm torch.export) while the parent works, then
+    run the one JSON line of jobs read from stdin; EOF without jobs means the parent gave
+    up. The results list is written to `results_path` when all jobs ran. An orphaned worker
+    removes its io dir (the parent's temp dir holding `results_path`) itself."""
+    sys.path[:] = [p for p in sys.path if not (Path(p or ".") / "gcc_gan").is_dir()]
+    sys.modules["gcc_gan"] = None  # type: ignore[assignment]  # any `import gcc_gan` fails
+    parent = os.getppid()
+    import torch  # noqa: F401
+
+    with contextlib.suppress(Exception):
+        import torch.export._trace  # noqa: F401 - the slow part of torch.export's import
+    line = sys.stdin.readline()
+    if line.strip():
+        results = [_run_job(job) for job in json.loads(line)]
+        tmp = f"{results_path}.tmp"
+        Path(tmp).write_text(json.dumps(results), encoding="utf-8")
+        os.replace(tmp, results_path)
+    if not line.strip() or os.getppid() != parent:  # the parent gave up or was killed: nobody else cleans up
+        shutil.rmtree(Path(results_path).parent, ignore_errors=True)
+
+
+class StandaloneWorker:
+    """Parent side: start the worker now, `submit` jobs later, `collect` their results.
+    Use as a context manager: leaving it kills a worker that is still running."""
+
+    def __init__(self) -> None:
+        self.io_dir = Path(tempfile.mkdtemp(prefix="gcc-gan-standalone-"))
+        self.results_path = self.io_dir / "results.json"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env["OMP_NUM_THREADS"] = "1"  # small batches; leave the cores to the parent
+        self._stderr = open(self.io_dir / "stderr", "w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen([sys.executable, "-I", "-B", __file__, str(self.results_path)], env=env,
+                                     cwd=self.io_dir, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr, text=True)
+        self.submitted = False
+
+    def __enter__(self) -> StandaloneWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, jobs: Sequence[dict[str, Any]]) -> None:
+        """Each job: dir, stem, class_name, inputs (safetensors with `b{batch}.in{i}`),
+        outputs (path), standalone_batch, pt2_batches (None: no .pt2)."""
+        assert self.proc.stdin is not None and not self.submitted
+        self.submitted = True
+        try:
+            self.proc.stdin.write(json.dumps(list(jobs)) + "\n")
+            self.proc.stdin.close()
+        except OSError:
+            pass  # the worker died; collect() reports how
+
+    def collect(self, timeout: float = TIMEOUT_S) -> list[dict[str, Any]]:
+        """Wait for the worker; its results, one per job. A crash or a timeout raises
+        RuntimeError with the tail of its stderr."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"timed out after {timeout:g} s") from None
+        if self.proc.returncode != 0 or not self.results_path.is_file():
+            self._stderr.seek(0)
+            tail = "\n".join(self._stderr.read().strip().splitlines()[-3:])
+            raise RuntimeError(tail or f"exited with code {self.proc.returncode}")
+        return json.loads(self.results_path.read_text(encoding="utf-8"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        self._stderr.close()
+        shutil.rmtree(self.io_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
