@@ -4,6 +4,7 @@ compile, resume (in-process stop and a real SIGKILL), bad inputs."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gcc_gan.cli.main import run as cli
+from gcc_gan.compiler.kernels import dilated_conv
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.genotype_dsl.analysis import analyze, analyze_genotype
 from gcc_gan.genotype_dsl.builder import op
@@ -87,6 +89,75 @@ def test_merged_equals_per_candidate_sum(cands, shape, name) -> None:
     if m.kinds[i] != "none":
         y.square().sum().backward()
         assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("k,d,stride,size", [(5, 2, 1, 8), (3, 2, 1, 6), (5, 2, 2, 8), (5, 2, 2, 7), (5, 2, 1, 7),
+                                             (3, 3, 1, 9), (3, 3, 3, 10), (5, 1, 1, 6), (3, 2, 3, 8)])
+def test_dilated_conv_equals_conv2d(k: int, d: int, stride: int, size: int) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, size, size, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 3, k, k, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    want = torch.nn.functional.conv2d(x, w, b, stride=stride, padding=d * (k - 1) // 2, dilation=d)
+    got = dilated_conv(x, w, b, d, stride)
+    assert got.shape == want.shape and torch.allclose(got, want, atol=1e-12)
+    r = torch.randn_like(want)
+    g_want = torch.autograd.grad((want * r).sum(), (x, w, b))
+    g_got = torch.autograd.grad((got * r).sum(), (x, w, b))
+    assert all(torch.allclose(a, c, atol=1e-10) for a, c in zip(g_got, g_want, strict=True))
+
+
+@pytest.mark.parametrize("cands,shape", [(normal_candidates(), (5, 8, 8)), (down_candidates(2), (5, 8, 8)),
+                                         (up_candidates(), (5, 4, 4))])
+def test_merged_gradients_equal_per_candidate_gradients(cands: list, shape: tuple[int, ...]) -> None:
+    # float64, so equality is checked far below float32 rounding: the merged form is exact
+    # algebra for the weights' and the architecture's gradients, not just the output
+    torch.manual_seed(1)
+    m = MixedOp(cands, shape, 5).double()
+    x = torch.randn(2, *shape, dtype=torch.float64, requires_grad=True)
+    logits = torch.randn(len(cands), dtype=torch.float64, requires_grad=True)
+    r = torch.randn(2, *m.out_shape, dtype=torch.float64)
+    params = [x, logits, *m.parameters()]
+    grads = {}
+    for mode in ("merged", "separate"):
+        out = m(x, torch.softmax(logits, 0), mode)
+        grads[mode] = torch.autograd.grad((out * r).sum(), params, allow_unused=True)
+    for a, b in zip(grads["merged"], grads["separate"], strict=True):
+        assert (a is None) == (b is None)
+        assert a is None or torch.allclose(a, b, atol=1e-10)
+
+
+def test_algorithm_1_step_is_mode_independent_in_float64() -> None:
+    """One full search step (four updates) from the same state in both modes: equal losses
+    and parameters. float64, because float32 rounding differences in near-zero gradients
+    are turned into full-size Adam updates (two thread counts differ just as much)."""
+    from gcc_gan.search.adv_search import AdversarialSearcher
+    from gcc_gan.search.config import make_config
+
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        cfg = make_config("adversarial", "tiny", {**TINY, "bottom": 4, "iters": 10})
+        s = AdversarialSearcher(cfg, torch.device("cpu"))
+        reals = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        s.step(0, reals)
+        snap_m = {k: {n: t.clone() for n, t in m.state_dict().items()} for k, m in s.modules().items()}
+        snap_o = {k: copy.deepcopy(o.state_dict()) for k, o in s.optimizers().items()}
+        after = {}
+        for mode in ("separate", "merged"):
+            for k, m in s.modules().items():
+                m.load_state_dict(snap_m[k])
+            for k, o in s.optimizers().items():
+                o.load_state_dict(copy.deepcopy(snap_o[k]))
+            s.set_mode(mode)
+            losses = s.step(1, reals)
+            after[mode] = (losses, {f"{k}.{n}": t.clone() for k, m in s.modules().items()
+                                    for n, t in m.state_dict().items()})
+    finally:
+        torch.set_default_dtype(old)
+    (la, pa), (lb, pb) = after["separate"], after["merged"]
+    assert max(abs(la[k] - lb[k]) for k in la) <= 1e-9
+    assert max(float((pa[k] - pb[k]).abs().max()) for k in pa if pa[k].is_floating_point()) <= 1e-9
 
 
 def test_supernets_merged_equal_separate_and_grads_reach_both_architectures() -> None:

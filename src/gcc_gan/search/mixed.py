@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..compiler.kernels import effective_size, embed_kernel
+from ..compiler.kernels import dilated_conv, effective_size, embed_kernel
 from ..genotype_dsl.model import OpCall
 from ..genotype_dsl.ops import Shape
 from .pipeline import Pipeline
@@ -160,6 +160,12 @@ class MixedOp(nn.Module):
                 h = fn(h, m)
             prefixed[key] = h
         h = prefixed[key]
+        if len(g.members) == 1 and not g.identity:
+            # a lone conv scales its output instead: the α gradient is then <grad, y>, not
+            # a weight-gradient convolution (which an architecture-only step never needs)
+            i = g.members[0][0]
+            lone: nn.Conv2d = self.cands[i].mods[-1]  # type: ignore[index,assignment]
+            return dilated_conv(h, lone.weight, lone.bias, lone.dilation[0], lone.stride[0]) * w[i]
         kernel: Tensor | None = None
         bias: Tensor | None = None
         for i, d in g.members:
@@ -175,8 +181,7 @@ class MixedOp(nn.Module):
             c = torch.arange(kernel.shape[0])
             delta[c, c, g.size // 2, g.size // 2] = 1.0
             kernel = kernel + delta * sum(w[i] for i in g.identity)
-        pad = g.dilation * (g.size - 1) // 2
-        return F.conv2d(h, kernel, bias, stride=g.stride, padding=pad, dilation=g.dilation)
+        return dilated_conv(h, kernel, bias, g.dilation, g.stride)
 
 
 def gumbel_weights(logits: Tensor, tau: float, hard: bool, gen: torch.Generator | None) -> Tensor:
