@@ -250,6 +250,23 @@ def test_failing_step_leaves_no_directory(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(ARTIFACTS)
 
 
+def test_standalone_worker_sees_the_parents_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A non-editable install puts gcc_gan/ next to torch in site-packages: the worker must
+    # keep such folders (and PYTHONPATH) on its path and block only gcc_gan itself.
+    site = tmp_path / "site"
+    (site / "gcc_gan").mkdir(parents=True)
+    (site / "extra_mod.py").write_text("SCALE = 2.0\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    sys.path.insert(0, str(site))
+    try:
+        net = _broken(first_line="import extra_mod", body="return torch.tanh(self.fc(z)) * extra_mod.SCALE")
+        report = write_compile_dir(tmp_path / "out", [net], None)
+    finally:
+        sys.path.remove(str(site))
+        sys.modules.pop("extra_mod", None)
+    assert report["networks"]["generator"]["verification"]["standalone"]["max_abs_err"] <= 1e-6
+
+
 def test_pt2_export_failure_in_the_standalone_worker(tmp_path: Path) -> None:
     # runs standalone and exports to ONNX (tracing takes one branch), but torch.export
     # refuses the data-dependent branch: the worker's failure becomes one clear error

@@ -1,4 +1,4 @@
-"""The standalone worker: a fresh `python -I` in which gcc_gan cannot be imported. It
+"""The standalone worker: a fresh python process in which gcc_gan cannot be imported. It
 imports each generated `NAME.py`, loads `NAME.safetensors`, runs a fixed batch, and
 writes `NAME.pt2` from that module with torch.export, then reloads the program and runs
 it. The parent compares every output with its own module.
@@ -180,8 +180,12 @@ def serve(results_path: str) -> None:
     run the one JSON line of jobs read from stdin; EOF without jobs means the parent gave
     up. The results list is written to `results_path` when all jobs ran. An orphaned worker
     removes its io dir (the parent's temp dir holding `results_path`) itself."""
-    sys.path[:] = [p for p in sys.path if not (Path(p or ".") / "gcc_gan").is_dir()]
-    sys.modules["gcc_gan"] = None  # type: ignore[assignment]  # any `import gcc_gan` fails
+    # the same interpreter and sys.path as the parent (user site, PYTHONPATH: the same
+    # torch), minus this file's own folder; gcc_gan itself is blocked, so any `import
+    # gcc_gan...` in the generated source fails even where gcc_gan is installed
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.modules["gcc_gan"] = None  # type: ignore[assignment]
     parent = os.getppid()
     import torch  # noqa: F401
 
@@ -204,10 +208,9 @@ class StandaloneWorker:
     def __init__(self) -> None:
         self.io_dir = Path(tempfile.mkdtemp(prefix="gcc-gan-standalone-"))
         self.results_path = self.io_dir / "results.json"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env["OMP_NUM_THREADS"] = "1"  # small batches; leave the cores to the parent
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}  # small batches; leave the cores to the parent
         self._stderr = open(self.io_dir / "stderr", "w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen([sys.executable, "-I", "-B", __file__, str(self.results_path)], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-B", __file__, str(self.results_path)], env=env,
                                      cwd=self.io_dir, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=self._stderr, text=True)
         self.submitted = False
