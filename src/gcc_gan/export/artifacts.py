@@ -171,18 +171,6 @@ def _write_network(tmp: Path, c: CompiledNetwork) -> tuple[ReferenceOutputs, dic
     return ref, {**_net_report(c), "files": files, "verification": {}, "step_wall_s": times}
 
 
-def _export_onnx(tmp: Path, c: CompiledNetwork, ref: ReferenceOutputs, net: dict[str, Any], opset: int,
-                 verify: bool) -> None:
-    """Write (and verify) `NAME.onnx`, recording errors and times in `net`."""
-    stem, m, times = stem_of(c.role), ref.module, net["step_wall_s"]
-    onnx_path = tmp / f"{stem}.onnx"
-    net["onnx_export"] = _timed(times, "onnx_export", lambda: export_onnx(
-        m, c.input_shapes, onnx_path, opset, list(c.output_shapes), reference=ref))
-    if verify:
-        net["verification"]["onnx"] = _timed(times, "onnx_verify", lambda: verify_onnx(
-            onnx_path, m, c.input_shapes, ONNX_BATCHES, ONNX_ATOL, reference=ref))
-
-
 def check_interpreter(c: CompiledNetwork, ref: ReferenceOutputs, interpreter: torch.nn.Module,
                       atol: float = INTERPRETER_ATOL) -> dict[str, Any]:
     """The compiled module against the reference interpreter with the same weights (the
@@ -234,24 +222,31 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
             for c in compiled:
                 ref, nets[c.role] = _write_network(tmp, c)
                 refs.append(ref)
-            if verify and compiled:
-                # the worker checks the source alone and writes the .pt2 on the other core
-                # while this process runs the reference forwards and the ONNX export
-                t0 = time.perf_counter()
+            verifying = verify and bool(compiled)
+            if verifying:  # the worker checks the source alone and writes the .pt2 on the other core
                 submit_standalone(worker, tmp, compiled, refs)
+            for c, ref in zip(compiled, refs, strict=True):
+                # single-threaded tracing first, while the worker is still importing torch.export
+                net = nets[c.role]
+                net["onnx_export"] = _timed(net["step_wall_s"], "onnx_export", lambda c=c, ref=ref: export_onnx(
+                    ref.module, c.input_shapes, tmp / f"{stem_of(c.role)}.onnx", opset, list(c.output_shapes),
+                    reference=ref))
+                if not verifying:
+                    _timed(net["step_wall_s"], "pt2_export", lambda c=c, ref=ref: export_pt2(
+                        ref.module, c.input_shapes, tmp / f"{stem_of(c.role)}.pt2"))
+            if verifying:
+                t0 = time.perf_counter()
                 for c, ref in zip(compiled, refs, strict=True):
                     for b in sorted({*ONNX_BATCHES, *PT2_BATCHES, STANDALONE_BATCH}):
                         ref.get(b)
                     if interpreters and c.role in interpreters:
                         nets[c.role]["verification"]["interpreter"] = check_interpreter(c, ref, interpreters[c.role])
                 report["reference_forwards_wall_s"] = round(time.perf_counter() - t0, 4)
-            for c, ref in zip(compiled, refs, strict=True):
-                _export_onnx(tmp, c, ref, nets[c.role], opset, verify)
-                if not (verify and compiled):
-                    pt2 = tmp / f"{stem_of(c.role)}.pt2"
-                    _timed(nets[c.role]["step_wall_s"], "pt2_export",
-                           lambda m=ref.module, shapes=c.input_shapes, pt2=pt2: export_pt2(m, shapes, pt2))
-            if verify and compiled:
+                for c, ref in zip(compiled, refs, strict=True):
+                    net = nets[c.role]
+                    net["verification"]["onnx"] = _timed(net["step_wall_s"], "onnx_verify", lambda c=c, ref=ref: (
+                        verify_onnx(tmp / f"{stem_of(c.role)}.onnx", ref.module, c.input_shapes, ONNX_BATCHES,
+                                    ONNX_ATOL, reference=ref)))
                 t0 = time.perf_counter()
                 check_standalone(worker, out, compiled, refs, nets)
                 report["standalone_wait_s"] = round(time.perf_counter() - t0, 4)
