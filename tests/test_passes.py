@@ -97,6 +97,23 @@ def test_zoo_mac_targets(name: str, target: float) -> None:
     assert {"commute_upsample", "subpixel"} <= {p["name"] for p in report["passes"] if p["fired"]}
 
 
+def test_parallel_edges_with_equal_ops_but_different_weights() -> None:
+    """Removing one of two parallel edges whose ops differ only in their weights: IR
+    edges are compared by identity (value equality would compare weight tensors)."""
+    from gcc_gan.genotype_dsl.builder import NetBuilder, op
+
+    b = NetBuilder(8)
+    b.latent("z", 4)
+    b.node("m", width=1)
+    b.edge("z", "m", op("linear", out_width=16.0), op("reshape", size=4))
+    b.node("n", width=1)
+    b.edge("m", "n", op("conv", kernel=3), "relu")
+    b.edge("m", "n", op("conv", kernel=3), "none")
+    b.output("out", "n")
+    report = check_equivalent(b.build(), ["dead_code"])
+    assert report["passes"][0]["fired"]
+
+
 def test_subpixel_halves_work_exactly() -> None:
     """A 3x3 conv on a nearest-upsampled map becomes a sub-pixel conv with 2.25x fewer MACs."""
     from gcc_gan.genotype_dsl.builder import NetBuilder, op

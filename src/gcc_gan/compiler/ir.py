@@ -25,7 +25,9 @@ from ..genotype_dsl.ops import OpCtx, OpSpec, Shape, fmt_shape
 from .interpreter import Interpreter
 
 
-@dataclass
+# eq=False: ops and edges are compared by identity (list.remove / index / `in` on the
+# graph's lists); value comparison with tensors is IROp.same_as
+@dataclass(eq=False)
 class IROp:
     call: OpCall
     in_shape: Shape
@@ -63,7 +65,7 @@ class IROp:
                 and all(torch.equal(v, other.tensors[k]) for k, v in self.tensors.items()))
 
 
-@dataclass
+@dataclass(eq=False)
 class IREdge:
     srcs: list[str]  # several sources: their channel concatenation is the edge's input
     dst: str
