@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # torch is imported by the commands themselves: `gcc-gan --he
     from torch import Tensor
 
 from ..errors import GccGanError
-from .main import app, console
+from .main import app, console, err_console
 
 ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
 
@@ -159,8 +159,9 @@ def _compile(genotype: str, out: Path, weights: Optional[Path], width: Optional[
             load_weights(ref, given[role], what=str(weights))
         interpreters[role] = ref.eval()
         compiled.append(compile_network(infos[role], ref.state_dict(), role=role, passes=not no_passes, genotype=g))
-    report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify, interpreters=interpreters,
-                               worker=worker)
+    with err_console.status("compiling", spinner="dots") as status:
+        report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify, interpreters=interpreters,
+                                   worker=worker, on_step=lambda what: status.update(f"{what}…"))
     _print_summary(out, report, compiled, time.perf_counter() - t0)
 
 

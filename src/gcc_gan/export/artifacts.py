@@ -191,7 +191,8 @@ def check_interpreter(c: CompiledNetwork, ref: ReferenceOutputs, interpreter: to
 def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[CompiledNetwork], genotype: Genotype | None,
                       opset: int = DEFAULT_OPSET, verify: bool = True,
                       interpreters: Mapping[str, torch.nn.Module] | None = None,
-                      worker: StandaloneWorker | None = None) -> dict[str, Any]:
+                      worker: StandaloneWorker | None = None,
+                      on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Write every artifact of `compiled` networks into `out_dir` atomically; return the
     report (also written as report.json). Any failing step raises GccGanError and leaves
     `out_dir` as it was. `interpreters` (role -> reference Interpreter holding the same
@@ -200,7 +201,9 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
     one is started here when verifying without it, and it is closed either way.
 
     With `verify` the .pt2 is written by the standalone worker (from the module it imported
-    without gcc_gan); without it, in this process."""
+    without gcc_gan); without it, in this process. `on_step(what)` hears each step as it
+    starts (the CLI shows it as a status line)."""
+    step = on_step or (lambda _what: None)
     t_start = time.perf_counter()
     check_opset(opset)
     out = Path(out_dir)
@@ -220,6 +223,7 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
             tmp = stack.enter_context(atomic_dir(out))
             refs = []
             for c in compiled:
+                step(f"writing {stem_of(c.role)}.py and {stem_of(c.role)}.safetensors")
                 ref, nets[c.role] = _write_network(tmp, c)
                 refs.append(ref)
             verifying = verify and bool(compiled)
@@ -228,15 +232,18 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
             for c, ref in zip(compiled, refs, strict=True):
                 # single-threaded tracing first, while the worker is still importing torch.export
                 net = nets[c.role]
+                step(f"tracing {stem_of(c.role)}.onnx")
                 net["onnx_export"] = _timed(net["step_wall_s"], "onnx_export", lambda c=c, ref=ref: export_onnx(
                     ref.module, c.input_shapes, tmp / f"{stem_of(c.role)}.onnx", opset, list(c.output_shapes),
                     reference=ref))
                 if not verifying:
+                    step(f"exporting {stem_of(c.role)}.pt2")
                     _timed(net["step_wall_s"], "pt2_export", lambda c=c, ref=ref: export_pt2(
                         ref.module, c.input_shapes, tmp / f"{stem_of(c.role)}.pt2"))
             if verifying:
                 t0 = time.perf_counter()
                 for c, ref in zip(compiled, refs, strict=True):
+                    step(f"reference forwards of {c.role} (batch 1, 3, 64)")
                     for b in sorted({*ONNX_BATCHES, *PT2_BATCHES, STANDALONE_BATCH}):
                         ref.get(b)
                     if interpreters and c.role in interpreters:
@@ -244,10 +251,12 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
                 report["reference_forwards_wall_s"] = round(time.perf_counter() - t0, 4)
                 for c, ref in zip(compiled, refs, strict=True):
                     net = nets[c.role]
+                    step(f"verifying {stem_of(c.role)}.onnx with onnxruntime")
                     net["verification"]["onnx"] = _timed(net["step_wall_s"], "onnx_verify", lambda c=c, ref=ref: (
                         verify_onnx(tmp / f"{stem_of(c.role)}.onnx", ref.module, c.input_shapes, ONNX_BATCHES,
                                     ONNX_ATOL, reference=ref)))
                 t0 = time.perf_counter()
+                step("waiting for the standalone check and .pt2 export")
                 check_standalone(worker, out, compiled, refs, nets)
                 report["standalone_wait_s"] = round(time.perf_counter() - t0, 4)
             report["wall_s"] = round(time.perf_counter() - t_start, 4)
