@@ -28,7 +28,10 @@ class Searcher:
         return self._gen.manual_seed(mix_seed(self.cfg.seed, s, sub))
 
     def randn(self, n: int, dim: int, s: int, sub: int) -> Tensor:
-        return torch.randn(n, dim, generator=self.gen(s, sub)).to(self.device)
+        # drawn in float32 on the CPU whatever the default dtype and device, so a float64
+        # or CUDA run sees the same numbers
+        return torch.randn(n, dim, generator=self.gen(s, sub), dtype=torch.float32).to(
+            self.device, torch.get_default_dtype())
 
     # to override ---------------------------------------------------------------------
     def step(self, s: int, reals: Tensor) -> dict[str, float]:

@@ -187,7 +187,8 @@ class MixedOp(nn.Module):
 def gumbel_weights(logits: Tensor, tau: float, hard: bool, gen: torch.Generator | None) -> Tensor:
     """Gumbel-softmax sample of `logits` at temperature `tau`; `hard`: straight-through
     one-hot (forward one-hot, backward the soft sample's gradient)."""
-    u = torch.rand(logits.shape, generator=gen, device=logits.device).clamp_(1e-10, 1 - 1e-7)
+    # float32 CPU draws (the generator's device) whatever the logits' dtype and device
+    u = torch.rand(logits.shape, generator=gen, dtype=torch.float32).clamp_(1e-10, 1 - 1e-7).to(logits)
     y = F.softmax((logits - torch.log(-torch.log(u))) / tau, dim=-1)
     if not hard:
         return y
