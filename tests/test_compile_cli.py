@@ -68,9 +68,11 @@ def leftovers(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
 
 
-def test_compile_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "out"
-    code, stdout, err = cli(capsys, "compile", "zoo:autogan-a", "-o", out, "--width", SMALL, "--net", "both")
+def test_compile_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative -o, as in the README (the worker runs elsewhere)
+    out = tmp_path / "runs" / "out"
+    code, stdout, err = cli(capsys, "compile", "zoo:autogan-a", "-o", "runs/out", "--width", SMALL, "--net", "both")
     assert code == 0, err
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(ARTIFACTS + [a.replace("generator", "discriminator") for a in ARTIFACTS[:4]])

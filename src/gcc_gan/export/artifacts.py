@@ -85,7 +85,7 @@ def submit_standalone(worker: StandaloneWorker, tmp_dir: Path, compiled: Sequenc
         batches = {STANDALONE_BATCH, EXAMPLE_BATCH, *PT2_BATCHES}
         save_file({f"b{b}.in{i}": x for b in batches
                    for i, x in enumerate(example_inputs(c.input_shapes, b, ref.seed))}, str(inputs))
-        jobs.append({"dir": str(tmp_dir), "stem": stem, "class_name": c.class_name, "inputs": str(inputs),
+        jobs.append({"dir": str(tmp_dir.absolute()), "stem": stem, "class_name": c.class_name, "inputs": str(inputs),
                      "outputs": str(worker.io_dir / f"{stem}.out.safetensors"),
                      "standalone_batch": STANDALONE_BATCH, "pt2_batches": list(PT2_BATCHES)})
     worker.submit(jobs)
