@@ -23,9 +23,8 @@ from ..atomic import atomic_dir
 from ..compiler.pipeline import CompiledNetwork
 from ..errors import GccGanError
 from ..genotype_dsl.model import Genotype
-from .onnx_export import (DEFAULT_OPSET, ReferenceOutputs, check_opset, example_inputs, export_onnx, max_abs_err,
-                          run_module, verify_onnx)
-from .onnx_export import check_batches
+from .onnx_export import (DEFAULT_OPSET, ReferenceOutputs, check_batches, check_opset, example_inputs, export_onnx,
+                          max_abs_err, run_module, verify_onnx)
 from .pt2_export import export_pt2
 from .standalone import EXAMPLE_BATCH, StandaloneWorker
 
@@ -214,9 +213,10 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
         "opset": opset, "verified": verify, "networks": {},
     }
     nets = report["networks"]
+    verifying = verify and bool(compiled)
     try:
         with contextlib.ExitStack() as stack:
-            if verify and compiled:
+            if verifying:
                 worker = stack.enter_context(worker or StandaloneWorker())
             elif worker is not None:
                 worker.close()
@@ -226,7 +226,6 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
                 step(f"writing {stem_of(c.role)}.py and {stem_of(c.role)}.safetensors")
                 ref, nets[c.role] = _write_network(tmp, c)
                 refs.append(ref)
-            verifying = verify and bool(compiled)
             if verifying:  # the worker checks the source alone and writes the .pt2 on the other core
                 submit_standalone(worker, tmp, compiled, refs)
             for c, ref in zip(compiled, refs, strict=True):
@@ -242,9 +241,10 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
                         ref.module, c.input_shapes, tmp / f"{stem_of(c.role)}.pt2"))
             if verifying:
                 t0 = time.perf_counter()
+                batches = sorted({*ONNX_BATCHES, *PT2_BATCHES, STANDALONE_BATCH})
                 for c, ref in zip(compiled, refs, strict=True):
-                    step(f"reference forwards of {c.role} (batch 1, 3, 64)")
-                    for b in sorted({*ONNX_BATCHES, *PT2_BATCHES, STANDALONE_BATCH}):
+                    step(f"reference forwards of {c.role} (batch {', '.join(map(str, batches))})")
+                    for b in batches:
                         ref.get(b)
                     if interpreters and c.role in interpreters:
                         nets[c.role]["verification"]["interpreter"] = check_interpreter(c, ref, interpreters[c.role])

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import GccGanError
-from .standalone import bake_parametrizations, quiet
+from .standalone import bake_parametrizations, first_line, quiet
 
 Shape = tuple[int, ...]
 DEFAULT_OPSET = 17
@@ -164,11 +164,6 @@ def _run_exporter(m: nn.Module, example: tuple[Tensor, ...], tmp: Path, opset: i
                               output_names=outs, dynamic_axes=axes, do_constant_folding=True)
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().split("[Caused by")[0].strip()  # the rest is a dump of the traced graph
-    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
-
-
 def _batch_smoke_test(path: Path, ref: ReferenceOutputs, atol: float = 1e-4) -> str | None:
     """Why the ONNX file disagrees with the module at batch sizes other than the traced
     example's (None when it agrees): tracing can bake the example's batch size into a
@@ -184,7 +179,7 @@ def _batch_smoke_test(path: Path, ref: ReferenceOutputs, atol: float = 1e-4) -> 
             if not err <= atol:
                 return f"wrong at batch {b} (max abs error {err:.3g}): the traced graph fixed the batch size"
     except Exception as e:  # noqa: BLE001 - any failure means: do not use this export
-        return f"fails at run time: {_first_line(e)}"
+        return f"fails at run time: {first_line(e)}"
     return None
 
 
@@ -217,7 +212,7 @@ def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str 
             try:
                 _run_exporter(m, example, tmp, opset, names, outs, name)
             except Exception as e:  # noqa: BLE001 - reported below, never a traceback
-                failures.append(f"{name} exporter: {_first_line(e)}")
+                failures.append(f"{name} exporter: {first_line(e)}")
                 continue
             if exporter == "auto" and name != tries[-1]:
                 problem = _batch_smoke_test(tmp, reference or ReferenceOutputs(module, input_shapes))
@@ -236,7 +231,7 @@ def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str 
     except GccGanError:
         raise
     except Exception as e:  # noqa: BLE001 - a checker failure is reported, never a traceback
-        raise GccGanError(f"ONNX export to {dest} failed: {_first_line(e)}") from e
+        raise GccGanError(f"ONNX export to {dest} failed: {first_line(e)}") from e
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()

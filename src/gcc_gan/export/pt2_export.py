@@ -11,7 +11,7 @@ from torch import nn
 
 from ..errors import GccGanError
 from .onnx_export import ReferenceOutputs, Shape, baked_copy, check_batches, example_inputs, named_module, run_module
-from .standalone import EXAMPLE_BATCH, export_program, quiet
+from .standalone import EXAMPLE_BATCH, export_program, first_line, quiet
 
 
 def export_pt2(module: nn.Module, input_shapes: Mapping[str, Shape], path: str | os.PathLike[str]) -> None:
@@ -21,8 +21,7 @@ def export_pt2(module: nn.Module, input_shapes: Mapping[str, Shape], path: str |
     try:
         export_program(m, example_inputs(input_shapes, batch=EXAMPLE_BATCH), path)
     except Exception as e:  # noqa: BLE001 - an exporter failure is reported, never a traceback
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise GccGanError(f".pt2 export to {path} failed: {type(e).__name__}: {msg}") from e
+        raise GccGanError(f".pt2 export to {path} failed: {first_line(e)}") from e
 
 
 def verify_pt2(path: str | os.PathLike[str], module: nn.Module, input_shapes: Mapping[str, Shape],

@@ -95,8 +95,9 @@ def export_program(module: nn.Module, example: tuple[Tensor, ...], path: str | o
             tmp.unlink()
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
+def first_line(e: BaseException) -> str:
+    """`Type: first line of the message`, for one-line error reports."""
+    text = str(e).strip().split("[Caused by")[0].strip()  # the rest is a dump of the traced graph
     return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
 
 
@@ -154,7 +155,7 @@ def _pt2_steps(job: dict[str, Any], net: nn.Module, xs: dict[str, Tensor], res: 
     try:
         export_program(bake_parametrizations(net), _inputs(xs, EXAMPLE_BATCH), path)
     except Exception as e:  # noqa: BLE001 - recorded for the parent
-        res["pt2_export_error"] = _first_line(e)
+        res["pt2_export_error"] = first_line(e)
         return
     finally:
         res["wall_s"]["pt2_export"] = round(time.perf_counter() - t0, 4)
@@ -163,14 +164,14 @@ def _pt2_steps(job: dict[str, Any], net: nn.Module, xs: dict[str, Tensor], res: 
         with quiet():
             prog = torch.export.load(str(path)).module()
     except Exception as e:  # noqa: BLE001
-        res["pt2_load_error"] = _first_line(e)
+        res["pt2_load_error"] = first_line(e)
         return
     for b in job["pt2_batches"]:
         try:
             with torch.no_grad():
                 outs.update(_outputs(prog(*_inputs(xs, b)), f"pt2.b{b}"))
         except Exception as e:  # noqa: BLE001
-            res["pt2_run_error"] = {"batch": b, "message": _first_line(e)}
+            res["pt2_run_error"] = {"batch": b, "message": first_line(e)}
             break
     res["wall_s"]["pt2_verify"] = round(time.perf_counter() - t0, 4)
 
