@@ -15,7 +15,10 @@ the Gumbel-softmax relaxation, or a straight-through one-hot vector) and compute
 
 Dilated kernels merge with the dense ones when they fit inside the largest dense kernel
 (dilconv3×3 = a sparse 5×5); the others merge among themselves at their dilation — a
-single 9×9 would cost more multiply-adds than it saves calls.
+single 9×9 would cost more multiply-adds than it saves calls. A conv left alone in its
+group scales its output rather than its kernel, so an architecture-only step needs no
+weight-gradient convolution for it. Dilated convs run as dense convs over polyphase
+components (`compiler.kernels.dilated_conv`), which oneDNN computes faster.
 """
 
 from __future__ import annotations
