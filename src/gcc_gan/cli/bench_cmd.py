@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..errors import GccGanError
-from .main import app, console
+from .app import app, console
 
 
 def _num(x: float | None, fmt: str) -> str:

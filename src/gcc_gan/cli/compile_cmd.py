@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # torch is imported by the commands themselves: `gcc-gan --he
     from torch import Tensor
 
 from ..errors import GccGanError
-from .main import app, console, err_console
+from .app import app, console, err_console
 
 ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
 

@@ -23,7 +23,7 @@ from ..genotype_dsl.analysis import NetInfo, analyze_genotype
 from ..genotype_dsl.io import load_and_analyze, problems_from_validation, save_genotype
 from ..genotype_dsl.model import Genotype, Provenance, json_schema
 from ..genotype_dsl.ops import Shape, fmt_shape
-from .main import app, console
+from .app import app, console
 
 NET_KEYS = ("generator", "discriminator")
 

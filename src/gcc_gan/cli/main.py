@@ -1,10 +1,5 @@
-"""The `gcc-gan` command line: thin — parse, call the library, print.
-
-Every command module registers its commands on `app` when imported in `_register()`.
-Exit codes: 0 success; 1 a user error (`GccGanError`, or a file the OS refuses), printed
-as one `error: ...` line block on stderr, never a traceback; 2 a usage error (unknown
-option, missing argument), printed by typer/click.
-"""
+"""The `gcc-gan` entry point: registers every command module on the app (`app.py`) and
+runs it. Exit codes: see `app.py`."""
 
 from __future__ import annotations
 
@@ -13,76 +8,10 @@ import contextlib
 import errno
 import os
 import sys
-from typing import Any, NoReturn, Sequence
+from typing import Sequence
 
-import typer
-from rich.console import Console
-from rich.text import Text
-from typer.core import TyperGroup
-
-from .. import __version__
 from ..errors import GccGanError
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-def print_error(message: str) -> None:
-    """`error: <message>` on stderr, the message printed verbatim (no rich markup)."""
-    err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
-
-
-def fail(message: str) -> NoReturn:
-    """Print a user-facing error and exit 1."""
-    print_error(message)
-    raise typer.Exit(1)
-
-
-def _os_message(e: OSError) -> str:
-    what = e.strerror or str(e)
-    return f"{e.filename}: {what}" if e.filename else what
-
-
-class _Group(TyperGroup):
-    """Turns user errors raised by any command into `error: ...` + exit 1, both under
-    `main()` and when the app is invoked in-process (tests, typer's CliRunner)."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except GccGanError as e:
-            fail(str(e))
-        except OSError as e:
-            if e.errno == errno.EPIPE:  # stdout closed early (`| head`): typer handles it
-                raise
-            fail(_os_message(e))
-
-
-app = typer.Typer(
-    name="gcc-gan",
-    cls=_Group,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"gcc-gan {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
-) -> None:
-    """gcc-gan: search GAN architectures, compile genotypes to standalone PyTorch / ONNX /
-    .pt2, benchmark them."""
-
+from .app import _os_message, app, err_console, print_error
 
 _registered = False
 

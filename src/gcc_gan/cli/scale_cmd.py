@@ -9,7 +9,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from .main import app, console, err_console
+from .app import app, console, err_console
 
 
 @app.command("scale")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .main import app, console, err_console
+from .app import app, console, err_console
 
 
 @app.command("search")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .main import app, console, err_console
+from .app import app, console, err_console
 
 
 @app.command("train")
