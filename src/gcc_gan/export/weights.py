@@ -173,7 +173,13 @@ class Mapped:
     notes: list[str]
 
 
-def map_state_dict(native: Native, model: Interpreter, sd: Mapping[str, Tensor], strict: bool = True,
+def map_state_dict(native: Native, model: Interpreter, sd: Mapping[str, Tensor],
+                   strict: bool = True) -> dict[str, Tensor]:
+    """`map_checkpoint`'s weights, in the native encoding's default layout."""
+    return map_checkpoint(native, model, sd, strict).weights
+
+
+def map_checkpoint(native: Native, model: Interpreter, sd: Mapping[str, Tensor], strict: bool = True,
                    layout: Layout | None = None) -> Mapped:
     """The interpreter state dict filled from reference-layout `sd`. `model` may live on
     the meta device: every tensor is checked against its shape before anything is
@@ -359,7 +365,7 @@ def _import_net(role: str, native0: Native, rebuild: Callable[[int], Native], sd
     # crafted checkpoint cannot make import allocate a network it does not hold the weights of
     with torch.device("meta"):
         model = Interpreter(analyze(native.network, role=role))
-    mapped = map_state_dict(native, model, sd, layout=layout)
+    mapped = map_checkpoint(native, model, sd, layout=layout)
     params = sum(p.numel() for p in model.parameters())
     return mapped.weights, NetImport(role, layout_name, len(mapped.weights), params, gf, base, width_arg(base, gf),
                                      tuple(mapped.notes))
