@@ -421,3 +421,39 @@ def test_property_draws_cover_the_hard_cases() -> None:
             if n.official is not None:
                 seen.add("unused")
     assert {"deconv", "unused"} <= seen, seen
+
+
+# ---------------------------------------------------------------------------------------
+# show / bench --count official
+
+
+def test_show_and_bench_count_official(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    native = adversarialnas_generator(UNUSED_UP, gf=64)
+    gen = genotype_file(tmp_path, native, sngan_discriminator())
+    code, out, err = cli(capsys, "show", gen, "--count", "official", "--json")
+    assert code == 0, err
+    s = json.loads(out)
+    g = s["generator"]
+    assert (g["official"]["params"] - g["params"], g["official"]["macs"] - g["macs"]) == (4160, 266240)
+    assert s["discriminator"]["official"] == {"params": s["discriminator"]["params"],
+                                              "macs": s["discriminator"]["macs"]}
+    code, out, err = cli(capsys, "show", gen, "--count", "official")
+    assert code == 0 and "params (official)" in out and "MACs (official)" in out, err
+    code, out, _ = cli(capsys, "show", "zoo:adversarialnas", "--count", "official", "--json")
+    z = json.loads(out)["generator"]
+    assert z["official"] == {"params": z["params"], "macs": z["macs"]} and z["params"] == 8846851
+    # hand-edited: no longer the encoded network, so no official count
+    doc = json.loads(gen.read_text())
+    doc["generator"]["edges"][-1]["ops"][2] = {"op": "conv", "kernel": 5}
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    code, out, err = cli(capsys, "show", edited, "--count", "official", "--json")
+    assert code == 0 and json.loads(out)["generator"]["official"] is None, err
+    code, _, err = cli(capsys, "show", gen, "--count", "paper")
+    assert code == 2 and "executed or official" in err
+    res = tmp_path / "bench.json"
+    code, out, err = cli(capsys, "bench", gen, "--metrics", "size", "--count", "official", "--json", res)
+    assert code == 0, err
+    assert "Params (M) official" in out or "official" in out
+    r = json.loads(res.read_text())["results"][0]
+    assert r["official"]["params"] - r["executed"]["params"] == 4160
