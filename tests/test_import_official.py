@@ -457,3 +457,27 @@ def test_show_and_bench_count_official(tmp_path: Path, capsys: pytest.CaptureFix
     assert "Params (M) official" in out or "official" in out
     r = json.loads(res.read_text())["results"][0]
     assert r["official"]["params"] - r["executed"]["params"] == 4160
+
+
+def test_convert_accepts_every_alpha2genotype_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11 item 3: a genotype whose cell-3 n2 -> n3 edge is none converts (n2 and what
+    only feeds it are removed) instead of failing with "node 'cell3.n2' is dead"."""
+    out = tmp_path / "g.json"
+    code, _, err = cli(capsys, "convert", "adversarialnas", json.dumps(DEAD_N2), "-o", out)
+    assert code == 0, err
+    g = json.loads(out.read_text())
+    assert "cell3.n2" not in {n["name"] for n in g["generator"]["nodes"]}
+    assert not any(e.get("name", "").startswith("cell3.skip_in") for e in g["generator"]["edges"])
+    code, out_text, err = cli(capsys, "validate", out)
+    assert code == 0 and out_text == "ok", err
+
+
+def test_both_nets_need_a_training_checkpoint(tmp_path: Path) -> None:
+    ref = randomize(AutoGANSearch(SEARCH_ARCHS[0], GF, LATENT_A), seed=1)
+    ckpt = save_checkpoint(ref.state_dict(), tmp_path / "c.pth")
+    gen = genotype_file(tmp_path, autogan_generator(SEARCH_ARCHS[0], latent=LATENT_A), sngan_discriminator())
+    with pytest.raises(GccGanError, match="a plain state dict holds one network; the generator needs a training "
+                                          "checkpoint"):
+        do_import(tmp_path, "autogan", ckpt, gen, net="both")
+    with pytest.raises(GccGanError, match="no discriminator state dict found; looked for keys dis_state_dict"):
+        do_import(tmp_path, "autogan", save_checkpoint(training_checkpoint(ref), tmp_path / "t.pth"), gen, net="d")
