@@ -11,7 +11,7 @@ import random
 import resource
 import zipfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -237,7 +237,8 @@ def test_discriminator_import(tmp_path: Path) -> None:
     gen = genotype_file(tmp_path, autogan_generator([1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 0, 1, 0, 3]), sngan_discriminator())
     w, (res,) = do_import(tmp_path, "autogan", ckpt, gen, net="d")
     assert res.role == "discriminator" and res.base_width == GF and res.width_arg == "0.0625" and res.notes == ()
-    assert (run_imported(sngan_discriminator(df=GF).network, w, x, "discriminator") - official(d, x)).abs().max() <= 1e-4
+    got = run_imported(sngan_discriminator(df=GF).network, w, x, "discriminator")
+    assert (got - official(d, x)).abs().max() <= 1e-4
 
 
 def test_spectral_norm_without_u_v_runs_the_power_iteration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -313,7 +314,7 @@ def test_import_compile_onnx(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     weights = tmp_path / "w.safetensors"
     code, stdout, err = cli(capsys, "import", method, ckpt, "--genotype", gen, "-o", weights, "--net", net)
     assert code == 0, err
-    assert f"--width 0.03125" in stdout and (d is None or "--net both" in stdout), stdout
+    assert "--width 0.03125" in stdout and (d is None or "--net both" in stdout), stdout
     out = tmp_path / "out"
     code, _, err = cli(capsys, "compile", gen, "-o", out, "--weights", weights, "--width", "0.03125", "--net", net,
                        "--no-verify")

@@ -216,7 +216,7 @@ def import_cmd(
                                       "avg_gen_state_dict if present, else gen_state_dict, ...)"),
     net: str = typer.Option("g", "--net", help="g, d (dis_state_dict) or both"),
 ) -> None:
-    """Import a published generator / discriminator checkpoint (AutoGAN / AdversarialNAS) as canonical-layout weights."""
+    """Import an official AutoGAN / AdversarialNAS checkpoint (generator, discriminator) as canonical weights."""
     from ..export.weights import import_checkpoint
 
     results = import_checkpoint(method, ckpt, genotype, out, width=width, key=key, net=net)

@@ -61,5 +61,5 @@ def official_counts(net: Network, enc: dict[str, Any] | None) -> tuple[int, int]
     return info.params, info.macs
 
 
-__all__ = ["from_encoding", "OFFICIAL_FORMATS", "official_network", "official_counts", "Native", "autogan_generator", "parse_autogan_arch", "adversarialnas_generator",
-           "parse_adversarialnas_arch"]
+__all__ = ["from_encoding", "OFFICIAL_FORMATS", "official_network", "official_counts", "Native", "autogan_generator",
+           "parse_autogan_arch", "adversarialnas_generator", "parse_adversarialnas_arch"]
