@@ -315,6 +315,62 @@ def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch:
     assert json.loads((tmp_path / "run" / "search.json").read_text())["status"] == "diverged"
 
 
+def _fail_derive(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gcc_gan.search.adv_search import AdversarialSearcher
+
+    def derive(self):  # type: ignore[no-untyped-def]
+        raise RuntimeError("derived genotype is invalid: generator.nodes[11]: node 'cell3.n2' is dead")
+
+    monkeypatch.setattr(AdversarialSearcher, "derive", derive)
+
+
+def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: a crash in the derivation lost the run (search.json stayed 'running' and
+    --resume repeated it). Now: status 'failed' with the reason, the error names the
+    checkpoint and the command, and --resume derives from that checkpoint without training."""
+    from gcc_gan.errors import GccGanError
+    from gcc_gan.search.adv_search import AdversarialSearcher
+
+    full = _run(tmp_path / "full", iters=5)
+    out = tmp_path / "run"
+    _fail_derive(monkeypatch)
+    with pytest.raises(GccGanError) as e:
+        _run(out, iters=5)
+    msg = str(e.value)
+    assert "node 'cell3.n2' is dead" in msg and str(out / "checkpoints" / "step-00000005") in msg
+    assert f"gcc-gan search --method adversarial -o {out} --resume" in msg
+    meta = json.loads((out / "search.json").read_text())
+    assert meta["status"] == "failed" and "cell3.n2" in meta["error"]
+    assert (out / "checkpoints" / "step-00000005" / "state.json").is_file()
+    assert not (out / "genotype.json").exists()
+    monkeypatch.undo()
+
+    def no_training(self, s, reals):  # type: ignore[no-untyped-def]
+        raise AssertionError(f"--resume retrained step {s}")
+
+    monkeypatch.setattr(AdversarialSearcher, "step", no_training)
+    res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu"))
+    assert res.resumed_from == 5 and res.step == 5
+    assert load_genotype(out / "genotype.json").digest() == load_genotype(full / "genotype.json").digest()
+    assert json.loads((out / "search.json").read_text())["status"] == "done"
+
+
+def test_failed_finish_then_resume_with_more_iters_trains_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    _fail_derive(monkeypatch)
+    assert cli(["search", "-o", str(out), "--data", DATA, "--iters", "2"]) == 1  # the CLI: one message
+    err = capsys.readouterr().err
+    assert "error: the search trained all 2 iterations" in err and "Traceback" not in err
+    monkeypatch.undo()
+    res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu", overrides={"iters": 4}))
+    assert res.resumed_from == 2 and res.step == 4
+    hist = [json.loads(x)["step"] for x in (out / "history.jsonl").read_text().splitlines()]
+    assert hist[-1] == 4
+    load_genotype(out / "genotype.json")
+
+
 # --------------------------------------------------------------------------- bad inputs
 
 

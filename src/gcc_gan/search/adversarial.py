@@ -236,16 +236,18 @@ def build_discriminator(choices: dict[str, int], df: int, size: int) -> Network:
     x = b.image("x", size)
     prev = b.node("stem", width=1)
     b.edge(x, prev, op("conv", kernel=3), name="stem")
+    normal = normal_candidates()
     for k, stride in enumerate(d_strides(size), start=1):
         c = f"dcell{k}"
         names = {"x": prev, "n0": b.node(f"{c}.n0", width=1, cell=c), "n1": b.node(f"{c}.n1", width=1, cell=c)}
         for e, (src, dst) in D_EDGES.items():
             idx = choices[f"{c}.{e}"]
             if idx:
-                b.edge(names[src], names[dst], *normal_candidates()[idx], name=f"{c}.{e}")
+                b.edge(names[src], names[dst], *normal[idx], name=f"{c}.{e}")
         out = b.node(f"{c}.out", width=1, cell=c)
+        down = down_candidates(stride)
         for i, src in enumerate(("n0", "n1")):
-            b.edge(names[src], out, *down_candidates(stride)[choices[f"{c}.d{i}"]], name=f"{c}.d{i}")
+            b.edge(names[src], out, *down[choices[f"{c}.d{i}"]], name=f"{c}.d{i}")
         prev = out
     b.node("logit", channels=1)
     b.edge(prev, "logit", "relu", "global_sum_pool", op("linear", bias=False), name="head")
