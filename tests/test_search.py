@@ -37,6 +37,7 @@ from gcc_gan.search.adversarial import (
 )
 from gcc_gan.search.mixed import MixedOp, gumbel_weights
 from gcc_gan.search.pipeline import calls
+from gcc_gan.search.plots import candidates_figure, pictures, probabilities_figure
 from gcc_gan.search.run import SearchRequest, search
 
 # supernets of width 4 on 16×16 images: a step takes milliseconds
@@ -237,9 +238,9 @@ def _check_run(out: Path, method: str, fixed_d: bool = False) -> None:
         assert c.report["params"] > 0
     hist = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in hist] == list(range(1, len(hist) + 1))
-    for name in ("genotype.png", "samples.png") + (("candidates.png",) if method == "random" else
-                                                   ("op_probabilities.png",)):
+    for name in ["samples.png", *pictures(method)]:  # the pictures the CLI names
         assert (out / name).stat().st_size > 1000
+    assert (out / "op_probabilities.png").exists() == (method != "random")
     if method != "random":
         assert hist[-1]["probs"]["generator"]
         assert ("discriminator" in hist[-1]["probs"]) == (method == "adversarial" and not fixed_d)
@@ -369,6 +370,24 @@ def test_failed_finish_then_resume_with_more_iters_trains_on(tmp_path: Path, mon
     hist = [json.loads(x)["step"] for x in (out / "history.jsonl").read_text().splitlines()]
     assert hist[-1] == 4
     load_genotype(out / "genotype.json")
+
+
+def test_op_probabilities_share_one_y_range_from_zero() -> None:
+    """Issue 10: each panel had its own y range, so ±0.005 wiggles looked decisive."""
+    names = {"generator": {"c.a": ["x", "y"], "c.b": ["p", "q", "r", "s", "t", "u", "v"]}}
+    rows = [{"step": s, "probs": {"generator": {"c.a": [0.5 + 0.04 * s, 0.5 - 0.04 * s],
+                                                 "c.b": [1 / 7 + 0.001 * (-1) ** (s + j) for j in range(7)]}}}
+            for s in range(1, 10)]
+    fig = probabilities_figure(rows, names, "adversarial")
+    used = [ax for ax in fig.axes if ax.axison]
+    assert len(used) == 2 and {ax.get_ylim() for ax in used} == {(0.0, 0.9)}  # max p 0.86 → 0.9
+    assert "share the y range 0–0.9" in fig._suptitle.get_text()  # type: ignore[union-attr]
+    assert all(float(t).is_integer() for ax in used for t in ax.get_xticks())  # iterations
+
+
+def test_candidates_plot_has_integer_ticks() -> None:
+    fig = candidates_figure([{"step": 6, "scores": [0.3, 0.2, 0.25]}])
+    assert list(fig.axes[0].get_xticks()) == [1, 2, 3]
 
 
 # --------------------------------------------------------------------------- bad inputs

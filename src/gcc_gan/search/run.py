@@ -6,6 +6,7 @@ RUN/
   checkpoints/step-*/  atomic checkpoints (state.pt: supernets, α, optimizers; state.json)
   genotype.json        the derived genotype (validated; provenance: searcher, data, seed, cost)
   genotype.png         its generator's rendering;  op_probabilities.png: α over time
+                       (random search: candidates.png, the candidates' proxy scores)
   samples.png          images from the final supernet (random search: the last candidate)
 
 Default RUN: `runs/search-<method>`; when that exists, the next free `runs/search-<method>-N`
