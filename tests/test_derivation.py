@@ -175,9 +175,9 @@ def _degas_space(st: dict[str, Any]) -> Space:
         return (f"up{lv}" if i == 0 else f"l{lv}.n{i - 1}"), n
 
     # the fixed parts and nodes: those of one derivation (every derivation has them all)
-    torch.manual_seed(0)
     net, _ = derive_degas(g)
-    return Space(searchable=_candidates(g, ends), fixed={str(e.name): e for e in net.edges if e.name in ("stem", "to_rgb")},
+    return Space(searchable=_candidates(g, ends),
+                 fixed={str(e.name): e for e in net.edges if e.name in ("stem", "to_rgb")},
                  nodes={n.name: n for n in net.nodes})
 
 

@@ -23,7 +23,8 @@ from gcc_gan.compiler.kernels import dilated_conv
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.genotype_dsl.analysis import analyze, analyze_genotype
 from gcc_gan.genotype_dsl.builder import op
-from gcc_gan.genotype_dsl.encodings.adversarialnas import parse_adversarialnas_arch
+from gcc_gan.genotype_dsl.encodings.adversarialnas import adversarialnas_generator, parse_adversarialnas_arch
+from gcc_gan.genotype_dsl.prune import dead_nodes
 from gcc_gan.genotype_dsl.io import load_genotype
 from gcc_gan.search.adversarial import (
     AdvDims,
@@ -227,10 +228,10 @@ def test_derivation_always_valid(normal: list[list[float]], up: list[list[float]
 # --------------------------------------------------------------------------- end to end
 
 
-def _check_run(out: Path, method: str, fixed_d: bool = False) -> None:
+def _check_run(out: Path, method: str, fixed_d: bool = False, seed: int = 0) -> None:
     g = load_genotype(out / "genotype.json")  # validates
     infos = analyze_genotype(g)
-    assert g.provenance.searcher == method and g.provenance.dataset == DATA and g.provenance.seed == 0
+    assert g.provenance.searcher == method and g.provenance.dataset == DATA and g.provenance.seed == seed
     assert g.provenance.search_cost["wall_s"] > 0 and g.provenance.search_cost["iters"] > 0
     assert g.provenance.encoding and g.provenance.encoding["format"] in ("adversarialnas", "degas")
     for role, info in infos.items():
@@ -247,10 +248,17 @@ def _check_run(out: Path, method: str, fixed_d: bool = False) -> None:
 
 
 def test_adversarial_end_to_end_and_compile_cli(tmp_path: Path) -> None:
-    out = _run(tmp_path / "run")
-    _check_run(out, "adversarial")
+    # seed 2: the derived array leaves nodes that reach no output (cell3.n2 among them),
+    # which crashed the end of the search before they were removed (issue 10)
+    out = _run(tmp_path / "run", seed=2)
+    _check_run(out, "adversarial", seed=2)
     g = load_genotype(out / "genotype.json")
     assert g.discriminator is not None and g.provenance.encoding["arch"]
+    enc = g.provenance.encoding
+    full = adversarialnas_generator(enc["arch"], gf=enc["gf"], latent=enc["latent"], bottom=enc["bottom"]).network
+    dead = dead_nodes(full)
+    assert "cell3.n2" in dead, "seed 2 no longer derives a dead node: pick a seed that does"
+    assert not {n.name for n in g.generator.nodes} & set(dead)
     assert cli(["compile", str(out / "genotype.json"), "-o", str(tmp_path / "c"), "--no-verify"]) == 0
     assert (tmp_path / "c").is_dir()
 
