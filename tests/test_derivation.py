@@ -39,7 +39,7 @@ from gcc_gan.search.random_search import candidate_networks, sample_architecture
 from gcc_gan.search.supernet import Supernet
 
 DIMS = AdvDims(gf=4, df=4, latent=6, bottom=2)
-N_CI = int(os.environ.get("GCC_GAN_DERIVE_N", "1000"))  # per searcher; ~2-6 s each on a 2-core CPU
+N_CI = int(os.environ.get("GCC_GAN_DERIVE_N", "1000"))  # per searcher: 2-3 s of CPU each (2-3 ms per α)
 N_SLOW = 20_000
 
 
