@@ -72,6 +72,10 @@ def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
         from .adv_search import AdversarialSearcher
 
         return AdversarialSearcher(cfg, device)
+    if cfg.method == "autogan":
+        from .autogan import AutoGanSearcher
+
+        return AutoGanSearcher(cfg, device)
     if cfg.method == "degas":
         from .degas import DegasSearcher
 
@@ -225,7 +229,7 @@ def _search(req: SearchRequest, console: Console) -> SearchResult:
     # DEGAS reads indices into its GLO set (the first n_images images), the others images
     order = SampleOrder(len(data) if searcher.reads_images else searcher.n_items, cfg.seed)
     n = 2 * cfg.batch_size
-    sampling = "" if cfg.method == "random" else f", {cfg.sampling} sampling"
+    sampling = "" if cfg.method in ("random", "autogan") else f", {cfg.sampling} sampling"
     console.print(f"{cfg.method} search ({cfg.preset} preset{sampling}"
                   f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}, {cfg.iters} iterations "
                   f"→ {out}" + (f" (resuming from step {start})" if resumed_from is not None else ""),
@@ -286,9 +290,11 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
     from .plots import plot_history
 
     gnet, dnet, enc, metrics = searcher.derive()
+    extra = searcher.provenance_extra() if hasattr(searcher, "provenance_extra") else {}  # type: ignore[attr-defined]
     prov = Provenance(searcher=cfg.method, dataset=data_spec, seed=cfg.seed,
-                      search_cost={"wall_s": round(wall, 2), "iters": float(cfg.iters)}, metrics=metrics,
-                      encoding=enc, notes=f"gcc-gan search --method {cfg.method} --preset {cfg.preset} "
+                      search_cost={"wall_s": round(wall, 2), "iters": float(cfg.iters), **extra.get("search_cost", {})},
+                      metrics=metrics, encoding=enc,
+                      notes=extra.get("notes") or f"gcc-gan search --method {cfg.method} --preset {cfg.preset} "
                       f"--sampling {cfg.sampling}" + (" --fixed-d" if cfg.fixed_d else ""))
     geno = Genotype(name=f"{cfg.method}-search-seed{cfg.seed}", generator=gnet, discriminator=dnet, provenance=prov)
     try:
@@ -297,6 +303,9 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
         raise RuntimeError(f"derived genotype is invalid: {e}") from None
     save_genotype(geno, out / "genotype.json")
     render_genotype(geno, infos, out / "genotype.png")
-    plot_history(out / "history.jsonl", searcher.op_names(), out, cfg.method)
+    if hasattr(searcher, "write_outputs"):  # AutoGAN: topk.json, child.safetensors, controller.png
+        searcher.write_outputs(out)  # type: ignore[attr-defined]
+    else:
+        plot_history(out / "history.jsonl", searcher.op_names(), out, cfg.method)
     save_grid(searcher.samples(64), out / "samples.png")
     return geno
