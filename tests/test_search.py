@@ -319,7 +319,7 @@ def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch:
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["--method", "evolution"], "--method 'evolution': expected one of adversarial, degas, random"),
+    (["--method", "evolution"], "--method 'evolution': expected one of adversarial, degas, random, autogan"),
     (["--data", "imagenet:/x"], "unknown data spec 'imagenet:/x'"),
     (["--data", "cifar10:/nonexistent/dir"], "cifar10"),
     (["--preset", "huge"], "--preset 'huge'"),

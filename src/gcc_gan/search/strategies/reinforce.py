@@ -44,12 +44,16 @@ class Controller(nn.Module):
         self.encoder = nn.Embedding(sum(tokens), hid)
         self.decoders = nn.ModuleList(nn.Linear(hid, t) for t in tokens)
 
+    def _zeros(self) -> Tensor:
+        w = self.encoder.weight
+        return torch.zeros(1, self.hid, device=w.device, dtype=w.dtype)
+
     def sample(self, gen: torch.Generator | None, hidden: tuple[Tensor, Tensor] | None = None,
                forced: list[int] | None = None) -> Sample:
         """One architecture (batch 1); `forced` scores given actions instead of sampling."""
-        dev = self.encoder.weight.device
-        x = torch.zeros(1, self.hid, device=dev)
-        h = hidden if hidden is not None else (torch.zeros(1, self.hid, device=dev), torch.zeros(1, self.hid, device=dev))
+        x = self._zeros()
+        h = hidden if hidden is not None else (self._zeros(), self._zeros())
+        dev = x.device
         actions: list[int] = []
         logps, ents = [], []
         for t, dec in enumerate(self.decoders):
@@ -71,9 +75,9 @@ class Controller(nn.Module):
     def distributions(self, hidden: tuple[Tensor, Tensor] | None) -> list[list[float]]:
         """The token distributions along the greedy (most likely) sequence: deterministic,
         consumes no randomness (for the history and the plot)."""
-        dev = self.encoder.weight.device
-        x = torch.zeros(1, self.hid, device=dev)
-        h = hidden if hidden is not None else (torch.zeros(1, self.hid, device=dev), torch.zeros(1, self.hid, device=dev))
+        x = self._zeros()
+        h = hidden if hidden is not None else (self._zeros(), self._zeros())
+        dev = x.device
         out = []
         for t, dec in enumerate(self.decoders):
             h = self.lstm(x, h)
