@@ -313,6 +313,19 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
     assert _strip(full / "history.jsonl") == _strip(out / "history.jsonl")
 
 
+def test_random_search_in_the_autogan_space(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    search(SearchRequest(method="random", data=DATA, out=out, overrides={**TINY, "space": "autogan"}, device="cpu"))
+    top = json.loads((out / "topk.json").read_text())
+    assert len({tuple(t["arch"]) for t in top["topk"]}) == 2 and top["reward"] == "swd"
+    g = load_genotype(out / "genotype.json")
+    assert g.provenance.searcher == "random" and "--space autogan" in (g.provenance.notes or "")
+    assert g.provenance.encoding["arch"] == top["topk"][0]["arch"]
+    rows = _strip(out / "history.jsonl")
+    assert all("ctrl_loss" not in r for r in rows) and any("reward" in r for r in rows)
+    assert all(p == pytest.approx(1 / len(d), abs=1e-4) for r in rows for d in r["tokens"].values() for p in d)  # uniform
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--reward", "psnr"], "--reward 'psnr'"),
     (["--mode", "exact"], "--mode 'exact'"),

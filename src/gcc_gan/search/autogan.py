@@ -52,6 +52,9 @@ SUB_ARCH, SUB_Z_D, SUB_Z_G, SUB_TOPK = 0, 1, 2, 3
 class AutoGanSearcher(Searcher):
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
         super().__init__(cfg, device)
+        # `--method random --space autogan`: the paper's weight-sharing random-search baseline —
+        # uniform tokens instead of the controller, no policy update, all else the same
+        self.uniform = cfg.method == "random"
         self.per = cfg.shared_steps + cfg.ctrl_steps
         self.stage = 0
         self.n_resets = 0
@@ -108,6 +111,11 @@ class AutoGanSearcher(Searcher):
         if self.prefixes:
             p = self.prefixes[int(torch.randint(len(self.prefixes), (1,), generator=gen))]
             prefix, hidden = list(p["arch"]), self._hidden(p)
+        if self.uniform:
+            tokens = stage_tokens(self.stage)
+            acts = [int(torch.randint(n, (1,), generator=gen)) for n in tokens]
+            n = torch.tensor(tokens, dtype=torch.float64)
+            return prefix + acts, Sample(acts, -n.log(), n.log(), (torch.zeros(1, 1), torch.zeros(1, 1)))
         with torch.set_grad_enabled(grad):
             s = self.ctrl.sample(gen, hidden)
         return prefix + s.actions, s
@@ -207,6 +215,10 @@ class AutoGanSearcher(Searcher):
         self.ctrl.train()
         arch, smp = self.sample(self.gen(s, SUB_ARCH), grad=True)
         reward = self._reward(arch, mix_seed(cfg.seed, s, 78) % 2**31)
+        if self.uniform:  # random search: the reward is only recorded
+            self.rewards.append({"step": s + 1, "stage": self.stage, "arch": arch, "reward": reward, "total": reward,
+                                 "baseline": reward, "entropy": float(smp.entropies.sum())})
+            return {"reward": reward}
         if cfg.mode == "clean":
             b0 = self.baseline if isinstance(self.baseline, float) else None
             loss, total, b = clean_loss(smp, reward, b0, cfg.entropy_coeff, cfg.baseline_decay)
@@ -257,9 +269,12 @@ class AutoGanSearcher(Searcher):
     def log_extra(self) -> dict[str, Any]:
         """The current controller's token distributions along its greedy path from the best
         prefix (no randomness consumed), and the last controller step's numbers."""
-        with torch.no_grad():
-            hidden = self._hidden(self.prefixes[0]) if self.prefixes else None
-            dists = self.ctrl.distributions(hidden)
+        if self.uniform:
+            dists = [[1.0 / n] * n for n in stage_tokens(self.stage)]
+        else:
+            with torch.no_grad():
+                hidden = self._hidden(self.prefixes[0]) if self.prefixes else None
+                dists = self.ctrl.distributions(hidden)
         rec: dict[str, Any] = {"stage": self.stage, "resets": self.n_resets,
                                "tokens": dict(zip(self.token_names(), [[round(v, 5) for v in d] for d in dists]))}
         if self.rewards:
@@ -286,8 +301,9 @@ class AutoGanSearcher(Searcher):
             for e in self.events if e["kind"] == "grow"]
         info = {"arch": self._final()[0]["arch"], "reward": cfg.reward, "reward_definition": DESCRIPTION[cfg.reward],
                 "mode": cfg.mode, "stages": stages, "resets": [e["step"] for e in self.events if e["kind"] == "reset"]}
-        return {"notes": f"gcc-gan search --method autogan --preset {cfg.preset} --reward {cfg.reward} "
-                         f"--mode {cfg.mode}; autogan search: {json.dumps(info, separators=(',', ':'))}",
+        how = "--method random --space autogan" if self.uniform else f"--method autogan --mode {cfg.mode}"
+        return {"notes": f"gcc-gan search {how} --preset {cfg.preset} --reward {cfg.reward}; "
+                         f"{'random' if self.uniform else 'autogan'} search: {json.dumps(info, separators=(',', ':'))}",
                 "search_cost": {"resets": float(self.n_resets), "reward_evals": float(
                     len(self.rewards) + cfg.num_candidate * (1 + len(cfg.grow_at)))}}
 

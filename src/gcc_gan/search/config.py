@@ -97,7 +97,7 @@ class SearchConfig:
 
             need(self.reward in REWARDS, f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
             need(self.mode in MODES, f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
-        if self.method == "autogan":
+        if self.method == "autogan" or self.space == "autogan":
             need(len(self.grow_at) == 2 and 0 < self.grow_at[0] < self.grow_at[1] < self.search_iters,
                  f"grow_at {list(self.grow_at)}: two growth iterations 0 < g1 < g2 < search_iters "
                  f"({self.search_iters}), so all three stages run")
@@ -160,8 +160,6 @@ def make_config(method: str, preset: str, overrides: dict[str, Any]) -> SearchCo
         raise GccGanError(f"--preset {preset!r}: expected one of {', '.join(PRESET_NAMES)}")
     base = SearchConfig(method=method, preset=preset, **PRESETS[(method, preset)])
     given = {k: v for k, v in overrides.items() if v is not None}
-    if method == "random" and given.get("space") == "autogan":  # the AutoGAN space at the AutoGAN preset's sizes
-        base = dataclasses.replace(base, **{k: v for k, v in PRESETS[("autogan", preset)].items()
-                                            if k in ("gf", "df", "latent", "bottom", "batch_size", "reward",
-                                                     "reward_images", "n_critic", "g_batch")})
+    if method == "random" and given.get("space") == "autogan":  # the AutoGAN preset's sizes and schedule
+        base = dataclasses.replace(base, **PRESETS[("autogan", preset)])
     return dataclasses.replace(base, **given).validate()

@@ -72,7 +72,7 @@ def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
         from .adv_search import AdversarialSearcher
 
         return AdversarialSearcher(cfg, device)
-    if cfg.method == "autogan":
+    if cfg.method == "autogan" or cfg.space == "autogan":  # random: uniform sampling, same schedule and reward
         from .autogan import AutoGanSearcher
 
         return AutoGanSearcher(cfg, device)
@@ -230,6 +230,7 @@ def _search(req: SearchRequest, console: Console) -> SearchResult:
     order = SampleOrder(len(data) if searcher.reads_images else searcher.n_items, cfg.seed)
     n = 2 * cfg.batch_size
     sampling = "" if cfg.method in ("random", "autogan") else f", {cfg.sampling} sampling"
+    sampling += f", {cfg.space} space" if cfg.method == "random" else ""
     console.print(f"{cfg.method} search ({cfg.preset} preset{sampling}"
                   f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}, {cfg.iters} iterations "
                   f"→ {out}" + (f" (resuming from step {start})" if resumed_from is not None else ""),
