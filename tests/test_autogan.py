@@ -356,3 +356,36 @@ def test_tiny_preset_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert cli(["search", "--method", "autogan", "--preset", "tiny", "--reward", "swd", "-o", str(out)]) == 0
     assert cli(["compile", str(out / "genotype.json"), "--weights", str(out / "child.safetensors"),
                 "-o", str(out / "compiled")]) == 0
+
+
+@pytest.fixture(scope="session")
+def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gcc_gan.bench import inception as inc
+
+    p = tmp_path_factory.getbasetemp() / "inception-random.pth"  # shared with test_bench.py / test_metrics.py
+    if not p.exists():
+        inc.save_random_weights(p, seed=0)
+    return p
+
+
+def test_is_and_fid_rewards_are_the_bench_metrics(inception_file: Path) -> None:
+    """The IS / FID⁻¹ rewards are the bench's IS and FID of the child's samples (random
+    Inception weights in the real file's layout stand in for the real ones)."""
+    from gcc_gan.bench import inception as inc
+    from gcc_gan.bench.metrics import extract, generator_features, inception_score, statistics, to_uint8
+    from gcc_gan.bench.metrics import frechet_distance_low_rank
+    from gcc_gan.search.rewards import Reward
+
+    weights = inception_file
+    data = load_dataset(DATA, 16)
+    g = SharedGenerator(gf=4, latent=6, bottom=2, seed=0).child([1, 0, 1, 1, 0, 1, 0, 1, 1])
+    r_is = Reward("is", 20, data, torch.device("cpu"), inception_weights=str(weights), real_seed=3)
+    value = r_is(g, 6, 8, seed=5)
+    assert value == r_is(g, 6, 8, seed=5)
+    net = inc.load_inception(str(weights))
+    feats = generator_features(net, g, [6], 20, 64, 5, progress=False)
+    assert value == pytest.approx(inception_score(feats.logits, seed=5)[0], rel=1e-9)
+    r_fid = Reward("fid", 20, data, torch.device("cpu"), inception_weights=str(weights), real_seed=3)
+    real = to_uint8(torch.nn.functional.interpolate(data.batch(r_fid._real_idx), size=(8, 8), mode="area"))
+    rstats = statistics(extract(net, iter([real]), len(real), "", progress=False).pool)
+    assert r_fid(g, 6, 8, seed=5) == pytest.approx(1 / frechet_distance_low_rank(feats.pool, rstats), rel=1e-6)
