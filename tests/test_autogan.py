@@ -211,7 +211,7 @@ def test_faithful_loss_equals_the_official_formula() -> None:
     loss_c, r, b = clean_loss(smp, reward, 2.0, coeff, decay)
     assert r == pytest.approx(reward + coeff * smp.entropies.sum().item())
     assert b == pytest.approx(0.9 * 2.0 + 0.1 * r)
-    assert float(loss_c) == pytest.approx(-float(smp.log_probs.sum()) * (r - b))
+    assert loss_c.item() == pytest.approx(-smp.log_probs.sum().item() * (r - b))
 
 
 # --------------------------------------------------------------------------- the search

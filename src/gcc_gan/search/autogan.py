@@ -67,6 +67,7 @@ class AutoGanSearcher(Searcher):
         self.events: list[dict[str, Any]] = []  # growths and resets, for provenance and the plot
         self.rewards: list[dict[str, Any]] = []  # every controller step: step, arch, reward, entropy, baseline
         self.reward_fn: Reward | None = None
+        self.n_evals = 0  # reward evaluations (the search's main cost with IS)
         self.data: Any = None
         self.final: list[dict[str, Any]] | None = None
         self._build_gan()
@@ -123,6 +124,7 @@ class AutoGanSearcher(Searcher):
     def _reward(self, arch: list[int], seed: int) -> float:
         if self.reward_fn is None:
             raise RuntimeError("bind_data() must run before rewards are computed")
+        self.n_evals += 1
         return float(self.reward_fn(self.g.child(arch), self.cfg.latent, self.size_at(self.stage), seed))
 
     def topk(self, s: int, distinct: bool, min_distinct: bool = False) -> list[dict[str, Any]]:
@@ -226,7 +228,7 @@ class AutoGanSearcher(Searcher):
         else:
             prev = None if self.baseline is None else torch.tensor(self.baseline).view(-1, 1).to(smp.log_probs)
             loss, rewards, bt = faithful_loss(smp, reward, prev, cfg.entropy_coeff, cfg.baseline_decay)
-            total, b = float(rewards.mean()), float(bt.mean())
+            total, b = rewards.mean().item(), bt.mean().item()
             self.baseline = [float(v) for v in bt.detach().view(-1).cpu()]
         apply_grads(loss, list(self.ctrl.parameters()), self.ctrl_opt)
         ent = float(smp.entropies.detach().sum())
@@ -245,7 +247,7 @@ class AutoGanSearcher(Searcher):
         return {"stage": self.stage, "n_resets": self.n_resets, "prefixes": self.prefixes,
                 "baseline": self.baseline, "win_g": self.win_g, "win_d": self.win_d,
                 "reset_flag": self.reset_flag, "skip_shared": self.skip_shared, "events": self.events,
-                "rewards": self.rewards}
+                "rewards": self.rewards, "n_evals": self.n_evals}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.n_resets = int(state.get("n_resets", 0))
@@ -261,6 +263,7 @@ class AutoGanSearcher(Searcher):
         self.skip_shared = bool(state.get("skip_shared", False))
         self.events = list(state.get("events", []))
         self.rewards = list(state.get("rewards", []))
+        self.n_evals = int(state.get("n_evals", 0))
 
     def token_names(self) -> list[str]:
         """Names of the current controller's tokens, e.g. cell2.conv."""
@@ -304,8 +307,7 @@ class AutoGanSearcher(Searcher):
         how = "--method random --space autogan" if self.uniform else f"--method autogan --mode {cfg.mode}"
         return {"notes": f"gcc-gan search {how} --preset {cfg.preset} --reward {cfg.reward}; "
                          f"{'random' if self.uniform else 'autogan'} search: {json.dumps(info, separators=(',', ':'))}",
-                "search_cost": {"resets": float(self.n_resets), "reward_evals": float(
-                    len(self.rewards) + cfg.num_candidate * (1 + len(cfg.grow_at)))}}
+                "search_cost": {"resets": float(self.n_resets), "reward_evals": float(self.n_evals)}}
 
     def write_outputs(self, out: Path) -> None:
         """topk.json, child.safetensors (the best child's shared weights, canonical layout) and
