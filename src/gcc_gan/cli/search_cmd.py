@@ -50,8 +50,11 @@ def search_cmd(
     res = search(req, console=err_console)
     done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""
     g = shlex.quote(str(res.genotype))
+    child = res.out / "child.safetensors"  # AutoGAN: the best child's shared weights
+    pics = [p for p in ("op_probabilities.png", "controller.png", "candidates.png") if (res.out / p).is_file()]
+    weights = f" --weights {shlex.quote(str(child))}" if child.is_file() else ""
     console.print(f"done: {res.step} iterations ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
-                  f"  pictures: {res.out / 'genotype.png'}, {res.out / 'op_probabilities.png'}\n"
-                  f"  next:     gcc-gan compile {g} -o {shlex.quote(str(res.out / 'compiled'))}",
+                  f"  pictures: {', '.join(str(res.out / p) for p in ['genotype.png', *pics])}\n"
+                  f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",
                   highlight=False, soft_wrap=True)
