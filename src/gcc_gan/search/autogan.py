@@ -46,7 +46,7 @@ from .rewards import DESCRIPTION, Reward, resize
 from .spaces.autogan import TOKEN_NAMES, GrowingDiscriminator, SharedGenerator, child_native, stage_tokens
 from .strategies.reinforce import Controller, Sample, clean_loss, faithful_loss
 
-SUB_ARCH, SUB_Z_D, SUB_Z_G, SUB_TOPK = 0, 1, 2, 3
+SUB_ARCH, SUB_Z_D, SUB_Z_G = 0, 1, 2  # sub-streams of a step's randomness
 
 
 class AutoGanSearcher(Searcher):

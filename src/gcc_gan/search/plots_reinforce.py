@@ -51,7 +51,7 @@ def plot_controller(history: Path, rewards: list[dict[str, Any]], events: list[d
                                       ("baseline", "baseline (mean)"), ("entropy", "entropy Σ_t H_t"))):
         ax = axes[0][c]
         ax.plot(xs, [r[key] for r in rewards], lw=1.2, color=PALETTE[2 + c], marker=".", ms=3)
-        ax.set_title(label, fontsize=8)
+        ax.text(0.5, 1.03, label, fontsize=8, ha="center", va="bottom", transform=ax.transAxes)
         ax.set_xlim(0, end)
         marks(ax)
         ax.tick_params(labelsize=6)
@@ -76,8 +76,9 @@ def plot_controller(history: Path, rewards: list[dict[str, Any]], events: list[d
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlim(0, end)
             marks(ax)
-            ax.set_title(name, fontsize=8)
+            # text, not set_title: title auto-positioning costs seconds over 20 panels
+            ax.text(0.5, 1.03, name, fontsize=8, ha="center", va="bottom", transform=ax.transAxes)
             ax.tick_params(labelsize=6)
     fig.suptitle("AutoGAN search: controller", fontsize=10)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.04, top=0.93, wspace=0.25, hspace=0.45)  # no tight_layout: slow
     _save(fig, path)
