@@ -372,7 +372,7 @@ def test_is_and_fid_rewards_are_the_bench_metrics(inception_file: Path) -> None:
     """The IS / FID⁻¹ rewards are the bench's IS and FID of the child's samples (random
     Inception weights in the real file's layout stand in for the real ones)."""
     from gcc_gan.bench import inception as inc
-    from gcc_gan.bench.metrics import extract, generator_features, inception_score, statistics, to_uint8
+    from gcc_gan.bench.metrics import generator_features, inception_score, statistics, to_uint8
     from gcc_gan.bench.metrics import frechet_distance_low_rank
     from gcc_gan.search.rewards import Reward
 
@@ -386,6 +386,8 @@ def test_is_and_fid_rewards_are_the_bench_metrics(inception_file: Path) -> None:
     feats = generator_features(net, g, [6], 10, 64, 5, progress=False)
     assert value == pytest.approx(inception_score(feats.logits, seed=5)[0], rel=1e-9)
     r_fid = Reward("fid", 10, data, torch.device("cpu"), inception_weights=str(weights), real_seed=3)
+    value = r_fid(g, 6, 8, seed=5)
+    rstats = r_fid._real[8]  # the real images' statistics, computed once per resolution
     real = to_uint8(torch.nn.functional.interpolate(data.batch(r_fid._real_idx), size=(8, 8), mode="area"))
-    rstats = statistics(extract(net, iter([real]), len(real), "", progress=False).pool)
-    assert r_fid(g, 6, 8, seed=5) == pytest.approx(1 / frechet_distance_low_rank(feats.pool, rstats), rel=1e-6)
+    assert len(real) == 10 and isinstance(rstats, type(statistics(feats.pool)))
+    assert value == pytest.approx(1 / frechet_distance_low_rank(feats.pool, rstats), rel=1e-6)
