@@ -323,7 +323,8 @@ def test_random_search_in_the_autogan_space(tmp_path: Path) -> None:
     assert g.provenance.encoding["arch"] == top["topk"][0]["arch"]
     rows = _strip(out / "history.jsonl")
     assert all("ctrl_loss" not in r for r in rows) and any("reward" in r for r in rows)
-    assert all(p == pytest.approx(1 / len(d), abs=1e-4) for r in rows for d in r["tokens"].values() for p in d)  # uniform
+    uniform = [p == pytest.approx(1 / len(d), abs=1e-4) for r in rows for d in r["tokens"].values() for p in d]
+    assert uniform and all(uniform)
 
 
 @pytest.mark.parametrize("args,msg", [
