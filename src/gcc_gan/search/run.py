@@ -231,6 +231,8 @@ def _search(req: SearchRequest, console: Console) -> SearchResult:
     n = 2 * cfg.batch_size
     sampling = "" if cfg.method in ("random", "autogan") else f", {cfg.sampling} sampling"
     sampling += f", {cfg.space} space" if cfg.method == "random" else ""
+    if cfg.method == "autogan" or cfg.space == "autogan":  # say which loss and reward (notes §1.4)
+        sampling += (f", {cfg.mode} mode" if cfg.method == "autogan" else "") + f", reward {cfg.reward}"
     console.print(f"{cfg.method} search ({cfg.preset} preset{sampling}"
                   f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}, {cfg.iters} iterations "
                   f"→ {out}" + (f" (resuming from step {start})" if resumed_from is not None else ""),
@@ -269,7 +271,8 @@ def _search(req: SearchRequest, console: Console) -> SearchResult:
                        "probs": searcher.probabilities(), **searcher.log_extra()}
                 hist.write(json.dumps(rec) + "\n")
                 hist.flush()
-                stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items() if k in ("d_loss", "g_loss", "loss", "tau"))
+                stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items()
+                                  if k in ("d_loss", "g_loss", "loss", "tau", "reward"))
                 progress.update(task, stats=stats)
                 if plain and (step % max(cfg.log_every, cfg.iters // 10) == 0 or step == cfg.iters):
                     console.print(f"step {step}/{cfg.iters}  {stats}", highlight=False)  # logs, CI
