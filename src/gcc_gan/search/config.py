@@ -142,10 +142,10 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
                               num_candidate=4, topk=2, entropy_coeff=1e-4, reset_window=8, reward_images=64,
                               log_every=4, checkpoint_every=20),
     # the published protocol (paper + exps/autogan_search.sh); shared_steps: 15 epochs of CIFAR-10
-    # at D batch 64 (50,000 / 64 = 781 batches per epoch)
-    ("autogan", "paper"): dict(iters=65 * (15 * 781 + 30), batch_size=64, g_batch=128, gf=128, df=64, latent=128,
+    # at D batch 64 (ceil(50,000 / 64) = 782 batches per epoch: the official loader keeps the last one)
+    ("autogan", "paper"): dict(iters=65 * (15 * 782 + 30), batch_size=64, g_batch=128, gf=128, df=64, latent=128,
                                bottom=4, hid=100, n_critic=5, search_iters=65, grow_at=(15, 35),
-                               shared_steps=15 * 781, ctrl_steps=30, num_candidate=10, topk=5, entropy_coeff=1e-3,
+                               shared_steps=15 * 782, ctrl_steps=30, num_candidate=10, topk=5, entropy_coeff=1e-3,
                                reset_threshold=1e-3, reset_window=500, reward="is", reward_images=5000,
                                log_every=100, checkpoint_every=1000),
 }
