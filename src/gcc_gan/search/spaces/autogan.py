@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ...compiler.interpreter import Interpreter, build_op
-from ...genotype_dsl.analysis import analyze
+from ...genotype_dsl.analysis import NetInfo, OpInfo, analyze
 from ...genotype_dsl.encodings import autogan_generator, parse_autogan_arch, sngan_discriminator
 from ...genotype_dsl.encodings.common import Native
 from ...genotype_dsl.model import Network
@@ -125,10 +125,10 @@ class SharedGenerator(nn.Module):
             self.apply(weights_init)
 
     @staticmethod
-    def _slots_of(info: object, arch: Sequence[int]) -> list[tuple[str, object]]:
+    def _slots_of(info: NetInfo, arch: Sequence[int]) -> list[tuple[str, OpInfo]]:
         cells = parse_autogan_arch(arch)
         out = []
-        for e in info.edges:  # type: ignore[attr-defined]
+        for e in info.edges:
             seen: dict[str, int] = {}
             for op in e.ops:
                 if op.call.spec.init_src(op.call.params, op.ctx) is None:
