@@ -39,7 +39,6 @@ from ..genotype_dsl.encodings.adversarialnas import (
     UP_OPS,
 )
 from ..genotype_dsl.model import Network, OpCall
-from ..genotype_dsl.prune import prune_dead
 from .pipeline import Pipeline, calls
 from .supernet import Supernet
 
@@ -203,11 +202,11 @@ def derive_rows(probs: dict[str, list[float]]) -> list[list[int]]:
 
 
 def generator_network(rows: list[list[int]], dims: AdvDims) -> tuple[Network, dict[str, Any]]:
-    """(generator, encoding record) of a genotype array: the encoding's network without the
-    nodes that reach no output (see `derive_rows`). The record keeps the full array, the
-    published form; converting it back gives the same network once pruned."""
+    """(generator, encoding record) of a genotype array: the encoding's network, which
+    already leaves out the nodes that reach no output (`genotype_dsl.prune`, as the
+    official code drops them; see `derive_rows`). The record keeps the full array."""
     native = adversarialnas_generator(rows, gf=dims.gf, latent=dims.latent, bottom=dims.bottom)
-    return prune_dead(native.network), dict(native.encoding)
+    return native.network, dict(native.encoding)
 
 
 def derive_d_choices(probs: dict[str, list[float]]) -> dict[str, int]:
