@@ -30,10 +30,15 @@ from gcc_gan.bench.metrics import generated_batches, to_uint8
 from gcc_gan.bench.swd import swd
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.genotype_dsl.analysis import analyze
-from gcc_gan.search.autogan import SUB_ARCH, SUB_Z_D, SUB_Z_G, AutoGanSearcher
 from gcc_gan.search.base import adam, apply_grads
 from gcc_gan.search.config import make_config
 from gcc_gan.search.rewards import resize
+from gcc_gan.search.strategies.reinforce import (
+    SUB_ARCH,
+    SUB_Z_D,
+    SUB_Z_G,
+    AutoGanSearcher,
+)
 from gcc_gan.train.data import load_dataset
 
 SETTINGS: dict[str, dict[str, Any]] = {

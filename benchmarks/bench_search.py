@@ -33,8 +33,8 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from gcc_gan.search.adv_search import AdversarialSearcher
 from gcc_gan.search.config import SearchConfig, make_config
+from gcc_gan.search.strategies.differentiable import AdversarialSearcher
 
 Result = tuple[float, dict[str, float], dict[str, Tensor]]
 State = tuple[dict[str, Any], dict[str, Any]]

@@ -26,7 +26,6 @@ from gcc_gan.genotype_dsl.analysis import analyze, analyze_genotype
 from gcc_gan.genotype_dsl.encodings import parse_autogan_arch
 from gcc_gan.genotype_dsl.io import load_genotype
 from gcc_gan.genotype_dsl.model import Genotype
-from gcc_gan.search.autogan import AutoGanSearcher
 from gcc_gan.search.config import make_config
 from gcc_gan.search.run import SearchRequest, search
 from gcc_gan.search.spaces.autogan import (
@@ -37,7 +36,8 @@ from gcc_gan.search.spaces.autogan import (
     stage_tokens,
     vector_length,
 )
-from gcc_gan.search.strategies.reinforce import Controller, clean_loss, faithful_loss
+from gcc_gan.search.strategies.controller import Controller, clean_loss, faithful_loss
+from gcc_gan.search.strategies.reinforce import AutoGanSearcher
 from gcc_gan.train.data import load_dataset
 from gcc_gan.train.trainer import mix_seed
 
@@ -391,8 +391,13 @@ def test_is_and_fid_rewards_are_the_bench_metrics(inception_file: Path) -> None:
     """The IS / FID⁻¹ rewards are the bench's IS and FID of the child's samples (random
     Inception weights in the real file's layout stand in for the real ones)."""
     from gcc_gan.bench import inception as inc
-    from gcc_gan.bench.metrics import generator_features, inception_score, statistics, to_uint8
-    from gcc_gan.bench.metrics import frechet_distance_low_rank
+    from gcc_gan.bench.metrics import (
+        frechet_distance_low_rank,
+        generator_features,
+        inception_score,
+        statistics,
+        to_uint8,
+    )
     from gcc_gan.search.rewards import Reward
 
     weights = inception_file

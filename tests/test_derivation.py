@@ -22,9 +22,13 @@ import pytest
 import torch
 
 from gcc_gan.genotype_dsl.analysis import analyze_genotype
-from gcc_gan.genotype_dsl.encodings.adversarialnas import adversarialnas_generator, parse_adversarialnas_arch
+from gcc_gan.genotype_dsl.encodings.adversarialnas import (
+    adversarialnas_generator,
+    parse_adversarialnas_arch,
+)
 from gcc_gan.genotype_dsl.model import Edge, Genotype, Network, Node, OpCall, Provenance
-from gcc_gan.search.adversarial import (
+from gcc_gan.search.config import make_config
+from gcc_gan.search.spaces.adversarialnas import (
     AdvDims,
     SuperD,
     SuperG,
@@ -33,9 +37,8 @@ from gcc_gan.search.adversarial import (
     derive_d_choices,
     derive_rows,
 )
-from gcc_gan.search.config import make_config
-from gcc_gan.search.degas import LEVELS, DegasG, derive_degas
-from gcc_gan.search.random_search import candidate_networks, sample_architecture
+from gcc_gan.search.spaces.degas import LEVELS, DegasG, derive_degas
+from gcc_gan.search.strategies.random import candidate_networks, sample_architecture
 from gcc_gan.search.supernet import Supernet
 
 DIMS = AdvDims(gf=4, df=4, latent=6, bottom=2)

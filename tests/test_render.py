@@ -215,8 +215,8 @@ def test_cell_names_clear_of_edges_and_labels() -> None:
     """Issue 10: in DEGAS renderings the level names sat where the edges into the level's
     first node pass (every one of 15 random DEGAS derivations had a clash); random ones here."""
     from gcc_gan.genotype_dsl.analysis import analyze
-    from gcc_gan.search.adversarial import AdvDims, SuperG, derive
-    from gcc_gan.search.degas import DegasG, derive_degas
+    from gcc_gan.search.spaces.adversarialnas import AdvDims, SuperG, derive
+    from gcc_gan.search.spaces.degas import DegasG, derive_degas
 
     rng = np.random.default_rng(0)
     cases = [(DegasG(16, 32, 4, n), lambda s: derive_degas(s)[0], {"level1", "level2", "level3"}) for n in (1, 2)]

@@ -23,9 +23,16 @@ from gcc_gan.compiler.kernels import dilated_conv
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.genotype_dsl.analysis import analyze, analyze_genotype
 from gcc_gan.genotype_dsl.builder import op
-from gcc_gan.genotype_dsl.encodings.adversarialnas import adversarialnas_generator, parse_adversarialnas_arch
+from gcc_gan.genotype_dsl.encodings.adversarialnas import (
+    adversarialnas_generator,
+    parse_adversarialnas_arch,
+)
 from gcc_gan.genotype_dsl.io import load_genotype
-from gcc_gan.search.adversarial import (
+from gcc_gan.search.mixed import MixedOp, gumbel_weights
+from gcc_gan.search.pipeline import calls
+from gcc_gan.search.plots import candidates_figure, pictures, probabilities_figure
+from gcc_gan.search.run import SearchRequest, search
+from gcc_gan.search.spaces.adversarialnas import (
     AdvDims,
     SuperD,
     SuperG,
@@ -35,10 +42,6 @@ from gcc_gan.search.adversarial import (
     normal_candidates,
     up_candidates,
 )
-from gcc_gan.search.mixed import MixedOp, gumbel_weights
-from gcc_gan.search.pipeline import calls
-from gcc_gan.search.plots import candidates_figure, pictures, probabilities_figure
-from gcc_gan.search.run import SearchRequest, search
 
 # supernets of width 4 on 16×16 images: a step takes milliseconds
 TINY = dict(gf=4, df=4, latent=6, bottom=2, batch_size=4, log_every=1, checkpoint_every=2)
@@ -132,8 +135,8 @@ def test_algorithm_1_step_is_mode_independent_in_float64() -> None:
     """One full search step (four updates) from the same state in both modes: equal losses
     and parameters. float64, because float32 rounding differences in near-zero gradients
     are turned into full-size Adam updates (two thread counts differ just as much)."""
-    from gcc_gan.search.adv_search import AdversarialSearcher
     from gcc_gan.search.config import make_config
+    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
 
     old = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
@@ -180,8 +183,8 @@ def test_supernets_merged_equal_separate_and_grads_reach_both_architectures() ->
 
 
 def test_algorithm_1_moves_both_architectures(tmp_path: Path) -> None:
-    from gcc_gan.search.adv_search import AdversarialSearcher
     from gcc_gan.search.config import make_config
+    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
 
     cfg = make_config("adversarial", "tiny", {**TINY, "iters": 2})
     s = AdversarialSearcher(cfg, torch.device("cpu"))
@@ -310,7 +313,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
 
 def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gcc_gan.errors import GccGanError
-    from gcc_gan.search.adv_search import AdversarialSearcher
+    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
 
     real_step = AdversarialSearcher.step
 
@@ -326,7 +329,7 @@ def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch:
 
 
 def _fail_derive(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gcc_gan.search.adv_search import AdversarialSearcher
+    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
 
     def derive(self):  # type: ignore[no-untyped-def]
         raise RuntimeError("derived genotype is invalid: generator.nodes[11]: node 'cell3.n2' is dead")
@@ -340,7 +343,7 @@ def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Pat
     --resume repeated it). Now: status 'failed' with the reason, the error names the
     checkpoint and the command, and --resume derives from that checkpoint without training."""
     from gcc_gan.errors import GccGanError
-    from gcc_gan.search.adv_search import AdversarialSearcher
+    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
 
     full = _run(tmp_path / "full", iters=5)
     out = tmp_path / "run"
@@ -448,7 +451,8 @@ def test_degas_end_to_end(tmp_path: Path) -> None:
 
 
 def test_degas_supernet_grads_and_pruning() -> None:
-    from gcc_gan.search.degas import DegasG, derive_degas, glo_loss
+    from gcc_gan.search.spaces.degas import DegasG, derive_degas
+    from gcc_gan.search.strategies.glo import glo_loss
 
     torch.manual_seed(0)
     g = DegasG(gf=4, latent=6, bottom=2, n_normal=1)

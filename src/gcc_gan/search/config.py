@@ -93,7 +93,7 @@ class SearchConfig:
              "(the other methods define their space)")
         if self.method == "autogan" or self.space == "autogan":
             from .rewards import REWARDS
-            from .strategies.reinforce import MODES
+            from .strategies.controller import MODES
 
             need(self.reward in REWARDS, f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
             need(self.mode in MODES, f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")

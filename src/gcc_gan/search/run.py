@@ -71,18 +71,18 @@ class SearchResult:
 
 def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
     if cfg.method == "adversarial":
-        from .adv_search import AdversarialSearcher
+        from .strategies.differentiable import AdversarialSearcher
 
         return AdversarialSearcher(cfg, device)
     if cfg.method == "autogan" or cfg.space == "autogan":  # random: uniform sampling, same schedule and reward
-        from .autogan import AutoGanSearcher
+        from .strategies.reinforce import AutoGanSearcher
 
         return AutoGanSearcher(cfg, device)
     if cfg.method == "degas":
-        from .degas import DegasSearcher
+        from .strategies.glo import DegasSearcher
 
         return DegasSearcher(cfg, device)
-    from .random_search import RandomSearcher
+    from .strategies.random import RandomSearcher
 
     return RandomSearcher(cfg, device)
 

@@ -26,7 +26,11 @@ from torch import Tensor, nn
 
 from ...compiler.interpreter import Interpreter, build_op
 from ...genotype_dsl.analysis import NetInfo, OpInfo, analyze
-from ...genotype_dsl.encodings import autogan_generator, parse_autogan_arch, sngan_discriminator
+from ...genotype_dsl.encodings import (
+    autogan_generator,
+    parse_autogan_arch,
+    sngan_discriminator,
+)
 from ...genotype_dsl.encodings.common import Native
 from ...genotype_dsl.model import Network
 

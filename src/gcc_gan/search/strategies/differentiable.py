@@ -17,14 +17,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..compiler.interpreter import Interpreter
-from ..genotype_dsl.encodings import sngan_discriminator
-from ..genotype_dsl.model import Network
-from ..train.losses import d_loss, g_loss
-from .adversarial import AdvDims, SuperD, SuperG, derive
-from .base import Searcher, adam, apply_grads
-from .config import SearchConfig
-from .supernet import temperature
+from ...compiler.interpreter import Interpreter
+from ...genotype_dsl.encodings import sngan_discriminator
+from ...genotype_dsl.model import Network
+from ...train.losses import d_loss, g_loss
+from ..base import Searcher, adam, apply_grads
+from ..config import SearchConfig
+from ..spaces.adversarialnas import AdvDims, SuperD, SuperG, derive
+from ..supernet import temperature
 
 
 class FixedD(nn.Module):

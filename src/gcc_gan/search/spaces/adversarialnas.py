@@ -31,16 +31,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..genotype_dsl.builder import NetBuilder, op
-from ..genotype_dsl.encodings import adversarialnas_generator
-from ..genotype_dsl.encodings.adversarialnas import (
+from ...genotype_dsl.builder import NetBuilder, op
+from ...genotype_dsl.encodings import adversarialnas_generator
+from ...genotype_dsl.encodings.adversarialnas import (
     CELL_UP_MODE,
     NORMAL_OPS,
     UP_OPS,
 )
-from ..genotype_dsl.model import Network, OpCall
-from .pipeline import Pipeline, calls
-from .supernet import Supernet
+from ...genotype_dsl.model import Network, OpCall
+from ..pipeline import Pipeline, calls
+from ..supernet import Supernet
 
 DOWN_OPS = ("avgpool3x3", "conv3x3", "conv5x5", "maxpool3x3", "dilconv3x3", "dilconv5x5")
 D_CELLS = 4

@@ -20,14 +20,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..compiler.interpreter import Interpreter
-from ..genotype_dsl.encodings.adversarialnas import NORMAL_OPS, UP_OPS
-from ..genotype_dsl.model import Network
-from ..train.config import TrainConfig
-from ..train.trainer import GanTrainer, mix_seed
-from .adversarial import D_CELLS, DOWN_OPS, AdvDims, build_discriminator, edge_fed, generator_network
-from .base import Searcher
-from .config import SearchConfig
+from ...compiler.interpreter import Interpreter
+from ...genotype_dsl.encodings.adversarialnas import NORMAL_OPS, UP_OPS
+from ...genotype_dsl.model import Network
+from ...train.config import TrainConfig
+from ...train.trainer import GanTrainer, mix_seed
+from ..base import Searcher
+from ..config import SearchConfig
+from ..spaces.adversarialnas import (
+    D_CELLS,
+    DOWN_OPS,
+    AdvDims,
+    build_discriminator,
+    edge_fed,
+    generator_network,
+)
 
 
 def sample_architecture(rng: np.random.Generator) -> tuple[list[list[int]], dict[str, int]]:
