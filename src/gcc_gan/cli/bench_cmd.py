@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Literal, Optional
 
 import typer
 from rich.table import Table
 
 from ..errors import GccGanError
-from .app import app, console
+from .app import app, console, refuse_overwrite
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -118,8 +118,9 @@ def bench_cmd(
     inception_weights: Optional[str] = typer.Option(None, "--inception-weights",
                                                     help="FID Inception weights file (else $GCC_GAN_INCEPTION, "
                                                     "else the torch hub cache)"),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    device: Literal["cpu", "cuda"] = typer.Option("cpu", "--device", help="cpu or cuda"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the results as JSON here"),
+    force: bool = typer.Option(False, "--force", help="replace an existing --json file"),
     width: Optional[float] = typer.Option(None, "--width", help="multiply each genotype's base width by MULT"),
     compile_: bool = typer.Option(False, "--compile", help="also time torch.compile of the compiled module"),
     batches: str = typer.Option("1,64", "--batches", help="latency batch sizes"),
@@ -133,6 +134,8 @@ def bench_cmd(
     from ..bench.targets import load_target
 
     ms = parse_metrics(metrics)
+    if json_out is not None:
+        refuse_overwrite(json_out, force, "--json")
     if weights and len(weights) != len(targets):
         raise GccGanError(f"--weights given {len(weights)} time(s) for {len(targets)} target(s): give one per target")
     opts = BenchOptions(metrics=ms, num_samples=num_samples, real=real, inception_weights=inception_weights,
@@ -173,8 +176,9 @@ def stats_cmd(
     size: Optional[int] = typer.Option(None, "--size", help="image resolution (default: the dataset's)"),
     num_samples: int = typer.Option(50_000, "--num-samples", help="real images to use (all when fewer)"),
     inception_weights: Optional[str] = typer.Option(None, "--inception-weights", help="FID Inception weights file"),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
-    batch_size: int = typer.Option(64, "--batch-size"),
+    device: Literal["cpu", "cuda"] = typer.Option("cpu", "--device", help="cpu or cuda"),
+    batch_size: int = typer.Option(64, "--batch-size", help="batch size of the Inception forward passes"),
+    force: bool = typer.Option(False, "--force", help="replace an existing stats file"),
 ) -> None:
     """Compute real-data statistics for FID / KID (mean, covariance, KID features) into a .npz."""
     from ..bench.inception import load_inception
@@ -183,6 +187,7 @@ def stats_cmd(
 
     if out.suffix != ".npz":
         raise GccGanError(f"-o {out}: the stats file must end in .npz")
+    refuse_overwrite(out, force)
     if num_samples < 2:
         raise GccGanError(f"--num-samples must be at least 2, not {num_samples}")
     if batch_size < 1:

@@ -291,6 +291,16 @@ def _load_state(out: Path) -> dict[str, Any]:
         raise GccGanError(f"--resume: {p} is damaged ({e}); start a new sweep in another -o") from None
 
 
+def saved_preset(out: Path) -> str | None:
+    """The preset a sweep in `out` was started with (None: none was named, i.e. paper, or
+    there is no readable sweep there: run_scale then says so)."""
+    try:
+        preset = _load_state(out).get("config", {}).get("preset")
+    except GccGanError:
+        return None
+    return preset if isinstance(preset, str) else None
+
+
 def _prepare_out(req: ScaleRequest, config: dict[str, Any], cands: list[Candidate], note: str
                  ) -> list[dict[str, Any]]:
     out = req.out
