@@ -22,6 +22,11 @@ def _pm(d: dict[str, float] | None, fmt: str, scale: float = 1.0) -> str:
     return "–" if not d else f"{d['mean'] * scale:{fmt}} ± {d['std'] * scale:{fmt}}"
 
 
+def _quality(key: str, fmt: Any) -> Any:
+    """A quality column: the value, or `unavailable` when it could not be measured."""
+    return lambda r: "unavailable" if key in r.get("unavailable", {}) else fmt(r.get(key))
+
+
 def _table(title: str, cols: list[tuple[str, Any]], results: list[dict[str, Any]]) -> Table:
     t = Table(title=title, title_justify="left")
     for name, _ in cols:
@@ -42,11 +47,11 @@ def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) ->
     if "macs" in metrics:
         cols.append(("MACs (G)", lambda r: f"{r['size']['macs_g']:.3f}"))
     if "is" in metrics:
-        cols.append(("IS", lambda r: _pm(r.get("is"), ".2f")))
+        cols.append(("IS", _quality("is", lambda v: _pm(v, ".2f"))))
     if "fid" in metrics:
-        cols.append(("FID", lambda r: _num(r.get("fid"), ".2f")))
+        cols.append(("FID", _quality("fid", lambda v: _num(v, ".2f"))))
     if "kid" in metrics:
-        cols.append(("KID ×10³", lambda r: _pm(r.get("kid"), ".2f", 1e3)))
+        cols.append(("KID ×10³", _quality("kid", lambda v: _pm(v, ".2f", 1e3))))
     if "latency" in metrics:
         cols.append(("best img/s", lambda r: _best(r["latency"])))
     return _table("gcc-gan bench", cols, results)
@@ -65,8 +70,11 @@ def size_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table
                                                     else r["size"]["macs_compiled"] / 1e9, ".3f")),
                  ("FLOP check", lambda r: " ".join(f"{c['module'][0]}{'✓' if c['agrees'] else '✗'}"
                                                     for c in r["size"].get("checks") or []) or "–")]
-    return _table("per image. FLOP check: torch's FlopCounterMode on the interpreter (i) / compiled module (c) "
-                  "= 2 × (IR MACs − bias adds)", cols, results)
+    title = "per image"
+    if "macs" in metrics:  # the caption explains the FLOP check column, which comes with macs
+        title += (". FLOP check: torch's FlopCounterMode on the interpreter (i) / compiled module (c) "
+                  "= 2 × (IR MACs − bias adds)")
+    return _table(title, cols, results)
 
 
 def _best(lat: dict[str, Any]) -> str:
@@ -131,7 +139,7 @@ def bench_cmd(
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
     from ..atomic import atomic_write_text
     from ..bench.runner import BenchOptions, Session, parse_metrics
-    from ..bench.targets import load_target
+    from ..bench.targets import disambiguate_labels, load_target
 
     ms = parse_metrics(metrics)
     if json_out is not None:
@@ -143,6 +151,7 @@ def bench_cmd(
                         batch_size=batch_size, seed=seed)
     session = Session(opts)  # validates options and loads Inception before any long work
     loaded = [load_target(t, weights[i] if weights else None, width) for i, t in enumerate(targets)]
+    disambiguate_labels(loaded, weights, width)
     results = []
     for t in loaded:
         console.print(f"[dim]benchmarking {t.label} ({t.source})…[/dim]", highlight=False)
@@ -163,7 +172,8 @@ def bench_cmd(
         doc = {"gcc_gan_version": __version__, "torch_version": torch.__version__, "metrics": list(ms),
                "device": device, "seed": seed, "results": results}
         if session.inception is not None:
-            doc["inception"] = {"path": str(session.inception.path), "sha256": session.inception.sha256}
+            doc["inception"] = {"path": str(session.inception.path), "sha256": session.inception.sha256,
+                                "fid_inception": session.inception.verified}
         atomic_write_text(json_out, json.dumps(doc, indent=1) + "\n")
         console.print(f"wrote {json_out}", highlight=False)
 
@@ -198,5 +208,6 @@ def stats_cmd(
     inception = load_inception(inception_weights, device)
     s = compute_real_stats(data, ds.size, num_samples, inception, batch_size, dataset=ds)
     save_stats(out, s)
-    console.print(f"wrote {out}: {s.gaussian.n} images of {ds.description}, {ds.size}×{ds.size}, "
-                  f"Inception sha256 {inception.sha256[:12]}…", highlight=False)
+    fid = "" if inception.verified else " (NOT the FID Inception)"
+    console.print(f"wrote {out}: statistics of {s.gaussian.n} real images at {ds.size}×{ds.size} from {data}, "
+                  f"Inception sha256 {inception.sha256[:12]}…{fid}", highlight=False)

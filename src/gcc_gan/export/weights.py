@@ -195,7 +195,7 @@ def native_for(method: str, genotype: Genotype) -> Native:
                           "cannot be derived; use a genotype converted from an AutoGAN / AdversarialNAS encoding "
                           "(e.g. zoo:autogan-a, zoo:adversarialnas)")
     if enc["format"] != method:
-        raise GccGanError(f"the genotype was converted from a {enc['format']!r} encoding, not {method!r}")
+        raise GccGanError(f"the genotype was converted from the encoding format {enc['format']!r}, not {method!r}")
     native = from_encoding(enc)
     mine = genotype.generator.model_dump(mode="json", exclude_none=True)
     theirs = native.network.model_dump(mode="json", exclude_none=True)
