@@ -91,17 +91,17 @@ def compile_cmd(
     seed: int = typer.Option(0, "--seed", help="seed of the fresh initialisation when no --weights"),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
-    from ..export.onnx_export import check_opset
-    from ..export.standalone import StandaloneWorker
-
     t0 = time.perf_counter()
-    # every argument is checked before torch is imported (seconds): a typo fails at once
-    check_opset(opset)
+    # files and names are checked before torch is imported (seconds): a typo fails at once
     if (out / "report.json").is_file():  # a previous compile (anything else is refused, --force or not)
         refuse_overwrite(out, force)
     if weights is not None and not weights.exists():
         raise GccGanError(f"{weights}: no such weights file")
     infos, g, roles = _analyzed(genotype, weights, width, net)
+    from ..export.onnx_export import check_opset
+    from ..export.standalone import StandaloneWorker
+
+    check_opset(opset)
     # started next: its torch import runs on the other core while this process imports
     # torch and compiles; it is killed on any error below
     worker = None if no_verify else StandaloneWorker()
