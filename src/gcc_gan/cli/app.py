@@ -47,11 +47,12 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def refuse_overwrite(path: Path, force: bool, flag: str = "-o") -> None:
-    """The one rule of every command that writes a named file or directory: an existing one
-    is replaced only with --force (it may hold hand edits or a finished run)."""
+def refuse_overwrite(path: Path, force: bool, flag: str = "-o", kind: str = "file") -> None:
+    """The one rule of every command that writes a named file or directory (`kind`): an
+    existing one is replaced only with --force (it may hold hand edits or a finished run)."""
+    if kind == "file" and path.is_dir():
+        raise GccGanError(f"{flag} {path}: is a directory; give a file name")
     if not force and (path.exists() or path.is_symlink()):
-        kind = "directory" if path.is_dir() else "file"
         raise GccGanError(f"{flag} {path}: the {kind} already exists; add --force to replace it")
 
 

@@ -94,7 +94,7 @@ def compile_cmd(
     t0 = time.perf_counter()
     # files and names are checked before torch is imported (seconds): a typo fails at once
     if (out / "report.json").is_file():  # a previous compile (anything else is refused, --force or not)
-        refuse_overwrite(out, force)
+        refuse_overwrite(out, force, kind="directory")
     if weights is not None and not weights.exists():
         raise GccGanError(f"{weights}: no such weights file")
     infos, g, roles = _analyzed(genotype, weights, width, net)
