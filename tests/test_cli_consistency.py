@@ -239,9 +239,14 @@ def test_usage_errors_exit_2_in_plain_words(tmp_path: Path, capsys: pytest.Captu
     assert list(tmp_path.iterdir()) == []
 
 
-def test_compile_rejects_a_missing_file_before_importing_torch(tmp_path: Path) -> None:
-    code = ("import sys; from gcc_gan.cli.main import run; "
-            "c = run(['compile', 'missing.json', '-o', 'out']); print(c, 'torch' in sys.modules)")
+@pytest.mark.parametrize("args", [
+    ["compile", "missing.json", "-o", "out"],
+    ["train", "missing.json", "-o", "out"],
+    ["bench", "missing.json", "--metrics", "size"],
+    ["scale", "missing.json", "--sizes", "1", "-o", "out"],
+])
+def test_a_missing_file_is_rejected_before_importing_torch(tmp_path: Path, args: list[str]) -> None:
+    code = f"import sys; from gcc_gan.cli.main import run; c = run({args!r}); print(c, 'torch' in sys.modules)"
     p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": SRC},
                        capture_output=True, text=True, timeout=120)
     assert p.stdout.split() == ["1", "False"], p.stderr

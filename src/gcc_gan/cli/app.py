@@ -56,6 +56,16 @@ def refuse_overwrite(path: Path, force: bool, flag: str = "-o", kind: str = "fil
         raise GccGanError(f"{flag} {path}: the {kind} already exists; add --force to replace it")
 
 
+def check_genotypes(specs: list[str]) -> None:
+    """Load and validate each genotype (FILE or zoo:NAME; directories are left to the
+    command) before the command imports torch, so a typo fails in a fraction of a second."""
+    from ..genotype_dsl.io import load_genotype
+
+    for spec in specs:
+        if spec.startswith("zoo:") or not Path(spec).is_dir():
+            load_genotype(spec)
+
+
 def _os_message(e: OSError) -> str:
     what = e.strerror or str(e)
     return f"{e.filename}: {what}" if e.filename else what

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..errors import GccGanError
-from .app import app, console, refuse_overwrite
+from .app import app, check_genotypes, console, refuse_overwrite
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -137,6 +137,7 @@ def bench_cmd(
     seed: int = typer.Option(2020, "--seed", help="seed of the latents and of the IS / KID sampling"),
 ) -> None:
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
+    check_genotypes(list(targets))  # before torch is imported
     from ..atomic import atomic_write_text
     from ..bench.runner import BenchOptions, Session, parse_metrics
     from ..bench.targets import disambiguate_labels, load_target

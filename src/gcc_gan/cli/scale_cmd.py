@@ -9,7 +9,7 @@ from typing import List, Literal, Optional
 import typer
 from rich.table import Table
 
-from .app import Device, Preset, app, console, err_console
+from .app import Device, Preset, app, check_genotypes, console, err_console
 
 
 @app.command("scale")
@@ -41,6 +41,7 @@ def scale_cmd(
 ) -> None:
     """Train FILE|zoo:NAME... at each of --sizes (width fitted to the size) against one
     fixed discriminator; write results.csv, is_vs_size.png and fid_vs_size.png."""
+    check_genotypes([*genotypes, d])  # before torch is imported
     from ..presets import resolve_preset
     from ..scale import ScaleRequest, parse_sizes, run_scale
     from ..scale.sweep import saved_preset

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 import typer
 
-from .app import Device, Preset, app, console, err_console
+from .app import Device, Preset, app, check_genotypes, console, err_console
 
 
 @app.command("train")
@@ -52,6 +52,7 @@ def train_cmd(
     """
     from ..presets import resolve_preset
 
+    check_genotypes([s for s in (genotype, d) if s is not None])  # before torch is imported
     if not resume:  # a resumed run keeps its own preset (config.json)
         choice = resolve_preset(preset, device)
         if choice.note:
