@@ -4,7 +4,12 @@ a command module, so there is no import cycle.
 
 Exit codes: 0 success; 1 a user error (`GccGanError`, or a file the OS refuses), printed
 as one `error: ...` line block on stderr, never a traceback; 2 a usage error (unknown
-option, missing argument), printed by typer/click.
+option, missing argument, a value outside an option's choices: options with fixed values
+are typed `Literal[...]`, so click checks them and lists them), printed by typer/click in
+plain words. A closed stdout (`| head -1`) is no error.
+
+Help is click's plain layout (typer's rich panels showed a `<bool>` type on flags and cut
+long descriptions), with every option described the same way (`_normalise_help`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from ..errors import GccGanError
 Device = Literal["auto", "cpu", "cuda"]
 Preset = Literal["tiny", "paper"]
 
-# typer >= 0.26 vendors its own click: take the usage-error class from typer's exceptions
+# newer typer releases vendor their own click: take the usage-error class from typer's exceptions
 _UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 # wide (never cut) when writing to a file or pipe: see gcc_gan.console
