@@ -128,8 +128,9 @@ def _analyzed(genotype: str, weights: Optional[Path], width: Optional[float], ne
         trained = run_genotype(genotype, g, weights, width)
         if trained is not None:
             if trained != g:
-                err_console.print(f"using {find_run(weights)}/genotype.json: the network {genotype} was trained as "
-                                  "(its width)", highlight=False, markup=False)
+                bw = trained.generator.base_width if trained.generator is not None else "?"
+                err_console.print(f"using {find_run(weights)}/genotype.json: {genotype} at the width the run trained "
+                                  f"(generator base width {bw})", highlight=False, markup=False)
             g, infos, width = trained, analyze_genotype(trained), None
     key = net or ("g" if g.generator is not None else "d")
     if key not in ROLES:
