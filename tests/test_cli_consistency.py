@@ -58,7 +58,7 @@ def shell(cmd: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": ""}
     env.pop("COLUMNS")
     gcc = f"{sys.executable} -m gcc_gan.cli.main"
-    return subprocess.run(["bash", "-c", "set -o pipefail; " + cmd.replace("gcc-gan", gcc)], cwd=cwd, env=env,
+    return subprocess.run(["bash", "-c", "set -o pipefail; " + cmd.replace("gcc-gan", gcc)], check=False, cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -158,7 +158,7 @@ def test_compile_and_bench_use_the_runs_own_genotype(tmp_path: Path, capsys: pyt
     assert f"gcc-gan compile {runs}/genotype.json --weights {runs}" in flat and "trained zoo:dcgan" in flat
     assert not (tmp_path / "c3").exists()
     # bench takes the run (directory) as --weights too, with the run's genotype
-    code, out, err = cli(capsys, "bench", "zoo:dcgan", "--weights", runs, "--metrics", "size",
+    code, _, err = cli(capsys, "bench", "zoo:dcgan", "--weights", runs, "--metrics", "size",
                          "--json", tmp_path / "b.json")
     assert code == 0, err
     r = json.loads((tmp_path / "b.json").read_text())["results"][0]
@@ -247,7 +247,7 @@ def test_usage_errors_exit_2_in_plain_words(tmp_path: Path, capsys: pytest.Captu
 ])
 def test_a_missing_file_is_rejected_before_importing_torch(tmp_path: Path, args: list[str]) -> None:
     code = f"import sys; from gcc_gan.cli.main import run; c = run({args!r}); print(c, 'torch' in sys.modules)"
-    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": SRC},
+    p = subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path, env={**os.environ, "PYTHONPATH": SRC},
                        capture_output=True, text=True, timeout=120)
     assert p.stdout.split() == ["1", "False"], p.stderr
     assert "missing.json: no such file" in p.stderr

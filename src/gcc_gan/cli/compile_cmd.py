@@ -84,7 +84,8 @@ def compile_cmd(
         "canonical-layout .safetensors (from gcc-gan import; keys prefixed generator./discriminator. "
         "for --net both) or a gcc-gan train checkpoint / run directory (newest step, EMA generator)")),
     width: Optional[float] = typer.Option(None, "--width", help="multiply the networks' base width by MULT"),
-    net: Optional[Literal["g", "d", "both"]] = typer.Option(None, "--net", help="g, d or both (default: g, or d for a D-only genotype)"),
+    net: Optional[Literal["g", "d", "both"]] = typer.Option(None, "--net", help="g, d or both (default: g, or d "
+                                                            "for a D-only genotype)"),
     opset: int = typer.Option(17, "--opset", help="ONNX opset"),
     no_passes: bool = typer.Option(False, "--no-passes", help="skip the optimisation passes"),
     no_verify: bool = typer.Option(False, "--no-verify", help="skip the standalone / onnxruntime / .pt2 checks"),

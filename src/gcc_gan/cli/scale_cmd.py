@@ -24,7 +24,8 @@ def scale_cmd(
                                             "paper (the papers' protocol); default: paper with a GPU, tiny without"),
     iters: Optional[int] = typer.Option(None, "--iters", help="generator iterations per candidate (overrides the preset)"),
     seed: int = typer.Option(0, "--seed", help="training seed, the same for every candidate"),
-    executor: Literal["local", "ray"] = typer.Option("local", "--executor", help="local (processes on this machine) or ray"),
+    executor: Literal["local", "ray"] = typer.Option("local", "--executor",
+                                                     help="local (processes on this machine) or ray"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray locally)"),
     workers: Optional[int] = typer.Option(None, "--workers", help="candidates in parallel (default 1-2 here)"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads per candidate (default: cores / "

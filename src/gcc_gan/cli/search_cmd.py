@@ -14,8 +14,9 @@ from .app import Device, Preset, app, console, err_console
 
 @app.command("search")
 def search_cmd(
-    method: Literal["adversarial", "degas", "random"] = typer.Option("adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS) or "
-                               "random (random search in the AdversarialNAS space)"),
+    method: Literal["adversarial", "degas", "random"] = typer.Option(
+        "adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS) or random (random search in "
+        "the AdversarialNAS space)"),
     data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH or "
                                        "synthetic (default: the embedded synthetic set)"),
     preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (minutes on a CPU) or paper (the "
@@ -26,9 +27,9 @@ def search_cmd(
     resume: bool = typer.Option(False, "--resume", help="continue the run in -o (default: the newest "
                                 "runs/search-METHOD*) from its last checkpoint"),
     force: bool = typer.Option(False, "--force", help="replace an existing search run in -o"),
-    sampling: Optional[Literal["soft", "hard"]] = typer.Option(None, "--sampling", help="soft (Gumbel-softmax weighted sum, merged "
-                                           "kernels; default) or hard (straight-through one-hot: only the "
-                                           "sampled op runs)"),
+    sampling: Optional[Literal["soft", "hard"]] = typer.Option(
+        None, "--sampling", help="soft (Gumbel-softmax weighted sum, merged kernels; default) or hard "
+        "(straight-through one-hot: only the sampled op runs)"),
     fixed_d: bool | None = typer.Option(None, "--fixed-d/--no-fixed-d", help="AdversarialNAS ablation: fixed "
                                            "SNGAN discriminator, search G only"),
     seed: int | None = typer.Option(None, "--seed", help="random seed (default 0)"),
@@ -37,8 +38,8 @@ def search_cmd(
                                           "whose small convolutions gain nothing from more; else torch's default)"),
 ) -> None:
     """Search a GAN architecture; writes RUN/genotype.json (with RUN/history.jsonl,
-    RUN/op_probabilities.png, RUN/genotype.png). With no options: AdversarialNAS, tiny
-    preset, synthetic data — a few minutes on a laptop CPU."""
+    RUN/op_probabilities.png, RUN/genotype.png). With no options: AdversarialNAS on
+    synthetic data, the tiny preset on a CPU — a few minutes on a laptop."""
     from ..presets import resolve_preset
 
     choice = resolve_preset(preset, device)

@@ -41,7 +41,8 @@ def train_cmd(
     sample_every: Optional[int] = typer.Option(None, "--sample-every", help="iterations between sample grids"),
     log_every: Optional[int] = typer.Option(None, "--log-every", help="iterations between log rows"),
     device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto"),
-    amp: Optional[Literal["auto", "off", "bf16", "fp16"]] = typer.Option(None, "--amp", help="CUDA mixed precision: auto, off, bf16, fp16"),
+    amp: Optional[Literal["auto", "off", "bf16", "fp16"]] = typer.Option(None, "--amp", help="CUDA mixed precision: "
+                                                                        "auto, off, bf16, fp16"),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: torch's choice; 1 can "
                                           "be faster on a machine busy with other work)"),
 ) -> None:
