@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -342,8 +343,10 @@ def _read_header(p: Path) -> tuple[int, int, str | None]:
     try:
         if p.stat().st_size == 0:
             return 0, 0, "empty file (0 bytes)"
-        with Image.open(p) as im:  # lazy: reads the header only
-            w, h = im.size
+        with warnings.catch_warnings():  # PIL's bomb warning: the size is checked against max_pixels instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p) as im:  # lazy: reads the header only
+                w, h = im.size
         return int(w), int(h), None
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         return 0, 0, f"cannot decode image ({e})"
