@@ -406,11 +406,8 @@ def test_candidates_plot_has_integer_ticks() -> None:
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["--method", "evolution"], "--method 'evolution': expected one of adversarial, degas, random, autogan"),
     (["--data", "imagenet:/x"], "unknown data spec 'imagenet:/x'"),
     (["--data", "cifar10:/nonexistent/dir"], "cifar10"),
-    (["--preset", "huge"], "--preset 'huge'"),
-    (["--sampling", "medium"], "--sampling 'medium'"),
     (["--iters", "0"], "--iters 0"),
     (["--method", "degas", "--fixed-d"], "--fixed-d applies to AdversarialNAS"),
     (["--method", "random", "--fixed-d"], "--fixed-d applies to AdversarialNAS"),
@@ -423,6 +420,20 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: li
     err = capsys.readouterr().err
     assert msg in err and "Traceback" not in err
     assert not (out / "genotype.json").exists()
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--method", "evolution"], "'evolution' is not one of 'adversarial', 'degas', 'random'"),
+    (["--preset", "huge"], "'huge' is not one of 'tiny', 'paper'"),
+    (["--sampling", "medium"], "'medium' is not one of 'soft', 'hard'"),
+])
+def test_bad_choices_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                      msg: str) -> None:
+    out = tmp_path / "run"
+    assert cli(["search", "-o", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
+    assert not out.exists()
 
 
 def test_existing_run_dir_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,14 @@ under torch-fidelity's name `weights-inception-2015-12-05-6726825d.pth` or pytor
 torch-fidelity's `FeatureExtractorInceptionV3`: TF-1.x-compatible bilinear resize to 299,
 2048-d pool features and the bias-free 1008 logits that IS uses. Nothing is downloaded:
 the extractor always gets the weights handed to it, so its download branch never runs.
+
+Which weights are the FID Inception: both release files carry the first hex digits of
+their sha256 in their name (torch hub's convention, `-6726825d.pth`), so the file's digest
+is checked against that prefix. A file with the right layout but another digest (random
+weights for tests, a retrained or damaged network) still loads, so smoke runs and tests
+work, but with a warning naming the file and saying its IS / FID / KID are not comparable
+with published numbers; `Inception.verified` (recorded in bench JSON and scale's CSV)
+says which it was.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ ENV_VAR = "GCC_GAN_INCEPTION"
 FIDELITY_NAME = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's release file
 PYTORCH_FID_NAME = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's release file
 HUB_NAMES = (FIDELITY_NAME, PYTORCH_FID_NAME)
+FID_SHA256_PREFIX = "6726825d"  # the hash in both release files' names: their sha256 starts with it
 FEATURES = ("2048", "logits_unbiased")  # FID/KID pool features, IS logits (torch-fidelity's defaults)
 RESIZE = "tf1x-bilinear-299"  # torch-fidelity's interpolate_bilinear_2d_like_tensorflow1x
 
@@ -152,6 +161,7 @@ class Inception:
     path: Path
     sha256: str
     device: torch.device
+    verified: bool = False  # the file's sha256 is the FID Inception's (see the module doc)
 
     @torch.inference_mode()
     def features(self, images: Tensor) -> tuple[Tensor, Tensor]:
@@ -178,12 +188,26 @@ def build_from_state_dict(sd: dict[str, Tensor], device: str | torch.device = "c
 
 
 _LOADED: dict[tuple[str, str, str, bool], Inception] = {}
+_WARNED: set[str] = set()
+
+
+def is_fid_inception(sha256: str) -> bool:
+    """Whether a file with this sha256 is the FID Inception release file."""
+    return sha256.startswith(FID_SHA256_PREFIX)
+
+
+def unverified_message(path: Path, sha256: str) -> str:
+    return (f"{path}: not the FID Inception (its sha256 starts {sha256[:8]}, the release file's {FID_SHA256_PREFIX}, "
+            f"as in {FIDELITY_NAME}); the layout fits, so it is used, but IS / FID / KID from it are NOT "
+            "comparable with published numbers")
 
 
 def load_inception(weights: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu",
-                   fast: bool = True) -> Inception:
+                   fast: bool = True, warn_unverified: bool = True) -> Inception:
     """Resolve, load and build the FID Inception (see the module doc for where it looks).
-    Kept per (file contents, device) for the process: several runs share one network."""
+    Kept per (file contents, device) for the process: several runs share one network.
+    Weights that are not the release file are used with a warning, once per file
+    (`warn_unverified=False`: the caller has said so already)."""
     path = resolve_weights(weights)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -193,7 +217,12 @@ def load_inception(weights: str | os.PathLike[str] | None = None, device: str | 
     if key not in _LOADED:
         net = build_from_state_dict(load_state_dict(path), dev, fast=fast)
         _LOADED.clear()  # one network at a time: ~95 MB each
-        _LOADED[key] = Inception(net=net, path=path, sha256=digest, device=dev)
+        _LOADED[key] = Inception(net=net, path=path, sha256=digest, device=dev, verified=is_fid_inception(digest))
+    if warn_unverified and not _LOADED[key].verified and digest not in _WARNED:
+        from .metrics import warn
+
+        _WARNED.add(digest)
+        warn(unverified_message(path, digest))
     return _LOADED[key]
 
 

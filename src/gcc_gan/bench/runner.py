@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import GccGanError
-from .inception import Inception, load_inception
+from .inception import ENV_VAR, Inception, load_inception, resolve_weights
 from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
 from .metrics import SEED, fid, generated_batches, generator_features, inception_score, kid, to_uint8, warn
 from .size import flop_check, size_report
@@ -89,8 +90,19 @@ class Session:
         self.opts = opts
         self.device = torch.device(opts.device)
         self.inception: Inception | None = None
-        if NEEDS_INCEPTION & set(opts.metrics):  # fail on missing weights before any work
-            self.inception = load_inception(opts.inception_weights, self.device)
+        self.quality_unavailable: str | None = None  # why IS / FID / KID are not measured
+        if NEEDS_INCEPTION & set(opts.metrics):  # fail on bad weights before any work
+            try:
+                resolve_weights(opts.inception_weights)
+            except GccGanError as e:
+                named = opts.inception_weights is not None or os.environ.get(ENV_VAR)
+                if named or not set(opts.metrics) - NEEDS_INCEPTION:
+                    raise  # a file the user named is missing, or there would be nothing to report
+                # as `scale` does: say once which file is missing, report the other metrics
+                warn(f"IS / FID / KID unavailable (the other metrics are reported): {e}")
+                self.quality_unavailable = "no FID Inception weights"
+            else:
+                self.inception = load_inception(opts.inception_weights, self.device)
         self._real: dict[int, RealStats] = {}
         self._real_file: RealStats | None = None
         wants_real = bool({"fid", "kid"} & set(opts.metrics))
@@ -127,7 +139,10 @@ class Session:
             if "latency" in m:
                 out["latency"] = self._latency(t, onnx)
         if NEEDS_INCEPTION & set(m):
-            out.update(self._quality(t))
+            if self.inception is not None:
+                out.update(self._quality(t))
+            else:
+                out["unavailable"] = {k: self.quality_unavailable for k in METRICS if k in NEEDS_INCEPTION & set(m)}
         if "swd" in m:
             out["swd"] = self._swd(t)
         if t.notes:

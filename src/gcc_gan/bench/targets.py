@@ -62,8 +62,13 @@ class Target:
 
 def read_weights(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     """Canonical-layout generator weights: a `.safetensors` file (gcc-gan import / train /
-    compile) or a torch checkpoint of tensors; keys `generator.`-prefixed or bare."""
+    compile) or a torch checkpoint of tensors; keys `generator.`-prefixed or bare; or a
+    training run / checkpoint directory (its final or newest EMA generator)."""
+    from ..train.rundir import generator_weights_file
+
     p = Path(path)
+    if p.is_dir():
+        p = generator_weights_file(p)
     if not p.is_file():
         raise GccGanError(f"--weights {p}: no such file")
     if p.suffix == ".safetensors":
@@ -93,6 +98,13 @@ def load_genotype_target(spec: str, weights: str | None = None, width: float | N
     from ..genotype_dsl.io import load_and_analyze
 
     g, infos = load_and_analyze(spec)
+    if weights is not None:  # weights from a training run: its own genotype at the trained width
+        from ..genotype_dsl.analysis import analyze_genotype
+        from ..train.rundir import run_genotype
+
+        trained = run_genotype(spec, g, Path(weights), width, command="gcc-gan bench")
+        if trained is not None:
+            g, infos, width = trained, analyze_genotype(trained), None
     if "generator" not in infos:
         raise GccGanError(f"{spec}: has no generator; bench measures generators")
     info = infos["generator"]
@@ -167,6 +179,29 @@ def load_dir_target(path: str) -> Target:
                   input_shapes=_shapes(net.get("input_shapes", {}), "input_shapes", rep_path),
                   output_shapes=_shapes(net.get("output_shapes", {}), "output_shapes", rep_path),
                   params=params, macs=macs, macs_compiled=macs_after, onnx=onnx if onnx.is_file() else None)
+
+
+def disambiguate_labels(targets: list[Target], weights: list[str] | None = None,
+                        width: float | None = None) -> None:
+    """Rows are labelled by genotype name; where two targets share a label, those rows are
+    labelled by what was typed (path or zoo:NAME, with their --weights), numbered if even
+    that repeats, so every row says which target it is."""
+    from collections import Counter
+
+    def count() -> Counter[str]:
+        return Counter(t.label for t in targets)
+
+    dup = count()
+    for i, t in enumerate(targets):
+        if dup[t.label] > 1:
+            w = f" ×{width:g}" if width is not None and t.info is not None else ""
+            t.label = f"{t.source}{w}" + (f" + {weights[i]}" if weights else "")
+    dup = count()
+    seen: Counter[str] = Counter()
+    for t in targets:
+        if dup[t.label] > 1:
+            seen[t.label] += 1
+            t.label = f"{t.label} #{seen[t.label]}"
 
 
 def load_target(spec: str, weights: str | None = None, width: float | None = None) -> Target:

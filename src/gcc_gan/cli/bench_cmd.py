@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Literal, Optional
 
 import typer
 from rich.table import Table
 
 from ..errors import GccGanError
-from .app import app, console
+from .app import app, check_genotypes, console, refuse_overwrite
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -20,6 +20,11 @@ def _num(x: float | None, fmt: str) -> str:
 
 def _pm(d: dict[str, float] | None, fmt: str, scale: float = 1.0) -> str:
     return "–" if not d else f"{d['mean'] * scale:{fmt}} ± {d['std'] * scale:{fmt}}"
+
+
+def _quality(key: str, fmt: Any) -> Any:
+    """A quality column: the value, or `unavailable` when it could not be measured."""
+    return lambda r: "unavailable" if key in r.get("unavailable", {}) else fmt(r.get(key))
 
 
 def _table(title: str, cols: list[tuple[str, Any]], results: list[dict[str, Any]]) -> Table:
@@ -42,11 +47,11 @@ def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) ->
     if "macs" in metrics:
         cols.append(("MACs (G)", lambda r: f"{r['size']['macs_g']:.3f}"))
     if "is" in metrics:
-        cols.append(("IS", lambda r: _pm(r.get("is"), ".2f")))
+        cols.append(("IS", _quality("is", lambda v: _pm(v, ".2f"))))
     if "fid" in metrics:
-        cols.append(("FID", lambda r: _num(r.get("fid"), ".2f")))
+        cols.append(("FID", _quality("fid", lambda v: _num(v, ".2f"))))
     if "kid" in metrics:
-        cols.append(("KID ×10³", lambda r: _pm(r.get("kid"), ".2f", 1e3)))
+        cols.append(("KID ×10³", _quality("kid", lambda v: _pm(v, ".2f", 1e3))))
     if "swd" in metrics:
         cols.append(("SWD ×10³", lambda r: _num((r.get("swd") or {}).get("mean"), ".2f")))
     if "latency" in metrics:
@@ -67,8 +72,11 @@ def size_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table
                                                     else r["size"]["macs_compiled"] / 1e9, ".3f")),
                  ("FLOP check", lambda r: " ".join(f"{c['module'][0]}{'✓' if c['agrees'] else '✗'}"
                                                     for c in r["size"].get("checks") or []) or "–")]
-    return _table("per image. FLOP check: torch's FlopCounterMode on the interpreter (i) / compiled module (c) "
-                  "= 2 × (IR MACs − bias adds)", cols, results)
+    title = "per image"
+    if "macs" in metrics:  # the caption explains the FLOP check column, which comes with macs
+        title += (". FLOP check: torch's FlopCounterMode on the interpreter (i) / compiled module (c) "
+                  "= 2 × (IR MACs − bias adds)")
+    return _table(title, cols, results)
 
 
 def official_counts_of(t: Any) -> dict[str, int] | None:
@@ -145,26 +153,28 @@ def bench_cmd(
     inception_weights: Optional[str] = typer.Option(None, "--inception-weights",
                                                     help="FID Inception weights file (else $GCC_GAN_INCEPTION, "
                                                     "else the torch hub cache)"),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
+    device: Literal["cpu", "cuda"] = typer.Option("cpu", "--device", help="cpu or cuda"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the results as JSON here"),
+    force: bool = typer.Option(False, "--force", help="replace an existing --json file"),
     width: Optional[float] = typer.Option(None, "--width", help="multiply each genotype's base width by MULT"),
     compile_: bool = typer.Option(False, "--compile", help="also time torch.compile of the compiled module"),
     batches: str = typer.Option("1,64", "--batches", help="latency batch sizes"),
     repeats: Optional[int] = typer.Option(None, "--repeats", help="latency repeats (default: fit ~3 s per batch size)"),
     batch_size: int = typer.Option(64, "--batch-size", help="batch size of sample generation + Inception"),
     seed: int = typer.Option(2020, "--seed", help="seed of the latents and of the IS / KID sampling"),
-    count: str = typer.Option("executed", "--count", metavar="executed|official",
+    count: Literal["executed", "official"] = typer.Option("executed", "--count",
                               help="official: also count params / MACs as the official code does (layers it "
                                    "computes but never uses included)"),
 ) -> None:
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
+    check_genotypes(list(targets))  # before torch is imported
     from ..atomic import atomic_write_text
     from ..bench.runner import BenchOptions, Session, parse_metrics
-    from ..bench.targets import load_target
+    from ..bench.targets import disambiguate_labels, load_target
 
     ms = parse_metrics(metrics)
-    if count not in ("executed", "official"):
-        raise typer.BadParameter(f"must be executed or official, not {count!r}", param_hint="--count")
+    if json_out is not None:
+        refuse_overwrite(json_out, force, "--json")
     if weights and len(weights) != len(targets):
         raise GccGanError(f"--weights given {len(weights)} time(s) for {len(targets)} target(s): give one per target")
     opts = BenchOptions(metrics=ms, num_samples=num_samples, real=real, inception_weights=inception_weights,
@@ -172,6 +182,7 @@ def bench_cmd(
                         batch_size=batch_size, seed=seed)
     session = Session(opts)  # validates options and loads Inception before any long work
     loaded = [load_target(t, weights[i] if weights else None, width) for i, t in enumerate(targets)]
+    disambiguate_labels(loaded, weights, width)
     results = []
     for t in loaded:
         console.print(f"[dim]benchmarking {t.label} ({t.source})…[/dim]", highlight=False)
@@ -197,7 +208,8 @@ def bench_cmd(
         doc = {"gcc_gan_version": __version__, "torch_version": torch.__version__, "metrics": list(ms),
                "device": device, "seed": seed, "results": results}
         if session.inception is not None:
-            doc["inception"] = {"path": str(session.inception.path), "sha256": session.inception.sha256}
+            doc["inception"] = {"path": str(session.inception.path), "sha256": session.inception.sha256,
+                                "fid_inception": session.inception.verified}
         atomic_write_text(json_out, json.dumps(doc, indent=1) + "\n")
         console.print(f"wrote {json_out}", highlight=False)
 
@@ -210,8 +222,9 @@ def stats_cmd(
     size: Optional[int] = typer.Option(None, "--size", help="image resolution (default: the dataset's)"),
     num_samples: int = typer.Option(50_000, "--num-samples", help="real images to use (all when fewer)"),
     inception_weights: Optional[str] = typer.Option(None, "--inception-weights", help="FID Inception weights file"),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
-    batch_size: int = typer.Option(64, "--batch-size"),
+    device: Literal["cpu", "cuda"] = typer.Option("cpu", "--device", help="cpu or cuda"),
+    batch_size: int = typer.Option(64, "--batch-size", help="batch size of the Inception forward passes"),
+    force: bool = typer.Option(False, "--force", help="replace an existing stats file"),
 ) -> None:
     """Compute real-data statistics for FID / KID (mean, covariance, KID features) into a .npz."""
     from ..bench.inception import load_inception
@@ -220,6 +233,7 @@ def stats_cmd(
 
     if out.suffix != ".npz":
         raise GccGanError(f"-o {out}: the stats file must end in .npz")
+    refuse_overwrite(out, force)
     if num_samples < 2:
         raise GccGanError(f"--num-samples must be at least 2, not {num_samples}")
     if batch_size < 1:
@@ -230,5 +244,6 @@ def stats_cmd(
     inception = load_inception(inception_weights, device)
     s = compute_real_stats(data, ds.size, num_samples, inception, batch_size, dataset=ds)
     save_stats(out, s)
-    console.print(f"wrote {out}: {s.gaussian.n} images of {ds.description}, {ds.size}×{ds.size}, "
-                  f"Inception sha256 {inception.sha256[:12]}…", highlight=False)
+    fid = "" if inception.verified else " (NOT the FID Inception)"
+    console.print(f"wrote {out}: statistics of {s.gaussian.n} real images at {ds.size}×{ds.size} from {data}, "
+                  f"Inception sha256 {inception.sha256[:12]}…{fid}", highlight=False)

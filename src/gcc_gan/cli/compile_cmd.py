@@ -7,7 +7,7 @@ import re
 import shlex
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import typer
 from rich.markup import escape
@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # torch is imported by the commands themselves: `gcc-gan --he
     from torch import Tensor
 
 from ..errors import GccGanError
-from .app import app, console, err_console
+from .app import app, console, err_console, refuse_overwrite
 
 ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
 
@@ -57,34 +57,15 @@ def weights_for(role: str, weights: dict[str, Tensor], roles: tuple[str, ...], p
                       f"'generator.' / 'discriminator.')")
 
 
-# files of a training checkpoint directory (gcc-gan train), in the canonical layout
-CHECKPOINT_FILES = {"generator": ("generator_ema.safetensors", "generator.safetensors"),
-                    "discriminator": ("discriminator.safetensors",)}
-
-
-def _checkpoint_dir(path: Path) -> Path:
-    """`path` itself when it holds weight files, else the newest `step-N` checkpoint in it
-    or in its `checkpoints/` (a training run directory)."""
-    names = {n for files in CHECKPOINT_FILES.values() for n in files}
-    for d in (path, path / "checkpoints"):
-        if any((d / n).is_file() for n in names):
-            return d
-        steps = [(int(m.group(1)), p) for p in (d.iterdir() if d.is_dir() else [])
-                 if (m := re.fullmatch(r"step-(\d+)", p.name)) and p.is_dir()
-                 and any((p / n).is_file() for n in names)]
-        if steps:
-            return max(steps)[1]
-    raise GccGanError(f"{path}: a directory without weights; expected {', '.join(sorted(names))} "
-                      f"(a training checkpoint) or step-N/ checkpoints inside it")
-
-
 def weights_by_role(path: Path, roles: tuple[str, ...]) -> dict[str, dict[str, Tensor]]:
+    from ..train.rundir import CHECKPOINT_FILES, checkpoint_dir
+
     """Canonical-layout weights per network from a .safetensors file (see `weights_for`)
     or a training checkpoint directory (the EMA generator when there is one)."""
     if not path.is_dir():
         given = load_weights_file(path)
         return {role: weights_for(role, given, roles, path) for role in roles}
-    ckpt = _checkpoint_dir(path)
+    ckpt = checkpoint_dir(path)
     out = {}
     for role in roles:
         f = next((ckpt / n for n in CHECKPOINT_FILES[role] if (ckpt / n).is_file()), None)
@@ -97,44 +78,61 @@ def weights_by_role(path: Path, roles: tuple[str, ...]) -> dict[str, dict[str, T
 @app.command("compile")
 def compile_cmd(
     genotype: str = typer.Argument(..., metavar="FILE|zoo:NAME", help="genotype JSON file or zoo entry"),
-    out: Path = typer.Option(..., "-o", "--out", help="output directory (replaced atomically on success)"),
+    out: Path = typer.Option(..., "-o", "--out", help="output directory (written atomically on success)"),
+    force: bool = typer.Option(False, "--force", help="replace an existing compile output directory"),
     weights: Optional[Path] = typer.Option(None, "--weights", help=(
         "canonical-layout .safetensors (from gcc-gan import; keys prefixed generator./discriminator. "
         "for --net both) or a gcc-gan train checkpoint / run directory (newest step, EMA generator)")),
     width: Optional[float] = typer.Option(None, "--width", help="multiply the networks' base width by MULT"),
-    net: Optional[str] = typer.Option(None, "--net", help="g, d or both (default: g, or d for a D-only genotype)"),
+    net: Optional[Literal["g", "d", "both"]] = typer.Option(None, "--net", help="g, d or both (default: g, or d "
+                                                            "for a D-only genotype)"),
     opset: int = typer.Option(17, "--opset", help="ONNX opset"),
     no_passes: bool = typer.Option(False, "--no-passes", help="skip the optimisation passes"),
     no_verify: bool = typer.Option(False, "--no-verify", help="skip the standalone / onnxruntime / .pt2 checks"),
     seed: int = typer.Option(0, "--seed", help="seed of the fresh initialisation when no --weights"),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
+    t0 = time.perf_counter()
+    # files and names are checked before torch is imported (seconds): a typo fails at once
+    if (out / "report.json").is_file():  # a previous compile (anything else is refused, --force or not)
+        refuse_overwrite(out, force, kind="directory")
+    if weights is not None and not weights.exists():
+        raise GccGanError(f"{weights}: no such weights file")
+    infos, g, roles = _analyzed(genotype, weights, width, net)
+    from ..export.onnx_export import check_opset
     from ..export.standalone import StandaloneWorker
 
-    # started first: its torch import runs on the other core while this process imports
+    check_opset(opset)
+    # started next: its torch import runs on the other core while this process imports
     # torch and compiles; it is killed on any error below
     worker = None if no_verify else StandaloneWorker()
     try:
-        _compile(genotype, out, weights, width, net, opset, no_passes, no_verify, seed, worker)
+        _compile(g, infos, roles, out, weights, opset, no_passes, no_verify, seed, worker, t0)
     finally:
         if worker is not None:
             worker.close()
 
 
-def _compile(genotype: str, out: Path, weights: Optional[Path], width: Optional[float], net: Optional[str],
-             opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any) -> None:
-    import torch
-
-    from ..compiler.interpreter import Interpreter
-    from ..compiler.pipeline import compile_network, load_weights
-    from ..export.artifacts import write_compile_dir
-    from ..export.onnx_export import check_opset
-    from ..genotype_dsl.analysis import analyze
+def _analyzed(genotype: str, weights: Optional[Path], width: Optional[float], net: Optional[str]
+              ) -> tuple[dict[str, Any], Any, tuple[str, ...]]:
+    """The networks to compile, analysed (no torch needed): from a training run's own
+    genotype when --weights come from one (see gcc_gan.train.rundir)."""
+    from ..genotype_dsl.analysis import analyze, analyze_genotype
     from ..genotype_dsl.io import load_and_analyze
 
-    t0 = time.perf_counter()
-    check_opset(opset)
     g, infos = load_and_analyze(genotype)
+    if width is not None and not width > 0:
+        raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
+    if weights is not None:
+        from ..train.rundir import find_run, run_genotype
+
+        trained = run_genotype(genotype, g, weights, width)
+        if trained is not None:
+            if trained != g:
+                bw = trained.generator.base_width if trained.generator is not None else "?"
+                err_console.print(f"using {find_run(weights)}/genotype.json: {genotype} at the width the run trained "
+                                  f"(generator base width {bw})", highlight=False, markup=False)
+            g, infos, width = trained, analyze_genotype(trained), None
     key = net or ("g" if g.generator is not None else "d")
     if key not in ROLES:
         raise GccGanError(f"--net must be g, d or both, not {key!r}")
@@ -144,9 +142,18 @@ def _compile(genotype: str, out: Path, weights: Optional[Path], width: Optional[
             other = "g" if role == "discriminator" else "d"
             raise GccGanError(f"{genotype} has no {role}" + (f"; try --net {other}" if infos else ""))
     if width is not None:
-        if not width > 0:
-            raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
         infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
+    return infos, g, roles
+
+
+def _compile(g: Any, infos: dict[str, Any], roles: tuple[str, ...], out: Path, weights: Optional[Path],
+             opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any, t0: float) -> None:
+    import torch
+
+    from ..compiler.interpreter import Interpreter
+    from ..compiler.pipeline import compile_network, load_weights
+    from ..export.artifacts import write_compile_dir
+
     given = weights_by_role(weights, roles) if weights is not None else {}
     compiled, interpreters = [], {}
     for role in roles:
@@ -210,15 +217,17 @@ def import_cmd(
     ckpt: Path = typer.Argument(..., metavar="CKPT", help="checkpoint (.pth/.pt): raw state dict or training dict"),
     genotype: str = typer.Option(..., "--genotype", help="genotype FILE or zoo:NAME whose generator the checkpoint is"),
     out: Path = typer.Option(..., "-o", "--out", help="output .safetensors (canonical weight layout)"),
+    force: bool = typer.Option(False, "--force", help="replace an existing output file"),
     width: Optional[float] = typer.Option(None, "--width", help="multiplier of the genotype's base width "
                                           "(default: inferred from the checkpoint)"),
     key: Optional[str] = typer.Option(None, "--key", help="gen_state_dict or avg_gen_state_dict (default: "
                                       "avg_gen_state_dict if present, else gen_state_dict, ...)"),
-    net: str = typer.Option("g", "--net", help="g, d (dis_state_dict) or both"),
+    net: Literal["g", "d", "both"] = typer.Option("g", "--net", help="g, d (dis_state_dict) or both"),
 ) -> None:
     """Import an official AutoGAN / AdversarialNAS checkpoint (generator, discriminator) as canonical weights."""
     from ..export.weights import import_checkpoint
 
+    refuse_overwrite(out, force)
     results = import_checkpoint(method, ckpt, genotype, out, width=width, key=key, net=net)
     for r in results:
         layout = " (search-code module names)" if r.layout == "search" else ""

@@ -23,7 +23,7 @@ from ..genotype_dsl.analysis import NetInfo, analyze_genotype
 from ..genotype_dsl.io import load_and_analyze, problems_from_validation, save_genotype
 from ..genotype_dsl.model import Genotype, Provenance, json_schema
 from ..genotype_dsl.ops import Shape, fmt_shape
-from .app import app, console
+from .app import app, console, refuse_overwrite
 
 NET_KEYS = ("generator", "discriminator")
 
@@ -32,10 +32,14 @@ NET_KEYS = ("generator", "discriminator")
 # helpers
 
 
-def _out_path(path: Path) -> Path:
+def _out_path(path: Path, force: bool) -> Path:
     if path.is_dir():
         raise GccGanError(f"{path}: is a directory; give a file name")
+    refuse_overwrite(path, force)
     return path
+
+
+FORCE_HELP = "replace an existing output file"
 
 
 def net_summary(info: NetInfo) -> dict[str, Any]:
@@ -161,6 +165,7 @@ def show(
 def zoo(
     name: Optional[str] = typer.Argument(None, metavar="NAME", help="Print this entry as genotype JSON."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the entry's JSON to this file."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """List the zoo, or print one entry as genotype JSON (a starting point for hand edits)."""
     from ..genotype_dsl.zoo import ENTRIES, zoo_genotype
@@ -185,20 +190,21 @@ def zoo(
     if output is None:
         typer.echo(g.to_json(), nl=False)
     else:
-        save_genotype(g, _out_path(output))
+        save_genotype(g, _out_path(output, force))
         typer.echo(f"wrote {output}")
 
 
 @app.command()
 def schema(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the schema to this file."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Print the JSON Schema of genotype files."""
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)
     else:
-        atomic_write_text(_out_path(output), text)
+        atomic_write_text(_out_path(output, force), text)
         typer.echo(f"wrote {output}")
 
 
@@ -219,12 +225,13 @@ def render(
     output: Path = typer.Option(..., "-o", "--output", help="Picture to write: .png, .svg or .pdf."),
     net: Optional[NetChoice] = typer.Option(None, "--net", help="Network to draw (default: the generator "
                                             "if there is one, else the discriminator)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Draw a network's DAG: nodes with shapes, edges with their op pipelines."""
     from ..viz import picture_format, render_genotype
 
     picture_format(output)  # reject an unknown extension before any work
-    _out_path(output)
+    _out_path(output, force)
     g, infos = load_and_analyze(genotype)
     key = {"g": "generator", "d": "discriminator"}.get(net.value, net.value) if net else next(iter(infos))
     render_genotype(g, infos, output, net=key)
@@ -332,11 +339,12 @@ def convert(
     with_d: Optional[str] = typer.Option(None, "--with-d", metavar="FILE|zoo:NAME",
                                          help="Also include this genotype's discriminator (e.g. zoo:sngan-d)."),
     name: Optional[str] = typer.Option(None, "--name", help="Genotype name (default: the output file's stem)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Convert a published AutoGAN arch vector or AdversarialNAS genotype into a genotype file."""
     from ..genotype_dsl.encodings import adversarialnas_generator, autogan_generator
 
-    _out_path(output)
+    _out_path(output, force)
     raw = _shape_for(fmt.value, parse_arch_arg(arch))
     z = latent if latent is not None else DEFAULT_LATENT[fmt.value]
     if fmt is Format.autogan:

@@ -4,12 +4,12 @@ against one fixed discriminator, evaluate IS / FID, plot the curves)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 import typer
 from rich.table import Table
 
-from .app import app, console, err_console
+from .app import Device, Preset, app, check_genotypes, console, err_console
 
 
 @app.command("scale")
@@ -20,11 +20,12 @@ def scale_cmd(
     data: str = typer.Option("synthetic", "--data", help="training (and FID real) data: cifar10:PATH, stl10:PATH, "
                              "folder:PATH, lsun:PATH or synthetic"),
     d: str = typer.Option("zoo:sngan-d", "--d", help="the fixed discriminator every candidate trains against"),
-    preset: Optional[str] = typer.Option(None, "--preset", help="tiny (smoke run: 20 iterations, batch 16) or "
-                                         "paper (the papers' protocol; default)"),
+    preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (smoke run: 20 iterations, batch 16) or "
+                                            "paper (the papers' protocol); default: paper with a GPU, tiny without"),
     iters: Optional[int] = typer.Option(None, "--iters", help="generator iterations per candidate (overrides the preset)"),
     seed: int = typer.Option(0, "--seed", help="training seed, the same for every candidate"),
-    executor: str = typer.Option("local", "--executor", help="local (processes on this machine) or ray"),
+    executor: Literal["local", "ray"] = typer.Option("local", "--executor",
+                                                     help="local (processes on this machine) or ray"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray locally)"),
     workers: Optional[int] = typer.Option(None, "--workers", help="candidates in parallel (default 1-2 here)"),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch threads per candidate (default: cores / "
@@ -37,15 +38,22 @@ def scale_cmd(
     allow_random_inception: bool = typer.Option(False, "--allow-random-inception", help="without Inception weights, "
                                                 "evaluate with RANDOM ones (smoke runs; NOT comparable with papers)"),
     resume: bool = typer.Option(False, "--resume", help="continue the sweep in -o; completed candidates are kept"),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto (for each candidate)"),
+    device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto (for each candidate)"),
 ) -> None:
     """Train FILE|zoo:NAME... at each of --sizes (width fitted to the size) against one
     fixed discriminator; write results.csv, is_vs_size.png and fid_vs_size.png."""
-    from ..errors import GccGanError
+    check_genotypes([*genotypes, d])  # before torch is imported
+    from ..presets import resolve_preset
     from ..scale import ScaleRequest, parse_sizes, run_scale
+    from ..scale.sweep import saved_preset
 
-    if device not in ("auto", "cpu", "cuda"):
-        raise GccGanError(f"--device {device!r}: expected cpu, cuda or auto")
+    if resume and preset is None:  # a resumed sweep keeps its own preset (state.json)
+        preset = saved_preset(out)  # type: ignore[assignment]
+    else:
+        choice = resolve_preset(preset, device)
+        if choice.note:
+            err_console.print(choice.note, highlight=False)
+        preset = choice.name  # type: ignore[assignment]
     req = ScaleRequest(genotypes=list(genotypes), sizes=parse_sizes(sizes), out=out, data=data, d=d, preset=preset,
                        iters=iters, seed=seed, executor=executor, address=address, workers=workers, threads=threads,
                        retries=retries,

@@ -5,49 +5,57 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Literal, Optional
 
 import typer
 
-from .app import app, console, err_console
+from .app import Device, Preset, app, console, err_console
 
 
 @app.command("search")
 def search_cmd(
-    method: str = typer.Option("adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS), "
-                               "autogan (AutoGAN) or random (random search; --space)"),
+    method: Literal["adversarial", "degas", "autogan", "random"] = typer.Option(
+        "adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS), autogan (AutoGAN) or random "
+        "(random search; --space)"),
     data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH or "
                                        "synthetic (default: the embedded synthetic set)"),
-    preset: str = typer.Option("tiny", "--preset", help="tiny (minutes on a CPU, the default) or paper"),
+    preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (minutes on a CPU) or paper (the "
+                                            "papers' protocol); default: paper with a GPU, tiny without"),
     iters: int | None = typer.Option(None, "--iters", help="search iterations (default: the preset's)"),
     out: Path | None = typer.Option(None, "-o", "--out", help="run directory (default: runs/search-METHOD, "
                                        "or the next free runs/search-METHOD-N)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in -o (default: the newest "
                                 "runs/search-METHOD*) from its last checkpoint"),
     force: bool = typer.Option(False, "--force", help="replace an existing search run in -o"),
-    sampling: str | None = typer.Option(None, "--sampling", help="soft (Gumbel-softmax weighted sum, merged "
-                                           "kernels; default) or hard (straight-through one-hot: only the "
-                                           "sampled op runs)"),
+    sampling: Optional[Literal["soft", "hard"]] = typer.Option(
+        None, "--sampling", help="soft (Gumbel-softmax weighted sum, merged kernels; default) or hard "
+        "(straight-through one-hot: only the sampled op runs)"),
     fixed_d: bool | None = typer.Option(None, "--fixed-d/--no-fixed-d", help="AdversarialNAS ablation: fixed "
                                            "SNGAN discriminator, search G only"),
-    reward: str | None = typer.Option(None, "--reward", help="AutoGAN / random --space autogan: is (Inception "
+    reward: Optional[Literal["is", "fid", "swd"]] = typer.Option(None, "--reward", help="AutoGAN / random --space autogan: is (Inception "
                                          "Score; default), fid (1/FID) or swd (-SWD, needs no Inception weights)"),
-    mode: str | None = typer.Option(None, "--mode", help="AutoGAN controller loss: clean (default) or faithful "
+    mode: Optional[Literal["clean", "faithful"]] = typer.Option(None, "--mode", help="AutoGAN controller loss: clean (default) or faithful "
                                        "(the official code's loss exactly)"),
-    space: str | None = typer.Option(None, "--space", help="random search: adversarialnas (default) or autogan"),
+    space: Optional[Literal["adversarialnas", "autogan"]] = typer.Option(None, "--space", help="random search: adversarialnas (default) or autogan"),
     seed: int | None = typer.Option(None, "--seed", help="random seed (default 0)"),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto"),
+    device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto"),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
                                           "whose small convolutions gain nothing from more; else torch's default)"),
 ) -> None:
     """Search a GAN architecture; writes RUN/genotype.json (with RUN/history.jsonl,
     RUN/genotype.png and RUN/op_probabilities.png, or RUN/candidates.png for random
-    search). With no options: AdversarialNAS, tiny preset, synthetic data — a few minutes
-    on a laptop CPU."""
+    search, RUN/controller.png for AutoGAN). With no options: AdversarialNAS on synthetic
+    data, the tiny preset on a CPU — a few minutes on a laptop."""
+    from ..presets import resolve_preset
+
+    choice = resolve_preset(preset, device)
+    if choice.note and not resume:  # a resumed search keeps its own preset (search.json)
+        err_console.print(choice.note, highlight=False)
     from ..search.plots import pictures
     from ..search.run import SearchRequest, search
 
     overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed, reward=reward, mode=mode, space=space)
-    req = SearchRequest(method=method, data=data, preset=preset, out=out, resume=resume, force=force,
+    req = SearchRequest(method=method, data=data, preset=choice.name, out=out, resume=resume, force=force,
                         overrides=overrides, device=device, threads=threads)
     res = search(req, console=err_console)
     done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
-from .app import app, console, err_console
+from .app import Device, Preset, app, check_genotypes, console, err_console
 
 
 @app.command("train")
@@ -19,8 +19,8 @@ def train_cmd(
     out: Path = typer.Option(..., "-o", "--out", help="run directory"),
     d: Optional[str] = typer.Option(None, "--d", help="discriminator: FILE or zoo:NAME (default: the genotype's "
                                     "own, else zoo:sngan-d)"),
-    preset: Optional[str] = typer.Option(None, "--preset", help="tiny (minutes on a CPU) or paper (the papers' "
-                                         "protocol; the default settings)"),
+    preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (minutes on a CPU) or paper (the papers' "
+                                            "protocol); default: paper with a GPU, tiny without"),
     iters: Optional[int] = typer.Option(None, "--iters", help="generator iterations (each after n-critic D steps)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in -o from its last checkpoint"),
     force: bool = typer.Option(False, "--force", help="delete an existing run in -o and start over"),
@@ -29,7 +29,8 @@ def train_cmd(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="G batch (and D batch unless --d-batch-size)"),
     d_batch_size: Optional[int] = typer.Option(None, "--d-batch-size", help="D batch"),
     n_critic: Optional[int] = typer.Option(None, "--n-critic", help="D steps per G step"),
-    loss: Optional[str] = typer.Option(None, "--loss", help="hinge (default), ns or wgan-gp"),
+    loss: Optional[Literal["hinge", "ns", "wgan-gp"]] = typer.Option(None, "--loss", help="hinge (default), "
+                                                                     "ns or wgan-gp"),
     lr: Optional[float] = typer.Option(None, "--lr", help="G learning rate (and D's unless --d-lr); default 2e-4"),
     d_lr: Optional[float] = typer.Option(None, "--d-lr", help="D learning rate"),
     lr_decay: Optional[bool] = typer.Option(None, "--lr-decay/--no-lr-decay", help="linear LR decay to 0"),
@@ -39,8 +40,9 @@ def train_cmd(
     checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="iterations between checkpoints"),
     sample_every: Optional[int] = typer.Option(None, "--sample-every", help="iterations between sample grids"),
     log_every: Optional[int] = typer.Option(None, "--log-every", help="iterations between log rows"),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda or auto"),
-    amp: Optional[str] = typer.Option(None, "--amp", help="CUDA mixed precision: auto, off, bf16, fp16"),
+    device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto"),
+    amp: Optional[Literal["auto", "off", "bf16", "fp16"]] = typer.Option(None, "--amp", help="CUDA mixed precision: "
+                                                                        "auto, off, bf16, fp16"),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: torch's choice; 1 can "
                                           "be faster on a machine busy with other work)"),
 ) -> None:
@@ -49,6 +51,14 @@ def train_cmd(
     Writes RUN/generator.safetensors (EMA weights, canonical layout) for
     `gcc-gan compile RUN/genotype.json --weights RUN/generator.safetensors`.
     """
+    from ..presets import resolve_preset
+
+    check_genotypes([s for s in (genotype, d) if s is not None])  # before torch is imported
+    if not resume:  # a resumed run keeps its own preset (config.json)
+        choice = resolve_preset(preset, device)
+        if choice.note:
+            err_console.print(choice.note, highlight=False)
+        preset = choice.name  # type: ignore[assignment]
     from ..train.run import TrainRequest, train
 
     lr_d = d_lr if d_lr is not None else lr

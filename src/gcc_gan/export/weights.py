@@ -301,7 +301,7 @@ def native_for(method: str, genotype: Genotype) -> Native:
                           "cannot be derived; use a genotype converted from an AutoGAN / AdversarialNAS encoding "
                           "(e.g. zoo:autogan-a, zoo:adversarialnas)")
     if enc["format"] != method:
-        raise GccGanError(f"the genotype was converted from an {enc['format']!r} encoding, not {method!r}")
+        raise GccGanError(f"the genotype was converted from the encoding format {enc['format']!r}, not {method!r}")
     native = from_encoding(enc)
     _check_same(genotype.generator, native.network, "generator", "does not match its provenance.encoding",
                 "Weights can only be imported into the network the encoding describes")

@@ -102,7 +102,7 @@ def evaluate(run: Path, ev: EvalSpec, device: str) -> dict[str, float]:
     gen = Interpreter(info)
     gen.load_state_dict(load_file(str(run / "generator.safetensors")), strict=True)
     gen = gen.to(dev).eval()
-    inc = load_inception(ev.inception, dev)
+    inc = load_inception(ev.inception, dev, warn_unverified=False)  # the sweep has said it once
     dims = [s[0] for s in info.input_shapes.values()]
     feats = generator_features(inc, gen, dims, ev.num_samples, ev.batch_size, progress=False)
     is_mean, is_std = inception_score(feats.logits)

@@ -181,7 +181,8 @@ class EvalPlan:
 
 
 def resolve_eval(req: ScaleRequest, console: Console) -> EvalPlan:
-    from ..bench.inception import ENV_VAR, file_sha256, resolve_weights, save_random_weights
+    from ..bench.inception import (ENV_VAR, file_sha256, is_fid_inception, resolve_weights, save_random_weights,
+                                   unverified_message)
     from ..bench.metrics import warn
     from ..bench.stats import default_cache_dir
 
@@ -210,6 +211,9 @@ def resolve_eval(req: ScaleRequest, console: Console) -> EvalPlan:
              "rank-deficient, so FIDs are biased upward and not comparable with published ones (50,000 samples)")
     sha = file_sha256(path)
     note = RANDOM_NOTE if mode == "random" else f"{path.name} sha256 {sha[:12]}"
+    if mode == "file" and not is_fid_inception(sha):  # said once here, not by every candidate
+        warn(unverified_message(path, sha))
+        note += " (NOT the FID Inception)"
     return EvalPlan(EvalSpec(str(path), mode == "random", n, req.data), mode, sha, note)
 
 
@@ -218,7 +222,7 @@ def _prefetch_real(ev: EvalSpec, sizes: set[int], console: Console, progress: bo
     from ..bench.inception import load_inception
     from ..bench.stats import cached_real_stats
 
-    inc = load_inception(ev.inception, "cpu")
+    inc = load_inception(ev.inception, "cpu", warn_unverified=False)  # resolve_eval has said it
     for s in sorted(sizes):
         console.print(f"real-data statistics: {ev.real} at {s}×{s}, {ev.num_samples} samples", highlight=False)
         cached_real_stats(ev.real, s, ev.num_samples, inc, ev.cache_dir, progress=progress)
@@ -289,6 +293,16 @@ def _load_state(out: Path) -> dict[str, Any]:
         return state
     except (ValueError, UnicodeDecodeError, AttributeError) as e:
         raise GccGanError(f"--resume: {p} is damaged ({e}); start a new sweep in another -o") from None
+
+
+def saved_preset(out: Path) -> str | None:
+    """The preset a sweep in `out` was started with (None: none was named, i.e. paper, or
+    there is no readable sweep there: run_scale then says so)."""
+    try:
+        preset = _load_state(out).get("config", {}).get("preset")
+    except GccGanError:
+        return None
+    return preset if isinstance(preset, str) else None
 
 
 def _prepare_out(req: ScaleRequest, config: dict[str, Any], cands: list[Candidate], note: str

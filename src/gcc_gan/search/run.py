@@ -130,7 +130,7 @@ def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
             raise GccGanError(f"--resume: this run was started with {k.replace('_', '-')}={getattr(cfg, k)!r}, "
                               f"not {v!r}; resuming keeps the run's settings")
     if req.method != cfg.method:
-        raise GccGanError(f"--resume: {out} is a {cfg.method} search, not {req.method}")
+        raise GccGanError(f"--resume: {out} is a search with --method {cfg.method}, not {req.method}")
     cfg = dataclasses.replace(cfg, **{k: v for k, v in given.items() if k in RESUMABLE}).validate()
     return cfg, data
 

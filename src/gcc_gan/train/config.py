@@ -2,7 +2,8 @@
 
 `paper` is the protocol of SNGAN / AutoGAN / AdversarialNAS (hinge loss, Adam lr 2e-4
 betas (0, 0.9), n_critic 5, G batch 128 / D batch 64, EMA of G, linear LR decay to 0,
-50k generator iterations): what `gcc-gan train` does without a preset. `tiny` is sized
+50k generator iterations): `make_config(None, ...)`, and what `gcc-gan train` picks
+without --preset when it trains on a GPU (gcc_gan.presets). `tiny` is sized
 so `gcc-gan train zoo:dcgan --data synthetic --preset tiny` learns the synthetic data
 recognisably in a few minutes on a 2-core CPU (quarter width, batch 32, n_critic 1, Adam
 betas (0.5, 0.999) as in the SNGAN paper's standard-CNN setting, 1,700 iterations with

@@ -2,19 +2,31 @@
 
     cifar10:PATH[?split=train|test|all]       CIFAR-10 python batches
     stl10:PATH[?split=train|test|unlabeled|train+unlabeled]   STL-10 binary, 48×48 default
-    folder:PATH                               any directory of images, recursive
-    lsun:PATH                                 an LSUN lmdb (optional extra: pip install 'gcc-gan[lsun]')
+    folder:PATH[?strict=1&max_pixels=N]       any directory of images, recursive
+    lsun:PATH[?max_pixels=N]                  an LSUN lmdb (optional extra: pip install 'gcc-gan[lsun]')
     synthetic[?n=N]                           the embedded procedural default (no files)
 
 Every dataset yields float32 batches (B, 3, size, size) in [-1, 1]. Which samples form
 batch k is a pure function of (seed, k) (`SampleOrder`), so a resumed run reads exactly
 the data an uninterrupted one would.
+
+A folder is scanned once when opened, reading only each file's header (cached by file
+size and mtime, so a second run re-reads only what changed): unreadable, empty and
+oversized files are reported with a count and skipped (`?strict=1` stops instead). An
+image is decoded only if it has at most `max_pixels` pixels (default `DEFAULT_MAX_PIXELS`,
+~34 M, a 100 MB RGB buffer; PIL's own bomb limit is 179 M): a 493 KB PNG can declare
+13000² pixels and decode to 2.6 GB. A file whose header reads but whose data does not
+decode during training is skipped the same way (the next readable image takes its place,
+deterministically), unless strict.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +39,8 @@ from ..errors import GccGanError
 
 KINDS = ("cifar10", "stl10", "folder", "lsun", "synthetic")
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
+DEFAULT_MAX_PIXELS = 32 * 2**20  # decoded pixels per image: 100 MB as RGB, far below PIL's 179 M
+SCAN_CACHE_VERSION = 1
 
 
 class ImageDataset(Protocol):
@@ -67,7 +81,8 @@ def parse_data_spec(spec: str) -> DataSpec:
         if not eq or not key:
             raise GccGanError(f"data spec {spec!r}: cannot parse option {part!r} (expected key=value&key=value)")
         options[key] = value
-    allowed = {"cifar10": {"split"}, "stl10": {"split"}, "folder": set(), "lsun": set(), "synthetic": {"n"}}[kind]
+    allowed = {"cifar10": {"split"}, "stl10": {"split"}, "folder": {"strict", "max_pixels"}, "lsun": {"max_pixels"},
+               "synthetic": {"n"}}[kind]
     unknown = set(options) - allowed
     if unknown:
         raise GccGanError(f"data spec {spec!r}: unknown option(s) {', '.join(sorted(unknown))}; "
@@ -96,9 +111,13 @@ def load_dataset(spec: str, size: int | None = None) -> ImageDataset:
         return _cifar10(s, size)
     if s.kind == "stl10":
         return _stl10(s, size)
+    max_pixels = _int_option(s, "max_pixels", DEFAULT_MAX_PIXELS, 1, 2**40)
     if s.kind == "folder":
-        return FolderDataset(s.path, size or 64)
-    return LmdbDataset(s.path, size or 64)
+        strict = s.options.get("strict", "0")
+        if strict not in ("0", "1"):
+            raise GccGanError(f"data spec {s.text!r}: strict={strict!r} must be 0 or 1")
+        return FolderDataset(s.path, size or 64, strict=strict == "1", max_pixels=max_pixels)
+    return LmdbDataset(s.path, size or 64, max_pixels=max_pixels)
 
 
 def _int_option(s: DataSpec, key: str, default: int, lo: int, hi: int) -> int:
@@ -254,12 +273,23 @@ def _stl10(s: DataSpec, size: int | None) -> ArrayDataset:
 # --------------------------------------------------------------------------- folder / LSUN
 
 
-def _decode(data: bytes | Path, size: int, where: str) -> np.ndarray:
-    """Decode, centre-crop to a square, resize: uint8 (3, size, size)."""
+def _too_large(w: int, h: int, max_pixels: int) -> str | None:
+    if w * h <= max_pixels:
+        return None
+    return (f"{w}×{h} = {w * h:,} pixels, more than max_pixels={max_pixels:,} (raise it with "
+            f"?max_pixels=N in the data spec)")
+
+
+def _decode(data: bytes | Path, size: int, where: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode, centre-crop to a square, resize: uint8 (3, size, size). The header's size is
+    checked against `max_pixels` before any pixel is decoded."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
+            big = _too_large(*im.size, max_pixels)
+            if big:
+                raise GccGanError(f"{where}: image too large to decode: {big}")
             im = im.convert("RGB")
             w, h = im.size
             m = min(w, h)
@@ -299,8 +329,74 @@ FOLDER_LAYOUT = (f"folder:PATH expects a directory holding image files ({', '.jo
                  "in any sub-directories; each is centre-cropped to a square and resized to --size")
 
 
+def _scan_cache_file(root: Path) -> Path:
+    from ..bench.stats import default_cache_dir  # the one gcc-gan cache directory ($GCC_GAN_CACHE)
+
+    key = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return default_cache_dir().parent / "folder-scan" / f"{key}.json"
+
+
+def _read_header(p: Path) -> tuple[int, int, str | None]:
+    """(width, height, None) from an image file's header, or (0, 0, why it is unreadable)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        if p.stat().st_size == 0:
+            return 0, 0, "empty file (0 bytes)"
+        with warnings.catch_warnings():  # PIL's bomb warning: the size is checked against max_pixels instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p) as im:  # lazy: reads the header only
+                w, h = im.size
+        return int(w), int(h), None
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        return 0, 0, f"cannot decode image ({e})"
+
+
+def scan_folder(root: Path, files: list[Path], max_pixels: int) -> list[tuple[Path, str | None]]:
+    """Each file with None (readable header, at most `max_pixels`) or why it is skipped.
+    Headers are cached per file by (size, mtime) in the gcc-gan cache directory."""
+    cache_file = _scan_cache_file(root)
+    try:
+        cached = json.loads(cache_file.read_text(encoding="utf-8"))
+        entries = cached["files"] if cached.get("version") == SCAN_CACHE_VERSION else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        entries = {}
+    fresh: dict[str, list[object]] = {}
+    out: list[tuple[Path, str | None]] = []
+    for p in files:
+        rel = p.relative_to(root).as_posix()
+        try:
+            st = p.stat()
+        except OSError as e:
+            out.append((p, f"cannot read ({e.strerror or e})"))
+            continue
+        e = entries.get(rel)
+        if isinstance(e, list) and len(e) == 5 and e[:2] == [st.st_size, st.st_mtime_ns]:
+            w, h, err = int(e[2]), int(e[3]), e[4]
+        else:
+            w, h, err = _read_header(p)
+        fresh[rel] = [st.st_size, st.st_mtime_ns, w, h, err]
+        out.append((p, err if err else _too_large(w, h, max_pixels)))
+    if fresh != entries:
+        from ..atomic import atomic_write_text
+
+        try:
+            atomic_write_text(cache_file, json.dumps({"version": SCAN_CACHE_VERSION, "root": str(root.resolve()),
+                                                      "files": fresh}) + "\n")
+        except OSError:  # a read-only cache only costs the next run a rescan
+            pass
+    return out
+
+
+def _warn(message: str) -> None:
+    from ..console import make_console
+
+    make_console(stderr=True).print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False,
+                                    soft_wrap=True, markup=True)
+
+
 class FolderDataset(_CachedDecoder):
-    def __init__(self, path: Path, size: int) -> None:
+    def __init__(self, path: Path, size: int, strict: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         if not path.exists():
             raise GccGanError(f"folder:{path}: no such directory\n{FOLDER_LAYOUT}")
         if not path.is_dir():
@@ -308,16 +404,45 @@ class FolderDataset(_CachedDecoder):
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
         if not files:
             raise GccGanError(f"folder:{path}: no image files found\n{FOLDER_LAYOUT}")
-        super().__init__(len(files), size)
-        self.files = files
-        self.description = f"folder {path}: {len(files)} images → {size}×{size}"
-        self.batch(np.array([0]))  # fail now, not mid-training, if the first file is not an image
+        self.strict, self.max_pixels = strict, max_pixels
+        scanned = scan_folder(path, files, max_pixels)
+        self.skipped = [(p, why) for p, why in scanned if why is not None]
+        good = [p for p, why in scanned if why is None]
+        if self.skipped:
+            listing = "; ".join(f"{p}: {why}" for p, why in self.skipped[:5])
+            more = f" (and {len(self.skipped) - 5} more)" if len(self.skipped) > 5 else ""
+            if not good:
+                raise GccGanError(f"folder:{path}: none of its {len(files)} image files can be used: {listing}{more}")
+            if strict:
+                raise GccGanError(f"folder:{path}: {len(self.skipped)} of {len(files)} image files cannot be used "
+                                  f"(?strict=1): {listing}{more}")
+            _warn(f"folder:{path}: skipping {len(self.skipped)} of {len(files)} image files that cannot be used "
+                  f"(?strict=1 stops instead): {listing}{more}")
+        super().__init__(len(good), size)
+        self.files = good
+        self.bad: set[int] = set()  # files whose header read but whose data did not decode
+        skipped = f" ({len(self.skipped)} unreadable skipped)" if self.skipped else ""
+        self.description = f"folder {path}: {len(good)} images{skipped} → {size}×{size}"
+        self.batch(np.array([0]))  # decode one now: a folder of undecodable files fails here
 
     def __len__(self) -> int:
         return len(self.files)
 
     def load(self, i: int) -> np.ndarray:
-        return _decode(self.files[i], self.size, str(self.files[i]))
+        """Image i; if it does not decode (and not strict), the next one that does."""
+        n = len(self.files)
+        for k in range(n):
+            j = (i + k) % n
+            if j in self.bad:
+                continue
+            try:
+                return _decode(self.files[j], self.size, str(self.files[j]), self.max_pixels)
+            except GccGanError as e:
+                if self.strict:
+                    raise
+                self.bad.add(j)
+                _warn(f"skipping {e} (the next readable image takes its place; ?strict=1 stops instead)")
+        raise GccGanError(f"folder: none of the {n} image files decodes")
 
 
 LSUN_LAYOUT = ("lsun:PATH expects one LSUN category as an lmdb directory (e.g. bedroom_train_lmdb/) holding "
@@ -325,7 +450,8 @@ LSUN_LAYOUT = ("lsun:PATH expects one LSUN category as an lmdb directory (e.g. b
 
 
 class LmdbDataset(_CachedDecoder):
-    def __init__(self, path: Path, size: int) -> None:
+    def __init__(self, path: Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        self.max_pixels = max_pixels
         try:
             import lmdb
         except ImportError:
@@ -355,7 +481,7 @@ class LmdbDataset(_CachedDecoder):
     def load(self, i: int) -> np.ndarray:
         with self.env.begin(write=False) as txn:
             data = txn.get(self.keys[i])
-        return _decode(bytes(data), self.size, f"lsun:{self.path} key {self.keys[i]!r}")
+        return _decode(bytes(data), self.size, f"lsun:{self.path} key {self.keys[i]!r}", self.max_pixels)
 
 
 # --------------------------------------------------------------------------- order

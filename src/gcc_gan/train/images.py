@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torchvision.utils import make_grid
 
 from ..atomic import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 def grid(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
@@ -16,23 +20,41 @@ def grid(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
     return make_grid(images.float().clamp(-1, 1).add(1).div(2), nrow=nrow, padding=1, pad_value=1.0)
 
 
-def save_png(img: torch.Tensor, path: Path) -> None:
-    """(C, H, W) in [0, 1] -> PNG."""
+def to_pil(img: torch.Tensor) -> "Image.Image":
+    """(C, H, W) in [0, 1] -> a PIL image."""
     from PIL import Image
 
     arr = img.mul(255).add(0.5).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr)
+
+
+def _write_png(pil: "Image.Image", path: Path) -> None:
     buf = io.BytesIO()
-    Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).save(buf, format="PNG")
+    pil.save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())
+
+
+def save_png(img: torch.Tensor, path: Path) -> None:
+    """(C, H, W) in [0, 1] -> PNG."""
+    _write_png(to_pil(img), path)
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
     save_png(grid(images, nrow), path)
 
 
+LABEL_BAND = 14  # pixels above the grids for their "real" / "fake" captions
+
+
 def save_side_by_side(real: torch.Tensor, fake: torch.Tensor, path: Path, nrow: int = 8, gap: int = 8) -> None:
-    """Real images (left) and generated ones (right), one PNG."""
+    """Real images (left) and generated ones (right), one PNG, each grid captioned."""
+    from PIL import ImageDraw
+
     a, b = grid(real, nrow), grid(fake, nrow)
     h = max(a.shape[1], b.shape[1])
-    pad = lambda t: torch.nn.functional.pad(t, (0, 0, 0, h - t.shape[1]), value=1.0)  # noqa: E731
-    save_png(torch.cat([pad(a), torch.ones(3, h, gap), pad(b)], dim=2), path)
+    pad = lambda t: torch.nn.functional.pad(t, (0, 0, LABEL_BAND, h - t.shape[1]), value=1.0)  # noqa: E731
+    pil = to_pil(torch.cat([pad(a), torch.ones(3, h + LABEL_BAND, gap), pad(b)], dim=2))
+    draw = ImageDraw.Draw(pil)
+    for text, x0, width in (("real", 0, a.shape[2]), ("fake", a.shape[2] + gap, b.shape[2])):
+        draw.text((x0 + (width - draw.textlength(text)) / 2, 1), text, fill=(0, 0, 0))
+    _write_png(pil, path)
