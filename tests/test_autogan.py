@@ -261,7 +261,7 @@ def test_end_to_end_outputs_and_fixed_seed(tmp_path: Path) -> None:
     assert g.provenance.metrics == {"reward_swd": ta["topk"][0]["reward"]}
     assert "--reward swd" in (g.provenance.notes or "") and '"stages"' in (g.provenance.notes or "")
     for v in vecs:  # `gcc-gan convert autogan` accepts every top-K vector
-        assert cli(["convert", "autogan", ",".join(map(str, v)), "-o", str(tmp_path / "c.json")]) == 0
+        assert cli(["convert", "autogan", ",".join(map(str, v)), "-o", str(tmp_path / "c.json"), "--force"]) == 0
     for f in ("genotype.png", "controller.png", "history.jsonl", "samples.png", "child.safetensors"):
         assert (a / f).is_file(), f
     # child.safetensors is the best child's shared weights in the canonical layout
@@ -333,16 +333,16 @@ def test_random_search_in_the_autogan_space(tmp_path: Path) -> None:
     assert uniform and all(uniform)
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["--reward", "psnr"], "--reward 'psnr'"),
-    (["--mode", "exact"], "--mode 'exact'"),
-    (["--iters", "7"], "AutoGAN search runs"),
-    (["--space", "autogan"], "--space applies to --method random"),
+@pytest.mark.parametrize("args,msg,code", [
+    (["--reward", "psnr"], "'psnr' is not one of 'is', 'fid', 'swd'", 2),  # usage errors
+    (["--mode", "exact"], "'exact' is not one of 'clean', 'faithful'", 2),
+    (["--iters", "7"], "AutoGAN search runs", 1),
+    (["--space", "autogan"], "--space applies to --method random", 1),
 ])
-def test_cli_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], msg: str) -> None:
-    code = cli(["search", "--method", "autogan", "-o", str(tmp_path / "r"), *args])
+def test_cli_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], msg: str, code: int) -> None:
+    rc = cli(["search", "--method", "autogan", "-o", str(tmp_path / "r"), *args])
     err = capsys.readouterr().err
-    assert code == 1 and msg in err and "Traceback" not in err
+    assert rc == code and msg in err and "Traceback" not in err
 
 
 def test_is_reward_without_inception_weights_is_the_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path,

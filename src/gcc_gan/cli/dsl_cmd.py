@@ -10,7 +10,7 @@ import json
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import typer
 from pydantic import ValidationError
@@ -114,13 +114,11 @@ def validate(
 def show(
     genotype: str = typer.Argument(..., metavar="FILE|zoo:NAME", help="Genotype JSON file or zoo entry."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable JSON object instead."),
-    count: str = typer.Option("executed", "--count", metavar="executed|official",
+    count: Literal["executed", "official"] = typer.Option("executed", "--count",
                               help="official: also count as the official code does (layers it computes but "
                                    "never uses included)"),
 ) -> None:
     """Per network: parameters, fp32 weight bytes, MACs per image, nodes, edges, shapes."""
-    if count not in ("executed", "official"):
-        raise typer.BadParameter(f"must be executed or official, not {count!r}", param_hint="--count")
     g, infos = load_and_analyze(genotype)
     summary = genotype_summary(g, infos)
     if count == "official":
