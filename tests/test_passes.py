@@ -108,7 +108,8 @@ def test_parallel_edges_with_equal_ops_but_different_weights() -> None:
     b.edge("z", "m", op("linear", out_width=16.0), op("reshape", size=4))
     b.node("n", width=1)
     b.edge("m", "n", op("conv", kernel=3), "relu")
-    b.edge("m", "n", op("conv", kernel=3), "none")
+    b.edge("m", "n", op("conv", kernel=3), "relu")
+    b.edge("m", "n", "none")
     b.output("out", "n")
     report = check_equivalent(b.build(), ["dead_code"])
     assert report["passes"][0]["fired"]

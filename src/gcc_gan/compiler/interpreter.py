@@ -34,15 +34,26 @@ def build_op(info: OpInfo) -> tuple[nn.Module | None, Callable[[Tensor, nn.Modul
     return module, fn
 
 
+_PROBE = nn.ModuleDict()
+
+
 def edge_keys(info: NetInfo) -> dict[int, str]:
     """Stable, readable module keys of a network's edges (edge index -> key): the edge's
-    name with dots as underscores, or `e{index}`; made unique. These keys define the
-    canonical weight layout of a genotype: `{edge_key}.{op_index}.{tensor}`, used by the
-    interpreter, the trainer's checkpoints, weight import and `compile --weights`."""
+    name with dots and dashes as underscores, or `e{index}`; a later edge whose key is
+    taken gets `_2`, `_3`, ... These keys define the canonical weight layout of a
+    genotype: `edges.{edge_key}.{op_index}.{tensor}`, used by the interpreter, the
+    trainer's checkpoints, weight import and `compile --weights`.
+
+    The mapping is injective over a network's edges, and a key never names an attribute
+    of the module container (`forward`, `training`, `__init__`, ...): such a name gets a
+    trailing `-`, a character no plain key has (dashes become underscores), so the
+    escaped key cannot meet another edge's key and every other key stays as it was."""
     keys: dict[int, str] = {}
     taken: set[str] = set()
     for e in info.edges:
         base = e.edge.name.replace(".", "_").replace("-", "_") if e.edge.name else f"e{e.index}"
+        if hasattr(_PROBE, base):
+            base += "-"
         key, n = base, 1
         while key in taken:
             n += 1
