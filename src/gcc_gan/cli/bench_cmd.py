@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..errors import GccGanError
 from .app import app, console
+from .max_memory import max_memory_option
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -126,6 +127,7 @@ def bench_cmd(
     repeats: Optional[int] = typer.Option(None, "--repeats", help="latency repeats (default: fit ~3 s per batch size)"),
     batch_size: int = typer.Option(64, "--batch-size", help="batch size of sample generation + Inception"),
     seed: int = typer.Option(2020, "--seed", help="seed of the latents and of the IS / KID sampling"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
     from ..atomic import atomic_write_text

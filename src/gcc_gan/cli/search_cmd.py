@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Optional
 
 import typer
 
 from .app import app, console, err_console
+from .max_memory import max_memory_option
 
 
 @app.command("search")
@@ -33,6 +35,7 @@ def search_cmd(
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto"),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
                                           "whose small convolutions gain nothing from more; else torch's default)"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Search a GAN architecture; writes RUN/genotype.json (with RUN/history.jsonl,
     RUN/op_probabilities.png, RUN/genotype.png). With no options: AdversarialNAS, tiny

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from .app import app, console, err_console
+from .max_memory import max_memory_option
 
 
 @app.command("train")
@@ -43,6 +44,7 @@ def train_cmd(
     amp: Optional[str] = typer.Option(None, "--amp", help="CUDA mixed precision: auto, off, bf16, fp16"),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: torch's choice; 1 can "
                                           "be faster on a machine busy with other work)"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Train FILE|zoo:NAME's generator (GAN training with checkpoints, sample grids, logs).
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..genotype_dsl.analysis import NetInfo, OpInfo, analyze
+from ..genotype_dsl.memory import check_memory
 from ..genotype_dsl.model import Network
 from ..genotype_dsl.ops import REGISTRY
 
@@ -68,9 +69,14 @@ class Interpreter(nn.Module):
     the single output tensor, or a tuple when the network has several outputs. Its
     state_dict is the genotype's canonical weight layout (see `edge_keys`)."""
 
-    def __init__(self, net: Network | NetInfo) -> None:
+    def __init__(self, net: Network | NetInfo, *, batch: int = 1, training: bool = False,
+                 what: str | None = None) -> None:
+        """Refuses (GccGanError) a network whose estimated memory at `batch` (`training`:
+        with gradients and optimiser state) exceeds the limit, before allocating any of
+        it (see genotype_dsl.memory); `what` names it in that message."""
         super().__init__()
         self.info = net if isinstance(net, NetInfo) else analyze(net)
+        check_memory(self.info, batch, training, what)
         self.keys = edge_keys(self.info)
         self.edges = nn.ModuleDict()
         self._fns: dict[int, list[Callable[[Tensor, nn.Module | None], Tensor]]] = {}

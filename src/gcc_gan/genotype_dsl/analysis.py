@@ -48,6 +48,7 @@ class NetInfo:
     order: list[str]  # inputs and nodes, topologically sorted
     edges: list[EdgeInfo]
     in_edges: dict[str, list[int]] = field(default_factory=dict)  # node -> edge indices
+    where: str = "network"  # its key in the genotype ("generator" / "discriminator")
 
     @property
     def params(self) -> int:
@@ -253,7 +254,7 @@ def analyze(net: Network, where: str = "generator", role: str | None = None) -> 
     if problems:
         raise GenotypeError(problems)
     return NetInfo(net=net, shapes=shapes, order=st.order, edges=[e for e in edge_infos if e is not None],
-                   in_edges=in_edges)
+                   in_edges=in_edges, where=where)
 
 
 def raw_structure_problems(raw: Any, where: str, role: str | None = None) -> list[Problem]:
