@@ -13,7 +13,7 @@ import re
 from torch import Tensor, nn
 
 from ..genotype_dsl.ops import SOURCE_IMPORTS
-from .ir import IRGraph
+from .ir import IREdge, IRGraph
 
 SHORT = {"conv": "conv", "batch_norm": "bn", "linear": "linear", "conv_transpose": "convT",
          "sep_conv": "sepconv", "subpixel_conv": "subpixel", "instance_norm": "inorm"}
@@ -86,11 +86,13 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
                 helpers.append(op.spec.helper_src)
 
     body: list[str] = []
+    into: dict[str, list[tuple[int, IREdge]]] = {}  # one O(E) map: codegen stays linear
+    for ei, e in enumerate(g.edges):
+        into.setdefault(e.dst, []).append((ei, e))
     for node in g.nodes:
         terms: list[str] = []
-        for ei, e in enumerate(g.edges):
-            if e.dst != node:
-                continue
+        tmps: dict[int, str] = {}
+        for ei, e in into.get(node, []):
             srcs = [var[s] for s in e.srcs]
             src = srcs[0] if len(srcs) == 1 else f"torch.cat([{', '.join(srcs)}], dim=1)"
 
@@ -106,6 +108,7 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
             expr = chain(src)
             if len(expr) > MAX_LINE - 30:  # long nesting: one statement per op
                 tmp = unique(f"{var[node]}_{len(terms)}")  # never another node's variable
+                tmps[len(terms)] = tmp
                 expr = chain(src, body, tmp)
             terms.append(expr)
         line = f"        {var[node]} = {' + '.join(terms)}"
@@ -113,7 +116,7 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
             names = []
             for k, t in enumerate(terms):
                 if not t.isidentifier():
-                    name = unique(f"{var[node]}_{k}")
+                    name = tmps.get(k) or unique(f"{var[node]}_{k}")  # a term's own temporary is free again
                     body.append(f"        {name} = {t}")
                     t = name
                 names.append(t)
