@@ -211,6 +211,8 @@ def json_schema() -> dict[str, Any]:
     schema = Genotype.model_json_schema(mode="validation")
     defs = schema.setdefault("$defs", {})
     defs["Node"]["oneOf"] = [_set("width"), _set("channels")]
+    for kind in ("LatentInput", "ImageInput"):  # the tag of the input union is required
+        defs[kind]["required"] = sorted({*defs[kind].get("required", []), "kind"})
     schema["anyOf"] = [_set("generator"), _set("discriminator")]
     schema["properties"]["schema_version"]["pattern"] = r"^1(\.|$)"
     variants: list[dict[str, Any]] = [{"type": "string", "enum": sorted(REGISTRY)}]
