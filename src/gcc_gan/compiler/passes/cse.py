@@ -8,9 +8,12 @@ nodes are put in topological order once at the end."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 
-from ..ir import IREdge, IRGraph
+import torch
+
+from ..ir import IREdge, IRGraph, IROp
 
 
 def _common_prefix(edges: list[IREdge]) -> int:
@@ -21,14 +24,24 @@ def _common_prefix(edges: list[IREdge]) -> int:
     return k
 
 
+def _fingerprint(op: IROp) -> tuple:
+    """A hashable digest of an op's computation: equal ops have equal fingerprints (and
+    `same_as` confirms), so parallel ops with different weights never meet pairwise."""
+    tensors = tuple((k, tuple(v.shape), str(v.dtype),
+                     hashlib.blake2b(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy(),
+                                     digest_size=16).digest())
+                    for k, v in sorted(op.tensors.items()))
+    return (op.call, op.in_shape, op.out_channels, tensors)
+
+
 def _groups(outs: list[IREdge]) -> list[list[IREdge]]:
     """Edges whose first ops are the same computation, in edge order. Ops are bucketed by
-    their call and input shape (hashable) first; tensors are compared only within one."""
+    their fingerprint first; `same_as` is only asked within one bucket."""
     buckets: dict[tuple, list[list[IREdge]]] = {}
     order: list[list[IREdge]] = []
     for e in outs:
         first = e.ops[0]
-        key = (first.call, first.in_shape, first.out_channels)
+        key = _fingerprint(first)
         for grp in buckets.setdefault(key, []):
             if grp[0].ops[0].same_as(first):
                 grp.append(e)
