@@ -67,7 +67,7 @@ class IntegralFloats(BaseModel):
 #: the largest channel count anywhere (node `channels`, op `out_channels`, `groups`);
 #: sizes beyond memory are refused before allocation by `genotype_dsl.memory`
 MAX_CHANNELS = 1_000_000
-#: the largest width multiplier (node `width`, op `out_width`)
+#: the largest node width multiplier
 MAX_WIDTH = 1024
 
 
@@ -84,7 +84,8 @@ class ChannelParams(OpParams):
     multiple of the network's base width) or `out_channels` (absolute) override that.
     """
 
-    out_width: float | None = Field(default=None, gt=0, le=MAX_WIDTH, allow_inf_nan=False)
+    # a linear stem's out_width is channels × spatial positions (e.g. 16 for 4×4), hence a wide bound
+    out_width: float | None = Field(default=None, gt=0, le=MAX_CHANNELS, allow_inf_nan=False)
     out_channels: int | None = Field(default=None, ge=1, le=MAX_CHANNELS)
 
     @model_validator(mode="after")
