@@ -4,7 +4,6 @@ train; `--max-memory` / `$GCC_GAN_MAX_MEMORY` raise or lower the limit."""
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from pathlib import Path
