@@ -490,11 +490,8 @@ def _add_node_with_inputs(draw: Draw, b: _Net, cell: str | None) -> None:
     elif plan in ("none_next", "identity_next"):
         same = [n for n in b.order[:-1] if b.shapes[n] == b.shapes[dst] and n not in b.conv_consumers]
         op = "none" if plan == "none_next" else "identity"
-        if same:
+        if same:  # `none` is only ever a whole edge (validation rejects it inside a pipeline)
             b.add_edge(draw, draw(st.sampled_from(same)), dst, [_op(draw, op)])
-        elif op == "none":  # a none edge after a real conversion
-            b.add_edge(draw, prim, dst, convert(draw, b.shapes[prim], b.shapes[dst],
-                                                start_conv=prim in b.conv_consumers) + ["none"])
 
 
 @st.composite

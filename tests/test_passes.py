@@ -108,7 +108,8 @@ def test_parallel_edges_with_equal_ops_but_different_weights() -> None:
     b.edge("z", "m", op("linear", out_width=16.0), op("reshape", size=4))
     b.node("n", width=1)
     b.edge("m", "n", op("conv", kernel=3), "relu")
-    b.edge("m", "n", op("conv", kernel=3), "none")
+    b.edge("m", "n", op("conv", kernel=3), "relu")
+    b.edge("m", "n", "none")
     b.output("out", "n")
     report = check_equivalent(b.build(), ["dead_code"])
     assert report["passes"][0]["fired"]
@@ -139,3 +140,56 @@ def test_generated_source_imports_only_torch() -> None:
     mods |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert mods == {"torch"}
     assert "class Generator(nn.Module)" in src and "def forward(self, z" in src
+
+
+# `none` is only ever a whole edge (validation rejects it inside a pipeline: see
+# tests/test_validation.py). Every pass, alone and in the pipeline, with a `none` edge at
+# every place one can sit: from an input, as the only input of a node (whose zeros then
+# flow through a biased conv: issue 10's miscompile), beside other inputs, several at one
+# node, into an output node.
+NONE_PLACES = ["from_input", "only_input", "beside_others", "several", "into_output"]
+
+
+def _net_with_none(place: str) -> Network:
+    from gcc_gan.genotype_dsl.builder import NetBuilder, op
+
+    b = NetBuilder(4)
+    b.latent("z", 16)
+    b.node("v", channels=16)
+    b.edge("z", "v", op("linear", out_channels=16))
+    if place == "from_input":
+        b.edge("z", "v", "none")
+    b.node("m", width=1)
+    b.edge("v", "m", op("reshape", size=2))
+    b.node("n", width=1)
+    if place == "only_input":
+        b.edge("m", "n", "none")
+    else:
+        b.edge("m", "n", "relu", op("conv", kernel=3))
+        if place in ("beside_others", "several"):
+            b.edge("m", "n", "none")
+        if place == "several":
+            b.edge("m", "n", "none")
+            b.edge("m", "n", "none")
+    b.node("up", width=1)  # the zeros of a `none` node go through a biased conv: non-zero
+    b.edge("n", "up", op("upsample"), op("conv", kernel=1))
+    b.edge("m", "up", op("upsample", mode="bilinear"), op("batch_norm"))
+    b.node("out", width=1)
+    b.edge("up", "out", op("batch_norm"), "relu", op("conv", kernel=3))
+    if place == "into_output":
+        b.edge("up", "out", "none")
+    b.output("img", "out")
+    return b.build()
+
+
+@pytest.mark.parametrize("place", NONE_PLACES)
+@pytest.mark.parametrize("passes", [True, *([p] for p in PASS_NAMES)], ids=["all", *PASS_NAMES])
+def test_passes_with_none_everywhere(place: str, passes: bool | list[str]) -> None:
+    check_equivalent(_net_with_none(place), passes)
+
+
+def test_dead_code_keeps_a_biased_conv_after_a_none_node() -> None:
+    """The `none` node's zeros reach a conv whose bias makes them non-zero: only the
+    `none` edge goes, the conv stays."""
+    report = check_equivalent(_net_with_none("only_input"), ["dead_code"])
+    assert report["macs_after"] == report["macs_before"]

@@ -304,3 +304,94 @@ def test_instance_norm_on_1x1_map_is_rejected(write_file: Callable[..., Path]) -
         load_genotype(p)
     assert str(ei.value.problems[0]) == ("discriminator.edges[1].ops[1]: instance_norm needs more than one spatial "
                                          "position, got a 1×1 map (input 8×1×1, edge 'h' → 'logit')")
+
+
+# ---------------------------------------------------------------------------------------
+# strict typing, duplicate keys, BOM, surrogates, `none`, independent problems (issue 10)
+
+
+@pytest.mark.parametrize("path, value, message", [
+    ([G, "edges", 1, "ops", 2], {"op": "conv", "kernel": True}, "conv.kernel: Input should be a valid integer"),
+    ([G, "base_width"], "32", "Input should be a valid integer"),
+    ([G, "edges", 1, "ops", 2], {"op": "conv", "bias": "no"}, "conv.bias: Input should be a valid boolean"),
+    ([G, "nodes", 0, "width"], "1", "Input should be a valid number"),
+    ([G, "inputs", 0, "dim"], 8.5, "Input should be a valid integer"),
+    ([G, "edges", 0, "ops", 0], {"op": "linear", "out_channels": 2**30}, "less than or equal to 1000000"),
+], ids=["kernel_true", "base_width_string", "bias_string", "width_string", "dim_fraction", "huge_out_channels"])
+def test_loader_is_as_strict_as_the_schema(write_file: Callable[..., Path], path: list[Any], value: Any,
+                                           message: str) -> None:
+    p = write_json(write_file, setting(path, value))
+    with pytest.raises(GenotypeError) as ei:
+        load_genotype(p)
+    assert any(message in q.message for q in ei.value.problems), str(ei.value)
+
+
+def test_integral_floats_are_integers_as_in_json_schema(write_file: Callable[..., Path]) -> None:
+    p = write_json(write_file, both(setting([G, "base_width"], 4.0),
+                                    setting([G, "edges", 1, "ops", 2], {"op": "conv", "kernel": 3.0})))
+    g = load_genotype(p)
+    assert g.generator is not None and g.generator.base_width == 4 and type(g.generator.base_width) is int
+    assert g.generator.edges[1].ops[2].params.kernel == 3
+
+
+def test_duplicate_keys_are_rejected_with_their_path(write_file: Callable[..., Path]) -> None:
+    text = json.dumps(BASE).replace('"base_width": 4,', '"base_width": 4, "base_width": 8,', 1)
+    text = text.replace('{"op": "conv", "kernel": 1}', '{"op": "conv", "kernel": 1, "kernel": 3}', 1)
+    with pytest.raises(GenotypeError) as ei:
+        load_genotype(write_file(text))
+    assert [(q.path, "duplicate key" in q.message) for q in ei.value.problems] == [
+        ("generator.base_width", True), ("generator.edges[2].ops[1].kernel", True)]
+
+
+def test_utf8_byte_order_mark_is_accepted(write_file: Callable[..., Path]) -> None:
+    g = load_genotype(write_file(b"\xef\xbb\xbf" + json.dumps(BASE).encode()))
+    assert g.generator is not None
+
+
+@pytest.mark.parametrize("path, where", [(["name"], "name"), ([G, "nodes", 1, "cell"], "generator.nodes[1].cell"),
+                                         ([G, "edges", 1, "name"], "generator.edges[1].name"),
+                                         (["provenance"], "provenance.searcher")])
+def test_lone_surrogate_is_rejected_with_its_path(write_file: Callable[..., Path], path: list[Any], where: str) -> None:
+    value = {"searcher": "x\ud800y"} if path == ["provenance"] else "x\ud800y"
+    p = write_json(write_file, setting(path, value))
+    assert "\\ud800" in p.read_text()  # the file itself is valid JSON (an escaped surrogate)
+    with pytest.raises(GenotypeError) as ei:
+        load_genotype(p)
+    assert [q.path for q in ei.value.problems] == [where]
+    assert "lone surrogate" in ei.value.problems[0].message
+    str(ei.value).encode("utf-8")  # the message itself prints on any terminal
+
+
+@pytest.mark.parametrize("ops, bad", [
+    (["none", "upsample", "relu"], 0), (["upsample", "none"], 1), (["upsample", "none", "relu"], 1),
+    (["none", {"op": "upsample"}, {"op": "conv", "kernel": 1}], 0),  # issue 10's miscompile
+    (["upsample", {"op": "conv", "kernel": 1}, "none"], 2),
+])
+def test_none_is_only_a_whole_edge(write_file: Callable[..., Path], ops: list[Any], bad: int) -> None:
+    p = write_json(write_file, setting([G, "edges", 2, "ops"], ops))
+    with pytest.raises(GenotypeError) as ei:
+        load_genotype(p)
+    assert [q.path for q in ei.value.problems] == [f"generator.edges[2].ops[{bad}]"]
+    assert "'none' (no connection) must be the only op of its edge" in ei.value.problems[0].message
+
+
+def test_unknown_op_does_not_hide_an_unknown_node(write_file: Callable[..., Path]) -> None:
+    """Type problems (an unknown op) and structural ones (an unknown dst, a duplicate
+    name, a cycle in the other network) come out of one run."""
+    p = write_json(write_file, both(setting([G, "edges", 1, "ops", 2], "conv4x4"),
+                                    setting([G, "edges", 3, "dst"], "rbg"),
+                                    setting([G, "nodes", 1, "name"], "stem"),
+                                    adding([D, "edges"], {"src": "h", "dst": "h", "ops": ["identity"]})))
+    with pytest.raises(GenotypeError) as ei:
+        load_and_analyze(p)
+    got = {(q.path, q.message.split(" ")[0]) for q in ei.value.problems}
+    assert {("generator.edges[1].ops[2]", "unknown"), ("generator.edges[3].dst", "unknown"),
+            ("generator.nodes[1].name", "duplicate"), ("discriminator.edges", "cycle:")} <= got, got
+
+
+def test_shape_problems_are_reported_with_reachability_problems(write_file: Callable[..., Path]) -> None:
+    p = write_json(write_file, both(adding([G, "nodes"], {"name": "orphan", "width": 1}),
+                                    setting([G, "edges", 3, "ops"], ["relu", {"op": "avg_pool", "kernel": 15}])))
+    with pytest.raises(GenotypeError) as ei:
+        load_and_analyze(p)
+    assert [q.path for q in ei.value.problems] == ["generator.nodes[3]", "generator.edges[3].ops[1]"]

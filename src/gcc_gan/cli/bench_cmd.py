@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..errors import GccGanError
 from .app import app, check_genotypes, console, refuse_overwrite
+from .max_memory import max_memory_option
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -165,6 +166,7 @@ def bench_cmd(
     count: Literal["executed", "official"] = typer.Option("executed", "--count",
                               help="official: also count params / MACs as the official code does (layers it "
                                    "computes but never uses included)"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
     check_genotypes(list(targets))  # before torch is imported

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ if TYPE_CHECKING:  # torch is imported by the commands themselves: `gcc-gan --he
 
 from ..errors import GccGanError
 from .app import app, console, err_console, refuse_overwrite
+from .max_memory import max_memory_option
 
 ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
 
@@ -90,6 +90,7 @@ def compile_cmd(
     no_passes: bool = typer.Option(False, "--no-passes", help="skip the optimisation passes"),
     no_verify: bool = typer.Option(False, "--no-verify", help="skip the standalone / onnxruntime / .pt2 checks"),
     seed: int = typer.Option(0, "--seed", help="seed of the fresh initialisation when no --weights"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
     t0 = time.perf_counter()

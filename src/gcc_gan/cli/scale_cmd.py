@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from .app import Device, Preset, app, check_genotypes, console, err_console
+from .max_memory import max_memory_option
 
 
 @app.command("scale")
@@ -39,6 +40,7 @@ def scale_cmd(
                                                 "evaluate with RANDOM ones (smoke runs; NOT comparable with papers)"),
     resume: bool = typer.Option(False, "--resume", help="continue the sweep in -o; completed candidates are kept"),
     device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto (for each candidate)"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Train FILE|zoo:NAME... at each of --sizes (width fitted to the size) against one
     fixed discriminator; write results.csv, is_vs_size.png and fid_vs_size.png."""

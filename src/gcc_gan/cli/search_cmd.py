@@ -10,6 +10,7 @@ from typing import Literal, Optional
 import typer
 
 from .app import Device, Preset, app, console, err_console
+from .max_memory import max_memory_option
 
 
 @app.command("search")
@@ -41,6 +42,7 @@ def search_cmd(
     device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto"),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
                                           "whose small convolutions gain nothing from more; else torch's default)"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Search a GAN architecture; writes RUN/genotype.json (with RUN/history.jsonl,
     RUN/genotype.png and RUN/op_probabilities.png, or RUN/candidates.png for random

@@ -8,6 +8,7 @@ from typing import Literal, Optional
 import typer
 
 from .app import Device, Preset, app, check_genotypes, console, err_console
+from .max_memory import max_memory_option
 
 
 @app.command("train")
@@ -45,6 +46,7 @@ def train_cmd(
                                                                         "auto, off, bf16, fp16"),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: torch's choice; 1 can "
                                           "be faster on a machine busy with other work)"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Train FILE|zoo:NAME's generator (GAN training with checkpoints, sample grids, logs).
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import keyword
 import re
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..genotype_dsl.ops import SOURCE_IMPORTS
-from .ir import IRGraph
+from .ir import IREdge, IRGraph
 
 SHORT = {"conv": "conv", "batch_norm": "bn", "linear": "linear", "conv_transpose": "convT",
          "sep_conv": "sepconv", "subpixel_conv": "subpixel", "instance_norm": "inorm"}
@@ -29,14 +29,29 @@ CHANNELS_LAST = [
 ]
 
 
+# attributes every nn.Module instance has (`forward`, `training`, `__init__`, ...): a layer
+# must never be assigned over one
+MODULE_ATTRS = frozenset(dir(nn.Module()))
+
+
 def ident(name: str) -> str:
-    """A valid, non-reserved Python identifier for `name`."""
-    s = re.sub(r"\W", "_", name)
+    """A valid Python identifier for `name`, neither reserved nor an nn.Module attribute
+    (so it can name a layer `self.X` as well as a local variable)."""
+    s = re.sub(r"\W", "_", name, flags=re.ASCII)
     if not s or s[0].isdigit():
         s = f"v_{s}"
-    if keyword.iskeyword(s) or s in RESERVED:
+    if keyword.iskeyword(s) or s in RESERVED or s in MODULE_ATTRS:
         s = f"{s}_"
     return s
+
+
+def docstring(text: str) -> str:
+    """A string literal of `text` for a docstring: triple-quoted when that is exact, else
+    the repr (user strings such as a genotype's name may hold quotes, backslashes, NUL,
+    lone surrogates; none of them may change or break the generated source)."""
+    if all(c.isprintable() or c == "\n" for c in text) and '"""' not in text and "\\" not in text:
+        return f'"""{text}\n"""'
+    return repr(text + "\n")
 
 
 def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[str, Tensor]]:
@@ -71,11 +86,13 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
                 helpers.append(op.spec.helper_src)
 
     body: list[str] = []
+    into: dict[str, list[tuple[int, IREdge]]] = {}  # one O(E) map: codegen stays linear
+    for ei, e in enumerate(g.edges):
+        into.setdefault(e.dst, []).append((ei, e))
     for node in g.nodes:
         terms: list[str] = []
-        for ei, e in enumerate(g.edges):
-            if e.dst != node:
-                continue
+        tmps: dict[int, str] = {}
+        for ei, e in into.get(node, []):
             srcs = [var[s] for s in e.srcs]
             src = srcs[0] if len(srcs) == 1 else f"torch.cat([{', '.join(srcs)}], dim=1)"
 
@@ -90,7 +107,8 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
 
             expr = chain(src)
             if len(expr) > MAX_LINE - 30:  # long nesting: one statement per op
-                tmp = f"{var[node]}_{len(terms)}"
+                tmp = unique(f"{var[node]}_{len(terms)}")  # never another node's variable
+                tmps[len(terms)] = tmp
                 expr = chain(src, body, tmp)
             terms.append(expr)
         line = f"        {var[node]} = {' + '.join(terms)}"
@@ -98,8 +116,9 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
             names = []
             for k, t in enumerate(terms):
                 if not t.isidentifier():
-                    body.append(f"        {var[node]}_{k} = {t}")
-                    t = f"{var[node]}_{k}"
+                    name = tmps.get(k) or unique(f"{var[node]}_{k}")  # a term's own temporary is free again
+                    body.append(f"        {name} = {t}")
+                    t = name
                 names.append(t)
             line = f"        {var[node]} = {' + '.join(names)}"
         body.append(line)
@@ -109,7 +128,7 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
     args = ", ".join(f"{var[i]}: torch.Tensor" for i in g.inputs)
     sig_doc = ", ".join(f"{var[i]}: N×{'×'.join(map(str, s))}" for i, s in g.inputs.items())
     out_doc = ", ".join(f"{o}: N×{'×'.join(map(str, g.nodes[n]))}" for o, n in g.outputs)
-    src = [f'"""{header.strip()}\n"""' if header else "", "", SOURCE_IMPORTS.rstrip(), ""]
+    src = [docstring(header.strip()) if header else "", "", SOURCE_IMPORTS.rstrip(), ""]
     for h in helpers:
         src += ["", h.strip(), ""]
     src += [

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..genotype_dsl.analysis import NetInfo, OpInfo, analyze
+from ..genotype_dsl.memory import check_memory
 from ..genotype_dsl.model import Network
 from ..genotype_dsl.ops import REGISTRY
 
@@ -34,15 +35,26 @@ def build_op(info: OpInfo) -> tuple[nn.Module | None, Callable[[Tensor, nn.Modul
     return module, fn
 
 
+_PROBE = nn.ModuleDict()
+
+
 def edge_keys(info: NetInfo) -> dict[int, str]:
     """Stable, readable module keys of a network's edges (edge index -> key): the edge's
-    name with dots as underscores, or `e{index}`; made unique. These keys define the
-    canonical weight layout of a genotype: `{edge_key}.{op_index}.{tensor}`, used by the
-    interpreter, the trainer's checkpoints, weight import and `compile --weights`."""
+    name with dots and dashes as underscores, or `e{index}`; a later edge whose key is
+    taken gets `_2`, `_3`, ... These keys define the canonical weight layout of a
+    genotype: `edges.{edge_key}.{op_index}.{tensor}`, used by the interpreter, the
+    trainer's checkpoints, weight import and `compile --weights`.
+
+    The mapping is injective over a network's edges, and a key never names an attribute
+    of the module container (`forward`, `training`, `__init__`, ...): such a name gets a
+    trailing `-`, a character no plain key has (dashes become underscores), so the
+    escaped key cannot meet another edge's key and every other key stays as it was."""
     keys: dict[int, str] = {}
     taken: set[str] = set()
     for e in info.edges:
         base = e.edge.name.replace(".", "_").replace("-", "_") if e.edge.name else f"e{e.index}"
+        if hasattr(_PROBE, base):
+            base += "-"
         key, n = base, 1
         while key in taken:
             n += 1
@@ -57,9 +69,14 @@ class Interpreter(nn.Module):
     the single output tensor, or a tuple when the network has several outputs. Its
     state_dict is the genotype's canonical weight layout (see `edge_keys`)."""
 
-    def __init__(self, net: Network | NetInfo) -> None:
+    def __init__(self, net: Network | NetInfo, *, batch: int = 1, training: bool = False,
+                 what: str | None = None) -> None:
+        """Refuses (GccGanError) a network whose estimated memory at `batch` (`training`:
+        with gradients and optimiser state) exceeds the limit, before allocating any of
+        it (see genotype_dsl.memory); `what` names it in that message."""
         super().__init__()
         self.info = net if isinstance(net, NetInfo) else analyze(net)
+        check_memory(self.info, batch, training, what)
         self.keys = edge_keys(self.info)
         self.edges = nn.ModuleDict()
         self._fns: dict[int, list[Callable[[Tensor, nn.Module | None], Tensor]]] = {}

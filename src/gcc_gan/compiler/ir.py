@@ -14,6 +14,7 @@ weights; `codegen` turns it back into standalone source.
 from __future__ import annotations
 
 import copy
+import heapq
 from dataclasses import dataclass, field
 
 import torch
@@ -91,6 +92,8 @@ class IRGraph:
     outputs: list[tuple[str, str]]  # (output name, node)
 
     # -- queries -------------------------------------------------------------------
+    # Passes must stay linear in the graph size: a per-node loop uses the maps below
+    # (built once, O(E)), never `in_edges` / `out_edges` (O(E) each).
     def shape(self, name: str) -> Shape:
         return self.inputs[name] if name in self.inputs else self.nodes[name]
 
@@ -99,6 +102,24 @@ class IRGraph:
 
     def out_edges(self, node: str) -> list[IREdge]:
         return [e for e in self.edges if node in e.srcs]
+
+    def in_edge_map(self) -> dict[str, list[IREdge]]:
+        """node -> its incoming edges (in edge order), for every node; O(E)."""
+        m: dict[str, list[IREdge]] = {n: [] for n in self.nodes}
+        for e in self.edges:
+            m.setdefault(e.dst, []).append(e)
+        return m
+
+    def out_edge_map(self) -> dict[str, list[IREdge]]:
+        """input or node -> the edges reading it (each edge once), for every name; O(E)."""
+        m: dict[str, list[IREdge]] = {n: [] for n in [*self.inputs, *self.nodes]}
+        for e in self.edges:
+            for s in dict.fromkeys(e.srcs):
+                m.setdefault(s, []).append(e)
+        return m
+
+    def output_nodes(self) -> set[str]:
+        return {n for _, n in self.outputs}
 
     def is_output(self, node: str) -> bool:
         return any(n == node for _, n in self.outputs)
@@ -112,50 +133,56 @@ class IRGraph:
         return sum(o.n_params for e in self.edges for o in e.ops)
 
     def fresh_name(self, base: str) -> str:
-        taken = set(self.inputs) | set(self.nodes)
         name, n = base, 1
-        while name in taken:
+        while name in self.inputs or name in self.nodes:
             n += 1
             name = f"{base}_{n}"
         return name
 
-    def fresh_edge_name(self, base: str) -> str:
-        taken = {e.name for e in self.edges}
+    def fresh_edge_name(self, base: str, taken: set[str] | None = None) -> str:
+        """An edge name not in `taken` (default: the current edges' names, O(E); a pass
+        naming many edges passes one set and this adds the new name to it)."""
+        names = {e.name for e in self.edges} if taken is None else taken
         name, n = base, 1
-        while name in taken:
+        while name in names:
             n += 1
             name = f"{base}_{n}"
+        names.add(name)
         return name
 
     def copy(self) -> "IRGraph":
         return copy.deepcopy(self)
 
     # -- edits ---------------------------------------------------------------------
-    def add_node_before(self, name: str, shape: Shape, before: str) -> None:
-        """Insert node `name` into the topological order just before node `before`."""
-        items = list(self.nodes.items())
-        idx = next((i for i, (n, _) in enumerate(items) if n == before), len(items))
-        items.insert(idx, (name, shape))
-        self.nodes = dict(items)
-
-    def replace_uses(self, old: str, new: str) -> None:
-        for e in self.edges:
-            e.srcs = [new if s == old else s for s in e.srcs]
-        self.outputs = [(o, new if n == old else n) for o, n in self.outputs]
+    def remove_edges(self, dead: list[IREdge]) -> None:
+        """Remove these edges (by identity) in one O(E) sweep."""
+        if dead:
+            ids = {id(e) for e in dead}
+            self.edges = [e for e in self.edges if id(e) not in ids]
 
     def toposort(self) -> None:
-        """Re-establish a topological order of `nodes` (stable w.r.t. the current order)."""
+        """Re-establish a topological order of `nodes`, stable w.r.t. the current order
+        (Kahn's algorithm with a heap of current positions: O((N + E) log N))."""
         order = list(self.nodes)
         pos = {n: i for i, n in enumerate(order)}
-        deps = {n: {s for e in self.in_edges(n) for s in e.srcs if s in self.nodes} for n in order}
+        indeg = dict.fromkeys(order, 0)
+        succ: dict[str, list[str]] = {n: [] for n in order}
+        for e in self.edges:
+            for s in e.srcs:
+                if s in pos:
+                    succ[s].append(e.dst)
+                    indeg[e.dst] += 1
+        ready = [pos[n] for n in order if indeg[n] == 0]
+        heapq.heapify(ready)
         done: list[str] = []
-        placed: set[str] = set()
-        while len(done) < len(order):
-            ready = [n for n in order if n not in placed and deps[n] <= placed]
-            assert ready, "cycle in IR"
-            n = min(ready, key=pos.__getitem__)
+        while ready:
+            n = order[heapq.heappop(ready)]
             done.append(n)
-            placed.add(n)
+            for m in succ[n]:
+                indeg[m] -= 1
+                if indeg[m] == 0:
+                    heapq.heappush(ready, pos[m])
+        assert len(done) == len(order), "cycle in IR"
         self.nodes = {n: self.nodes[n] for n in done}
 
     def check(self) -> None:
@@ -167,8 +194,9 @@ class IRGraph:
                 shape = op.out_shape
             want = self.nodes[e.dst]
             assert shape == want, f"edge {e.name} delivers {fmt_shape(shape)} into {e.dst} ({fmt_shape(want)})"
+        fed = {e.dst for e in self.edges}
         for n in self.nodes:
-            assert self.in_edges(n), f"node {n} has no incoming edge"
+            assert n in fed, f"node {n} has no incoming edge"
 
 
 def lower(info: NetInfo, module: Interpreter, role: str) -> IRGraph:

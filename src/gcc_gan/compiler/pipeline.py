@@ -20,6 +20,9 @@ from .ir import IRGraph, lower
 from .passes import run_passes
 
 CLASS_NAMES = {"generator": "Generator", "discriminator": "Discriminator"}
+#: the largest batch a compile runs (ONNX verification at batch 1, 3, 64): the memory
+#: check's batch
+COMPILE_BATCH = 64
 
 
 @dataclass
@@ -100,14 +103,15 @@ def header(g: Genotype | None, role: str, report: dict[str, Any]) -> str:
 
 def compile_network(info: NetInfo, weights: Mapping[str, Tensor] | None = None, *, role: str = "generator",
                     passes: bool | list[str] = True, genotype: Genotype | None = None,
-                    seed: int = 0) -> CompiledNetwork:
+                    seed: int = 0, batch: int = COMPILE_BATCH) -> CompiledNetwork:
     """Compile one validated network. `weights` are in the canonical layout (the
     Interpreter's state_dict); None → a fresh initialisation seeded with `seed`. `passes`:
-    all (True), none (False) or the names of the passes to run."""
+    all (True), none (False) or the names of the passes to run. A network whose memory at
+    `batch` exceeds the limit is refused before anything is allocated."""
     t0 = time.perf_counter()
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        ref = Interpreter(info)
+        ref = Interpreter(info, batch=batch, what=role)
     if weights is not None:
         load_weights(ref, weights)
     ref.eval()

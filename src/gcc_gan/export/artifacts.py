@@ -26,6 +26,7 @@ from ..genotype_dsl.model import Genotype
 from .onnx_export import (DEFAULT_OPSET, ReferenceOutputs, check_batches, check_opset, example_inputs, export_onnx,
                           max_abs_err, run_module, verify_onnx)
 from .pt2_export import export_pt2
+from .safetensors_io import save_safetensors
 from .standalone import EXAMPLE_BATCH, StandaloneWorker
 
 STANDALONE_ATOL = 1e-5
@@ -162,8 +163,8 @@ def _write_network(tmp: Path, c: CompiledNetwork) -> tuple[ReferenceOutputs, dic
     times: dict[str, float] = {}
     _timed(times, "write_source", lambda: (tmp / f"{stem}.py").write_text(c.source, encoding="utf-8"))
     tensors = {k: v.detach().contiguous().clone() for k, v in c.state_dict.items()}
-    _timed(times, "write_safetensors", lambda: save_file(
-        tensors, str(tmp / f"{stem}.safetensors"),
+    _timed(times, "write_safetensors", lambda: save_safetensors(
+        tensors, tmp / f"{stem}.safetensors",
         metadata={"format": "pt", "class_name": c.class_name, "gcc_gan": __version__}))
     ref = ReferenceOutputs(_timed(times, "instantiate", c.instantiate), c.input_shapes)
     files = [f"{stem}.{ext}" for ext in ("py", "safetensors", "onnx", "pt2")]

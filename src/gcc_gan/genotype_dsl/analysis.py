@@ -8,8 +8,10 @@ the JSON path of what is wrong; all problems are collected before raising.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from ..errors import GenotypeError, Problem
 from .model import Edge, Genotype, ImageInput, LatentInput, Network, OpCall
@@ -46,6 +48,7 @@ class NetInfo:
     order: list[str]  # inputs and nodes, topologically sorted
     edges: list[EdgeInfo]
     in_edges: dict[str, list[int]] = field(default_factory=dict)  # node -> edge indices
+    where: str = "network"  # its key in the genotype ("generator" / "discriminator")
 
     @property
     def params(self) -> int:
@@ -70,6 +73,136 @@ def input_shape(inp: LatentInput | ImageInput) -> Shape:
     return (inp.channels, inp.size, inp.size)
 
 
+@dataclass
+class _Structure:
+    """The graph of a network as far as names go (no ops, no shapes)."""
+
+    kinds: dict[str, str]  # name -> "input" | "node"
+    node_index: dict[str, int]
+    in_edges: dict[str, list[int]]
+    order: list[str] | None  # None: a cycle (or nothing to order)
+    reach: set[str]  # reachable from an input
+    edge_ok: list[bool]  # the edge's src and dst resolve
+
+
+def _structure(inputs: list[tuple[str | None, str | None]], nodes: list[str | None],
+               edges: list[tuple[str | None, str | None, str | None, list[str | None]]],
+               outputs: list[tuple[str | None, str | None]], role: str | None,
+               bad: Callable[[str, str], None]) -> _Structure:
+    """Names, references, `none` placement, order, cycles and reachability of a network
+    given as plain names: (name, kind) inputs, node names, (src, dst, name, op names)
+    edges, (name, node) outputs. None stands for a value that failed type checking (its
+    problem is reported there); everything checkable without it is checked, so one run
+    reports every independent problem. Linear in the size of the graph."""
+    kinds: dict[str, str] = {}
+    for i, (name, kind) in enumerate(inputs):
+        if name is not None:
+            if name in kinds:
+                bad(f"inputs[{i}].name", f"duplicate name {name!r}")
+            kinds[name] = "input"
+        if role == "generator" and kind == "image":
+            bad(f"inputs[{i}]", "a generator's inputs must be latent vectors (kind 'latent')")
+        if role == "discriminator" and kind == "latent":
+            bad(f"inputs[{i}]", "a discriminator's inputs must be images (kind 'image')")
+    node_index: dict[str, int] = {}
+    for i, name in enumerate(nodes):
+        if name is None:
+            continue
+        if name in kinds:
+            user = "an input" if kinds[name] == "input" else "a node"
+            bad(f"nodes[{i}].name", f"duplicate name {name!r} (already used by {user})")
+            continue
+        kinds[name] = "node"
+        node_index[name] = i
+    seen_edge_names: set[str] = set()
+    for i, (_, _, ename, ops) in enumerate(edges):
+        if ename is not None:
+            if ename in seen_edge_names:
+                bad(f"edges[{i}].name", f"duplicate edge name {ename!r}")
+            seen_edge_names.add(ename)
+        if len(ops) > 1:  # `none` means "no connection": it cannot be part of a pipeline
+            for j, o in enumerate(ops):
+                if o == "none":
+                    bad(f"edges[{i}].ops[{j}]", "'none' (no connection) must be the only op of its edge; "
+                        "remove the edge or the other ops")
+    out_names: set[str] = set()
+    for i, (oname, onode) in enumerate(outputs):
+        if oname is not None:
+            if oname in out_names:
+                bad(f"outputs[{i}].name", f"duplicate output name {oname!r}")
+            out_names.add(oname)
+        if onode is not None and onode not in kinds:
+            bad(f"outputs[{i}].node", f"output {oname!r} refers to unknown node {onode!r}")
+
+    # -- references ---------------------------------------------------------------------
+    in_edges: dict[str, list[int]] = defaultdict(list)
+    succ: dict[str, list[str]] = defaultdict(list)
+    pred: dict[str, list[str]] = defaultdict(list)
+    edge_ok: list[bool] = []
+    refs_ok = True
+    for i, (src, dst, _, _) in enumerate(edges):
+        ok = src is not None and dst is not None
+        if src is not None and src not in kinds:
+            bad(f"edges[{i}].src", f"unknown node {src!r}")
+            ok = False
+        if dst is not None and dst not in kinds:
+            bad(f"edges[{i}].dst", f"unknown node {dst!r}")
+            ok = False
+        elif dst is not None and kinds[dst] == "input":
+            bad(f"edges[{i}].dst", f"{dst!r} is an input; edges cannot feed an input")
+            ok = False
+        edge_ok.append(ok)
+        refs_ok &= ok
+        if ok:
+            assert src is not None and dst is not None
+            in_edges[dst].append(i)
+            succ[src].append(dst)
+            pred[dst].append(src)
+
+    # -- order and cycles (Kahn, ties broken by declaration order: a heap keeps it linear) --
+    names = [n for n, _ in inputs if n is not None and kinds.get(n) == "input"]
+    names += [n for n in nodes if n is not None and node_index.get(n) is not None]
+    names = list(dict.fromkeys(names))
+    pos = {n: k for k, n in enumerate(names)}
+    indeg = {n: 0 for n in names}
+    for n, ins in in_edges.items():
+        indeg[n] = len(ins)
+    order: list[str] = []
+    ready = [pos[n] for n in names if indeg[n] == 0]
+    heapq.heapify(ready)
+    while ready:
+        n = names[heapq.heappop(ready)]
+        order.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                heapq.heappush(ready, pos[m])
+    if len(order) < len(names):
+        cyc = _find_cycle({n for n in names if indeg[n] > 0}, succ)
+        bad("edges", "cycle: " + " → ".join(cyc))
+        return _Structure(kinds, node_index, dict(in_edges), None, set(), edge_ok)
+
+    # -- reachability (skipped when an edge is broken: its problems would only echo) ----
+    reach = _closure([n for n in names if kinds[n] == "input"], succ)
+    if refs_ok and all(n is not None for n in nodes):
+        live = _closure([o for _, o in outputs if o is not None and o in kinds], pred)
+        for i, name in enumerate(nodes):
+            if name is None or node_index.get(name) != i:
+                continue
+            if name not in reach:
+                why = "it has no incoming edge" if not in_edges.get(name) else "no path leads to it from an input"
+                bad(f"nodes[{i}]", f"node {name!r} is unreachable from the inputs ({why})")
+            elif name not in live:
+                bad(f"nodes[{i}]", f"node {name!r} is dead: it does not reach any output")
+    return _Structure(kinds, node_index, dict(in_edges), order, reach, edge_ok)
+
+
+def _where(where: str, bad_list: list[Problem]) -> Callable[[str, str], None]:
+    def bad(path: str, msg: str) -> None:
+        bad_list.append(Problem(f"{where}.{path}" if path else where, msg))
+    return bad
+
+
 def analyze(net: Network, where: str = "generator", role: str | None = None) -> NetInfo:
     """Validate `net` and infer its shapes; raises GenotypeError listing every problem.
 
@@ -77,108 +210,24 @@ def analyze(net: Network, where: str = "generator", role: str | None = None) -> 
     check for that role.
     """
     problems: list[Problem] = []
-
-    def bad(path: str, msg: str) -> None:
-        problems.append(Problem(f"{where}.{path}" if path else where, msg))
-
-    # -- names ------------------------------------------------------------------------
-    kinds: dict[str, str] = {}
-    for i, inp in enumerate(net.inputs):
-        if inp.name in kinds:
-            bad(f"inputs[{i}].name", f"duplicate name {inp.name!r}")
-        kinds[inp.name] = "input"
-        if role == "generator" and not isinstance(inp, LatentInput):
-            bad(f"inputs[{i}]", "a generator's inputs must be latent vectors (kind 'latent')")
-        if role == "discriminator" and not isinstance(inp, ImageInput):
-            bad(f"inputs[{i}]", "a discriminator's inputs must be images (kind 'image')")
-    node_index: dict[str, int] = {}
-    for i, node in enumerate(net.nodes):
-        if node.name in kinds:
-            user = "an input" if kinds[node.name] == "input" else "a node"
-            bad(f"nodes[{i}].name", f"duplicate name {node.name!r} (already used by {user})")
-            continue
-        kinds[node.name] = "node"
-        node_index[node.name] = i
-    seen_edge_names: set[str] = set()
-    for i, e in enumerate(net.edges):
-        if e.name is not None:
-            if e.name in seen_edge_names:
-                bad(f"edges[{i}].name", f"duplicate edge name {e.name!r}")
-            seen_edge_names.add(e.name)
-    out_names: set[str] = set()
-    for i, o in enumerate(net.outputs):
-        if o.name in out_names:
-            bad(f"outputs[{i}].name", f"duplicate output name {o.name!r}")
-        out_names.add(o.name)
-        if o.node not in kinds:
-            bad(f"outputs[{i}].node", f"output {o.name!r} refers to unknown node {o.node!r}")
-
-    # -- references ---------------------------------------------------------------------
-    in_edges: dict[str, list[int]] = defaultdict(list)
-    succ: dict[str, list[str]] = defaultdict(list)
-    for i, e in enumerate(net.edges):
-        ok = True
-        if e.src not in kinds:
-            bad(f"edges[{i}].src", f"unknown node {e.src!r}")
-            ok = False
-        if e.dst not in kinds:
-            bad(f"edges[{i}].dst", f"unknown node {e.dst!r}")
-            ok = False
-        elif kinds[e.dst] == "input":
-            bad(f"edges[{i}].dst", f"{e.dst!r} is an input; edges cannot feed an input")
-            ok = False
-        if ok:
-            in_edges[e.dst].append(i)
-            succ[e.src].append(e.dst)
-    if problems:
+    bad = _where(where, problems)
+    st = _structure([(i.name, i.kind) for i in net.inputs], [n.name for n in net.nodes],
+                    [(e.src, e.dst, e.name, [o.op for o in e.ops]) for e in net.edges],
+                    [(o.name, o.node) for o in net.outputs], role, bad)
+    if st.order is None:
         raise GenotypeError(problems)
+    kinds, node_index, in_edges = st.kinds, st.node_index, st.in_edges
 
-    # -- order and cycles (Kahn, ties broken by declaration order) ------------------------
-    names = [i.name for i in net.inputs] + [n.name for n in net.nodes]
-    indeg = {n: 0 for n in names}
-    for e in net.edges:
-        indeg[e.dst] += 1
-    order: list[str] = []
-    ready = [n for n in names if indeg[n] == 0]
-    pos = {n: k for k, n in enumerate(names)}
-    while ready:
-        ready.sort(key=pos.__getitem__)
-        n = ready.pop(0)
-        order.append(n)
-        for m in succ[n]:
-            indeg[m] -= 1
-            if indeg[m] == 0:
-                ready.append(m)
-    if len(order) < len(names):
-        cyc = _find_cycle({n for n in names if indeg[n] > 0}, succ)
-        bad("edges", "cycle: " + " → ".join(cyc))
-        raise GenotypeError(problems)
-
-    # -- reachability -------------------------------------------------------------------
-    reach = _closure([i.name for i in net.inputs], succ)
-    pred: dict[str, list[str]] = defaultdict(list)
-    for e in net.edges:
-        pred[e.dst].append(e.src)
-    live = _closure([o.node for o in net.outputs if o.node in kinds], pred)
-    for i, node in enumerate(net.nodes):
-        if node.name not in reach:
-            why = "it has no incoming edge" if not in_edges[node.name] else "no path leads to it from an input"
-            bad(f"nodes[{i}]", f"node {node.name!r} is unreachable from the inputs ({why})")
-        elif node.name not in live:
-            bad(f"nodes[{i}]", f"node {node.name!r} is dead: it does not reach any output")
-    if problems:
-        raise GenotypeError(problems)
-
-    # -- shapes -------------------------------------------------------------------------
+    # -- shapes (of everything an input reaches; independent of the problems above) -----
     shapes: dict[str, Shape] = {i.name: input_shape(i) for i in net.inputs}
     edge_infos: list[EdgeInfo | None] = [None] * len(net.edges)
-    for name in order:
+    for name in st.order:
         if kinds[name] == "input":
             continue
         node = net.nodes[node_index[name]]
         want_c = node.n_channels(net.base_width)
         got: list[tuple[int, Shape]] = []
-        for ei in in_edges[name]:
+        for ei in in_edges.get(name, []):
             e = net.edges[ei]
             if e.src not in shapes:  # its source failed already
                 continue
@@ -204,8 +253,35 @@ def analyze(net: Network, where: str = "generator", role: str | None = None) -> 
             shapes[name] = first
     if problems:
         raise GenotypeError(problems)
-    return NetInfo(net=net, shapes=shapes, order=order, edges=[e for e in edge_infos if e is not None],
-                   in_edges=dict(in_edges))
+    return NetInfo(net=net, shapes=shapes, order=st.order, edges=[e for e in edge_infos if e is not None],
+                   in_edges=in_edges, where=where)
+
+
+def raw_structure_problems(raw: Any, where: str, role: str | None = None) -> list[Problem]:
+    """The structural problems (names, references, cycles, reachability, `none`
+    placement) of a network given as decoded JSON that failed type checking: reported
+    together with the type problems, so one bad op does not hide an unknown node."""
+    if not isinstance(raw, dict):
+        return []
+
+    def items(key: str) -> list[Any]:
+        v = raw.get(key)
+        return v if isinstance(v, list) else []
+
+    def s(d: Any, key: str) -> str | None:
+        v = d.get(key) if isinstance(d, dict) else None
+        return v if isinstance(v, str) else None
+
+    def op_name(o: Any) -> str | None:
+        return o if isinstance(o, str) else s(o, "op")
+
+    problems: list[Problem] = []
+    edges = [(s(e, "src"), s(e, "dst"), s(e, "name"),
+              [op_name(o) for o in (e.get("ops") if isinstance(e, dict) and isinstance(e.get("ops"), list) else [])])
+             for e in items("edges")]
+    _structure([(s(i, "name"), s(i, "kind")) for i in items("inputs")], [s(n, "name") for n in items("nodes")],
+               edges, [(s(o, "name"), s(o, "node")) for o in items("outputs")], role, _where(where, problems))
+    return problems
 
 
 def _chan_hint(e: Edge) -> str:

@@ -14,18 +14,24 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, field_validator, model_serializer,
+from pydantic import (BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_serializer,
                       model_validator)
 
-from .ops import OpParams, OpSpec, get_spec, parse_params
+from .ops import MAX_CHANNELS, MAX_WIDTH, IntegralFloats, OpParams, OpSpec, get_spec, parse_params
 
 SCHEMA_VERSION = "1.0"
 
-Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")]
+# `(?!\n)`: Python's `$` (used by jsonschema, and by pydantic with the python-re engine)
+# also matches before a final newline; names never end in one
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$(?!\n)")]
+
+#: validation context of files read from disk: op parameters are validated strictly too
+#: (pydantic's `strict=True` does not reach the op models, which OpCall validates itself)
+STRICT = {"strict": True}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(IntegralFloats):
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
 
 class OpCall(BaseModel):
@@ -38,7 +44,7 @@ class OpCall(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _parse(cls, raw: Any) -> Any:
+    def _parse(cls, raw: Any, info: ValidationInfo) -> Any:
         if isinstance(raw, OpCall):
             return raw
         if isinstance(raw, str):
@@ -53,7 +59,8 @@ class OpCall(BaseModel):
         if "params" in raw and isinstance(raw.get("params"), OpParams):
             return raw
         spec = get_spec(raw["op"])
-        params = parse_params(spec, {k: v for k, v in raw.items() if k != "op"})
+        strict = bool(info.context and info.context.get("strict"))
+        params = parse_params(spec, {k: v for k, v in raw.items() if k != "op"}, strict=strict)
         return {"op": raw["op"], "params": params}
 
     @model_serializer
@@ -97,8 +104,8 @@ class Node(_Strict):
     base width (so width scaling is one number) or an absolute `channels` count."""
 
     name: Name
-    width: float | None = Field(default=None, gt=0, le=1024)
-    channels: int | None = Field(default=None, ge=1, le=1_000_000)
+    width: float | None = Field(default=None, gt=0, le=MAX_WIDTH)
+    channels: int | None = Field(default=None, ge=1, le=MAX_CHANNELS)
     cell: str | None = None  # a naming convenience for grouping, no semantics
 
     @model_validator(mode="after")
@@ -189,19 +196,37 @@ class Genotype(_Strict):
         return hashlib.sha256(json.dumps(nets, sort_keys=True).encode()).hexdigest()
 
 
+def _set(*keys: str) -> dict[str, Any]:
+    """JSON Schema: these properties are present and not null."""
+    return {"required": list(keys), "properties": {k: {"not": {"type": "null"}} for k in keys}}
+
+
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a genotype file (ops accepted as names or objects)."""
+    """The JSON Schema of a genotype file (ops accepted as names or objects). It states
+    every rule of the type model that JSON Schema can (the loader is exactly as strict);
+    what it cannot state are relations between two numbers (output_padding < stride, a
+    pool's padding ≤ kernel / 2, a latent slice's start < stop), checked on load."""
     from .ops import REGISTRY
 
     schema = Genotype.model_json_schema(mode="validation")
+    defs = schema.setdefault("$defs", {})
+    defs["Node"]["oneOf"] = [_set("width"), _set("channels")]
+    for kind in ("LatentInput", "ImageInput"):  # the tag of the input union is required
+        defs[kind]["required"] = sorted({*defs[kind].get("required", []), "kind"})
+    schema["anyOf"] = [_set("generator"), _set("discriminator")]
+    schema["properties"]["schema_version"]["pattern"] = r"^1(\.|$)"
     variants: list[dict[str, Any]] = [{"type": "string", "enum": sorted(REGISTRY)}]
     for name, spec in sorted(REGISTRY.items()):
         p = spec.Params.model_json_schema()
         props = {"op": {"const": name}, **p.get("properties", {})}
         variant: dict[str, Any] = {"type": "object", "description": spec.doc, "properties": props,
                                    "required": ["op", *p.get("required", [])], "additionalProperties": False}
+        if "out_channels" in props:
+            variant["not"] = _set("out_width", "out_channels")
+        if name == "subpixel_conv":
+            variant["properties"]["kernel"]["not"] = {"multipleOf": 2}
         variants.append(variant)
-    schema.setdefault("$defs", {})["OpCall"] = {"oneOf": variants, "description": "one op of an edge pipeline"}
+    defs["OpCall"] = {"oneOf": variants, "description": "one op of an edge pipeline"}
     schema["$id"] = f"https://gcc-gan.dev/schema/genotype-{SCHEMA_VERSION}.json"
     schema["title"] = "gcc-gan genotype"
     return schema

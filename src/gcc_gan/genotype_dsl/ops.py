@@ -20,7 +20,10 @@ use, plus one per output element for the bias add.
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -33,7 +36,42 @@ Shape = tuple[int, ...]
 SOURCE_IMPORTS = "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
 
 
-class OpParams(BaseModel):
+@cache
+def _int_fields(cls: type[BaseModel]) -> frozenset[str]:
+    def is_int(t: Any) -> bool:
+        if t is int:
+            return True
+        if typing.get_origin(t) in (typing.Union, types.UnionType):
+            return all(a is int or a is type(None) for a in typing.get_args(t))
+        return False
+
+    return frozenset(k for k, f in cls.model_fields.items() if is_int(f.annotation))
+
+
+class IntegralFloats(BaseModel):
+    """Base of the models read from JSON: an integer field takes `3.0` as 3, as JSON
+    Schema's "integer" does, even when validating strictly (which refuses `true` and
+    `"3"`, as the schema does)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_floats(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            ints = _int_fields(cls)
+            if any(isinstance(raw.get(k), float) for k in ints):
+                raw = {k: int(v) if k in ints and isinstance(v, float) and v.is_integer() else v
+                       for k, v in raw.items()}
+        return raw
+
+
+#: the largest channel count anywhere (node `channels`, op `out_channels`, `groups`);
+#: sizes beyond memory are refused before allocation by `genotype_dsl.memory`
+MAX_CHANNELS = 1_000_000
+#: the largest node width multiplier
+MAX_WIDTH = 1024
+
+
+class OpParams(IntegralFloats):
     """Base of every op's parameter model: strict, no unknown keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -46,8 +84,9 @@ class ChannelParams(OpParams):
     multiple of the network's base width) or `out_channels` (absolute) override that.
     """
 
-    out_width: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    out_channels: int | None = Field(default=None, ge=1)
+    # a linear stem's out_width is channels × spatial positions (e.g. 16 for 4×4), hence a wide bound
+    out_width: float | None = Field(default=None, gt=0, le=MAX_CHANNELS, allow_inf_nan=False)
+    out_channels: int | None = Field(default=None, ge=1, le=MAX_CHANNELS)
 
     @model_validator(mode="after")
     def _one_out(self) -> "ChannelParams":
@@ -162,7 +201,7 @@ class ConvParams(ChannelParams):
     stride: int = Field(default=1, ge=1, le=8)
     dilation: int = Field(default=1, ge=1, le=8)
     padding: int | None = Field(default=None, ge=0, le=32)  # None: "same" for stride 1
-    groups: int = Field(default=1, ge=1)
+    groups: int = Field(default=1, ge=1, le=MAX_CHANNELS)
     depthwise: bool = False  # groups = input channels
     bias: bool = True
     sn: bool = False  # spectral normalisation of the weight
@@ -276,7 +315,7 @@ class ConvTransposeParams(ChannelParams):
     stride: int = Field(default=2, ge=1, le=8)
     padding: int = Field(default=0, ge=0, le=32)
     output_padding: int = Field(default=0, ge=0, le=7)
-    groups: int = Field(default=1, ge=1)
+    groups: int = Field(default=1, ge=1, le=MAX_CHANNELS)
     depthwise: bool = False
     bias: bool = True
     sn: bool = False
@@ -769,10 +808,11 @@ def get_spec(name: str) -> OpSpec:
         raise ValueError(f"unknown op {name!r}{hint}; known ops: {', '.join(sorted(REGISTRY))}") from None
 
 
-def parse_params(spec: OpSpec, raw: dict[str, Any]) -> OpParams:
-    """Validate raw parameters for `spec`; a readable ValueError naming every bad key."""
+def parse_params(spec: OpSpec, raw: dict[str, Any], strict: bool = False) -> OpParams:
+    """Validate raw parameters for `spec`; a readable ValueError naming every bad key.
+    `strict`: as strictly as the JSON Schema (files on disk)."""
     try:
-        return spec.Params.model_validate(raw)
+        return spec.Params.model_validate(raw, strict=strict)
     except ValidationError as e:
         msgs = []
         fields = list(spec.Params.model_fields)

@@ -34,6 +34,7 @@ from ..compiler.interpreter import Interpreter
 from ..errors import GccGanError
 from ..genotype_dsl.analysis import NetInfo, analyze
 from ..genotype_dsl.io import load_genotype, parse_genotype, read_json
+from ..genotype_dsl.memory import check_memory
 from ..genotype_dsl.model import Genotype, ImageInput, LatentInput, Network
 from .checkpoint import clean_partial, list_checkpoints, load_checkpoint, save_checkpoint, tensors_of
 from .config import TrainConfig, make_config
@@ -227,6 +228,10 @@ def train(req: TrainRequest, console: Console | None = None,
     data = load_dataset(setup.data_spec, setup.size)
     if data.size != setup.size:  # defensive: every loader resizes to `size`
         raise GccGanError(f"{setup.data_spec}: images are {data.size}×{data.size}, expected {setup.size}")
+    for role, net, batch in (("generator", setup.genotype.generator, cfg.batch_size),
+                             ("discriminator", setup.genotype.discriminator, cfg.d_batch_size)):
+        if net is not None:  # an oversized network is refused before anything is allocated or deleted
+            check_memory(analyze(net, role, role=role), batch, training=True, what=role)
     if not req.resume:  # only now that every input is known good: nothing is deleted for nothing
         _prepare_out(req, delete=True)
 

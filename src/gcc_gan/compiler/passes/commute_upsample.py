@@ -44,9 +44,8 @@ def _bubble(e: IREdge) -> bool:
     return fired
 
 
-def _sink(g: IRGraph, node: str) -> bool:
-    ins, outs = g.in_edges(node), g.out_edges(node)
-    if g.is_output(node) or not outs or any(len(e.srcs) > 1 for e in outs):
+def _sink(g: IRGraph, node: str, ins: list[IREdge], outs: list[IREdge], outputs: set[str]) -> bool:
+    if node in outputs or not outs or any(len(e.srcs) > 1 for e in outs):
         return False
     tails = [e.ops[-1] if e.ops else None for e in ins]
     if any(t is None or t.call.op != "upsample" for t in tails):
@@ -61,17 +60,22 @@ def _sink(g: IRGraph, node: str) -> bool:
         e.ops.insert(0, dataclasses.replace(up, in_shape=up.in_shape, tensors={}))
         if len(e.ops) > 1:
             e.ops[1] = dataclasses.replace(e.ops[1], in_shape=up.out_shape)
+        _bubble(e)  # so the consumer, next in topological order, can sink it further
     return True
 
 
 def run(g: IRGraph) -> bool:
+    # the graph's structure does not change here (only pipelines and node shapes), so the
+    # edge maps are built once; a sweep in topological order carries an upsample as far
+    # as it goes, so the loop ends after one or two sweeps (linear in the graph size)
+    ins, outs, outputs = g.in_edge_map(), g.out_edge_map(), g.output_nodes()
     fired = False
     changed = True
     while changed:
         changed = False
         for e in g.edges:
             changed |= _bubble(e)
-        for node in list(g.nodes):
-            changed |= _sink(g, node)
+        for node in g.nodes:
+            changed |= _sink(g, node, ins[node], outs[node], outputs)
         fired |= changed
     return fired

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from ...genotype_dsl.model import OpCall
-from ..ir import IRGraph, IROp
+from ..ir import IREdge, IRGraph, IROp
 
 PRODUCERS = ("conv", "conv_transpose", "subpixel_conv", "linear")
 
@@ -98,14 +98,12 @@ def _fold_before(e) -> bool:
     return False
 
 
-def _fold_into_node(g: IRGraph, node: str) -> bool:
-    outs = g.out_edges(node)
-    if g.is_output(node) or len(outs) != 1 or len(outs[0].srcs) != 1:
+def _fold_into_node(node: str, ins: list[IREdge], outs: list[IREdge], outputs: set[str]) -> bool:
+    if node in outputs or len(outs) != 1 or len(outs[0].srcs) != 1:
         return False
     consumer = outs[0]
     if not consumer.ops or consumer.ops[0].call.op != "batch_norm":
         return False
-    ins = g.in_edges(node)
     tails = []
     for e in ins:
         if not e.ops:
@@ -129,6 +127,7 @@ def run(g: IRGraph) -> bool:
     for e in g.edges:
         while _fold_after(e) or _fold_before(e):
             fired = True
-    for node in list(g.nodes):
-        fired |= _fold_into_node(g, node)
+    ins, outs, outputs = g.in_edge_map(), g.out_edge_map(), g.output_nodes()  # structure is fixed here
+    for node in g.nodes:
+        fired |= _fold_into_node(node, ins[node], outs[node], outputs)
     return fired

@@ -67,8 +67,7 @@ def _merge_same_source(g: IRGraph, group: list[IREdge]) -> bool:
     w = sum(dense_kernel(c, size) for c in convs)
     keep = group[0]
     keep.ops[-1] = _new_conv(convs[0].in_shape, cout, size, 1, w, _bias_sum(convs, cout))
-    for e in group[1:]:
-        g.edges.remove(e)
+    g.remove_edges(group[1:])
     return True
 
 
@@ -83,7 +82,7 @@ def _concat_pays_off(convs: list[IROp]) -> bool:
     return copied < saved
 
 
-def _merge_sources(g: IRGraph, group: list[IREdge]) -> bool:
+def _merge_sources(g: IRGraph, group: list[IREdge], names: set[str]) -> bool:
     convs = [_conv_tail(e) for e in group]
     if not _concat_pays_off(convs):
         return False
@@ -97,32 +96,41 @@ def _merge_sources(g: IRGraph, group: list[IREdge]) -> bool:
     keep.srcs = srcs
     keep.ops = [*prefix, _new_conv(in_shape, convs[0].out_channels, p.kernel, p.dilation, w,
                                    _bias_sum(convs, convs[0].out_channels))]
-    keep.name = g.fresh_edge_name(f"{keep.dst}_merged".replace(".", "_"))
-    for e in group[1:]:
-        g.edges.remove(e)
+    keep.name = g.fresh_edge_name(f"{keep.dst}_merged".replace(".", "_"), names)
+    g.remove_edges(group[1:])
     return True
 
 
+def _conv_key(e: IREdge) -> tuple:
+    p = _conv_tail(e).call.params  # type: ignore[union-attr]
+    return (p.kernel, p.dilation)
+
+
 def run(g: IRGraph) -> bool:
+    # edges are grouped with dicts (hashable keys), never compared pairwise, and the edge
+    # map is built once: linear in the graph size (merges only remove edges into the node
+    # being processed)
     fired = False
-    for node in list(g.nodes):
+    ins = g.in_edge_map()
+    names = {e.name for e in g.edges}
+    for node in g.nodes:
         # same source first (it lowers MACs), then across sources
-        changed = True
-        while changed:
-            changed = False
-            cands = [e for e in g.in_edges(node) if _conv_tail(e) is not None and len(e.srcs) == 1]
-            for e in cands:
-                same = [f for f in cands if f.srcs == e.srcs and _prefix_key(f) == _prefix_key(e)]
-                if len(same) > 1 and _merge_same_source(g, same):
-                    fired = changed = True
-                    break
-        cands = [e for e in g.in_edges(node) if _conv_tail(e) is not None]
+        edges = [e for e in ins[node] if _conv_tail(e) is not None]
+        same: dict[tuple, list[IREdge]] = {}
+        for e in edges:
+            if len(e.srcs) == 1:
+                same.setdefault((e.srcs[0], _prefix_key(e)), []).append(e)
+        merged: set[int] = set()
+        for group in same.values():
+            if len(group) > 1 and _merge_same_source(g, group):
+                merged.update(id(e) for e in group[1:])
+                fired = True
+        cands = [e for e in edges if id(e) not in merged]
+        across: dict[tuple, list[IREdge]] = {}
         for e in cands:
-            p = _conv_tail(e).call.params
-            group = [f for f in cands if _prefix_key(f) == _prefix_key(e)
-                     and (_conv_tail(f).call.params.kernel, _conv_tail(f).call.params.dilation) == (p.kernel, p.dilation)
-                     and g.shape(f.srcs[0])[1:] == g.shape(e.srcs[0])[1:]]
+            across.setdefault((_prefix_key(e), _conv_key(e), g.shape(e.srcs[0])[1:]), []).append(e)
+        for group in across.values():  # one attempt per node: the first group that qualifies
             if len(group) > 1 and len({s for f in group for s in f.srcs}) == sum(len(f.srcs) for f in group):
-                fired |= _merge_sources(g, group)
+                fired |= _merge_sources(g, group, names)
                 break
     return fired
