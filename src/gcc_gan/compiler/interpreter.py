@@ -73,10 +73,12 @@ class Interpreter(nn.Module):
                  what: str | None = None) -> None:
         """Refuses (GccGanError) a network whose estimated memory at `batch` (`training`:
         with gradients and optimiser state) exceeds the limit, before allocating any of
-        it (see genotype_dsl.memory); `what` names it in that message."""
+        it (see genotype_dsl.memory); `what` names it in that message. Built on the meta
+        device (shapes only, no memory: import's shape checks) it is not refused."""
         super().__init__()
         self.info = net if isinstance(net, NetInfo) else analyze(net)
-        check_memory(self.info, batch, training, what)
+        if torch.get_default_device().type != "meta":
+            check_memory(self.info, batch, training, what)
         self.keys = edge_keys(self.info)
         self.edges = nn.ModuleDict()
         self._fns: dict[int, list[Callable[[Tensor, nn.Module | None], Tensor]]] = {}
