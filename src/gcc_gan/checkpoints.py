@@ -103,17 +103,11 @@ def _write(path: Path, data: bytes) -> dict[str, Any]:
 def write_checkpoint(root: Path, step: int, tensors: Mapping[str, Mapping[str, torch.Tensor]],
                      state: Mapping[str, Any], files: Mapping[str, bytes] | None = None, keep: int = 2) -> Path:
     """Write `root/step-NNNNNNNN` atomically with its manifest; keep the newest `keep`.
-    A step already saved intact is left as it is (a resumed run re-reaching it holds the
-    same state); a damaged one is replaced."""
+    An existing one is replaced in one rename: a run only re-reaches a step it saved
+    before when it fell back past that checkpoint because it was damaged."""
     from safetensors.torch import save
 
     target = root / f"step-{step:08d}"
-    if target.is_dir():
-        try:
-            verify(target)
-            return target
-        except DamagedCheckpoint:
-            pass  # replaced below (atomic_dir swaps it out in one rename)
     with atomic_dir(target) as tmp:
         manifest: dict[str, Any] = {}
         for group, ts in tensors.items():
@@ -239,3 +233,8 @@ def load_newest(root: Path, restore: Callable[[Checkpoint], T], warn: Callable[[
              + ("falling back to the previous one" if older else "no older checkpoint is left"))
     raise GccGanError(f"--resume: no intact checkpoint in {root} ("
                       + "; ".join(damaged) + "); start over with --force")
+
+
+def console_warner(console: Any) -> Callable[[str], None]:
+    """`warn` for `load_newest` that prints one unwrapped `warning: ...` line on a rich console."""
+    return lambda m: console.print(f"warning: {m}", highlight=False, markup=False, soft_wrap=True)

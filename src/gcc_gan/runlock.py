@@ -106,8 +106,24 @@ def run_lock(path: str | os.PathLike[str], what: str | None = None) -> Iterator[
             os.close(fd)
 
 
-def hold_for_command(path: str | os.PathLike[str], what: str | None = None) -> None:
-    """Lock `path` until the current CLI command returns (click context teardown)."""
-    import click
+_scopes: list[contextlib.ExitStack] = []  # one per running CLI command
 
-    click.get_current_context().with_resource(run_lock(path, what))
+
+@contextlib.contextmanager
+def command_scope() -> Iterator[None]:
+    """Locks taken with `hold_for_command` inside the block are released when it ends (the
+    CLI wraps every command in one)."""
+    with contextlib.ExitStack() as stack:
+        _scopes.append(stack)
+        try:
+            yield
+        finally:
+            _scopes.pop()
+
+
+def hold_for_command(path: str | os.PathLike[str], what: str | None = None) -> None:
+    """Lock output `path` until the running command returns: one line at the top of a
+    command instead of a `with` block around its whole body."""
+    if not _scopes:
+        raise RuntimeError("hold_for_command() outside runlock.command_scope()")
+    _scopes[-1].enter_context(run_lock(path, what))

@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..atomic import disk_full_message
 from ..errors import GccGanError, Interrupted
+from ..runlock import command_scope
 
 console = Console()
 err_console = Console(stderr=True)
@@ -47,7 +48,8 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with command_scope():  # output locks a command takes are held until it returns
+                return super().invoke(ctx)
         except Interrupted as e:  # Ctrl-C in a long run: where it stopped and how to go on
             err_console.print(Text(str(e)), highlight=False, soft_wrap=True)
             raise typer.Exit(130)

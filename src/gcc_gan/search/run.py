@@ -31,8 +31,8 @@ import torch
 from rich.console import Console
 
 from ..atomic import atomic_write_bytes, atomic_write_text, disk_full_as_error
-from ..checkpoints import (Checkpoint, clean_partial, cpu_tensors, list_checkpoints, load_newest, optim_join,
-                           optim_split, write_checkpoint)
+from ..checkpoints import (Checkpoint, clean_partial, console_warner, cpu_tensors, list_checkpoints, load_newest,
+                           optim_join, optim_split, write_checkpoint)
 from ..errors import GccGanError, GenotypeError, Interrupted
 from ..genotype_dsl.analysis import analyze_genotype
 from ..genotype_dsl.io import save_genotype
@@ -216,10 +216,10 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
     if req.resume:
         clean_partial(ckpt_root)
         found = load_newest(ckpt_root, lambda ck: restore(ck, searcher),
-                            lambda m: console.print(f"warning: {m}", highlight=False))
+                            console_warner(console))
         if found is None:
             console.print(f"note: {ckpt_root} holds no checkpoint; --resume starts {out} from step 0",
-                          highlight=False)
+                          highlight=False, markup=False, soft_wrap=True)
         else:
             ck, elapsed0 = found
             start = ck.step

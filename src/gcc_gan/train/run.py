@@ -36,6 +36,7 @@ from ..genotype_dsl.analysis import NetInfo, analyze
 from ..genotype_dsl.io import load_genotype, parse_genotype, read_json
 from ..genotype_dsl.model import Genotype, ImageInput, LatentInput, Network
 from ..runlock import run_lock
+from ..checkpoints import console_warner
 from .checkpoint import clean_partial, load_newest_checkpoint, save_checkpoint, tensors_of
 from .config import TrainConfig, make_config
 from .data import SampleOrder, load_dataset, parse_data_spec
@@ -252,10 +253,10 @@ def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], 
     window: list[tuple[torch.Tensor, torch.Tensor]] = []  # losses since the last log row
     if req.resume:
         clean_partial(ckpt_root)
-        found = load_newest_checkpoint(ckpt_root, trainer, lambda m: console.print(f"warning: {m}", highlight=False))
+        found = load_newest_checkpoint(ckpt_root, trainer, console_warner(console))
         if found is None:
             console.print(f"note: {ckpt_root} holds no checkpoint; --resume starts {out} from iteration 0",
-                          highlight=False)
+                          highlight=False, markup=False, soft_wrap=True)
             atomic_write_text(out / "log.csv", "")  # rows of the lost iterations are logged anew
         else:
             ck, state = found
