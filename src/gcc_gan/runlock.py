@@ -85,13 +85,23 @@ def run_lock(path: str | os.PathLike[str], what: str | None = None) -> Iterator[
         fd, depth = _held[key]
         _held[key] = (fd, depth + 1)
     else:
-        fd = _acquire(lp, what or str(path))
+        try:
+            fd = _acquire(lp, what or str(path))
+        except LockedError:
+            raise
+        except OSError:
+            # no lock file can be made beside `path` (its parent is a file, unwritable, on
+            # a read-only file system): then neither can `path`, and the command's own
+            # check reports that in its own words
+            yield lp
+            return
         record = {"pid": os.getpid(), "host": socket.gethostname(),
                   "started": _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
                   "command": shlex.join(_command if _command is not None else sys.argv),
                   "path": str(Path(os.path.abspath(path)))}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
+        with contextlib.suppress(OSError):  # the record is a courtesy (a full disk may refuse it)
+            os.ftruncate(fd, 0)  # a kill -9 left the previous record behind
+            os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         _held[key] = (fd, 1)
     try:
         yield lp
