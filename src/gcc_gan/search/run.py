@@ -143,6 +143,8 @@ def save_checkpoint(root: Path, step: int, s: Searcher, elapsed: float, history:
                     keep: int = 2) -> Path:
     """Any searcher's state through its generic interface: `modules()` (one tensor group,
     keys `MODULE/PARAM`), `optimizers()` (tensors + JSON) and `extra_state()` (JSON)."""
+    if any("/" in k for k in s.modules()):
+        raise ValueError(f"module names must not contain '/': {list(s.modules())}")
     modules = {f"{k}/{n}": v for k, m in s.modules().items() for n, v in cpu_tensors(m).items()}
     opt_t: dict[str, torch.Tensor] = {}
     opt_m: dict[str, Any] = {}
@@ -153,6 +155,17 @@ def save_checkpoint(root: Path, step: int, s: Searcher, elapsed: float, history:
     state = {"format": CKPT_FORMAT, "elapsed_s": elapsed, "optimizers": opt_m, "extra": s.extra_state()}
     return write_checkpoint(root, step, {"modules": modules, "optimizers": opt_t}, state,
                             files={"history.jsonl": history}, keep=keep)
+
+
+def load_checkpoint(path: Path, s: Searcher) -> tuple[int, float]:
+    """Verify and restore one checkpoint directory; (step, elapsed seconds)."""
+    from ..checkpoints import read_checkpoint
+
+    ck = read_checkpoint(path)
+    try:
+        return ck.step, restore(ck, s)
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        raise GccGanError(f"{path}: cannot restore search checkpoint ({type(e).__name__}: {e})") from None
 
 
 def restore(ck: Checkpoint, s: Searcher) -> float:

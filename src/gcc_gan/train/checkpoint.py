@@ -27,6 +27,7 @@ from .trainer import GanTrainer
 
 FORMAT = 2
 tensors_of = cpu_tensors  # the canonical-layout weights of a module (also used for the final generator)
+_optim_split, _optim_join = optim_split, optim_join  # their former names here
 
 __all__ = ["save_checkpoint", "load_newest_checkpoint", "restore", "list_checkpoints", "clean_partial", "tensors_of"]
 
