@@ -316,6 +316,17 @@ def test_search_resume_with_only_legacy_checkpoints_stops_with_one_message(
     assert err.count("error:") == 1
 
 
+def test_search_resume_without_checkpoint_says_it_starts_over(
+        search_ref: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(search_ref, run)
+    shutil.rmtree(run / "checkpoints")
+    code, err = _cli(["search", "--resume", "-o", str(run), "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert "holds no checkpoint; --resume starts" in err and "from step 0" in err
+    assert len((run / "history.jsonl").read_text().splitlines()) == 4  # not 4 old + 4 new lines
+
+
 # --------------------------------------------------------------------------- output locks
 
 
@@ -531,3 +542,14 @@ def test_ctrl_c_in_scale_says_how_to_resume(tmp_path: Path) -> None:
     assert "Traceback" not in err and f"recorded in {out}/state.json" in err, err
     cmd = _resume_command(err)
     assert cmd[:2] == ["scale", "zoo:dcgan"] and cmd[-1] == "--resume" and "--iters" in cmd
+
+
+def test_full_disk_under_torch_save_for_real(small_disk: Path) -> None:
+    """torch.save's zip writer says only `[enforce fail at inline_container.cc] ... file write
+    failed`; inside an atomic write on a file system with almost nothing free it is a full disk."""
+    from gcc_gan.atomic import DiskFullError, atomic_dir
+
+    with pytest.raises(DiskFullError, match=r"/x: no space left on device \(.* free there\).*half-written"):
+        with atomic_dir(small_disk / "x") as tmp:
+            torch.save({"w": torch.zeros(1 << 20)}, tmp / "state.pt")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]

@@ -16,8 +16,10 @@ from .errors import GccGanError
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 # how libraries that wrap the OS error word it (safetensors' Rust io::Error, the C runtime)
 _FULL_TEXTS = ("No space left on device", "Disk quota exceeded", "StorageFull")
-# torch.save's writer only says "file write failed": a full disk when almost nothing is free
-_WRITE_FAILED = "file write failed"
+# torch.save's zip writer loses the OS error ("[enforce fail at inline_container.cc:672] .
+# unexpected pos …", "file write failed", "basic_ios::clear: iostream error"): a full disk
+# when the file system has almost nothing left
+_WRITE_FAILED = ("inline_container.cc", "file write failed", "iostream error")
 _NEARLY_FULL = 4 << 20
 
 
@@ -57,7 +59,7 @@ def is_disk_full(e: BaseException, path: str | os.PathLike[str] | None = None) -
         text = str(x)
         if any(t in text for t in _FULL_TEXTS):
             return True
-        if _WRITE_FAILED in text and path is not None:
+        if path is not None and any(t in text for t in _WRITE_FAILED):
             free = _free(Path(path))
             if free is not None and free < _NEARLY_FULL:
                 return True
