@@ -138,7 +138,7 @@ def test_bad_checkpoints(tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
     attempt([1, 2, 3], "expected a state dict of tensors")
     attempt({"epoch": 3, "optimizer": {"lr": 1e-4}}, "no generator state dict found")
     attempt(None, "no such checkpoint file")
-    attempt(sd, "converted from a 'adversarialnas' encoding, not 'autogan'", method="autogan")
+    attempt(sd, "converted from an 'adversarialnas' encoding, not 'autogan'", method="autogan")
     attempt(sd, "unknown checkpoint format 'sngan'", method="sngan")
     attempt(sd, "has no provenance.encoding", genotype="zoo:dcgan")
     sd_a, _, _ = fixture("autogan-a")

@@ -33,6 +33,7 @@ class Target:
     ir_ops: list[Any] = field(default_factory=list)  # the compiled IR's ops (for the FLOP check)
     onnx: Path | None = None  # an existing ONNX file (compile dir)
     notes: list[str] = field(default_factory=list)
+    encoding: dict[str, Any] | None = None  # the genotype's provenance.encoding (official counts)
 
     @property
     def latent_dims(self) -> list[int]:
@@ -107,7 +108,8 @@ def load_genotype_target(spec: str, weights: str | None = None, width: float | N
     return Target(label=label, source=spec, module=c.instantiate(), input_shapes=dict(c.input_shapes),
                   output_shapes=dict(c.output_shapes), params=info.params, macs=info.macs,
                   macs_compiled=int(c.report["macs_after"]), info=info, weights=w,
-                  ir_ops=[o for e in c.ir.edges for o in e.ops] if c.ir is not None else [])
+                  ir_ops=[o for e in c.ir.edges for o in e.ops] if c.ir is not None else [],
+                  encoding=g.provenance.encoding)
 
 
 def _shapes(raw: Mapping[str, Any], what: str, where: Path) -> dict[str, Shape]:

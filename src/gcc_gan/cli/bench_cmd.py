@@ -70,6 +70,31 @@ def size_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table
                   "= 2 × (IR MACs − bias adds)", cols, results)
 
 
+def official_counts_of(t: Any) -> dict[str, int] | None:
+    """Params and MACs of a target as the official code counts them (None when unknown:
+    a compile directory, or a generator that no longer matches its encoding)."""
+    from ..genotype_dsl.encodings import OFFICIAL_FORMATS, official_counts
+
+    if t.info is None:
+        return None
+    counts: tuple[int, int] | None = (t.params, t.macs)
+    if (t.encoding or {}).get("format") in OFFICIAL_FORMATS:
+        counts = official_counts(t.info.net, t.encoding)
+    return None if counts is None else {"params": counts[0], "macs": counts[1]}
+
+
+def official_table(results: list[dict[str, Any]]) -> Table:
+    """Executed counts beside the official code's (which include computed-but-unused layers)."""
+    def off(key: str, scale: float, fmt: str) -> Any:
+        return lambda r: "–" if r.get("official") is None else format(r["official"][key] / scale, fmt)
+    cols: list[tuple[str, Any]] = [("Method", lambda r: r["method"]),
+                                   ("Params (M) executed", lambda r: f"{r['executed']['params'] / 1e6:.4f}"),
+                                   ("Params (M) official", off("params", 1e6, ".4f")),
+                                   ("MACs (G) executed", lambda r: f"{r['executed']['macs'] / 1e9:.4f}"),
+                                   ("MACs (G) official", off("macs", 1e9, ".4f"))]
+    return _table("counts as executed and as the official code counts them", cols, results)
+
+
 def _best(lat: dict[str, Any]) -> str:
     best = None
     for impl, per in lat.items():
@@ -127,6 +152,9 @@ def bench_cmd(
     repeats: Optional[int] = typer.Option(None, "--repeats", help="latency repeats (default: fit ~3 s per batch size)"),
     batch_size: int = typer.Option(64, "--batch-size", help="batch size of sample generation + Inception"),
     seed: int = typer.Option(2020, "--seed", help="seed of the latents and of the IS / KID sampling"),
+    count: str = typer.Option("executed", "--count", metavar="executed|official",
+                              help="official: also count params / MACs as the official code does (layers it "
+                                   "computes but never uses included)"),
 ) -> None:
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
     from ..atomic import atomic_write_text
@@ -136,6 +164,8 @@ def bench_cmd(
     if json_out is not None:
         hold_for_command(json_out, f"--json {json_out}")
     ms = parse_metrics(metrics)
+    if count not in ("executed", "official"):
+        raise typer.BadParameter(f"must be executed or official, not {count!r}", param_hint="--count")
     if weights and len(weights) != len(targets):
         raise GccGanError(f"--weights given {len(weights)} time(s) for {len(targets)} target(s): give one per target")
     opts = BenchOptions(metrics=ms, num_samples=num_samples, real=real, inception_weights=inception_weights,
@@ -147,7 +177,12 @@ def bench_cmd(
     for t in loaded:
         console.print(f"[dim]benchmarking {t.label} ({t.source})…[/dim]", highlight=False)
         results.append(session.run(t))
+    if count == "official":
+        for t, r in zip(loaded, results):
+            r["executed"], r["official"] = {"params": t.params, "macs": t.macs}, official_counts_of(t)
     console.print(comparison_table(results, ms))
+    if count == "official":
+        console.print(official_table(results))
     if "size" in ms or "macs" in ms:
         console.print(size_table(results, ms))
     if "latency" in ms:

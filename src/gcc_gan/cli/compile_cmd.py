@@ -216,17 +216,24 @@ def import_cmd(
                                           "(default: inferred from the checkpoint)"),
     key: Optional[str] = typer.Option(None, "--key", help="gen_state_dict or avg_gen_state_dict (default: "
                                       "avg_gen_state_dict if present, else gen_state_dict, ...)"),
+    net: str = typer.Option("g", "--net", help="g, d (dis_state_dict) or both"),
 ) -> None:
-    """Import a published generator checkpoint (AutoGAN / AdversarialNAS) as canonical-layout weights."""
+    """Import an official AutoGAN / AdversarialNAS checkpoint (generator, discriminator) as canonical weights."""
     hold_for_command(out, f"-o {out}")
     from ..export.weights import import_checkpoint
 
-    result = import_checkpoint(method, ckpt, genotype, out, width=width, key=key)
-    console.print(f"imported {result.n_tensors} tensors ({result.params:,} parameters) from {ckpt} "
-                  f"→ {out}", highlight=False, markup=False)
-    console.print(f"width: base width {result.base_width} = {result.width_arg} × the genotype's "
-                  f"{result.genotype_base_width}" + (" (inferred from the checkpoint)" if width is None else ""),
-                  highlight=False)
-    cmd = ["gcc-gan", "compile", genotype, "-o", "out", "--weights", str(out), "--width", result.width_arg]
+    results = import_checkpoint(method, ckpt, genotype, out, width=width, key=key, net=net)
+    for r in results:
+        layout = " (search-code module names)" if r.layout == "search" else ""
+        console.print(f"imported {r.role}: {r.n_tensors} tensors ({r.params:,} parameters){layout} from {ckpt} "
+                      f"→ {out}", highlight=False, markup=False)
+        console.print(f"width: base width {r.base_width} = {r.width_arg} × the genotype's "
+                      f"{r.genotype_base_width}" + (" (inferred from the checkpoint)" if width is None else ""),
+                      highlight=False)
+        for note in r.notes:
+            console.print(f"note: {note}", highlight=False, markup=False)
+    result = results[0]
+    cmd = ["gcc-gan", "compile", genotype, "-o", "out", "--weights", str(out), "--width", result.width_arg,
+           *(["--net", net] if net != "g" else [])]
     console.print("next: compile it:", highlight=False)
     console.print("  " + " ".join(shlex.quote(c) for c in cmd), highlight=False, markup=False, soft_wrap=True)

@@ -69,6 +69,21 @@ def genotype_summary(g: Genotype, infos: dict[str, NetInfo]) -> dict[str, Any]:
     return out
 
 
+def add_official_counts(g: Genotype, summary: dict[str, Any]) -> None:
+    """`summary[net]["official"]`: params and MACs as the official code counts them. Only
+    a generator converted from a published encoding can differ (layers the official code
+    computes but never uses); None when it no longer matches its encoding."""
+    from ..genotype_dsl.encodings import OFFICIAL_FORMATS, official_counts
+
+    enc = g.provenance.encoding or {}
+    for key in NET_KEYS:
+        if key in summary:
+            counts: tuple[int, int] | None = (summary[key]["params"], summary[key]["macs"])
+            if key == "generator" and enc.get("format") in OFFICIAL_FORMATS:
+                counts = official_counts(getattr(g, key), enc)
+            summary[key]["official"] = None if counts is None else {"params": counts[0], "macs": counts[1]}
+
+
 def _si(n: float, unit: str = "") -> str:
     for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if n >= scale:
@@ -97,10 +112,17 @@ def validate(
 def show(
     genotype: str = typer.Argument(..., metavar="FILE|zoo:NAME", help="Genotype JSON file or zoo entry."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable JSON object instead."),
+    count: str = typer.Option("executed", "--count", metavar="executed|official",
+                              help="official: also count as the official code does (layers it computes but "
+                                   "never uses included)"),
 ) -> None:
     """Per network: parameters, fp32 weight bytes, MACs per image, nodes, edges, shapes."""
+    if count not in ("executed", "official"):
+        raise typer.BadParameter(f"must be executed or official, not {count!r}", param_hint="--count")
     g, infos = load_and_analyze(genotype)
     summary = genotype_summary(g, infos)
+    if count == "official":
+        add_official_counts(g, summary)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -120,6 +142,10 @@ def show(
         ("inputs", lambda s: _shapes_text(s["inputs"])),
         ("outputs", lambda s: _shapes_text(s["outputs"])),
     ]
+    if count == "official":
+        def off(key: str) -> Any:
+            return lambda s: "—" if s["official"] is None else f"{s['official'][key]:,} ({_si(s['official'][key])})"
+        rows[3:3] = [("params (official)", off("params")), ("MACs (official)", off("macs"))]
     for label, fmt in rows:
         table.add_row(label, *(fmt(summary[k]) for k in nets))
     console.print(table)

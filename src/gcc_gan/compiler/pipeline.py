@@ -42,12 +42,29 @@ class CompiledNetwork:
         return module.eval()
 
 
+def spectral_uv(weight: Tensor, dim: int = 0) -> tuple[Tensor, Tensor]:
+    """Spectral norm's power-iteration vectors (u, v) run to convergence: the top singular
+    vectors of the weight as torch's spectral norm flattens it (`dim` first)."""
+    mat = weight.detach().movedim(dim, 0).flatten(1).double()
+    u, _, vh = torch.linalg.svd(mat, full_matrices=False)
+    return u[:, 0].to(weight.dtype).contiguous(), vh[0].to(weight.dtype).contiguous()
+
+
 def load_weights(module: Interpreter, weights: Mapping[str, Tensor], what: str = "weights") -> None:
-    """Load canonical-layout weights, with one clear error for the first mismatch."""
+    """Load canonical-layout weights, with one clear error for the first mismatch.
+    Spectral-norm vectors (`._u` / `._v`) are optional: missing ones are computed from
+    the given weight (never left at their random initialisation)."""
     want = module.state_dict()
+    weights = dict(weights)
     for k, v in want.items():
         if k not in weights:
-            if k.endswith(("._u", "._v")):  # spectral-norm power-iteration state is optional
+            if k.endswith(("._u", "._v")):
+                stem = k.rsplit(".", 2)[0]
+                if stem + ".original" in weights:
+                    dim = 1 if isinstance(module.get_submodule(stem.rsplit(".", 2)[0]), nn.ConvTranspose2d) else 0
+                    u, v_ = spectral_uv(weights[stem + ".original"], dim)
+                    weights.setdefault(stem + ".0._u", u)
+                    weights.setdefault(stem + ".0._v", v_)
                 continue
             raise GccGanError(f"{what}: missing tensor {k!r} (expected shape {fmt_shape(tuple(v.shape))}); "
                               f"{len(weights)} tensors given, first: {next(iter(weights), 'none')!r}")

@@ -8,6 +8,12 @@ depthwise transposed conv 3x3 stride 2 (padding 1, output padding 1, no bias) ->
 ReLU -> conv, no norm. Cell output n3, skip output n2. A node with no chosen input edge
 does not exist; 'none' edges are absent.
 
+The official `Cell.forward` computes both up-edges and n2 whatever reads them: an up-edge
+whose node has only 'none' out-edges, or cell 3's n2 when its n2 -> n3 edge is 'none'
+(with the edges and skip-ins feeding it), is computed and dropped. The network is built
+that way (`Native.official`, which the official parameter and MAC counts describe) and
+then pruned with `prune_dead`, so every genotype `alpha2genotype` can produce converts.
+
 The latent is split in three (two for STL-10): the first part is the linear stem of cell 1,
 the others are linear maps added to the inputs of cells 2 and 3. Cross-cell skip-ins
 (upsample with the cell's mode, then 1x1 conv) go into n2 of later cells: cell 2 ← cell 1
@@ -25,7 +31,7 @@ from typing import Any, Sequence
 
 from ...errors import GccGanError
 from ..builder import NetBuilder, op
-from .common import Native, as_ints, check_sizes, linear_stem, to_rgb
+from .common import Native, as_ints, check_sizes, linear_stem, pruned, to_rgb
 
 UP_OPS = ("nearest", "bilinear", "convT")
 NORMAL_OPS = ("none", "identity", "conv1x1", "conv3x3", "conv5x5", "dilconv3x3", "dilconv5x5")
@@ -95,10 +101,8 @@ def adversarialnas_generator(arch: Any, gf: int = 256, latent: int = 120, bottom
             stop = part * k if k < parts else latent
             linear_stem(b, z, prev, bottom * 2 ** (k - 1), f"l{k}", latent_slice=(part * (k - 1), stop))
         names = {n: f"{c}.{n}" for n in ("n0", "n1", "n2", "n3")}
-        used = {EDGES[i][0] for i in range(2, 7) if row[i]}
         for i, n in enumerate(("n0", "n1")):
-            if n not in used:
-                continue  # an up-edge whose node nothing reads is dead code in the reference
+            # the official cell computes both up-edges whatever reads them (dead ones are pruned below)
             b.node(names[n], width=1, cell=c)
             pre = f"{c}.up{i}.ups.0"
             if UP_OPS[row[i]] == "convT":
@@ -125,4 +129,5 @@ def adversarialnas_generator(arch: Any, gf: int = 256, latent: int = 120, bottom
         prev = names["n3"]
     to_rgb(b, prev)
     enc = {"format": "adversarialnas", "arch": rows, "gf": gf, "latent": latent, "bottom": bottom, "dataset": dataset}
-    return Native(b.build(), b.refs, enc)
+    network, official = pruned(b.build())
+    return Native(network, b.refs, enc, official=official)

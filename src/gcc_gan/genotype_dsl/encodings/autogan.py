@@ -11,6 +11,12 @@ place, so its skip output includes them).
 Pre-activation cell: [norm ->] ReLU -> up -> conv3x3 (=h, + skip-ins) -> [norm ->] ReLU ->
 conv3x3. Post-activation: up -> conv3x3 -> [norm ->] ReLU (=h, + skip-ins) -> conv3x3 ->
 [norm ->] ReLU. Stem: linear to bottom×bottom; head: BN -> ReLU -> conv3x3 -> tanh.
+
+Checkpoint layouts: `refs` are the hand-written `models/` names (`c1`, `c2`, `n1`, `n2`,
+`c_sc`, `skip_in_ops.i` over the cell's skip-ins); `layouts["search"]` are the search
+code's (`models_search/shared_gan.py`, what `train_derived.py` saves): `pre_conv1.conv`,
+`post_conv1.deconv`, `pre_conv2.bn`, `deconv_sc`, `c_sc`, `skip_deconvx2`,
+`skip_deconvx4.0/.1`, `skip_in_ops.i` indexed by the source cell.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Sequence
 from ...errors import GccGanError
 from ..builder import NetBuilder, op
 from ..model import OpCall
-from .common import Native, as_ints, check_sizes, linear_stem, to_rgb
+from .common import Layout, Native, as_ints, check_sizes, linear_stem, to_rgb
 
 UP = {0: "bilinear", 1: "nearest", 2: "deconv"}
 NORM = {0: None, 1: "batch_norm", 2: "instance_norm"}
@@ -59,6 +65,18 @@ def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bot
     prev = b.node("stem", width=1)
     linear_stem(b, z, prev, bottom, "l1")
     skips: list[str] = []
+    # module paths of the search code (models_search/, as train_derived.py saves them):
+    # every cell holds all blocks; set_arch picks which run
+    search: dict[str, tuple[str, int]] = {"l1": ("l1", 0), "to_rgb.0": ("to_rgb", 0), "to_rgb.2": ("to_rgb", 2)}
+
+    def sref(edge: str, ops: list[OpCall], names: dict[str, str]) -> None:
+        """Register search-code paths for the parametrised ops of `edge`, in order:
+        names maps an op kind (deconv / conv / norm) to its module path."""
+        for j, call in enumerate(ops):
+            kind = {"conv_transpose": "deconv", "conv": "conv", "batch_norm": "norm"}.get(call.op)
+            if kind in names:
+                search[names[kind]] = (edge, j)
+
     for k, cell in enumerate(cells, start=1):
         conv_type, norm_id, up_id, sc = cell[:4]
         mask = cell[4] if k > 1 else 0
@@ -78,6 +96,8 @@ def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bot
             if norm == "batch_norm":
                 refs1[len(ops1) - 2] = f"{c}.n1"
         b.edge(prev, h, *ops1, name=f"{c}.c1", refs=refs1)
+        blk = f"{c}.{'pre' if conv_type == 1 else 'post'}_conv"
+        sref(f"{c}.c1", ops1, {"deconv": f"{blk}1.deconv", "conv": f"{blk}1.conv", "norm": f"{blk}1.bn"})
         # skip-ins from earlier cells, MSB = cell 1, enumerated in cell order
         n_in = 0
         for j in range(1, k):
@@ -85,6 +105,11 @@ def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bot
                 up = _up_ops(mode, 2 ** (k - j))
                 b.edge(skips[j - 1], h, *up, op("conv", kernel=1), name=f"{c}.skip_in{n_in}",
                        refs={len(up): f"{c}.skip_in_ops.{n_in}"})
+                # search code: skip_in_ops indexed by source cell; deconv chains skip_deconvx2 / x4
+                search[f"{c}.skip_in_ops.{j - 1}"] = (f"{c}.skip_in{n_in}", len(up))
+                for t in range(len(up) if mode == "deconv" else 0):
+                    x = f"{c}.skip_deconvx{2 ** (k - j)}"
+                    search[x if len(up) == 1 else f"{x}.{t}"] = (f"{c}.skip_in{n_in}", t)
                 n_in += 1
         skips.append(h)
         out = b.node(f"{c}.out", width=1, cell=c)
@@ -95,11 +120,15 @@ def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bot
             ops2 = [op("conv", kernel=3), *nrm, op("relu")]
             refs2 = {0: f"{c}.c2", **({1: f"{c}.n2"} if norm == "batch_norm" else {})}
         b.edge(h, out, *ops2, name=f"{c}.c2", refs=refs2)
+        sref(f"{c}.c2", ops2, {"conv": f"{blk}2.conv", "norm": f"{blk}2.bn"})
         if sc:
             up = _up_ops(mode, 2)
             b.edge(prev, out, *up, op("conv", kernel=1), name=f"{c}.c_sc", refs={len(up): f"{c}.c_sc"})
+            sref(f"{c}.c_sc", [*up, op("conv", kernel=1)], {"deconv": f"{c}.deconv_sc", "conv": f"{c}.c_sc"})
         prev = out
     to_rgb(b, prev)
     enc = {"format": "autogan", "arch": [a for cell in cells for a in cell], "gf": gf, "latent": latent,
            "bottom": bottom}
-    return Native(b.build(), b.refs, enc)
+    # the search code's cells hold every block; those set_arch did not pick are never run
+    spare = tuple(f"cell{k}." for k in range(1, len(cells) + 1))
+    return Native(b.build(), b.refs, enc, layouts={"search": Layout(search, spare)})

@@ -9,7 +9,21 @@ from typing import Any
 
 from ...errors import GccGanError
 from ..builder import NetBuilder, op
-from ..model import Network
+from ..model import Network, Output
+from ..prune import prune_dead
+
+
+Refs = dict[str, tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Another checkpoint layout of the same network (e.g. AutoGAN's search-code module
+    names): reference module path -> (edge name, op index), and the key prefixes the
+    official module holds but never computes for this architecture (ignored on import)."""
+
+    refs: Refs
+    spare: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -17,9 +31,27 @@ class Native:
     """A network converted from a native encoding, with reference module paths."""
 
     network: Network
-    refs: dict[str, tuple[str, int]]
+    refs: Refs
     #: how to rebuild it: {"format": ..., **converter keyword arguments}
     encoding: dict[str, Any] = field(default_factory=dict)
+    #: the network as the official code computes it, when that is more than `network`:
+    #: layers whose results are never used (kept by the official code, pruned here), each
+    #: such node an extra output so that it can be analysed and counted
+    official: Network | None = None
+    #: other checkpoint layouts by name (the default one is `refs`)
+    layouts: dict[str, Layout] = field(default_factory=dict)
+
+
+def pruned(net: Network) -> tuple[Network, Network | None]:
+    """(`net` without dead computation, the official network with every computed layer)
+    for a network built the way the official code builds it; the second is None when
+    nothing is dead."""
+    live = prune_dead(net)
+    if live is net:
+        return net, None
+    names = {n.name for n in live.nodes}
+    extra = [Output(name=f"unused.{n.name}", node=n.name) for n in net.nodes if n.name not in names]
+    return live, net.model_copy(update={"outputs": [*net.outputs, *extra]})
 
 
 def as_ints(values: Any, what: str) -> list[int]:
