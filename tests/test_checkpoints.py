@@ -553,3 +553,19 @@ def test_full_disk_under_torch_save_for_real(small_disk: Path) -> None:
         with atomic_dir(small_disk / "x") as tmp:
             torch.save({"w": torch.zeros(1 << 20)}, tmp / "state.pt")
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+
+
+def test_every_spelling_of_an_output_shares_one_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gcc_gan.runlock import lock_path
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    want = lock_path(tmp_path / "real" / "run")
+    assert lock_path("real/run") == lock_path("link/run") == lock_path(tmp_path / "link" / "run") == want
+    holder = _holder(tmp_path / "link" / "run")
+    try:
+        assert cli(["train", *TRAIN, "-o", "real/run"]) == 1
+    finally:
+        holder.kill()
+        holder.wait()

@@ -41,7 +41,9 @@ class LockedError(GccGanError):
 
 
 def lock_path(path: str | os.PathLike[str]) -> Path:
-    p = Path(os.path.abspath(path))
+    """`.NAME.lock` beside `path`, symlinks resolved: every spelling of one output (relative,
+    absolute, through a link) shares one lock."""
+    p = Path(os.path.realpath(path))
     return p.parent / f".{p.name}.lock"
 
 
