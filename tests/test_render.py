@@ -8,16 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.image import imread
+from matplotlib.patches import PathPatch
 
 from gcc_gan.cli.main import run
 from gcc_gan.errors import GccGanError
 from gcc_gan.genotype_dsl.io import load_and_analyze
 from gcc_gan.viz import layered_layout, picture_format, render_genotype
 from gcc_gan.viz.layout import Layout, _isotonic
-from gcc_gan.viz.render import layout_network, wrap_pipeline
+from gcc_gan.viz.render import layout_network, render_network, wrap_pipeline
 
 
 def check_geometry(lay: Layout, edges: list[tuple[str, str, object]]) -> None:
@@ -169,3 +173,64 @@ def test_render_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "no generator" in capsys.readouterr().err
     assert run(["render", "zoo:autogan-a", "-o", str(tmp_path)]) == 1  # a directory
     assert not (tmp_path / "g.gif").exists() and not (tmp_path / "x.png").exists()
+
+
+def _segments_hit(pts: np.ndarray, bb: object) -> bool:
+    """Does the polyline `pts` (k × 2) cross the box (Liang–Barsky clipping, vectorised)?"""
+    a, d = pts[:-1], pts[1:] - pts[:-1]
+    lo, hi = np.zeros(len(a)), np.ones(len(a))
+    for k, (b0, b1) in enumerate(((bb.x0, bb.x1), (bb.y0, bb.y1))):  # type: ignore[attr-defined]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1, t2 = (b0 - a[:, k]) / d[:, k], (b1 - a[:, k]) / d[:, k]
+        flat = d[:, k] == 0
+        inside = (a[:, k] >= b0) & (a[:, k] <= b1)
+        lo = np.where(flat, np.where(inside, lo, 2.0), np.maximum(lo, np.minimum(t1, t2)))
+        hi = np.where(flat, hi, np.minimum(hi, np.maximum(t1, t2)))
+    return bool(np.any(lo <= hi))
+
+
+def _cell_name_clashes(fig: Figure, names: set[str]) -> list[str]:
+    """Each cell name's drawn text box against every edge line, arrow head, label box,
+    node box and other text in the figure."""
+    FigureCanvasAgg(fig)
+    r = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    ax = fig.axes[0]
+    bad = []
+    boxes = [(u, u.get_window_extent(r)) for u in ax.texts if u.get_text()]
+    for t, bb in ((t, bb) for t, bb in boxes if t.get_text() in names):
+        for p in ax.patches:
+            if p.get_zorder() <= 0:  # the cells' own shaded boxes
+                continue
+            path = p.get_path().transformed(p.get_transform())
+            if isinstance(p, PathPatch):
+                if any(_segments_hit(np.asarray(poly), bb) for poly in path.to_polygons(closed_only=False)):
+                    bad.append(f"{t.get_text()} / an edge")
+            elif path.get_extents().overlaps(bb):
+                bad.append(f"{t.get_text()} / a {type(p).__name__}")
+        bad += [f"{t.get_text()} / text {u.get_text()!r}" for u, ub in boxes if u is not t and bb.overlaps(ub)]
+    return bad
+
+
+def test_cell_names_clear_of_edges_and_labels() -> None:
+    """Issue 10: in DEGAS renderings the level names sat where the edges into the level's
+    first node pass (every one of 15 random DEGAS derivations had a clash); random ones here."""
+    from gcc_gan.genotype_dsl.analysis import analyze
+    from gcc_gan.search.adversarial import AdvDims, SuperG, derive
+    from gcc_gan.search.degas import DegasG, derive_degas
+
+    rng = np.random.default_rng(0)
+    cases = [(DegasG(16, 32, 4, n), lambda s: derive_degas(s)[0], {"level1", "level2", "level3"}) for n in (1, 2)]
+    cases.append((SuperG(AdvDims(8, 8, 24, 4)), lambda s: derive(s, None)[0], {"cell1", "cell2", "cell3"}))
+    for sup, der, names in cases:
+        for _ in range(2):
+            with torch.no_grad():
+                for a in sup.arch_parameters():
+                    a.copy_(torch.from_numpy(3 * rng.standard_normal(a.shape[0])))
+            fig = render_network(analyze(der(sup)), "t")
+            drawn = {t.get_text() for t in fig.axes[0].texts}
+            assert names <= drawn and _cell_name_clashes(fig, names) == []
+    for spec in ("zoo:adversarialnas",):
+        _, infos = load_and_analyze(spec)
+        info = infos["generator"]
+        names = {n.cell for n in info.net.nodes if n.cell}
+        assert _cell_name_clashes(render_network(info, spec), names) == []

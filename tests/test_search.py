@@ -23,7 +23,8 @@ from gcc_gan.compiler.kernels import dilated_conv
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.genotype_dsl.analysis import analyze, analyze_genotype
 from gcc_gan.genotype_dsl.builder import op
-from gcc_gan.genotype_dsl.encodings.adversarialnas import parse_adversarialnas_arch
+from gcc_gan.genotype_dsl.encodings.adversarialnas import adversarialnas_generator, parse_adversarialnas_arch
+from gcc_gan.genotype_dsl.prune import dead_nodes
 from gcc_gan.genotype_dsl.io import load_genotype
 from gcc_gan.search.adversarial import (
     AdvDims,
@@ -37,6 +38,7 @@ from gcc_gan.search.adversarial import (
 )
 from gcc_gan.search.mixed import MixedOp, gumbel_weights
 from gcc_gan.search.pipeline import calls
+from gcc_gan.search.plots import candidates_figure, pictures, probabilities_figure
 from gcc_gan.search.run import SearchRequest, search
 
 # supernets of width 4 on 16×16 images: a step takes milliseconds
@@ -226,10 +228,10 @@ def test_derivation_always_valid(normal: list[list[float]], up: list[list[float]
 # --------------------------------------------------------------------------- end to end
 
 
-def _check_run(out: Path, method: str, fixed_d: bool = False) -> None:
+def _check_run(out: Path, method: str, fixed_d: bool = False, seed: int = 0) -> None:
     g = load_genotype(out / "genotype.json")  # validates
     infos = analyze_genotype(g)
-    assert g.provenance.searcher == method and g.provenance.dataset == DATA and g.provenance.seed == 0
+    assert g.provenance.searcher == method and g.provenance.dataset == DATA and g.provenance.seed == seed
     assert g.provenance.search_cost["wall_s"] > 0 and g.provenance.search_cost["iters"] > 0
     assert g.provenance.encoding and g.provenance.encoding["format"] in ("adversarialnas", "degas")
     for role, info in infos.items():
@@ -237,19 +239,26 @@ def _check_run(out: Path, method: str, fixed_d: bool = False) -> None:
         assert c.report["params"] > 0
     hist = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in hist] == list(range(1, len(hist) + 1))
-    for name in ("genotype.png", "samples.png") + (("candidates.png",) if method == "random" else
-                                                   ("op_probabilities.png",)):
+    for name in ["samples.png", *pictures(method)]:  # the pictures the CLI names
         assert (out / name).stat().st_size > 1000
+    assert (out / "op_probabilities.png").exists() == (method != "random")
     if method != "random":
         assert hist[-1]["probs"]["generator"]
         assert ("discriminator" in hist[-1]["probs"]) == (method == "adversarial" and not fixed_d)
 
 
 def test_adversarial_end_to_end_and_compile_cli(tmp_path: Path) -> None:
-    out = _run(tmp_path / "run")
-    _check_run(out, "adversarial")
+    # seed 2: the derived array leaves nodes that reach no output (cell3.n2 among them),
+    # which crashed the end of the search before they were removed (issue 10)
+    out = _run(tmp_path / "run", seed=2)
+    _check_run(out, "adversarial", seed=2)
     g = load_genotype(out / "genotype.json")
     assert g.discriminator is not None and g.provenance.encoding["arch"]
+    enc = g.provenance.encoding
+    full = adversarialnas_generator(enc["arch"], gf=enc["gf"], latent=enc["latent"], bottom=enc["bottom"]).network
+    dead = dead_nodes(full)
+    assert "cell3.n2" in dead, "seed 2 no longer derives a dead node: pick a seed that does"
+    assert not {n.name for n in g.generator.nodes} & set(dead)
     assert cli(["compile", str(out / "genotype.json"), "-o", str(tmp_path / "c"), "--no-verify"]) == 0
     assert (tmp_path / "c").is_dir()
 
@@ -313,6 +322,80 @@ def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch:
         _run(tmp_path / "run", iters=5)
     assert (tmp_path / "run" / "checkpoints" / "step-00000002" / "state.json").is_file()
     assert json.loads((tmp_path / "run" / "search.json").read_text())["status"] == "diverged"
+
+
+def _fail_derive(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gcc_gan.search.adv_search import AdversarialSearcher
+
+    def derive(self):  # type: ignore[no-untyped-def]
+        raise RuntimeError("derived genotype is invalid: generator.nodes[11]: node 'cell3.n2' is dead")
+
+    monkeypatch.setattr(AdversarialSearcher, "derive", derive)
+
+
+def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: a crash in the derivation lost the run (search.json stayed 'running' and
+    --resume repeated it). Now: status 'failed' with the reason, the error names the
+    checkpoint and the command, and --resume derives from that checkpoint without training."""
+    from gcc_gan.errors import GccGanError
+    from gcc_gan.search.adv_search import AdversarialSearcher
+
+    full = _run(tmp_path / "full", iters=5)
+    out = tmp_path / "run"
+    _fail_derive(monkeypatch)
+    with pytest.raises(GccGanError) as e:
+        _run(out, iters=5)
+    msg = str(e.value)
+    assert "node 'cell3.n2' is dead" in msg and str(out / "checkpoints" / "step-00000005") in msg
+    assert f"gcc-gan search --method adversarial -o {out} --resume" in msg
+    meta = json.loads((out / "search.json").read_text())
+    assert meta["status"] == "failed" and "cell3.n2" in meta["error"]
+    assert (out / "checkpoints" / "step-00000005" / "state.json").is_file()
+    assert not (out / "genotype.json").exists()
+    monkeypatch.undo()
+
+    def no_training(self, s, reals):  # type: ignore[no-untyped-def]
+        raise AssertionError(f"--resume retrained step {s}")
+
+    monkeypatch.setattr(AdversarialSearcher, "step", no_training)
+    res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu"))
+    assert res.resumed_from == 5 and res.step == 5
+    assert load_genotype(out / "genotype.json").digest() == load_genotype(full / "genotype.json").digest()
+    assert json.loads((out / "search.json").read_text())["status"] == "done"
+
+
+def test_failed_finish_then_resume_with_more_iters_trains_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    _fail_derive(monkeypatch)
+    assert cli(["search", "-o", str(out), "--data", DATA, "--iters", "2"]) == 1  # the CLI: one message
+    err = capsys.readouterr().err
+    assert "error: the search trained all 2 iterations" in err and "Traceback" not in err
+    monkeypatch.undo()
+    res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu", overrides={"iters": 4}))
+    assert res.resumed_from == 2 and res.step == 4
+    hist = [json.loads(x)["step"] for x in (out / "history.jsonl").read_text().splitlines()]
+    assert hist[-1] == 4
+    load_genotype(out / "genotype.json")
+
+
+def test_op_probabilities_share_one_y_range_from_zero() -> None:
+    """Issue 10: each panel had its own y range, so ±0.005 wiggles looked decisive."""
+    names = {"generator": {"c.a": ["x", "y"], "c.b": ["p", "q", "r", "s", "t", "u", "v"]}}
+    rows = [{"step": s, "probs": {"generator": {"c.a": [0.5 + 0.04 * s, 0.5 - 0.04 * s],
+                                                 "c.b": [1 / 7 + 0.001 * (-1) ** (s + j) for j in range(7)]}}}
+            for s in range(1, 10)]
+    fig = probabilities_figure(rows, names, "adversarial")
+    used = [ax for ax in fig.axes if ax.axison]
+    assert len(used) == 2 and {ax.get_ylim() for ax in used} == {(0.0, 0.9)}  # max p 0.86 → 0.9
+    assert "share the y range 0–0.9" in fig._suptitle.get_text()  # type: ignore[union-attr]
+    assert all(float(t).is_integer() for ax in used for t in ax.get_xticks())  # iterations
+
+
+def test_candidates_plot_has_integer_ticks() -> None:
+    fig = candidates_figure([{"step": 6, "scores": [0.3, 0.2, 0.25]}])
+    assert list(fig.axes[0].get_xticks()) == [1, 2, 3]
 
 
 # --------------------------------------------------------------------------- bad inputs

@@ -35,8 +35,10 @@ def search_cmd(
                                           "whose small convolutions gain nothing from more; else torch's default)"),
 ) -> None:
     """Search a GAN architecture; writes RUN/genotype.json (with RUN/history.jsonl,
-    RUN/op_probabilities.png, RUN/genotype.png). With no options: AdversarialNAS, tiny
-    preset, synthetic data — a few minutes on a laptop CPU."""
+    RUN/genotype.png and RUN/op_probabilities.png, or RUN/candidates.png for random
+    search). With no options: AdversarialNAS, tiny preset, synthetic data — a few minutes
+    on a laptop CPU."""
+    from ..search.plots import pictures
     from ..search.run import SearchRequest, search
 
     overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed)
@@ -47,6 +49,6 @@ def search_cmd(
     g = shlex.quote(str(res.genotype))
     console.print(f"done: {res.step} iterations ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
-                  f"  pictures: {res.out / 'genotype.png'}, {res.out / 'op_probabilities.png'}\n"
+                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(method))}\n"
                   f"  next:     gcc-gan compile {g} -o {shlex.quote(str(res.out / 'compiled'))}",
                   highlight=False, soft_wrap=True)

@@ -7,8 +7,9 @@ Up-Cell two up edges (cell input → n0, n1) over {nearest, bilinear, transposed
 five normal edges (n0→n2, n1→n2, n0→n3, n1→n3, n2→n3) over {none, identity, conv1×1,
 conv3×3, conv5×5, dilconv3×3, dilconv5×5} (convs as ReLU → conv); latent split in three
 (linear stem to `bottom`², maps added to cells 2 and 3); cross-cell skip-ins; BN → ReLU →
-conv3×3 → tanh. The derived generator is built by `adversarialnas_generator`, so it is
-a valid AdversarialNAS genotype array.
+conv3×3 → tanh. The derived generator is built by `adversarialnas_generator` from a
+valid AdversarialNAS genotype array, less the nodes that reach no output (`derive_rows`
+says which op each edge keeps and why).
 
 Super-D: a fixed conv3×3 stem (RGB → df), then 4 Down-Cells. A Down-Cell with input x has
 nodes n0 = e0(x), n1 = e1(x) + e2(n0) over the normal ops, and its output
@@ -38,6 +39,7 @@ from ..genotype_dsl.encodings.adversarialnas import (
     UP_OPS,
 )
 from ..genotype_dsl.model import Network, OpCall
+from ..genotype_dsl.prune import prune_dead
 from .pipeline import Pipeline, calls
 from .supernet import Supernet
 
@@ -172,9 +174,21 @@ def _best(p: Tensor, allow_none: bool = True) -> int:
 
 
 def derive_rows(probs: dict[str, list[float]]) -> list[list[int]]:
-    """The AdversarialNAS genotype array: the most likely op per edge, then, for a node
-    left without input (n2 with c0, c1 both 'none'; n3 with c2–c4 all 'none'), the
-    non-'none' (edge, op) of highest probability among its input edges."""
+    """The AdversarialNAS genotype array from Super-G's op probabilities.
+
+    The paper keeps "the most likely operation" of every edge, 'None' included: a most
+    likely 'None' removes the edge and so changes the cell's topology (its published cells
+    have 'None' edges). Two things can then go wrong, and each has its own remedy:
+    * a node left without any input — n2 (c0, c1 both 'None') or n3 (c2–c4 all 'None'):
+      n3 is the cell's output, so without it no path crosses the cell; n2 is the cell's
+      skip output, which the genotype array cannot leave out (the encoding rejects such a
+      row). Here the next-best op is taken: the non-'None' (edge, op) of highest
+      probability among the node's input edges;
+    * a node left without a way to the output (n2 whose c4 is 'None' and whose skip-ins
+      lead nowhere, n0 / n1 feeding only such an n2): `generator_network` removes it with
+      its edges. The official code computes such a node and then drops it, so removal gives
+      the same outputs, whereas a next-best op would add computation the search did not pick.
+    """
     rows = []
     for k in range(1, 4):
         row = [int(torch.tensor(probs[f"cell{k}.up{i}"]).argmax()) for i in range(2)]
@@ -188,9 +202,20 @@ def derive_rows(probs: dict[str, list[float]]) -> list[list[int]]:
     return rows
 
 
+def generator_network(rows: list[list[int]], dims: AdvDims) -> tuple[Network, dict[str, Any]]:
+    """(generator, encoding record) of a genotype array: the encoding's network without the
+    nodes that reach no output (see `derive_rows`). The record keeps the full array, the
+    published form; converting it back gives the same network once pruned."""
+    native = adversarialnas_generator(rows, gf=dims.gf, latent=dims.latent, bottom=dims.bottom)
+    return prune_dead(native.network), dict(native.encoding)
+
+
 def derive_d_choices(probs: dict[str, list[float]]) -> dict[str, int]:
-    """Most likely op per Super-D edge; n0's only input (e0) and, when e1 and e2 are both
-    'none', n1's best input keep a real op."""
+    """Most likely op per Super-D edge, by the rule of `derive_rows`. The down ops (d0, d1)
+    have no 'None', so n0 and n1 always reach the cell output and nothing is ever dead; a
+    node without input is the only failure, and it takes the next-best op: n0's only input
+    (e0) never derives 'None', and when e1 and e2 both do, n1 keeps the strongest
+    non-'None' op of the two (without it, d1 would read a node that does not exist)."""
     out: dict[str, int] = {}
     for k in range(1, D_CELLS + 1):
         p = {e: torch.tensor(probs[f"dcell{k}.{e}"]) for e in (*D_EDGES, "d0", "d1")}
@@ -211,16 +236,18 @@ def build_discriminator(choices: dict[str, int], df: int, size: int) -> Network:
     x = b.image("x", size)
     prev = b.node("stem", width=1)
     b.edge(x, prev, op("conv", kernel=3), name="stem")
+    normal = normal_candidates()
     for k, stride in enumerate(d_strides(size), start=1):
         c = f"dcell{k}"
         names = {"x": prev, "n0": b.node(f"{c}.n0", width=1, cell=c), "n1": b.node(f"{c}.n1", width=1, cell=c)}
         for e, (src, dst) in D_EDGES.items():
             idx = choices[f"{c}.{e}"]
             if idx:
-                b.edge(names[src], names[dst], *normal_candidates()[idx], name=f"{c}.{e}")
+                b.edge(names[src], names[dst], *normal[idx], name=f"{c}.{e}")
         out = b.node(f"{c}.out", width=1, cell=c)
+        down = down_candidates(stride)
         for i, src in enumerate(("n0", "n1")):
-            b.edge(names[src], out, *down_candidates(stride)[choices[f"{c}.d{i}"]], name=f"{c}.d{i}")
+            b.edge(names[src], out, *down[choices[f"{c}.d{i}"]], name=f"{c}.d{i}")
         prev = out
     b.node("logit", channels=1)
     b.edge(prev, "logit", "relu", "global_sum_pool", op("linear", bias=False), name="head")
@@ -231,9 +258,7 @@ def build_discriminator(choices: dict[str, int], df: int, size: int) -> Network:
 def derive(g: SuperG, d: SuperD | None) -> tuple[Network, Network | None, dict[str, Any]]:
     """(generator, discriminator or None, encoding record) from the supernets' α."""
     dims = g.dims
-    rows = derive_rows(g.probabilities())
-    native = adversarialnas_generator(rows, gf=dims.gf, latent=dims.latent, bottom=dims.bottom)
-    enc: dict[str, Any] = dict(native.encoding)
+    gnet, enc = generator_network(derive_rows(g.probabilities()), dims)
     dnet = None
     if d is not None:
         ch = derive_d_choices(d.probabilities())
@@ -241,7 +266,7 @@ def derive(g: SuperG, d: SuperD | None) -> tuple[Network, Network | None, dict[s
         enc["discriminator"] = {"format": "adversarialnas-d", "df": dims.df, "size": dims.size,
                                 "ops": {k: (NORMAL_OPS if k.split(".")[1].startswith("e") else DOWN_OPS)[v]
                                         for k, v in ch.items()}}
-    return native.network, dnet, enc
+    return gnet, dnet, enc
 
 
 def edge_fed(rows: list[list[int]]) -> bool:

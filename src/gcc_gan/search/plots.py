@@ -1,11 +1,16 @@
-"""`op_probabilities.png`: every searched edge's op probabilities over the run, as small
-multiples (one panel per edge, one row per cell, one colour per op name throughout), and
-for random search `candidates.png` (each sampled architecture's proxy score)."""
+"""The search run's pictures besides `genotype.png`: for the differentiable searchers
+`op_probabilities.png`, every searched edge's op probabilities over the run as small
+multiples (one panel per edge, one row per cell, one colour per op name throughout, one y
+range for all panels); for random search `candidates.png`, each sampled architecture's
+proxy score. Random search has no op probabilities: it samples every op uniformly by
+design, and per-edge op counts over its handful of candidates would only show sampling
+noise."""
 
 from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -34,11 +39,21 @@ def _save(fig: Figure, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def pictures(method: str) -> list[str]:
+    """The pictures a search run of `method` writes (besides samples.png)."""
+    return ["genotype.png", "candidates.png" if method == "random" else "op_probabilities.png"]
+
+
 def plot_history(history: Path, op_names: dict[str, dict[str, list[str]]], out: Path, method: str) -> None:
+    """Write the run's pictures (`pictures(method)` but genotype.png) from its history."""
     rows = _read(history)
     if not op_names:
-        _plot_candidates(rows, out / "candidates.png")
+        _save(candidates_figure(rows), out / "candidates.png")
         return
+    _save(probabilities_figure(rows, op_names, method), out / "op_probabilities.png")
+
+
+def probabilities_figure(rows: list[dict], op_names: dict[str, dict[str, list[str]]], method: str) -> Figure:
     steps = [r["step"] for r in rows]
     colours: dict[str, str] = {}
     for net in op_names.values():
@@ -56,7 +71,11 @@ def plot_history(history: Path, op_names: dict[str, dict[str, list[str]]], out: 
     ncol = max(ncol, 5)  # room for the title and legend
     height = 1.45 * len(grid) + 1.2
     fig = Figure(figsize=(1.9 * ncol + 0.8, height))
-    axes = fig.subplots(len(grid), ncol, squeeze=False, sharex=True)
+    axes = fig.subplots(len(grid), ncol, squeeze=False, sharex=True, sharey=True)
+    # one y range for all panels, from 0: a ±0.005 wiggle must look as small as it is
+    top = max((max(p) for row in rows for edges in row["probs"].values() for p in edges.values() if p),
+              default=1.0)
+    top = min(1.0, math.ceil(top * 10 + 1e-9) / 10)
     for r, (net, cell, edges) in enumerate(grid):
         for c in range(ncol):
             ax = axes[r][c]
@@ -68,19 +87,23 @@ def plot_history(history: Path, op_names: dict[str, dict[str, list[str]]], out: 
             for j, n in enumerate(names):
                 ys = [row["probs"].get(net, {}).get(e, [0] * len(names))[j] for row in rows]
                 ax.plot(steps, ys, color=colours[n], lw=1.3)
-            best = max(range(len(names)), key=lambda j: rows[-1]["probs"][net][e][j]) if rows else 0
+            last = rows[-1]["probs"][net][e] if rows else [1 / len(names)] * len(names)
+            best = max(range(len(names)), key=lambda j: last[j])
             # text, not set_title: title auto-positioning costs seconds over ~40 panels
-            ax.text(0.5, 1.04, f"{e}\n→ {names[best]}", fontsize=7, ha="center", va="bottom",
+            ax.text(0.5, 1.04, f"{e}\n→ {names[best]} {last[best]:.2f}", fontsize=7, ha="center", va="bottom",
                     transform=ax.transAxes)
-            ax.yaxis.set_major_locator(MaxNLocator(3))
-            ax.tick_params(labelsize=6)
+            ax.set_ylim(0, top)
+            ax.yaxis.set_major_locator(MaxNLocator(4))
+            ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))  # iterations
+            ax.tick_params(labelsize=6, labelleft=c == 0)
             ax.axhline(1 / len(names), color="#BBBBBB", lw=0.8, ls="--")  # uniform
             ax.margins(x=0)
             ax.grid(alpha=0.25)
         axes[r][0].set_ylabel(f"{net[0].upper()}: p", fontsize=7)
     handles = [Line2D([], [], color=col, lw=2, label=n) for n, col in colours.items()]
     fig.suptitle(f"{method} search: op probabilities softmax(α) of each edge over iterations\n"
-                 "panel title: edge → its most likely op; dashed: uniform; each panel scaled to its own range",
+                 f"panel title: edge → its most likely op and its probability; dashed: uniform (1/number of ops); "
+                 f"all panels share the y range 0–{top:g}",
                  fontsize=8.5, y=1 - 0.08 / height)
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.42 / height),
                ncol=min(len(handles), 8), fontsize=7, frameon=False)
@@ -88,10 +111,10 @@ def plot_history(history: Path, op_names: dict[str, dict[str, list[str]]], out: 
     w = 1.9 * ncol + 0.8
     fig.subplots_adjust(left=0.55 / w, right=1 - 0.1 / w, bottom=0.35 / height, top=1 - 1.25 / height,
                         wspace=0.35, hspace=0.75)
-    _save(fig, out / "op_probabilities.png")
+    return fig
 
 
-def _plot_candidates(rows: list[dict], path: Path) -> None:
+def candidates_figure(rows: list[dict]) -> Figure:
     scores = rows[-1].get("scores", []) if rows else []
     fig = Figure(figsize=(5, 3))
     ax = fig.subplots()
@@ -100,8 +123,9 @@ def _plot_candidates(rows: list[dict], path: Path) -> None:
         best = min(range(len(scores)), key=scores.__getitem__)
         ax.bar([best + 1], [scores[best]], color="#C44E52", label="kept")
         ax.legend(fontsize=8)
+    ax.set_xticks(range(1, len(scores) + 1))  # candidates are numbered, not measured
     ax.set_xlabel("candidate")
     ax.set_ylabel("proxy: sliced Wasserstein (lower is better)", fontsize=8)
     ax.set_title("random search candidates", fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    return fig

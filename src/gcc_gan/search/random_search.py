@@ -1,9 +1,10 @@
 """Random search in the AdversarialNAS space (the paper's ablation baseline).
 
 `candidates` architectures (G genotype array and Super-D choices) are drawn uniformly
-among the valid ones (rejection: every node keeps an input), each is trained as a plain
-GAN with the shared trainer (`train.GanTrainer`: hinge loss, Adam lr 2e-4 betas (0, 0.9),
-n_critic 1) for an equal share of the iteration budget, and scored with a cheap
+among the valid genotype arrays (rejection: every n2 and n3 keeps an input; nodes that
+then reach no output are removed, as the AdversarialNAS derivation does), each is trained
+as a plain GAN with the shared trainer (`train.GanTrainer`: hinge loss, Adam lr 2e-4 betas
+(0, 0.9), n_critic 1) for an equal share of the iteration budget, and scored with a cheap
 discriminator-independent proxy: the sliced Wasserstein distance between 256 generated and
 256 real images (128 fixed random directions in pixel space at 16×16; lower is better).
 The best candidate's G and D form the genotype. A D-independent score is needed because
@@ -20,12 +21,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..compiler.interpreter import Interpreter
-from ..genotype_dsl.encodings import adversarialnas_generator
 from ..genotype_dsl.encodings.adversarialnas import NORMAL_OPS, UP_OPS
 from ..genotype_dsl.model import Network
 from ..train.config import TrainConfig
 from ..train.trainer import GanTrainer, mix_seed
-from .adversarial import D_CELLS, DOWN_OPS, build_discriminator, edge_fed
+from .adversarial import D_CELLS, DOWN_OPS, AdvDims, build_discriminator, edge_fed, generator_network
 from .base import Searcher
 from .config import SearchConfig
 
@@ -47,6 +47,19 @@ def sample_architecture(rng: np.random.Generator) -> tuple[list[list[int]], dict
         for i in range(2):
             d[f"dcell{k}.d{i}"] = int(rng.integers(len(DOWN_OPS)))
     return rows, d
+
+
+def candidate_networks(arch: tuple[list[list[int]], dict[str, int]], cfg: SearchConfig,
+                       ) -> tuple[Network, Network, dict[str, Any]]:
+    """(generator, discriminator, encoding record) of a sampled architecture, built as the
+    AdversarialNAS derivation builds its result (so dead nodes are removed the same way)."""
+    rows, dch = arch
+    dims = AdvDims(gf=cfg.gf, df=cfg.df, latent=cfg.latent, bottom=cfg.bottom)
+    gnet, enc = generator_network(rows, dims)
+    enc["discriminator"] = {"format": "adversarialnas-d", "df": cfg.df, "size": cfg.size,
+                            "ops": {e: (NORMAL_OPS if e.split(".")[1].startswith("e") else DOWN_OPS)[v]
+                                    for e, v in dch.items()}}
+    return gnet, build_discriminator(dch, cfg.df, cfg.size), enc
 
 
 def sliced_wasserstein(a: Tensor, b: Tensor, n_dir: int = 128, seed: int = 0, size: int = 16) -> float:
@@ -76,14 +89,7 @@ class RandomSearcher(Searcher):
         return start, (self.cfg.iters if k == self.cfg.candidates - 1 else start + self.per)
 
     def networks(self, k: int) -> tuple[Network, Network, dict[str, Any]]:
-        cfg = self.cfg
-        rows, dch = self.archs[k]
-        native = adversarialnas_generator(rows, gf=cfg.gf, latent=cfg.latent, bottom=cfg.bottom)
-        enc = dict(native.encoding)
-        enc["discriminator"] = {"format": "adversarialnas-d", "df": cfg.df, "size": cfg.size,
-                                "ops": {e: (NORMAL_OPS if e.split(".")[1].startswith("e") else DOWN_OPS)[v]
-                                        for e, v in dch.items()}}
-        return native.network, build_discriminator(dch, cfg.df, cfg.size), enc
+        return candidate_networks(self.archs[k], self.cfg)
 
     def _build(self, k: int) -> None:
         cfg = self.cfg

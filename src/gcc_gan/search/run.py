@@ -7,6 +7,7 @@ RUN/
                        supernets, α —, optimizers.safetensors, state.json, history.jsonl so far)
   genotype.json        the derived genotype (validated; provenance: searcher, data, seed, cost)
   genotype.png         its generator's rendering;  op_probabilities.png: α over time
+                       (random search: candidates.png, the candidates' proxy scores)
   samples.png          images from the final supernet (random search: the last candidate)
 
 Default RUN: `runs/search-<method>`; when that exists, the next free `runs/search-<method>-N`
@@ -302,7 +303,19 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
         return SearchResult(out, out / "genotype.json", stop, time.perf_counter() - t_start, resumed_from)
 
     wall = elapsed0 + time.perf_counter() - t_start
-    geno = _finish(searcher, cfg, data_spec, wall, out)
+    if resumed_from == cfg.iters:
+        console.print(f"all {cfg.iters} iterations are done: deriving and writing the results only",
+                      highlight=False)
+    try:
+        geno = _finish(searcher, cfg, data_spec, wall, out)
+    except Exception as e:  # the trained supernet is in the last checkpoint: say how to finish it
+        reason = str(e) or type(e).__name__
+        atomic_write_text(out / "search.json", json.dumps({**meta, "status": "failed", "error": reason},
+                                                          indent=1) + "\n")
+        raise GccGanError(f"the search trained all {cfg.iters} iterations, but deriving and writing its results "
+                          f"failed: {reason}. The trained supernet is kept in {last_ckpt}; once the cause is "
+                          f"fixed, `gcc-gan search --method {cfg.method} -o {shlex.quote(str(out))} --resume` "
+                          "finishes the run without retraining (add --iters N to train further first)") from e
     atomic_write_text(out / "search.json", json.dumps({**meta, "status": "done", "wall_s": round(wall, 2),
                                                        "digest": geno.digest()}, indent=1) + "\n")
     return SearchResult(out, out / "genotype.json", cfg.iters, time.perf_counter() - t_start, resumed_from)

@@ -200,6 +200,66 @@ def _edge_path(e: LaidEdge, x0: float, x1: float) -> tuple[MplPath, tuple[float,
     return MplPath(verts, codes), (x1, e.dst.top)
 
 
+def _polylines(path: MplPath) -> list[list[tuple[float, float]]]:
+    return [[(float(x), float(y)) for x, y in poly] for poly in path.to_polygons(closed_only=False)]
+
+
+def _extent(line: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    xs, ys = [x for x, _ in line], [y for _, y in line]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _blocked(band: tuple[float, float], lines: list[list[tuple[float, float]]],
+             rects: list[tuple[float, float, float, float]], pad: float = 3.0) -> list[tuple[float, float]]:
+    """x intervals inside the horizontal band [ya, yb] where a line or a box
+    (x0, y0, x1, y1) passes."""
+    ya, yb = band
+    out: list[tuple[float, float]] = []
+    for poly in lines:
+        for (px, py), (qx, qy) in zip(poly, poly[1:]):
+            lo, hi = max(min(py, qy), ya), min(max(py, qy), yb)
+            if lo > hi:
+                continue
+            if py == qy:
+                xs: tuple[float, ...] = (px, qx)
+            else:  # where the segment enters and leaves the band
+                xs = tuple(px + (qx - px) * (y - py) / (qy - py) for y in (lo, hi))
+            out.append((min(xs) - pad, max(xs) + pad))
+    out += [(x0 - pad, x1 + pad) for x0, y0, x1, y1 in rects if y0 <= yb and y1 >= ya]
+    return out
+
+
+def _free_spot(blocked: list[tuple[float, float]], lo: float, hi: float, w: float) -> float | None:
+    """The leftmost x in [lo, hi - w] where [x, x + w] meets no blocked interval, or None."""
+    x = lo
+    for a, b in sorted(blocked):
+        if a >= x + w:
+            break
+        x = max(x, b)
+    return x if x + w <= hi else None
+
+
+def _tag_spot(box: tuple[float, float, float, float], w: float, h: float, lines: list[list[tuple[float, float]]],
+              rects: list[tuple[float, float, float, float]]) -> tuple[float, float] | None:
+    """Where a cell's name (w × h) fits inside its box (x0, y0, x1, y1) without touching an
+    edge or a box: the highest such place, leftmost on its line (the top band first, where
+    it reads as a heading); None when there is none."""
+    x0, y0, x1, y1 = box
+
+    def meets(r: tuple[float, float, float, float]) -> bool:
+        return r[0] <= x1 and r[2] >= x0 and r[1] <= y1 and r[3] >= y0
+
+    near = [ln for ln in lines if meets(_extent(ln))]
+    near_rects = [r for r in rects if meets(r)]
+    y = y0 + 3
+    while y + h <= y1 - 2:
+        x = _free_spot(_blocked((y, y + h), near, near_rects), x0 + 6, x1 - 6, w)
+        if x is not None:
+            return x, y
+        y += 3
+    return None
+
+
 def render_network(info: NetInfo, title: str = "") -> Figure:
     """A matplotlib Figure of the network's DAG."""
     lay, boxes, texts = layout_network(info)
@@ -235,6 +295,10 @@ def render_network(info: NetInfo, title: str = "") -> Figure:
         _text(ax, left, -title_h - 6, title, fontsize=TITLE_PT, va="top", ha="left", fontweight="bold",
                 color="#222222", linespacing=LINE)
 
+    # edge geometry first: the cells' name tags go where no edge passes
+    ports = _ports(lay)
+    paths = {e.index: _edge_path(e, ports[(e.index, "src")], ports[(e.index, "dst")]) for e in lay.edges}
+
     # cells: a shaded box around each cell's nodes and the labels of edges inside it
     members: dict[str, list[Item]] = {}
     for key, b in boxes.items():
@@ -245,6 +309,9 @@ def render_network(info: NetInfo, title: str = "") -> Figure:
         c = boxes[e.dst.key].cell
         if c and e.label is not None and e.label.rank > first_rank[c]:
             members[c].append(e.label)
+    lines = [ln for path, (tx, ty) in paths.values()
+             for ln in _polylines(path) + [[(tx - 3.5, ty - 6.5), (tx, ty), (tx + 3.5, ty - 6.5)]]]
+    rects = [(it.left, it.top, it.right, it.bottom) for rank in lay.ranks for it in rank if it.kind != "dummy"]
     for cell, its in members.items():
         x0 = min(i.left for i in its) - 10
         x1 = max(i.right for i in its) + 10
@@ -254,15 +321,21 @@ def render_network(info: NetInfo, title: str = "") -> Figure:
         ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0,rounding_size=8",
                                     facecolor=_mix(col, 0.92), edgecolor=_mix(col, 0.45), linewidth=1.0,
                                     linestyle=(0, (4, 2)), zorder=0))
-        _text(ax, x0 + 6, y0 + 3, cell, fontsize=SHAPE_PT, fontweight="bold", color=_dark(col), va="top",
-                ha="left", zorder=4.5,  # above the edges, on a patch of the cell's shade
-                bbox=dict(boxstyle="round,pad=0.15", facecolor=_mix(col, 0.92), edgecolor="none"))
+        # the name goes where no edge or box passes (the top band, which the edges into the
+        # cell's first nodes cross, when they leave room); failing that at the top left on a
+        # patch of the cell's shade. Either way the legend names the colour too.
+        tw, th = _text_size(cell, SHAPE_PT, bold=True)
+        spot = _tag_spot((x0, y0, x1, y1), tw + 2, th, lines, rects)
+        tx, ty = spot if spot is not None else (x0 + 6, y0 + 3)
+        _text(ax, tx + 1, ty, cell, fontsize=SHAPE_PT, fontweight="bold", color=_dark(col), va="top",
+                ha="left", zorder=4.5, **({} if spot is not None else dict(
+                    bbox=dict(boxstyle="round,pad=0.15", facecolor=_mix(col, 0.92), edgecolor="none"))))
+        rects.append((tx, ty, tx + tw + 2, ty + th))
 
     # edges under everything else; colour of the source, so long edges can be followed
-    ports = _ports(lay)
     for e in lay.edges:
         col = _dark(colour_of(e.src.key), 0.15)
-        path, (ax_, ay) = _edge_path(e, ports[(e.index, "src")], ports[(e.index, "dst")])
+        path, (ax_, ay) = paths[e.index]
         ax.add_patch(PathPatch(path, facecolor="none", edgecolor=col, linewidth=1.1, zorder=2,
                                capstyle="round"))
         ax.add_patch(Polygon([(ax_ - 3.5, ay - 6.5), (ax_ + 3.5, ay - 6.5), (ax_, ay)], closed=True,

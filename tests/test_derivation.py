@@ -1,0 +1,242 @@
+"""Every searcher's derivation returns a valid genotype of its method's space, for any
+architecture weights: thousands of random α (and β) per searcher, no training — the
+state is set directly and derived. Issue 10: ~13% of random α gave AdversarialNAS
+generators with a dead node.
+
+A searcher joins the property test with one line in `SEARCHERS`: a `Case` with
+* `make()`: its derivation state, built once (supernets, a config);
+* `draw(state, rng)`: set the state to random architecture weights (or sample, for
+  samplers) and derive: {role: network};
+* `space(state)`: the method's space as a `Space` (per searchable edge its candidate
+  pipelines and its (src, dst); per fixed edge and per node what it must be).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+
+from gcc_gan.genotype_dsl.analysis import analyze_genotype
+from gcc_gan.genotype_dsl.encodings.adversarialnas import adversarialnas_generator, parse_adversarialnas_arch
+from gcc_gan.genotype_dsl.model import Edge, Genotype, Network, Node, OpCall, Provenance
+from gcc_gan.search.adversarial import (
+    AdvDims,
+    SuperD,
+    SuperG,
+    build_discriminator,
+    derive,
+    derive_d_choices,
+    derive_rows,
+)
+from gcc_gan.search.config import make_config
+from gcc_gan.search.degas import LEVELS, DegasG, derive_degas
+from gcc_gan.search.random_search import candidate_networks, sample_architecture
+from gcc_gan.search.supernet import Supernet
+
+DIMS = AdvDims(gf=4, df=4, latent=6, bottom=2)
+N_CI = int(os.environ.get("GCC_GAN_DERIVE_N", "1000"))  # per searcher: 2-3 s of CPU each (2-3 ms per α)
+N_SLOW = 20_000
+
+
+@dataclass
+class Space:
+    """What a derived network may contain: `searchable` edges (name → (src, dst), allowed
+    pipelines), `fixed` edges (name → the edge itself), `nodes` (name → node)."""
+
+    searchable: dict[str, tuple[tuple[str, str], list[list[OpCall]]]] = field(default_factory=dict)
+    fixed: dict[str, Edge] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+
+    def check(self, net: Network) -> None:
+        for n in net.nodes:
+            assert self.nodes.get(n.name) == n, f"node {n.name} is not in the space"
+        for e in net.edges:
+            if e.name in self.searchable:
+                ends, allowed = self.searchable[e.name]
+                assert (e.src, e.dst) == ends, f"edge {e.name}: {e.src} → {e.dst}, expected {ends}"
+                assert e.ops in allowed, f"edge {e.name}: ops {e.ops} are not a candidate"
+                assert [o.op for o in e.ops] != ["none"]
+            else:
+                assert self.fixed.get(str(e.name)) == e, f"edge {e.name} is not in the space"
+
+
+def _candidates(sup: Supernet, ends: Callable[[str], tuple[str, str]]) -> dict[str, Any]:
+    return {n: (ends(n), [list(c) for c in sup.edge(n).candidates]) for n in sup.edge_names}
+
+
+def _space_of(reference: Network, sup: Supernet) -> Space:
+    """Edges named like the supernet's mixed edges are searchable (with the reference's
+    ends); the other edges and all nodes must be as in `reference`, the network with
+    every searchable edge present."""
+    ref = {e.name: e for e in reference.edges}
+    return Space(searchable=_candidates(sup, lambda n: (ref[n].src, ref[n].dst)),
+                 fixed={str(n): e for n, e in ref.items() if n not in sup.edge_names},
+                 nodes={n.name: n for n in reference.nodes})
+
+
+def _randomize(*nets: Supernet, rng: np.random.Generator) -> None:
+    """Architecture logits at a random scale (1e-3: near-uniform … 10: near one-hot), and
+    on about a third of the edges a dominant first candidate ('none' where there is one),
+    so the corner cases (a node left without input or output) come up often."""
+    with torch.no_grad():
+        for net in nets:
+            for a in net.arch_parameters():
+                v = 10 ** rng.uniform(-3, 1) * rng.standard_normal(a.shape[0])
+                if rng.random() < 0.35:
+                    v[0] = abs(v).max() + rng.uniform(0, 3)
+                a.copy_(torch.from_numpy(v))
+
+
+# --------------------------------------------------------------------------- AdversarialNAS
+
+FULL_ROWS = [[0, 0, 1, 1, 1, 1, 1]] * 3  # every edge present
+
+
+def _adv_g_space(st: dict[str, Any]) -> Space:
+    ref = adversarialnas_generator(FULL_ROWS, gf=DIMS.gf, latent=DIMS.latent, bottom=DIMS.bottom).network
+    return _space_of(ref, st["g"])
+
+
+def _adv_d_space(st: dict[str, Any]) -> Space:
+    full = {f"dcell{k}.{e}": 1 for k in range(1, 5) for e in ("e0", "e1", "e2", "d0", "d1")}
+    return _space_of(build_discriminator(full, DIMS.df, DIMS.size), st["d"])
+
+
+def _adv_make() -> dict[str, Any]:
+    return {"g": SuperG(DIMS), "d": SuperD(DIMS)}
+
+
+def _adv_g(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
+    _randomize(st["g"], rng=rng)
+    parse_adversarialnas_arch(derive_rows(st["g"].probabilities()))  # a valid published array
+    return {"generator": derive(st["g"], None)[0]}
+
+
+def _adv_d(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
+    _randomize(st["d"], rng=rng)
+    return {"discriminator": build_discriminator(derive_d_choices(st["d"].probabilities()), DIMS.df, DIMS.size)}
+
+
+def test_adversarial_dead_nodes_removed_with_their_edges() -> None:
+    """The issue's crash: cell 3's n2 → n3 edge derives 'none', so n2 (and n0, which only
+    feeds n2 there) reach no output. They go, with their edges (skip-ins included); the
+    genotype array keeps the published form."""
+    g = SuperG(DIMS)
+    with torch.no_grad():
+        for n in g.edge_names:
+            a = g.alpha(n)
+            a.zero_()
+            a[0 if ".up" in n else 3] = 5.0  # up: nearest; normal: conv3x3
+        for e in ("cell3.c4", "cell3.c2"):  # n2 → n3 and n0 → n3: 'none'
+            g.alpha(e)[0] = 9.0
+    net, _, enc = derive(g, None)
+    nodes = {n.name for n in net.nodes}
+    assert {"cell3.n0", "cell3.n2"}.isdisjoint(nodes) and {"cell3.n1", "cell3.n3", "cell2.n2"} <= nodes
+    assert not any({e.src, e.dst} & {"cell3.n0", "cell3.n2"} for e in net.edges)
+    assert enc["arch"][2] == [0, 0, 3, 3, 0, 3, 0]
+    analyze_genotype(Genotype(name="x", generator=net))
+
+
+# --------------------------------------------------------------------------- DEGAS
+
+N_NORMAL = 2
+
+
+def _degas_make() -> dict[str, Any]:
+    return {"g": DegasG(DIMS.gf, DIMS.latent, DIMS.bottom, N_NORMAL)}
+
+
+def _degas(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
+    _randomize(st["g"], rng=rng)
+    net, _ = derive_degas(st["g"])
+    # DEGAS's space: every level keeps its direct input, plus at most one residual
+    names = {e.name for e in net.edges}
+    for lv in range(1, LEVELS + 1):
+        assert f"up{lv}.direct" in names and sum(f"up{lv}.res{j}" in names for j in range(lv)) <= 1
+    return {"generator": net}
+
+
+def _degas_space(st: dict[str, Any]) -> Space:
+    g: DegasG = st["g"]
+    last = ["stem"] + [f"l{lv}.n{N_NORMAL - 1}" for lv in range(1, LEVELS + 1)]
+
+    def ends(n: str) -> tuple[str, str]:
+        a, b = n.split(".")
+        if a.startswith("up"):
+            lv = int(a[2:])
+            src = last[lv - 1] if b == "direct" else ("stem" if b == "res0" else f"up{b[3:]}")
+            return src, a
+        lv, i = int(a[1:]), int(b[1:])
+        return (f"up{lv}" if i == 0 else f"l{lv}.n{i - 1}"), n
+
+    # the fixed parts and nodes: those of one derivation (every derivation has them all)
+    net, _ = derive_degas(g)
+    return Space(searchable=_candidates(g, ends),
+                 fixed={str(e.name): e for e in net.edges if e.name in ("stem", "to_rgb")},
+                 nodes={n.name: n for n in net.nodes})
+
+
+# --------------------------------------------------------------------------- random search
+
+
+def _random_make() -> dict[str, Any]:
+    cfg = make_config("random", "tiny", dict(gf=DIMS.gf, df=DIMS.df, latent=DIMS.latent, bottom=DIMS.bottom))
+    return {"cfg": cfg, **_adv_make()}
+
+
+def _random(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
+    rows, dch = arch = sample_architecture(rng)
+    parse_adversarialnas_arch(rows)
+    g, d, _ = candidate_networks(arch, st["cfg"])
+    return {"generator": g, "discriminator": d}
+
+
+def _random_space(st: dict[str, Any]) -> dict[str, Space]:  # the AdversarialNAS space, G and D
+    return {"generator": _adv_g_space(st), "discriminator": _adv_d_space(st)}
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    make: Callable[[], Any]
+    draw: Callable[[Any, np.random.Generator], dict[str, Network]]
+    space: Callable[[Any], Space | dict[str, Space]]
+
+
+SEARCHERS = [
+    Case("adversarial-G", _adv_make, _adv_g, _adv_g_space),
+    Case("adversarial-D", _adv_make, _adv_d, _adv_d_space),
+    Case("degas", _degas_make, _degas, _degas_space),
+    Case("random", _random_make, _random, _random_space),
+]
+
+
+def _sweep(case: Case, n: int, seed: int) -> None:
+    state = case.make()
+    spaces = case.space(state)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        nets = case.draw(state, rng)
+        geno = Genotype(name=f"{case.name}-{i}", provenance=Provenance(searcher=case.name), **nets)
+        analyze_genotype(geno)  # valid: every node fed and live, shapes agree
+        for role, net in nets.items():
+            (spaces[role] if isinstance(spaces, dict) else spaces).check(net)
+
+
+@pytest.mark.parametrize("case", SEARCHERS, ids=lambda c: c.name)
+def test_derivation_valid_and_in_space_for_random_weights(case: Case) -> None:
+    _sweep(case, N_CI, seed=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", SEARCHERS, ids=lambda c: c.name)
+def test_derivation_valid_and_in_space_for_random_weights_long(case: Case) -> None:
+    _sweep(case, N_SLOW, seed=1)
