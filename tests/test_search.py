@@ -402,7 +402,7 @@ def test_candidates_plot_has_integer_ticks() -> None:
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["--method", "evolution"], "--method 'evolution': expected one of adversarial, degas, random"),
+    (["--method", "evolution"], "--method 'evolution': expected one of adversarial, degas, random, autogan"),
     (["--data", "imagenet:/x"], "unknown data spec 'imagenet:/x'"),
     (["--data", "cifar10:/nonexistent/dir"], "cifar10"),
     (["--preset", "huge"], "--preset 'huge'"),

@@ -8,17 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 
 from ..errors import GccGanError
 from .inception import Inception, load_inception
 from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
-from .metrics import SEED, fid, generator_features, inception_score, kid, warn
+from .metrics import SEED, fid, generated_batches, generator_features, inception_score, kid, to_uint8, warn
 from .size import flop_check, size_report
 from .stats import RealStats, resolve_real
 from .targets import Target
 
-METRICS = ("size", "macs", "latency", "is", "fid", "kid")
+METRICS = ("size", "macs", "latency", "is", "fid", "kid", "swd")
 DEFAULT_METRICS = ("size", "macs", "latency")
 NEEDS_INCEPTION = {"is", "fid", "kid"}
 
@@ -65,6 +66,12 @@ class BenchOptions:
                                   "synthetic) or --real stats.npz (from gcc-gan stats)")
             if {"fid", "kid"} & wants and self.num_samples < 2:
                 raise GccGanError("FID / KID need --num-samples of at least 2")
+        if "swd" in self.metrics:
+            if not self.real or self.real.endswith(".npz"):
+                raise GccGanError("SWD compares with real images: give --real DATASPEC (e.g. cifar10:/data/cifar10, "
+                                  "synthetic); a stats.npz holds no images")
+            if self.num_samples < 2:
+                raise GccGanError("SWD needs --num-samples of at least 2")
         if self.batch_size < 1:
             raise GccGanError(f"--batch-size must be positive, not {self.batch_size}")
         if any(b < 1 for b in self.batches):
@@ -121,6 +128,8 @@ class Session:
                 out["latency"] = self._latency(t, onnx)
         if NEEDS_INCEPTION & set(m):
             out.update(self._quality(t))
+        if "swd" in m:
+            out["swd"] = self._swd(t)
         if t.notes:
             out["notes"] = list(t.notes)
         return out
@@ -198,6 +207,24 @@ class Session:
                 mean, std = kid(feats.pool, real.kid_features, seed=o.seed)
                 out["kid"] = {"mean": mean, "std": std}
         return out
+
+
+    def _swd(self, t: Target) -> dict[str, Any]:
+        from ..train.data import load_dataset
+        from .swd import MAX_IMAGES, swd
+
+        o = self.opts
+        n = min(o.num_samples, MAX_IMAGES)
+        if o.num_samples > MAX_IMAGES:
+            warn(f"SWD uses {MAX_IMAGES} images (ProGAN's protocol), not --num-samples {o.num_samples}")
+        data = load_dataset(o.real or "", t.image_size)
+        if len(data) < n:
+            n = len(data)
+        real = to_uint8(data.batch(np.random.RandomState(o.seed).choice(len(data), n, replace=False)))
+        t.module.eval()
+        fake = torch.cat(list(generated_batches(t.module, t.latent_dims, n, o.batch_size, o.seed, self.device)))
+        res = swd(fake.cpu(), real, seed=o.seed).to_json()
+        return {**res, "num_samples": n, "real": o.real}
 
 
 @contextlib.contextmanager

@@ -48,6 +48,8 @@ def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) ->
         cols.append(("FID", lambda r: _num(r.get("fid"), ".2f")))
     if "kid" in metrics:
         cols.append(("KID ×10³", lambda r: _pm(r.get("kid"), ".2f", 1e3)))
+    if "swd" in metrics:
+        cols.append(("SWD ×10³", lambda r: _num((r.get("swd") or {}).get("mean"), ".2f")))
     if "latency" in metrics:
         cols.append(("best img/s", lambda r: _best(r["latency"])))
     return _table("gcc-gan bench", cols, results)
@@ -137,7 +139,7 @@ def bench_cmd(
                                         help="genotype files, zoo entries or gcc-gan compile output dirs"),
     weights: Optional[List[str]] = typer.Option(None, "--weights", help="generator weights (canonical-layout "
                                                 ".safetensors or checkpoint); once per genotype, in order"),
-    metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated: size,macs,latency,is,fid,kid "
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated: size,macs,latency,is,fid,kid,swd "
                                           "(default size,macs,latency)"),
     num_samples: int = typer.Option(50_000, "--num-samples", help="generated samples for IS / FID / KID"),
     real: Optional[str] = typer.Option(None, "--real", help="real data for FID / KID: DATASPEC or stats.npz"),

@@ -13,8 +13,8 @@ from .app import app, console, err_console
 
 @app.command("search")
 def search_cmd(
-    method: str = typer.Option("adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS) or "
-                               "random (random search in the AdversarialNAS space)"),
+    method: str = typer.Option("adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS), "
+                               "autogan (AutoGAN) or random (random search; --space)"),
     data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH or "
                                        "synthetic (default: the embedded synthetic set)"),
     preset: str = typer.Option("tiny", "--preset", help="tiny (minutes on a CPU, the default) or paper"),
@@ -29,6 +29,11 @@ def search_cmd(
                                            "sampled op runs)"),
     fixed_d: bool | None = typer.Option(None, "--fixed-d/--no-fixed-d", help="AdversarialNAS ablation: fixed "
                                            "SNGAN discriminator, search G only"),
+    reward: str | None = typer.Option(None, "--reward", help="AutoGAN / random --space autogan: is (Inception "
+                                         "Score; default), fid (1/FID) or swd (-SWD, needs no Inception weights)"),
+    mode: str | None = typer.Option(None, "--mode", help="AutoGAN controller loss: clean (default) or faithful "
+                                       "(the official code's loss exactly)"),
+    space: str | None = typer.Option(None, "--space", help="random search: adversarialnas (default) or autogan"),
     seed: int | None = typer.Option(None, "--seed", help="random seed (default 0)"),
     device: str = typer.Option("auto", "--device", help="cpu, cuda or auto"),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
@@ -41,14 +46,16 @@ def search_cmd(
     from ..search.plots import pictures
     from ..search.run import SearchRequest, search
 
-    overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed)
+    overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed, reward=reward, mode=mode, space=space)
     req = SearchRequest(method=method, data=data, preset=preset, out=out, resume=resume, force=force,
                         overrides=overrides, device=device, threads=threads)
     res = search(req, console=err_console)
     done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""
     g = shlex.quote(str(res.genotype))
+    child = res.out / "child.safetensors"  # AutoGAN: the best child's shared weights
+    weights = f" --weights {shlex.quote(str(child))}" if child.is_file() else ""
     console.print(f"done: {res.step} iterations ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
-                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(method))}\n"
-                  f"  next:     gcc-gan compile {g} -o {shlex.quote(str(res.out / 'compiled'))}",
+                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(method, space))}\n"
+                  f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",
                   highlight=False, soft_wrap=True)

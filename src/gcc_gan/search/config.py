@@ -14,7 +14,8 @@ from typing import Any
 
 from ..errors import GccGanError
 
-METHODS = ("adversarial", "degas", "random")
+METHODS = ("adversarial", "degas", "random", "autogan")
+SPACES = ("adversarialnas", "autogan")  # --method random --space ...
 PRESET_NAMES = ("tiny", "paper")
 
 
@@ -42,6 +43,26 @@ class SearchConfig:
     candidates: int = 4  # random search: architectures sampled (budget split evenly)
     n_images: int = 512  # DEGAS: GLO training images (one learnable latent each)
     n_normal: int = 1  # DEGAS: normal maps after each up-sampled map
+    # AutoGAN (search/autogan.py; notes §1.3). One run-loop step is one shared-GAN D step or
+    # one controller step: an iteration is shared_steps + ctrl_steps steps, so iters follows.
+    search_iters: int = 9
+    grow_at: tuple[int, ...] = (3, 6)
+    shared_steps: int = 16
+    ctrl_steps: int = 4
+    n_critic: int = 2
+    g_batch: int = 32
+    hid: int = 32
+    ctrl_lr: float = 3.5e-4
+    entropy_coeff: float = 1e-4
+    baseline_decay: float = 0.9
+    reset_threshold: float = 1e-3
+    reset_window: int = 8
+    num_candidate: int = 4
+    topk: int = 2
+    reward: str = "is"
+    reward_images: int = 64
+    mode: str = "clean"
+    space: str = "adversarialnas"  # random search: the space it samples
     seed: int = 0
     log_every: int = 5
     checkpoint_every: int = 25
@@ -67,6 +88,28 @@ class SearchConfig:
         need(not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
              "(--method adversarial) only")
         need(self.log_every >= 1 and self.checkpoint_every >= 1, "log/checkpoint intervals must be at least 1")
+        need(self.space in SPACES, f"--space {self.space!r}: expected one of {', '.join(SPACES)}")
+        need(self.space == "adversarialnas" or self.method == "random", "--space applies to --method random only "
+             "(the other methods define their space)")
+        if self.method == "autogan" or self.space == "autogan":
+            from .rewards import REWARDS
+            from .strategies.reinforce import MODES
+
+            need(self.reward in REWARDS, f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
+            need(self.mode in MODES, f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
+        if self.method == "autogan" or self.space == "autogan":
+            need(len(self.grow_at) == 2 and 0 < self.grow_at[0] < self.grow_at[1] < self.search_iters,
+                 f"grow_at {list(self.grow_at)}: two growth iterations 0 < g1 < g2 < search_iters "
+                 f"({self.search_iters}), so all three stages run")
+            need(self.shared_steps >= 1 and self.ctrl_steps >= 1 and self.n_critic >= 1,
+                 "shared_steps, ctrl_steps and n_critic must be at least 1")
+            need(self.num_candidate >= self.topk >= 1, f"top-K {self.topk} of {self.num_candidate} candidates: "
+                 "need 1 <= K <= M")
+            need(self.reset_window >= 2, f"reset window {self.reset_window}: must be at least 2")
+            need(self.iters == self.search_iters * (self.shared_steps + self.ctrl_steps),
+                 f"--iters {self.iters}: an AutoGAN search runs search_iters × (shared_steps + ctrl_steps) = "
+                 f"{self.search_iters * (self.shared_steps + self.ctrl_steps)} steps; change the schedule, not "
+                 "--iters")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,7 +118,10 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        kw = {k: v for k, v in d.items() if k in names}
+        if "grow_at" in kw:  # a JSON list
+            kw["grow_at"] = tuple(int(v) for v in kw["grow_at"])
+        return cls(**kw)
 
 
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
@@ -90,6 +136,18 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("degas", "paper"): dict(iters=100_000, batch_size=64, gf=64, latent=128, arch_lr=3e-4, lr=1e-3,
                              beta1=0.5, beta2=0.999, n_images=50_000, n_normal=2, log_every=100,
                              checkpoint_every=1000),
+    # notes §1.7 (ours): 16×16 data, bottom 2 -> stages at 4/8/16, all three cells and skips
+    ("autogan", "tiny"): dict(iters=9 * (16 + 4), batch_size=16, g_batch=32, gf=16, df=16, latent=32, bottom=2,
+                              hid=32, n_critic=2, search_iters=9, grow_at=(3, 6), shared_steps=16, ctrl_steps=4,
+                              num_candidate=4, topk=2, entropy_coeff=1e-4, reset_window=8, reward_images=64,
+                              log_every=4, checkpoint_every=20),
+    # the published protocol (paper + exps/autogan_search.sh); shared_steps: 15 epochs of CIFAR-10
+    # at D batch 64 (ceil(50,000 / 64) = 782 batches per epoch: the official loader keeps the last one)
+    ("autogan", "paper"): dict(iters=65 * (15 * 782 + 30), batch_size=64, g_batch=128, gf=128, df=64, latent=128,
+                               bottom=4, hid=100, n_critic=5, search_iters=65, grow_at=(15, 35),
+                               shared_steps=15 * 782, ctrl_steps=30, num_candidate=10, topk=5, entropy_coeff=1e-3,
+                               reset_threshold=1e-3, reset_window=500, reward="is", reward_images=5000,
+                               log_every=100, checkpoint_every=1000),
 }
 
 RESUMABLE = {"iters", "log_every", "checkpoint_every"}
@@ -101,4 +159,7 @@ def make_config(method: str, preset: str, overrides: dict[str, Any]) -> SearchCo
     if preset not in PRESET_NAMES:
         raise GccGanError(f"--preset {preset!r}: expected one of {', '.join(PRESET_NAMES)}")
     base = SearchConfig(method=method, preset=preset, **PRESETS[(method, preset)])
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None}).validate()
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if method == "random" and given.get("space") == "autogan":  # the AutoGAN preset's sizes and schedule
+        base = dataclasses.replace(base, **PRESETS[("autogan", preset)])
+    return dataclasses.replace(base, **given).validate()

@@ -39,8 +39,10 @@ def _save(fig: Figure, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def pictures(method: str) -> list[str]:
-    """The pictures a search run of `method` writes (besides samples.png)."""
+def pictures(method: str, space: str | None = None) -> list[str]:
+    """The pictures a search run of `method` (in `space`) writes (besides samples.png)."""
+    if method == "autogan" or space == "autogan":  # the controller's (or random tokens') story
+        return ["genotype.png", "controller.png"]
     return ["genotype.png", "candidates.png" if method == "random" else "op_probabilities.png"]
 
 

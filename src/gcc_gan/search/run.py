@@ -77,6 +77,10 @@ def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
         from .adv_search import AdversarialSearcher
 
         return AdversarialSearcher(cfg, device)
+    if cfg.method == "autogan" or cfg.space == "autogan":  # random: uniform sampling, same schedule and reward
+        from .autogan import AutoGanSearcher
+
+        return AutoGanSearcher(cfg, device)
     if cfg.method == "degas":
         from .degas import DegasSearcher
 
@@ -251,7 +255,10 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
     # DEGAS reads indices into its GLO set (the first n_images images), the others images
     order = SampleOrder(len(data) if searcher.reads_images else searcher.n_items, cfg.seed)
     n = 2 * cfg.batch_size
-    sampling = "" if cfg.method == "random" else f", {cfg.sampling} sampling"
+    sampling = "" if cfg.method in ("random", "autogan") else f", {cfg.sampling} sampling"
+    sampling += f", {cfg.space} space" if cfg.method == "random" else ""
+    if cfg.method == "autogan" or cfg.space == "autogan":  # say which loss and reward (notes §1.4)
+        sampling += (f", {cfg.mode} mode" if cfg.method == "autogan" else "") + f", reward {cfg.reward}"
     console.print(f"{cfg.method} search ({cfg.preset} preset{sampling}"
                   f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}, {cfg.iters} iterations "
                   f"→ {out}" + (f" (resuming from step {start})" if resumed_from is not None else ""),
@@ -291,7 +298,8 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
                 with disk_full_as_error(out / "history.jsonl"):
                     hist.write(json.dumps(rec) + "\n")
                     hist.flush()
-                stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items() if k in ("d_loss", "g_loss", "loss", "tau"))
+                stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items()
+                                  if k in ("d_loss", "g_loss", "loss", "tau", "reward"))
                 progress.update(task, stats=stats)
                 if plain and (step % max(cfg.log_every, cfg.iters // 10) == 0 or step == cfg.iters):
                     console.print(f"step {step}/{cfg.iters}  {stats}", highlight=False)  # logs, CI
@@ -326,9 +334,11 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
     from .plots import plot_history
 
     gnet, dnet, enc, metrics = searcher.derive()
+    extra = searcher.provenance_extra() if hasattr(searcher, "provenance_extra") else {}  # type: ignore[attr-defined]
     prov = Provenance(searcher=cfg.method, dataset=data_spec, seed=cfg.seed,
-                      search_cost={"wall_s": round(wall, 2), "iters": float(cfg.iters)}, metrics=metrics,
-                      encoding=enc, notes=f"gcc-gan search --method {cfg.method} --preset {cfg.preset} "
+                      search_cost={"wall_s": round(wall, 2), "iters": float(cfg.iters), **extra.get("search_cost", {})},
+                      metrics=metrics, encoding=enc,
+                      notes=extra.get("notes") or f"gcc-gan search --method {cfg.method} --preset {cfg.preset} "
                       f"--sampling {cfg.sampling}" + (" --fixed-d" if cfg.fixed_d else ""))
     geno = Genotype(name=f"{cfg.method}-search-seed{cfg.seed}", generator=gnet, discriminator=dnet, provenance=prov)
     try:
@@ -337,6 +347,9 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
         raise RuntimeError(f"derived genotype is invalid: {e}") from None
     save_genotype(geno, out / "genotype.json")
     render_genotype(geno, infos, out / "genotype.png")
-    plot_history(out / "history.jsonl", searcher.op_names(), out, cfg.method)
+    if hasattr(searcher, "write_outputs"):  # AutoGAN: topk.json, child.safetensors, controller.png
+        searcher.write_outputs(out)  # type: ignore[attr-defined]
+    else:
+        plot_history(out / "history.jsonl", searcher.op_names(), out, cfg.method)
     save_grid(searcher.samples(64), out / "samples.png")
     return geno

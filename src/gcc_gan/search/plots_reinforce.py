@@ -1,0 +1,84 @@
+"""`controller.png` of a REINFORCE (AutoGAN) search: top row reward, baseline and entropy
+per controller step; below, one row per cell, each token's choice probabilities over the
+run (the controller of that cell's stage, along its most likely sequence). Solid grey lines
+mark growths, dashed red lines dynamic resets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from .plots import PALETTE, _save
+from .spaces.autogan import TOKEN_NAMES, TOKEN_VALUES
+
+
+def _rows(history: Path) -> list[dict[str, Any]]:
+    rows = []
+    for line in history.read_text().splitlines() if history.is_file() else []:
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            pass
+    return rows
+
+
+def _choice_names(token: str, n: int) -> list[str]:
+    kind = token.split(".", 1)[1]
+    if kind == "skip":  # bitmask, most significant bit = cell 1
+        return [format(v, f"0{max(1, (n - 1).bit_length())}b") for v in range(n)]
+    return list(TOKEN_VALUES[kind])
+
+
+def plot_controller(history: Path, rewards: list[dict[str, Any]], events: list[dict[str, Any]], path: Path) -> None:
+    rows = _rows(history)
+    fig = Figure(figsize=(13, 9.5))
+    axes = fig.subplots(4, 5, squeeze=False)
+    grows = [e["step"] for e in events if e["kind"] == "grow"]
+    resets = [e["step"] for e in events if e["kind"] == "reset"]
+
+    def marks(ax: Any) -> None:
+        for g in grows:
+            ax.axvline(g, color="#888888", lw=1)
+        for r in resets:
+            ax.axvline(r, color="#C44E52", lw=1, ls="--")
+
+    xs = [r["step"] for r in rewards]
+    end = max([r["step"] for r in rows] + xs + [1])
+    for c, (key, label) in enumerate((("reward", "reward"), ("total", "reward + entropy bonus"),
+                                      ("baseline", "baseline (mean)"), ("entropy", "entropy Σ_t H_t"))):
+        ax = axes[0][c]
+        ax.plot(xs, [r[key] for r in rewards], lw=1.2, color=PALETTE[2 + c], marker=".", ms=3)
+        ax.text(0.5, 1.03, label, fontsize=8, ha="center", va="bottom", transform=ax.transAxes)
+        ax.set_xlim(0, end)
+        marks(ax)
+        ax.tick_params(labelsize=6)
+    axes[0][4].set_axis_off()
+    axes[0][4].text(0, 0.5, "grey: growth (new stage, new controller)\nred dashed: dynamic reset\n"
+                    "token panels: the controller's\nprobabilities along its most\nlikely sequence", fontsize=7)
+    for cell in range(3):
+        for t, kind in enumerate(TOKEN_NAMES):
+            ax = axes[cell + 1][t]
+            name = f"cell{cell + 1}.{kind}"
+            pts = [(r["step"], r["tokens"][name]) for r in rows if name in r.get("tokens", {})]
+            if cell == 0 and kind == "skip":
+                ax.set_axis_off()
+                continue
+            if pts:
+                n = len(pts[0][1])
+                for j, label in enumerate(_choice_names(name, n)):
+                    ax.plot([p[0] for p in pts], [p[1][j] for p in pts], lw=1.2, color=PALETTE[(j + 2) % len(PALETTE)],
+                            label=label)
+                ax.axhline(1 / n, color="#BBBBBB", lw=0.8, ls=":")
+                ax.legend(fontsize=5.5, frameon=False, loc="upper left")
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlim(0, end)
+            marks(ax)
+            # text, not set_title: title auto-positioning costs seconds over 20 panels
+            ax.text(0.5, 1.03, name, fontsize=8, ha="center", va="bottom", transform=ax.transAxes)
+            ax.tick_params(labelsize=6)
+    fig.suptitle("AutoGAN search: controller", fontsize=10)
+    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.04, top=0.93, wspace=0.25, hspace=0.45)  # no tight_layout: slow
+    _save(fig, path)

@@ -1,0 +1,201 @@
+"""The AutoGAN search space: three generator cells, one shared-weights generator holding
+every candidate's weights, and the growing SNGAN-style discriminator.
+
+A candidate is an AutoGAN arch vector (4 / 9 / 14 numbers after stage 0 / 1 / 2); its
+network is exactly `genotype_dsl.encodings.autogan_generator(vector)` — the converter of
+`gcc-gan convert autogan` — so search and convert can never disagree. The shared generator
+follows the official code's module tree (models_search/building_blocks_search.py): per
+cell separate pre- and post-activation blocks (`pre_conv1`, `post_conv1`, … each with its
+own conv, BN and transposed conv), `c_sc` / `deconv_sc` for the shortcut, one 1×1
+`skip_in_ops.j` per earlier cell and the `skip_deconvx2` / `skip_deconvx4` stacks; the
+stem `l1` and `to_rgb` are shared by all stages. A child is the reference interpreter of its
+genotype whose op modules ARE the shared slot modules (same objects: no copies, gradients
+and BN running statistics land in the shared net), so its `state_dict()` is the genotype's
+canonical weight layout and a plain-module child costs what the supernet child costs.
+Every slot module is built from the op registry's source string of the op it serves.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ...compiler.interpreter import Interpreter, build_op
+from ...genotype_dsl.analysis import NetInfo, OpInfo, analyze
+from ...genotype_dsl.encodings import autogan_generator, parse_autogan_arch, sngan_discriminator
+from ...genotype_dsl.encodings.common import Native
+from ...genotype_dsl.model import Network
+
+STAGES = 3
+CELL_TOKENS = (2, 3, 3, 2)  # conv type, norm, upsample, shortcut
+TOKEN_NAMES = ("conv", "norm", "up", "shortcut", "skip")
+TOKEN_VALUES = {"conv": ("post", "pre"), "norm": ("none", "bn", "in"), "up": ("bilinear", "nearest", "deconv"),
+                "shortcut": ("no", "yes")}
+CACHE = 512  # children kept built (an LRU: building one costs a few ms)
+
+
+def stage_tokens(stage: int) -> list[int]:
+    """Choices per token of the cell a stage adds: cell 1 has no skip token, cell s+1 one
+    2^s-way skip token (official controller; the paper's s binary tokens are one token)."""
+    return list(CELL_TOKENS) + ([2**stage] if stage else [])
+
+
+def vector_length(stage: int) -> int:
+    return 4 + 5 * stage
+
+
+def stage_of(arch: Sequence[int]) -> int:
+    return (len(arch) - 4) // 5
+
+
+def child_native(arch: Sequence[int], gf: int, latent: int, bottom: int) -> Native:
+    return autogan_generator(list(arch), gf=gf, latent=latent, bottom=bottom)
+
+
+def _slot(edge_name: str, src: str, op: str, nth: int, cells: list[list[int]]) -> str:
+    """The shared module (official module path) an op of a child's edge runs on; `nth` counts
+    earlier ops of the same kind on the edge."""
+    if edge_name == "l1":
+        return "l1"
+    if edge_name == "to_rgb":
+        return "to_rgb.bn" if op == "batch_norm" else "to_rgb.conv"
+    cell, part = edge_name.split(".", 1)
+    k = int(cell.removeprefix("cell"))
+    kind = {"batch_norm": "bn", "conv": "conv", "conv_transpose": "deconv"}[op]
+    if part in ("c1", "c2"):
+        act = "pre" if cells[k - 1][0] == 1 else "post"
+        return f"{cell}.{act}_conv{part[1]}.{kind}"
+    if part == "c_sc":
+        return f"{cell}.c_sc" if op == "conv" else f"{cell}.deconv_sc"
+    if part.startswith("skip_in"):
+        j = int(src.split(".")[0].removeprefix("cell"))  # the earlier cell this skip comes from
+        if op == "conv":
+            return f"{cell}.skip_in_ops.{j - 1}"
+        scale = 2 ** (k - j)
+        return f"{cell}.skip_deconvx2" if scale == 2 else f"{cell}.skip_deconvx4.{nth}"
+    raise AssertionError(f"unexpected AutoGAN edge {edge_name}")
+
+
+def _covering_vectors() -> list[list[int]]:
+    """Full-length vectors that together use every slot: both conv types × {interpolating,
+    deconv} upsampling, BN, shortcut and every skip on (IN has no parameters)."""
+    out = []
+    for conv, up in itertools.product((0, 1), (0, 2)):
+        out.append([conv, 1, up, 1] + [conv, 1, up, 1, 1] + [conv, 1, up, 1, 3])
+    return out
+
+
+def weights_init(m: nn.Module) -> None:
+    """The official search's init (exps/autogan_search.sh: --init_type xavier_uniform): Conv2d
+    weights xavier-uniform, BatchNorm2d weight N(1, 0.02) and bias 0; the rest (ConvTranspose2d,
+    Linear, biases) keeps PyTorch's default, as the official `weights_init` leaves them."""
+    if isinstance(m, nn.Conv2d):
+        nn.init.xavier_uniform_(m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class SharedGenerator(nn.Module):
+    """All candidates' generator weights; `child(arch)` is the candidate as a plain module."""
+
+    def __init__(self, gf: int, latent: int, bottom: int, seed: int) -> None:
+        super().__init__()
+        self.gf, self.latent, self.bottom = gf, latent, bottom
+        self.slots = nn.ModuleDict()
+        self._src: dict[str, str] = {}
+        self._children: OrderedDict[tuple[int, ...], Interpreter] = OrderedDict()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for arch in _covering_vectors():
+                info = analyze(child_native(arch, gf, latent, bottom).network, role="generator")
+                for slot, op in self._slots_of(info, arch):
+                    src = op.call.spec.init_src(op.call.params, op.ctx)
+                    if slot in self._src:
+                        assert self._src[slot] == src, f"slot {slot}: {self._src[slot]} vs {src}"
+                        continue
+                    module, _ = build_op(op)
+                    assert module is not None
+                    self._src[slot] = src
+                    self.slots[slot.replace(".", "__")] = module
+            self.apply(weights_init)
+
+    @staticmethod
+    def _slots_of(info: NetInfo, arch: Sequence[int]) -> list[tuple[str, OpInfo]]:
+        cells = parse_autogan_arch(arch)
+        out = []
+        for e in info.edges:
+            seen: dict[str, int] = {}
+            for op in e.ops:
+                if op.call.spec.init_src(op.call.params, op.ctx) is None:
+                    continue
+                name = op.call.op
+                out.append((_slot(e.edge.name, e.edge.src, name, seen.get(name, 0), cells), op))
+                seen[name] = seen.get(name, 0) + 1
+        return out
+
+    def slot(self, name: str) -> nn.Module:
+        return self.slots[name.replace(".", "__")]
+
+    def child(self, arch: Sequence[int]) -> Interpreter:
+        """The candidate's reference interpreter running on the shared modules."""
+        key = tuple(int(a) for a in arch)
+        got = self._children.get(key)
+        if got is not None:
+            self._children.move_to_end(key)
+            return got
+        net = child_native(key, self.gf, self.latent, self.bottom).network
+        with torch.random.fork_rng(devices=[]):  # the throw-away modules must not move the global RNG
+            interp = Interpreter(analyze(net, role="generator"))
+        by_op = {id(op): s for s, op in self._slots_of(interp.info, key)}
+        for e in interp.info.edges:
+            mods = interp.edges[interp.keys[e.index]]
+            for j, op in enumerate(e.ops):
+                s = by_op.get(id(op))
+                if s is not None:
+                    assert self._src[s] == op.call.spec.init_src(op.call.params, op.ctx)
+                    mods[j] = self.slot(s)
+        interp.to(next(self.parameters()).device)
+        self._children[key] = interp
+        if len(self._children) > CACHE:
+            self._children.popitem(last=False)
+        return interp
+
+    def network(self, arch: Sequence[int]) -> Network:
+        return child_native(arch, self.gf, self.latent, self.bottom).network
+
+    def forward(self, z: Tensor, arch: Sequence[int]) -> Tensor:
+        out = self.child(arch)(z)
+        assert isinstance(out, Tensor)
+        return out
+
+
+class GrowingDiscriminator(nn.Module):
+    """The official search D (models_search/shared_gan.py): SNGAN blocks b1 (optimized, ↓),
+    b2 (↓), b3, b4, ReLU, global sum pool, linear; at stage s it runs [b1, b2, b3][:s+1] + b4.
+    Built as the reference interpreter of `sngan_discriminator` (op registry), run block by
+    block."""
+
+    def __init__(self, df: int, size: int, sn: bool, seed: int) -> None:
+        super().__init__()
+        self.native = sngan_discriminator(df=df, size=size, sn=sn)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net = Interpreter(analyze(self.native.network, role="discriminator"))
+            self.net.apply(weights_init)
+        self._edge = {e.edge.name: e.index for e in self.net.info.edges}
+        self.stage = 0
+
+    def _run(self, name: str, x: Tensor) -> Tensor:
+        return self.net.run_edge(self._edge[name], x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x
+        for b in ["block1", "block2", "block3"][: self.stage + 1] + ["block4"]:
+            sc = f"{b}.c_sc" if f"{b}.c_sc" in self._edge else f"{b}.sc"
+            h = self._run(f"{b}.c2", self._run(f"{b}.c1", h)) + self._run(sc, h)
+        return self._run("l5", h)

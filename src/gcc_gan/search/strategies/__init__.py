@@ -1,0 +1,1 @@
+"""Search strategies: how candidates are proposed and updated."""
