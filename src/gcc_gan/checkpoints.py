@@ -152,7 +152,7 @@ def _manifest(path: Path) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError) as e:  # ValueError covers JSON and UTF-8 errors
         raise DamagedCheckpoint(f"{MANIFEST} is unreadable ({e})") from None
     files = doc.get("files") if isinstance(doc, dict) else None
-    if doc.get("format") != MANIFEST_FORMAT or not isinstance(files, dict) or STATE not in files or not all(
+    if not isinstance(files, dict) or doc.get("format") != MANIFEST_FORMAT or STATE not in files or not all(
             isinstance(v, dict) and isinstance(v.get("sha256"), str) and isinstance(v.get("bytes"), int)
             for v in files.values()):
         raise DamagedCheckpoint(f"{MANIFEST} is not a gcc-gan checkpoint manifest (format {MANIFEST_FORMAT})")
