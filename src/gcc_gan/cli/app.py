@@ -2,11 +2,12 @@
 their commands on `app`; `main.py` imports them and runs the app, and nothing here imports
 a command module, so there is no import cycle.
 
-Exit codes: 0 success; 1 a user error (`GccGanError`, or a file the OS refuses), printed
-as one `error: ...` line block on stderr, never a traceback; 2 a usage error (unknown
-option, missing argument, a value outside an option's choices: options with fixed values
-are typed `Literal[...]`, so click checks them and lists them), printed by typer/click in
-plain words. A closed stdout (`| head -1`) is no error.
+Exit codes: 0 success; 1 a user error (`GccGanError`, a file the OS refuses, a full
+disk), printed as one `error: ...` line block on stderr, never a traceback; 2 a usage error
+(unknown option, missing argument, a value outside an option's choices: options with fixed
+values are typed `Literal[...]`, so click checks them and lists them), printed by
+typer/click in plain words; 130 interrupted (Ctrl-C). A closed stdout (`| head -1`) is no
+error.
 
 Help is click's plain layout (typer's rich panels showed a `<bool>` type on flags and cut
 long descriptions), with every option described the same way (`_normalise_help`).
@@ -26,8 +27,10 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from .. import __version__
+from ..atomic import disk_full_message
 from ..console import make_console
-from ..errors import GccGanError
+from ..errors import GccGanError, Interrupted
+from ..runlock import command_scope
 
 # choices shared by several commands (checked against the library's own lists in tests)
 Device = Literal["auto", "cpu", "cuda"]
@@ -129,7 +132,14 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with command_scope():  # output locks a command takes are held until it returns
+                return super().invoke(ctx)
+        except Interrupted as e:  # Ctrl-C in a long run: where it stopped and how to go on
+            err_console.print(Text(str(e)), highlight=False, soft_wrap=True)
+            raise typer.Exit(130)
+        except KeyboardInterrupt:
+            err_console.print("interrupted", highlight=False)
+            raise typer.Exit(130)
         except GccGanError as e:
             fail(str(e))
         except _UsageError as e:
@@ -139,7 +149,12 @@ class _Group(TyperGroup):
             if e.errno == errno.EPIPE:
                 _quiet_stdout()
                 raise typer.Exit(0) from None
-            fail(_os_message(e))
+            fail(disk_full_message(e) or _os_message(e))
+        except Exception as e:  # a library error that wraps a full disk (safetensors, torch.save)
+            msg = disk_full_message(e)
+            if msg is None:
+                raise
+            fail(msg)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any | None:
         cmd = super().get_command(ctx, cmd_name)

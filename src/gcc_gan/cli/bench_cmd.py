@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from ..errors import GccGanError
+from ..runlock import hold_for_command
 from .app import app, check_genotypes, console, refuse_overwrite
 from .max_memory import max_memory_option
 
@@ -174,6 +175,8 @@ def bench_cmd(
     from ..bench.runner import BenchOptions, Session, parse_metrics
     from ..bench.targets import disambiguate_labels, load_target
 
+    if json_out is not None:
+        hold_for_command(json_out, f"--json {json_out}")
     ms = parse_metrics(metrics)
     if json_out is not None:
         refuse_overwrite(json_out, force, "--json")
@@ -229,6 +232,7 @@ def stats_cmd(
     force: bool = typer.Option(False, "--force", help="replace an existing stats file"),
 ) -> None:
     """Compute real-data statistics for FID / KID (mean, covariance, KID features) into a .npz."""
+    hold_for_command(out, f"-o {out}")
     from ..bench.inception import load_inception
     from ..bench.stats import compute_real_stats, save_stats
     from ..train.data import load_dataset

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # torch is imported by the commands themselves: `gcc-gan --he
     from torch import Tensor
 
 from ..errors import GccGanError
+from ..runlock import hold_for_command
 from .app import app, console, err_console, refuse_overwrite
 from .max_memory import max_memory_option
 
@@ -94,6 +95,7 @@ def compile_cmd(
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
     t0 = time.perf_counter()
+    hold_for_command(out, f"-o {out}")  # before any slow work: a second compile into -o fails at once
     # files and names are checked before torch is imported (seconds): a typo fails at once
     if (out / "report.json").is_file():  # a previous compile (anything else is refused, --force or not)
         refuse_overwrite(out, force, kind="directory")
@@ -226,6 +228,7 @@ def import_cmd(
     net: Literal["g", "d", "both"] = typer.Option("g", "--net", help="g, d (dis_state_dict) or both"),
 ) -> None:
     """Import an official AutoGAN / AdversarialNAS checkpoint (generator, discriminator) as canonical weights."""
+    hold_for_command(out, f"-o {out}")
     from ..export.weights import import_checkpoint
 
     refuse_overwrite(out, force)
