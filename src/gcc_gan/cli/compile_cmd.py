@@ -123,49 +123,17 @@ def compile_cmd(
 
 def _compile(genotype: str, out: Path, weights: Optional[Path], width: Optional[float], net: Optional[str],
              opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any) -> None:
-    import torch
-
-    from ..compiler.interpreter import Interpreter
-    from ..compiler.pipeline import compile_network, load_weights
-    from ..export.artifacts import write_compile_dir
-    from ..export.onnx_export import check_opset
-    from ..genotype_dsl.analysis import analyze
-    from ..genotype_dsl.io import load_and_analyze
+    from ..api import compile as compile_genotype
 
     t0 = time.perf_counter()
-    check_opset(opset)
-    g, infos = load_and_analyze(genotype)
-    key = net or ("g" if g.generator is not None else "d")
-    if key not in ROLES:
-        raise GccGanError(f"--net must be g, d or both, not {key!r}")
-    roles = ROLES[key]
-    for role in roles:
-        if role not in infos:
-            other = "g" if role == "discriminator" else "d"
-            raise GccGanError(f"{genotype} has no {role}" + (f"; try --net {other}" if infos else ""))
-    if width is not None:
-        if not width > 0:
-            raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
-        infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
-    given = weights_by_role(weights, roles) if weights is not None else {}
-    compiled, interpreters = [], {}
-    for role in roles:
-        # the reference interpreter holds the weights (given, or a seeded initialisation);
-        # the compiled module is checked against it
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            ref = Interpreter(infos[role])
-        if role in given:
-            load_weights(ref, given[role], what=str(weights))
-        interpreters[role] = ref.eval()
-        compiled.append(compile_network(infos[role], ref.state_dict(), role=role, passes=not no_passes, genotype=g))
     with err_console.status("compiling", spinner="dots") as status:
-        report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify, interpreters=interpreters,
-                                   worker=worker, on_step=lambda what: status.update(f"{what}…"))
-    _print_summary(out, report, compiled, time.perf_counter() - t0)
+        report = compile_genotype(genotype, out, weights=weights, net=net, width=width, opset=opset,
+                                  passes=not no_passes, verify=not no_verify, seed=seed, worker=worker,
+                                  on_step=lambda what: status.update(f"{what}…"))
+    _print_summary(out, report, time.perf_counter() - t0)
 
 
-def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall: float) -> None:
+def _print_summary(out: Path, report: dict[str, Any], wall: float) -> None:
     console.print(f"[bold]compiled[/bold] → {escape(str(out))}/  ({wall:.1f} s)", highlight=False)
     for role, r in report["networks"].items():
         before, after = r.get("macs_before"), r.get("macs_after")
@@ -195,12 +163,17 @@ def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall:
                           f"TorchScript one failed: {escape(exp['fallback_reason'][:160])}", highlight=False)
     files = [f for r in report["networks"].values() for f in r["files"]] + ["report.json"]
     console.print(f"  files: {', '.join(files)}", highlight=False)
-    c = compiled[0]
+    role, first = next(iter(report["networks"].items()))
     feeds = ", ".join(f'"{n}": np.random.randn(4, {", ".join(map(str, s))}).astype("float32")'
-                      for n, s in c.input_shapes.items())
-    onnx_py = (f'import onnxruntime as ort, numpy as np; s = ort.InferenceSession("{out / (c.role + ".onnx")}"); '
+                      for n, s in first["input_shapes"].items())
+    onnx_py = (f'import onnxruntime as ort, numpy as np; s = ort.InferenceSession("{out / (role + ".onnx")}"); '
                f"print(s.run(None, {{{feeds}}})[0].shape)")
-    console.print("next: run it with onnxruntime:", highlight=False)
+    if role == "generator":
+        console.print("next: sample images (a folder, an .npz or a grid .png):", highlight=False)
+        cmd = ["gcc-gan", "sample", str(out), "-n", "64", "-o", "grid.png"]
+        console.print("  " + " ".join(shlex.quote(c) for c in cmd), highlight=False, markup=False, soft_wrap=True)
+    console.print("or run it with onnxruntime:" if role == "generator" else "next: run it with onnxruntime:",
+                  highlight=False)
     console.print(f"  python -c {shlex.quote(onnx_py)}", highlight=False, markup=False, soft_wrap=True)
 
 
