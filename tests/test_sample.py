@@ -199,3 +199,30 @@ def test_readme_api_example_runs(tmp_path: Path, inception_file: Path, monkeypat
     assert "128 (3, 32, 32)" in out and re.search(r"IS \d+\.\d\d", out)
     assert len(list((tmp_path / "samples").glob("*.png"))) == 100
     assert (tmp_path / "out" / "generator.onnx").is_file()
+
+
+def test_compiled_dir_documents_itself(compiled: Path, small_genotype: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import onnx
+
+    m = onnx.load(str(compiled / "generator.onnx"))
+    dims = lambda vi: [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]  # noqa: E731
+    assert [(v.name, dims(v)) for v in m.graph.input] == [("z", ["batch", 128])]
+    assert [(v.name, dims(v)) for v in m.graph.output] == [("image", ["batch", 3, 32, 32])]
+    meta = {p.key: p.value for p in m.metadata_props}
+    g = gcc_gan.load_genotype(str(small_genotype))
+    assert meta["latent_size"] == "128" and meta["precision"] == "fp32"
+    assert meta["genotype_sha256"] == g.digest() and meta["gcc_gan_version"] == gcc_gan.__version__
+    assert "z [batch, 128]" in m.doc_string and "image [batch, 3, 32, 32]" in m.doc_string
+    # generator.py: its usage docstring runs as written, where gcc_gan cannot be imported
+    src = (compiled / "generator.py").read_text()
+    doc = src.split('"""')[1]
+    snippet = "\n".join(line[4:] for line in doc.split("Usage")[1].splitlines()[2:] if line.startswith("    "))
+    assert "LATENT_DIM" in snippet and re.search(r"^LATENT_DIM = 128\b", src, re.M)
+    code = ("import sys; sys.modules['gcc_gan'] = None\n" + snippet
+            + "\nassert images.shape == (16, 3, 32, 32), images.shape\nassert Generator.latent_dim == 128")
+    subprocess.run([sys.executable, "-c", code], cwd=compiled, check=True, capture_output=True)
+    assert gcc_gan.load_compiled(compiled).latent_dim == 128
+    # the compile summary names the next step
+    assert run(["compile", str(small_genotype), "-o", str(tmp_path / "c"), "--no-verify"]) == 0
+    assert f"gcc-gan sample {tmp_path / 'c'} -n 64 -o grid.png" in capsys.readouterr().out

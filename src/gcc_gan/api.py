@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import GccGanError
 
@@ -108,21 +108,29 @@ def _interpreters(genotype: Genotype | str | os.PathLike[str], weights: Any, *, 
 def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathLike[str], *,  # noqa: A001
             weights: str | os.PathLike[str] | dict[str, Tensor] | None = None, net: str | None = None,
             width: float | None = None, opset: int = 17, passes: bool = True, verify: bool = True, seed: int = 0,
-            on_step: Callable[[str], None] | None = None,
+            precisions: Sequence[str] = ("fp32",), calibration_size: int | None = None,
+            min_psnr: float | None = None, on_step: Callable[[str], None] | None = None,
             worker: StandaloneWorker | None = None) -> dict[str, Any]:
     """Compile `genotype` into `out_dir` (replaced atomically, only when every step and
     check succeeded): `generator.py` (imports only torch), `.safetensors`, `.onnx`, `.pt2`,
     and `report.json`, whose content is returned. `net`: "g", "d" or "both" (default: the
-    generator, or the discriminator of a D-only genotype)."""
+    generator, or the discriminator of a D-only genotype).
+
+    `precisions`: any of "fp32", "fp16", "int8" (the generator's `generator.fp16.onnx` /
+    `generator.int8.onnx`; int8 calibrated on `calibration_size` fixed-seed latents). Each
+    variant is verified against fp32 (max error, PSNR, images/s side by side, in the
+    report); one below `min_psnr` dB (default 30) is an error and nothing is written."""
     from .compiler.pipeline import compile_network
     from .export.artifacts import write_compile_dir
     from .export.onnx_export import check_opset
+    from .export.precision import PrecisionOptions
 
     check_opset(opset)
+    popts = PrecisionOptions.make(precisions, calibration_size, min_psnr)
     g, refs, infos, roles = _interpreters(genotype, weights, net=net, width=width, seed=seed)
     compiled = [compile_network(infos[r], refs[r].state_dict(), role=r, passes=passes, genotype=g) for r in roles]
     return write_compile_dir(out_dir, compiled, g, opset=opset, verify=verify, interpreters=refs, worker=worker,
-                             on_step=on_step)
+                             on_step=on_step, precision=popts)
 
 
 def load_compiled(path: str | os.PathLike[str], backend: str = "torch") -> Sampler:

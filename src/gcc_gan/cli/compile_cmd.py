@@ -7,7 +7,7 @@ import re
 import shlex
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 from rich.markup import escape
@@ -107,6 +107,12 @@ def compile_cmd(
     no_passes: bool = typer.Option(False, "--no-passes", help="skip the optimisation passes"),
     no_verify: bool = typer.Option(False, "--no-verify", help="skip the standalone / onnxruntime / .pt2 checks"),
     seed: int = typer.Option(0, "--seed", help="seed of the fresh initialisation when no --weights"),
+    precision: Optional[List[str]] = typer.Option(None, "--precision", help=(
+        "fp32, fp16 and/or int8 (repeat or comma-separate): extra generator.fp16.onnx / generator.int8.onnx, "
+        "each verified against fp32 (max error, PSNR, images/s)")),
+    calibration_size: int = typer.Option(128, "--calibration-size", help="int8: latents (fixed seed) to calibrate on"),
+    min_psnr: float = typer.Option(30.0, "--min-psnr", help="fail (write nothing) when a variant's PSNR vs fp32 "
+                                   "is below this many dB"),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
     from ..export.standalone import StandaloneWorker
@@ -115,20 +121,23 @@ def compile_cmd(
     # torch and compiles; it is killed on any error below
     worker = None if no_verify else StandaloneWorker()
     try:
-        _compile(genotype, out, weights, width, net, opset, no_passes, no_verify, seed, worker)
+        _compile(genotype, out, weights, width, net, opset, no_passes, no_verify, seed, worker,
+                 (precision or ["fp32"], calibration_size, min_psnr))
     finally:
         if worker is not None:
             worker.close()
 
 
 def _compile(genotype: str, out: Path, weights: Optional[Path], width: Optional[float], net: Optional[str],
-             opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any) -> None:
+             opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any,
+             precision: tuple[list[str], int, float] = (["fp32"], 128, 30.0)) -> None:
     from ..api import compile as compile_genotype
 
     t0 = time.perf_counter()
     with err_console.status("compiling", spinner="dots") as status:
         report = compile_genotype(genotype, out, weights=weights, net=net, width=width, opset=opset,
                                   passes=not no_passes, verify=not no_verify, seed=seed, worker=worker,
+                                  precisions=precision[0], calibration_size=precision[1], min_psnr=precision[2],
                                   on_step=lambda what: status.update(f"{what}…"))
     _print_summary(out, report, time.perf_counter() - t0)
 
@@ -143,6 +152,10 @@ def _print_summary(out: Path, report: dict[str, Any], wall: float) -> None:
         console.print(f"  [bold]{role}[/bold]: {_fmt_int(ref_params)} params{compiled_params} · MACs/sample "
                       f"{_fmt_macs(before)} → {_fmt_macs(after)}{ratio} · passes fired: "
                       f"{', '.join(r.get('passes_fired', [])) or 'none'}", highlight=False)
+        for v in r.get("precision", {}).values():
+            console.print(f"    {v['file']}: PSNR {v['psnr_db']:.1f} dB vs fp32 (max abs error {v['max_abs_err']:.1e}), "
+                          f"{v['images_per_s']:.0f} images/s vs fp32 {v['fp32_images_per_s']:.0f} "
+                          f"({v['speedup_vs_fp32']:.2f}×, onnxruntime CPU, batch {v['batch']})", highlight=False)
         ver = r.get("verification", {})
         if not ver:
             console.print("    [yellow]not verified (--no-verify)[/yellow]")

@@ -81,6 +81,28 @@ def header(g: Genotype | None, role: str, report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def usage(role: str, inputs: Mapping[str, Shape], outputs: Mapping[str, Shape]) -> str:
+    """The generated file's how-to-use paragraph (generators: load, sample, LATENT_DIM)."""
+    if role != "generator" or len(inputs) != 1:
+        return ""
+    out = "×".join(map(str, next(iter(outputs.values()))))
+    return "\n".join([
+        "Usage (needs only torch and safetensors):",
+        "",
+        "    import torch",
+        "    from safetensors.torch import load_file",
+        "    from generator import LATENT_DIM, Generator",
+        "",
+        "    g = Generator()",
+        '    g.load_state_dict(load_file("generator.safetensors"))',
+        "    g.eval()",
+        "    with torch.no_grad():",
+        f"        images = g(torch.randn(16, LATENT_DIM))  # 16×{out}, in [-1, 1]",
+        "",
+        "With gcc-gan installed: `gcc-gan sample DIR -n 64 -o grid.png`.",
+    ])
+
+
 def compile_network(info: NetInfo, weights: Mapping[str, Tensor] | None = None, *, role: str = "generator",
                     passes: bool | list[str] = True, genotype: Genotype | None = None,
                     seed: int = 0) -> CompiledNetwork:
@@ -104,7 +126,9 @@ def compile_network(info: NetInfo, weights: Mapping[str, Tensor] | None = None, 
         "passes": pass_log,
     }
     class_name = CLASS_NAMES[role]
-    source, state = generate(g, class_name, header(genotype, role, report))
+    text = header(genotype, role, report)
+    how = usage(role, g.inputs, {o: g.nodes[n] for o, n in g.outputs})
+    source, state = generate(g, class_name, f"{text}\n\n{how}" if how else text)
     report["wall_s"] = time.perf_counter() - t0
     return CompiledNetwork(role, class_name, source, state, dict(g.inputs),
                            {o: g.nodes[n] for o, n in g.outputs}, report, g)
