@@ -171,6 +171,39 @@ def _write_network(tmp: Path, c: CompiledNetwork) -> tuple[ReferenceOutputs, dic
     return ref, {**_net_report(c), "files": files, "verification": {}, "step_wall_s": times}
 
 
+def onnx_params(path: Path) -> int:
+    """Elements of the ONNX file's float tensors: initializers and Constant nodes (its
+    stored parameters, plus the few constants of derived weights, e.g. sub-pixel taps)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    floats = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16)
+    consts = [a.t for node in model.graph.node if node.op_type == "Constant" for a in node.attribute if a.name == "value"]
+    n = 0
+    for t in [*model.graph.initializer, *consts]:
+        if t.data_type in floats:
+            k = 1
+            for d in t.dims:
+                k *= int(d)
+            n += k
+    return n
+
+
+def compiled_params(out_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Per network of a compile directory's report.json: source, stored (safetensors /
+    ONNX) and runtime parameters, and the derived tensors."""
+    d = Path(out_dir)
+    try:
+        report = json.loads((d / "report.json").read_text(encoding="utf-8"))
+        nets = report["networks"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise GccGanError(f"{d}: not a gcc-gan compile directory (no readable report.json)") from None
+    keys = ("params_source", "params_stored", "params_onnx", "params_runtime")
+    return {role: {**{k: r.get(k) for k in keys}, "derived_tensors": r.get("derived_tensors", []),
+                   "macs_before": r.get("macs_before"), "macs_after": r.get("macs_after")}
+            for role, r in nets.items()}
+
+
 def onnx_metadata(c: CompiledNetwork, genotype: Genotype | None, precision: str = "fp32") -> dict[str, str]:
     """The model's metadata_props: what a deployment needs without gcc-gan."""
     meta = {"gcc_gan_version": __version__, "role": c.role, "precision": precision,
@@ -271,6 +304,8 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
                     step(f"exporting {stem_of(c.role)}.pt2")
                     _timed(net["step_wall_s"], "pt2_export", lambda c=c, ref=ref: export_pt2(
                         ref.module, c.input_shapes, tmp / f"{stem_of(c.role)}.pt2"))
+            for c in compiled:
+                nets[c.role]["params_onnx"] = onnx_params(tmp / f"{stem_of(c.role)}.onnx")
             if verifying:
                 t0 = time.perf_counter()
                 batches = sorted({*ONNX_BATCHES, *PT2_BATCHES, STANDALONE_BATCH})
