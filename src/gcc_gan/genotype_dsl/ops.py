@@ -698,12 +698,16 @@ class SubPixelConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
 
     def phase_weights(self) -> torch.Tensor:
-        """(4, cout, cin, kp, kp): phase (a, b) sums the kernel's taps that land on each
-        low-res tap, rows by phase a and columns by phase b (slices and sums only)."""
-        w = self.weight
-        rows = [torch.stack([w[:, :, i:j].sum(2) for i, j in self.taps[a]], 2) for a in (0, 1)]
-        return torch.stack([torch.stack([r[..., i:j].sum(-1) for i, j in self.taps[b]], -1)
-                            for r in rows for b in (0, 1)])
+        """(4, cout, cin, kp, kp): phase (a, b) adds up the kernel's taps that land on each
+        low-res tap, rows by phase a, columns by phase b. Only slices, adds and concats:
+        ops every ONNX runtime constant-folds."""
+        def taps(x: torch.Tensor, a: int, dim: int) -> torch.Tensor:
+            parts = [x.narrow(dim, i, 1) if j - i == 1 else x.narrow(dim, i, 1) + x.narrow(dim, i + 1, 1)
+                     for i, j in self.taps[a]]
+            return torch.cat(parts, dim)
+
+        rows = [taps(self.weight, a, 2) for a in (0, 1)]
+        return torch.stack([taps(r, b, 3) for r in rows for b in (0, 1)])
 
     def _phases(self) -> torch.Tensor:
         # eager inference reuses the phase kernels until the weight changes (in place or
