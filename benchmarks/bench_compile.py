@@ -52,7 +52,8 @@ def interleaved(cands: dict[str, Callable[[], object]], repeats: int) -> dict[st
     return times
 
 
-def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = True) -> dict[str, float]:
+def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = True,
+          torch_compile: bool = False) -> dict[str, float]:
     import onnxruntime as ort
 
     info = analyze(zoo_genotype(name).generator)
@@ -82,6 +83,14 @@ def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = 
         psnr = {p: psnr_db(s.run(None, {"z": zn})[0], want) for p, s in variants.items()}
         cands = {"reference": lambda: ref(z), "compiled": lambda: mod(z), "onnxruntime": lambda: sess.run(None, {"z": zn})}
         cands.update({f"ort {p}": (lambda s=s: s.run(None, {"z": zn})) for p, s in variants.items()})
+        if torch_compile:  # what `gcc-gan sample --compile` / load_compiled(compiled=True) run
+            from gcc_gan.export.sample import _torch_run
+
+            fast = _torch_run(mod, compiled=True)
+            t0 = time.perf_counter()
+            fast([zn])
+            print(f"torch.compile (frozen weights) first call {time.perf_counter() - t0:.1f} s")
+            cands["torch.compile"] = lambda: fast([zn])
         times = interleaved(cands, repeats)
     med = {k: statistics.median(v) for k, v in times.items()}
     spread = {k: (max(v) - min(v)) / statistics.median(v) for k, v in times.items()}
@@ -98,6 +107,9 @@ def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = 
     print(f"speed-up     compiled/reference {sp:.2f}x (target ≥ {TARGETS.get(name, (1, 1))[1]})   "
           f"onnxruntime/compiled {ort_vs:.2f}x (target ≥ 1)")
     print(f"PyTorch      compiled module / onnxruntime fp32 throughput {1 / ort_vs:.2f}x (issue 14 goal ≥ 0.95)")
+    if "torch.compile" in med:
+        print(f"PyTorch      torch.compile'd module / onnxruntime fp32 throughput "
+              f"{med['onnxruntime'] / med['torch.compile']:.2f}x (issue 14 goal ≥ 0.95)")
     for p in variants:
         x = med["onnxruntime"] / med[f"ort {p}"]
         print(f"ONNX {p}    {x:.2f}x fp32 onnxruntime images/s, PSNR {psnr[p]:.1f} dB vs fp32"
@@ -123,10 +135,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--cli-runs", type=int, default=3, help="times `gcc-gan compile` runs end to end (0: skip)")
     ap.add_argument("--no-precisions", action="store_true", help="skip the fp16 / int8 ONNX variants")
+    ap.add_argument("--torch-compile", action="store_true", help="also time the torch.compile'd module "
+                    "(frozen weights; its first call takes minutes on a slow CPU)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.zoo.split(","):
-        bench(name, args.batch, args.repeats, args.threads, not args.no_precisions)
+        bench(name, args.batch, args.repeats, args.threads, not args.no_precisions, args.torch_compile)
         if args.cli_runs:
             walls = sorted(compile_wall(name) for _ in range(args.cli_runs))
             print(f"gcc-gan compile zoo:{name} -o out (ONNX export + verification included): median "

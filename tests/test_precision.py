@@ -99,3 +99,9 @@ def test_summary_prints_the_figures(small_genotype: Path, tmp_path: Path, capsys
     assert run(["compile", str(small_genotype), "-o", str(tmp_path / "o"), "--no-verify", "--precision", "fp16"]) == 0
     out = capsys.readouterr().out
     assert "generator.fp16.onnx: PSNR" in out and "images/s vs fp32" in out
+
+
+def test_variants_need_the_generator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["compile", "zoo:sngan-d", "-o", str(tmp_path / "d"), "--precision", "int8"]) == 1
+    assert "precision variants are made of the generator" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

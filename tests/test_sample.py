@@ -226,3 +226,13 @@ def test_compiled_dir_documents_itself(compiled: Path, small_genotype: Path, tmp
     # the compile summary names the next step
     assert run(["compile", str(small_genotype), "-o", str(tmp_path / "c"), "--no-verify"]) == 0
     assert f"gcc-gan sample {tmp_path / 'c'} -n 64 -o grid.png" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # torch.compile's first call: tens of seconds to minutes on this CPU
+def test_torch_compile_switch_gives_the_same_images(compiled: Path) -> None:
+    eager = gcc_gan.sample(str(compiled), 5, seed=4, batch_size=3)
+    gen = gcc_gan.load_compiled(compiled, compiled=True)
+    fast = gcc_gan.sample(gen, 5, seed=4, batch_size=3)  # the last batch of 2 is padded to 3
+    assert np.abs(fast.astype(int) - eager.astype(int)).max() <= 1
+    with pytest.raises(GccGanError, match="--compile applies to the torch backend"):
+        gcc_gan.load_compiled(compiled, backend="onnx", compiled=True)

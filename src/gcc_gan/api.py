@@ -128,27 +128,33 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
     check_opset(opset)
     popts = PrecisionOptions.make(precisions, calibration_size, min_psnr)
     g, refs, infos, roles = _interpreters(genotype, weights, net=net, width=width, seed=seed)
+    if popts.variants and "generator" not in roles:
+        raise GccGanError(f"--precision {','.join(popts.variants)}: precision variants are made of the generator "
+                          "(PSNR of its images); compile with --net g or both")
     compiled = [compile_network(infos[r], refs[r].state_dict(), role=r, passes=passes, genotype=g) for r in roles]
     return write_compile_dir(out_dir, compiled, g, opset=opset, verify=verify, interpreters=refs, worker=worker,
                              on_step=on_step, precision=popts)
 
 
-def load_compiled(path: str | os.PathLike[str], backend: str = "torch") -> Sampler:
+def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False) -> Sampler:
     """The generator of a `gcc-gan compile` directory: `.module` (the standalone PyTorch
     module, torch backend), `.latent_dim`, `.image_shape`, and `gen(z)` → float NCHW
-    images in [-1, 1] for float32 numpy latents. `backend`: "torch" or "onnx" (onnxruntime)."""
+    images in [-1, 1] for float32 numpy latents. `backend`: "torch" or "onnx" (onnxruntime).
+    `compiled=True` runs the module through torch.compile with frozen weights (needs a
+    C++ compiler; minutes of start-up on a slow CPU; then faster than onnxruntime here)."""
     from .export.sample import load_compiled_dir
 
-    return load_compiled_dir(path, backend)
+    return load_compiled_dir(path, backend, compiled)
 
 
 def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
-                   backend: str = "torch", width: float | None = None) -> Sampler:
+                   backend: str = "torch", width: float | None = None, compiled: bool = False) -> Sampler:
     """A generator to sample from: a compile directory, a training run directory, or a
-    genotype file / `zoo:NAME` (with `weights`, else freshly initialised with seed 0)."""
+    genotype file / `zoo:NAME` (with `weights`, else freshly initialised with seed 0).
+    `compiled`: as in `load_compiled`."""
     from .export.sample import load_generator as _load
 
-    return _load(source, weights, backend, width)
+    return _load(source, weights, backend, width, compiled)
 
 
 def _sampler(source: Sampler | str | os.PathLike[str], weights: Any, backend: str) -> Sampler:
