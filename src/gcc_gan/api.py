@@ -141,7 +141,7 @@ def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled
     module, torch backend), `.latent_dim`, `.image_shape`, and `gen(z)` → float NCHW
     images in [-1, 1] for float32 numpy latents. `backend`: "torch" or "onnx" (onnxruntime).
     `compiled=True` runs the module through torch.compile with frozen weights (needs a
-    C++ compiler; minutes of start-up on a slow CPU; then faster than onnxruntime here)."""
+    C++ compiler; minutes of start-up on a slow CPU; then faster than eager, near onnxruntime)."""
     from .export.sample import load_compiled_dir
 
     return load_compiled_dir(path, backend, compiled)

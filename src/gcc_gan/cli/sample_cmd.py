@@ -30,7 +30,7 @@ def sample_cmd(
     width: Optional[float] = typer.Option(None, "--width", help="multiply a genotype's base width by MULT"),
     compiled: bool = typer.Option(False, "--compile", help=(
         "torch backend: torch.compile with frozen weights (needs a C++ compiler; compiling takes from tens of "
-        "seconds to minutes, then it runs faster than eager and than onnxruntime on CPU)")),
+        "seconds to minutes, then it runs faster than eager, near onnxruntime on CPU)")),
     force: bool = typer.Option(False, "--force", help="replace an existing output (a folder only if gcc-gan "
                                "sample wrote it)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr"),

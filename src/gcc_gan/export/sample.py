@@ -61,8 +61,8 @@ def _torch_run(module: nn.Module, compiled: bool = False) -> Callable[[Sequence[
     weights — conv + bias + activation fused, oneDNN weights prepacked — compiled on the
     first call for that batch size (a smaller last batch is padded to it, so it is not
     compiled again). Needs a C++ compiler; the first call takes from tens of seconds to
-    minutes, after which it ran 1.8× the eager module and 1.2× onnxruntime (autogan-a,
-    batch 64, 2 threads)."""
+    minutes, after which it ran 1.3–1.8× the eager module and 0.86–1.22× onnxruntime
+    (autogan-a, batch 64, 2 threads, on a loaded shared machine)."""
     module.eval()
     fn: Callable[..., Any] = module
     size: list[int] = []
