@@ -10,6 +10,10 @@ them alike; the script prints ratios (absolute times on a shared machine mean li
 Targets (issue 3): MACs compiled/reference ≤ 0.75 (autogan-a), ≤ 0.82 (adversarialnas);
 throughput compiled/reference ≥ 1.3 (autogan-a), ≥ 1.15 (adversarialnas); onnxruntime ≥
 compiled eager; `gcc-gan compile zoo:autogan-a -o out` < 10 s.
+Issue 14: the PyTorch module's speed as a fraction of onnxruntime fp32 (goal ≥ 0.95), and
+the fp16 / int8 ONNX variants (`gcc-gan compile --precision`) against fp32 onnxruntime:
+images/s side by side and PSNR on the same latents (goal: int8 ≥ 1.5× at ≥ 30 dB).
+Weights are the seeded initialisation (no trained checkpoints here), which shapes PSNR.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import torch
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.export.onnx_export import export_onnx
+from gcc_gan.export.precision import DEFAULT_CALIBRATION, psnr_db, to_fp16, to_int8
 from gcc_gan.genotype_dsl.analysis import analyze
 from gcc_gan.genotype_dsl.zoo import zoo_genotype
 
@@ -47,7 +52,8 @@ def interleaved(cands: dict[str, Callable[[], object]], repeats: int) -> dict[st
     return times
 
 
-def bench(name: str, batch: int, repeats: int, threads: int) -> dict[str, float]:
+def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = True,
+          torch_compile: bool = False) -> dict[str, float]:
     import onnxruntime as ort
 
     info = analyze(zoo_genotype(name).generator)
@@ -56,19 +62,36 @@ def bench(name: str, batch: int, repeats: int, threads: int) -> dict[str, float]
     compiled = compile_network(info, ref.state_dict())
     mod = compiled.instantiate()
     z = torch.randn(batch, *info.shapes["z"])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    variants = {}
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "g.onnx"
         export_onnx(mod, compiled.input_shapes, path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
         sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        if precisions:
+            to_fp16(path, Path(d) / "g16.onnx")
+            to_int8(path, Path(d) / "g8.onnx", compiled.input_shapes, DEFAULT_CALIBRATION)
+            for p, f in (("fp16", "g16.onnx"), ("int8", "g8.onnx")):
+                variants[p] = ort.InferenceSession(str(Path(d) / f), opts, providers=["CPUExecutionProvider"])
     zn = z.numpy()
     with torch.inference_mode():
         err = (mod(z) - ref(z)).abs().max().item()
-        err_ort = float(np.abs(sess.run(None, {"z": zn})[0] - ref(z).numpy()).max())
-        times = interleaved({"reference": lambda: ref(z), "compiled": lambda: mod(z),
-                             "onnxruntime": lambda: sess.run(None, {"z": zn})}, repeats)
+        want = sess.run(None, {"z": zn})[0]
+        err_ort = float(np.abs(want - ref(z).numpy()).max())
+        psnr = {p: psnr_db(s.run(None, {"z": zn})[0], want) for p, s in variants.items()}
+        cands = {"reference": lambda: ref(z), "compiled": lambda: mod(z), "onnxruntime": lambda: sess.run(None, {"z": zn})}
+        cands.update({f"ort {p}": (lambda s=s: s.run(None, {"z": zn})) for p, s in variants.items()})
+        if torch_compile:  # what `gcc-gan sample --compile` / load_compiled(compiled=True) run
+            from gcc_gan.export.sample import _torch_run
+
+            fast = _torch_run(mod, compiled=True)
+            t0 = time.perf_counter()
+            fast([zn])
+            print(f"torch.compile (frozen weights) first call {time.perf_counter() - t0:.1f} s")
+            cands["torch.compile"] = lambda: fast([zn])
+        times = interleaved(cands, repeats)
     med = {k: statistics.median(v) for k, v in times.items()}
     spread = {k: (max(v) - min(v)) / statistics.median(v) for k, v in times.items()}
     r = compiled.report
@@ -83,7 +106,17 @@ def bench(name: str, batch: int, repeats: int, threads: int) -> dict[str, float]
     ort_vs = med["compiled"] / med["onnxruntime"]
     print(f"speed-up     compiled/reference {sp:.2f}x (target ≥ {TARGETS.get(name, (1, 1))[1]})   "
           f"onnxruntime/compiled {ort_vs:.2f}x (target ≥ 1)")
-    return {"macs_ratio": r["macs_ratio"], "speedup": sp, "ort_vs_compiled": ort_vs}
+    print(f"PyTorch      compiled module / onnxruntime fp32 throughput {1 / ort_vs:.2f}x (issue 14 goal ≥ 0.95)")
+    if "torch.compile" in med:
+        print(f"PyTorch      torch.compile'd module / onnxruntime fp32 throughput "
+              f"{med['onnxruntime'] / med['torch.compile']:.2f}x (issue 14 goal ≥ 0.95)")
+    for p in variants:
+        x = med["onnxruntime"] / med[f"ort {p}"]
+        print(f"ONNX {p}    {x:.2f}x fp32 onnxruntime images/s, PSNR {psnr[p]:.1f} dB vs fp32"
+              + ("  (goal ≥ 1.5x at ≥ 30 dB)" if p == "int8" else ""))
+    return {"macs_ratio": r["macs_ratio"], "speedup": sp, "ort_vs_compiled": ort_vs,
+            **{f"{p}_speedup": med["onnxruntime"] / med[f"ort {p}"] for p in variants},
+            **{f"{p}_psnr": v for p, v in psnr.items()}}
 
 
 def compile_wall(name: str) -> float:
@@ -101,10 +134,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--cli-runs", type=int, default=3, help="times `gcc-gan compile` runs end to end (0: skip)")
+    ap.add_argument("--no-precisions", action="store_true", help="skip the fp16 / int8 ONNX variants")
+    ap.add_argument("--torch-compile", action="store_true", help="also time the torch.compile'd module "
+                    "(frozen weights; its first call takes minutes on a slow CPU)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.zoo.split(","):
-        bench(name, args.batch, args.repeats, args.threads)
+        bench(name, args.batch, args.repeats, args.threads, not args.no_precisions, args.torch_compile)
         if args.cli_runs:
             walls = sorted(compile_wall(name) for _ in range(args.cli_runs))
             print(f"gcc-gan compile zoo:{name} -o out (ONNX export + verification included): median "

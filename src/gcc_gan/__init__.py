@@ -2,6 +2,40 @@
 
 Searchers emit one typed genotype DSL (`gcc_gan.genotype_dsl`); the compiler lowers it to
 standalone PyTorch, ONNX and .pt2 (`gcc_gan.compiler`, `gcc_gan.export`).
+
+The Python API (`gcc_gan.api`, re-exported here; imported on first use, so `import
+gcc_gan` stays light and does not import torch):
+
+    import gcc_gan
+
+    gcc_gan.compile("zoo:autogan-a", "out")
+    images = gcc_gan.sample("out", 16, seed=0)   # uint8 (16, 32, 32, 3)
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import GccGanError
+
 __version__ = "0.1.0"
+
+__all__ = ["GccGanError", "__version__", "build", "compile", "load_compiled", "load_generator", "load_genotype",
+           "sample", "save_samples"]
+
+if TYPE_CHECKING:
+    from .api import build, compile, load_compiled, load_generator, load_genotype, sample, save_samples  # noqa: A004
+
+_API = {"build", "compile", "load_compiled", "load_generator", "load_genotype", "sample", "save_samples"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'gcc_gan' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_API})

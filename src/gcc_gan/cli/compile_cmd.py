@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, List, Literal, Optional
 
 import typer
 from rich.markup import escape
@@ -92,6 +92,12 @@ def compile_cmd(
     no_verify: bool = typer.Option(False, "--no-verify", help="skip the standalone / onnxruntime / .pt2 checks"),
     seed: int = typer.Option(0, "--seed", help="seed of the fresh initialisation when no --weights"),
     max_memory: Optional[str] = max_memory_option(),
+    precision: Optional[List[str]] = typer.Option(None, "--precision", help=(
+        "fp32, fp16 and/or int8 (repeat or comma-separate): extra generator.fp16.onnx / generator.int8.onnx, "
+        "each verified against fp32 (max error, PSNR, images/s)")),
+    calibration_size: int = typer.Option(128, "--calibration-size", help="int8: latents (fixed seed) to calibrate on"),
+    min_psnr: float = typer.Option(30.0, "--min-psnr", help="fail (write nothing) when a variant's PSNR vs fp32 "
+                                   "is below this many dB"),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
     t0 = time.perf_counter()
@@ -101,7 +107,7 @@ def compile_cmd(
         refuse_overwrite(out, force, kind="directory")
     if weights is not None and not weights.exists():
         raise GccGanError(f"{weights}: no such weights file")
-    infos, g, roles = _analyzed(genotype, weights, width, net)
+    _, g, roles, width = _analyzed(genotype, weights, width, net)
     from ..export.onnx_export import check_opset
     from ..export.standalone import StandaloneWorker
 
@@ -110,16 +116,18 @@ def compile_cmd(
     # torch and compiles; it is killed on any error below
     worker = None if no_verify else StandaloneWorker()
     try:
-        _compile(g, infos, roles, out, weights, opset, no_passes, no_verify, seed, worker, t0)
+        _compile(g, roles, out, weights, width, opset, no_passes, no_verify, seed, worker, t0,
+                 (precision or ["fp32"], calibration_size, min_psnr))
     finally:
         if worker is not None:
             worker.close()
 
 
 def _analyzed(genotype: str, weights: Optional[Path], width: Optional[float], net: Optional[str]
-              ) -> tuple[dict[str, Any], Any, tuple[str, ...]]:
-    """The networks to compile, analysed (no torch needed): from a training run's own
-    genotype when --weights come from one (see gcc_gan.train.rundir)."""
+              ) -> tuple[dict[str, Any], Any, tuple[str, ...], Optional[float]]:
+    """The networks to compile, analysed (no torch needed), the genotype, the roles and the
+    width multiplier still to apply: from a training run's own genotype (at the width it
+    trained at) when --weights come from one (see gcc_gan.train.rundir)."""
     from ..genotype_dsl.analysis import analyze, analyze_genotype
     from ..genotype_dsl.io import load_and_analyze
 
@@ -146,36 +154,24 @@ def _analyzed(genotype: str, weights: Optional[Path], width: Optional[float], ne
             raise GccGanError(f"{genotype} has no {role}" + (f"; try --net {other}" if infos else ""))
     if width is not None:
         infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
-    return infos, g, roles
+    return infos, g, roles, width
 
 
-def _compile(g: Any, infos: dict[str, Any], roles: tuple[str, ...], out: Path, weights: Optional[Path],
-             opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any, t0: float) -> None:
-    import torch
+def _compile(g: Any, roles: tuple[str, ...], out: Path, weights: Optional[Path], width: Optional[float],
+             opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any, t0: float,
+             precision: tuple[list[str], int, float] = (["fp32"], 128, 30.0)) -> None:
+    from ..api import compile as compile_genotype
 
-    from ..compiler.interpreter import Interpreter
-    from ..compiler.pipeline import compile_network, load_weights
-    from ..export.artifacts import write_compile_dir
-
-    given = weights_by_role(weights, roles) if weights is not None else {}
-    compiled, interpreters = [], {}
-    for role in roles:
-        # the reference interpreter holds the weights (given, or a seeded initialisation);
-        # the compiled module is checked against it
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            ref = Interpreter(infos[role])
-        if role in given:
-            load_weights(ref, given[role], what=str(weights))
-        interpreters[role] = ref.eval()
-        compiled.append(compile_network(infos[role], ref.state_dict(), role=role, passes=not no_passes, genotype=g))
+    net = "both" if len(roles) == 2 else ("g" if roles == ("generator",) else "d")
     with err_console.status("compiling", spinner="dots") as status:
-        report = write_compile_dir(out, compiled, g, opset=opset, verify=not no_verify, interpreters=interpreters,
-                                   worker=worker, on_step=lambda what: status.update(f"{what}…"))
-    _print_summary(out, report, compiled, time.perf_counter() - t0)
+        report = compile_genotype(g, out, weights=weights, net=net, width=width, opset=opset,
+                                  passes=not no_passes, verify=not no_verify, seed=seed, worker=worker,
+                                  precisions=precision[0], calibration_size=precision[1], min_psnr=precision[2],
+                                  on_step=lambda what: status.update(f"{what}…"))
+    _print_summary(out, report, time.perf_counter() - t0)
 
 
-def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall: float) -> None:
+def _print_summary(out: Path, report: dict[str, Any], wall: float) -> None:
     console.print(f"[bold]compiled[/bold] → {escape(str(out))}/  ({wall:.1f} s)", highlight=False)
     for role, r in report["networks"].items():
         before, after = r.get("macs_before"), r.get("macs_after")
@@ -185,6 +181,10 @@ def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall:
         console.print(f"  [bold]{role}[/bold]: {_fmt_int(ref_params)} params{compiled_params} · MACs/sample "
                       f"{_fmt_macs(before)} → {_fmt_macs(after)}{ratio} · passes fired: "
                       f"{', '.join(r.get('passes_fired', [])) or 'none'}", highlight=False)
+        for v in r.get("precision", {}).values():
+            console.print(f"    {v['file']}: PSNR {v['psnr_db']:.1f} dB vs fp32 (max abs error {v['max_abs_err']:.1e}), "
+                          f"{v['images_per_s']:.0f} images/s vs fp32 {v['fp32_images_per_s']:.0f} "
+                          f"({v['speedup_vs_fp32']:.2f}×, onnxruntime CPU, batch {v['batch']})", highlight=False)
         ver = r.get("verification", {})
         if not ver:
             console.print("    [yellow]not verified (--no-verify)[/yellow]")
@@ -205,12 +205,17 @@ def _print_summary(out: Path, report: dict[str, Any], compiled: list[Any], wall:
                           f"TorchScript one failed: {escape(exp['fallback_reason'][:160])}", highlight=False)
     files = [f for r in report["networks"].values() for f in r["files"]] + ["report.json"]
     console.print(f"  files: {', '.join(files)}", highlight=False)
-    c = compiled[0]
+    role, first = next(iter(report["networks"].items()))
     feeds = ", ".join(f'"{n}": np.random.randn(4, {", ".join(map(str, s))}).astype("float32")'
-                      for n, s in c.input_shapes.items())
-    onnx_py = (f'import onnxruntime as ort, numpy as np; s = ort.InferenceSession("{out / (c.role + ".onnx")}"); '
+                      for n, s in first["input_shapes"].items())
+    onnx_py = (f'import onnxruntime as ort, numpy as np; s = ort.InferenceSession("{out / (role + ".onnx")}"); '
                f"print(s.run(None, {{{feeds}}})[0].shape)")
-    console.print("next: run it with onnxruntime:", highlight=False)
+    if role == "generator":
+        console.print("next: sample images (a folder, an .npz or a grid .png):", highlight=False)
+        cmd = ["gcc-gan", "sample", str(out), "-n", "64", "-o", "grid.png"]
+        console.print("  " + " ".join(shlex.quote(c) for c in cmd), highlight=False, markup=False, soft_wrap=True)
+    console.print("or run it with onnxruntime:" if role == "generator" else "next: run it with onnxruntime:",
+                  highlight=False)
     console.print(f"  python -c {shlex.quote(onnx_py)}", highlight=False, markup=False, soft_wrap=True)
 
 

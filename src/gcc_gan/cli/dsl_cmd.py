@@ -114,13 +114,18 @@ def validate(
 
 @app.command()
 def show(
-    genotype: str = typer.Argument(..., metavar="FILE|zoo:NAME", help="Genotype JSON file or zoo entry."),
+    genotype: str = typer.Argument(..., metavar="FILE|zoo:NAME|DIR", help=(
+        "Genotype JSON file, zoo entry, or a gcc-gan compile directory.")),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable JSON object instead."),
     count: Literal["executed", "official"] = typer.Option("executed", "--count",
                               help="official: also count as the official code does (layers it computes but "
                                    "never uses included)"),
 ) -> None:
-    """Per network: parameters, fp32 weight bytes, MACs per image, nodes, edges, shapes."""
+    """Per network: parameters, fp32 weight bytes, MACs per image, nodes, edges, shapes
+    (a compile directory: source / stored / runtime parameters)."""
+    if not genotype.startswith("zoo:") and Path(genotype).is_dir():
+        _show_compiled(genotype, as_json)
+        return
     g, infos = load_and_analyze(genotype)
     summary = genotype_summary(g, infos)
     if count == "official":
@@ -155,6 +160,29 @@ def show(
     facts = [f"{k}: {v}" for k, v in (("searcher", prov.searcher), ("dataset", prov.dataset)) if v]
     if facts:
         console.print("  ".join(facts), highlight=False, markup=False)
+
+
+def _show_compiled(path: str, as_json: bool) -> None:
+    from ..export.artifacts import compiled_params
+
+    facts = compiled_params(path)
+    if as_json:
+        typer.echo(json.dumps(facts, indent=2))
+        return
+    table = Table(title=f"{escape(path)}  [dim]compiled[/dim]", title_justify="left")
+    table.add_column("")
+    for role in facts:
+        table.add_column(role, justify="right")
+    fmt = lambda v: "?" if v is None else f"{v:,}"  # noqa: E731
+    for label, key in (("source params", "params_source"), ("stored params (safetensors)", "params_stored"),
+                       ("stored params (ONNX)", "params_onnx"), ("runtime params", "params_runtime"),
+                       ("MACs / image (source)", "macs_before"), ("MACs / image (compiled)", "macs_after")):
+        table.add_row(label, *(fmt(f.get(key)) for f in facts.values()))
+    console.print(table)
+    for role, f in facts.items():
+        for t in f["derived_tensors"]:
+            console.print(f"{role} {t['edge']}: {t['tensor']} {'×'.join(map(str, t['shape']))} computed from "
+                          f"{t['computed_from']}", highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------------------

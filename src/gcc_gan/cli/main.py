@@ -29,6 +29,7 @@ def _register() -> None:
     from . import bench_cmd  # noqa: F401  bench, stats
     from . import search_cmd  # noqa: F401  search
     from . import scale_cmd  # noqa: F401  scale
+    from . import sample_cmd  # noqa: F401  sample
 
 
 def _exit_code(code: object) -> int:

@@ -129,6 +129,10 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
     sig_doc = ", ".join(f"{var[i]}: N×{'×'.join(map(str, s))}" for i, s in g.inputs.items())
     out_doc = ", ".join(f"{o}: N×{'×'.join(map(str, g.nodes[n]))}" for o, n in g.outputs)
     src = [docstring(header.strip()) if header else "", "", SOURCE_IMPORTS.rstrip(), ""]
+    constants = []
+    if class_name == "Generator" and len(g.inputs) == 1 and len(next(iter(g.inputs.values()))) == 1:
+        constants = [f"LATENT_DIM = {next(iter(g.inputs.values()))[0]}  # size of the latent vector z"]
+        src += [*constants, ""]
     for h in helpers:
         src += ["", h.strip(), ""]
     src += [
@@ -136,6 +140,7 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
         f"class {class_name}(nn.Module):",
         f'    """Inputs: {sig_doc}. Output: {out_doc}. Call .eval() for inference."""',
         "",
+        *(["    latent_dim = LATENT_DIM", ""] if constants else []),
         "    def __init__(self) -> None:",
         "        super().__init__()",
         *init_lines,

@@ -101,6 +101,50 @@ def header(g: Genotype | None, role: str, report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def runtime_params(g: IRGraph) -> tuple[int, list[dict[str, Any]]]:
+    """Weights the compiled module computes with: the stored ones, with each sub-pixel
+    conv's k×k kernel counted as the four phase kernels forward derives from it. Also the
+    derived tensors, each with why it is not stored."""
+    total, derived = 0, []
+    for e in g.edges:
+        for op in e.ops:
+            n = op.n_params
+            if op.call.op == "subpixel_conv":
+                k = op.call.params.kernel
+                kp = k // 2 + 1
+                cout, cin = op.out_channels, op.in_shape[0]
+                phases = 4 * cout * cin * kp * kp
+                derived.append({"edge": e.name, "tensor": "phase kernels", "shape": [4, cout, cin, kp, kp],
+                                "computed_from": f"weight {cout}×{cin}×{k}×{k}",
+                                "why": "sub-pixel phases of the stored kernel; computed in forward (constant-"
+                                       "folded by ONNX runtimes), so storing them would only add parameters"})
+                n += phases - cout * cin * k * k
+            total += n
+    return total, derived
+
+
+def usage(role: str, inputs: Mapping[str, Shape], outputs: Mapping[str, Shape]) -> str:
+    """The generated file's how-to-use paragraph (generators: load, sample, LATENT_DIM)."""
+    if role != "generator" or len(inputs) != 1:
+        return ""
+    out = "×".join(map(str, next(iter(outputs.values()))))
+    return "\n".join([
+        "Usage (needs only torch and safetensors):",
+        "",
+        "    import torch",
+        "    from safetensors.torch import load_file",
+        "    from generator import LATENT_DIM, Generator",
+        "",
+        "    g = Generator()",
+        '    g.load_state_dict(load_file("generator.safetensors"))',
+        "    g.eval()",
+        "    with torch.no_grad():",
+        f"        images = g(torch.randn(16, LATENT_DIM))  # 16×{out}, in [-1, 1]",
+        "",
+        "With gcc-gan installed: `gcc-gan sample DIR -n 64 -o grid.png`.",
+    ])
+
+
 def compile_network(info: NetInfo, weights: Mapping[str, Tensor] | None = None, *, role: str = "generator",
                     passes: bool | list[str] = True, genotype: Genotype | None = None,
                     seed: int = 0, batch: int = COMPILE_BATCH) -> CompiledNetwork:
@@ -118,14 +162,21 @@ def compile_network(info: NetInfo, weights: Mapping[str, Tensor] | None = None, 
     g = lower(info, ref, role)
     macs_before = g.macs
     pass_log = run_passes(g, None if passes is True else list(passes or []))
+    runtime, derived = runtime_params(g)
     report: dict[str, Any] = {
         "role": role, "params": g.n_params, "params_reference": info.params,
+        # source: the genotype's parameters; stored: what the state dict / ONNX hold (folded
+        # batch norm makes it smaller); runtime: what forward multiplies with
+        "params_source": info.params, "params_stored": g.n_params, "params_runtime": runtime,
+        "derived_tensors": derived,
         "macs_before": macs_before, "macs_after": g.macs,
         "macs_ratio": g.macs / macs_before if macs_before else 1.0,
         "passes": pass_log,
     }
     class_name = CLASS_NAMES[role]
-    source, state = generate(g, class_name, header(genotype, role, report))
+    text = header(genotype, role, report)
+    how = usage(role, g.inputs, {o: g.nodes[n] for o, n in g.outputs})
+    source, state = generate(g, class_name, f"{text}\n\n{how}" if how else text)
     report["wall_s"] = time.perf_counter() - t0
     return CompiledNetwork(role, class_name, source, state, dict(g.inputs),
                            {o: g.nodes[n] for o, n in g.outputs}, report, g)

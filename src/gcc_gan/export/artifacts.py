@@ -23,8 +23,9 @@ from ..atomic import atomic_dir
 from ..compiler.pipeline import CompiledNetwork
 from ..errors import GccGanError
 from ..genotype_dsl.model import Genotype
-from .onnx_export import (DEFAULT_OPSET, ReferenceOutputs, check_batches, check_opset, example_inputs, export_onnx,
-                          max_abs_err, run_module, verify_onnx)
+from .onnx_export import (DEFAULT_OPSET, ReferenceOutputs, check_batches, check_opset, describe, example_inputs,
+                          export_onnx, max_abs_err, run_module, verify_onnx)
+from .precision import PrecisionOptions, build_variants
 from .pt2_export import export_pt2
 from .safetensors_io import save_safetensors
 from .standalone import EXAMPLE_BATCH, StandaloneWorker
@@ -171,6 +172,64 @@ def _write_network(tmp: Path, c: CompiledNetwork) -> tuple[ReferenceOutputs, dic
     return ref, {**_net_report(c), "files": files, "verification": {}, "step_wall_s": times}
 
 
+def onnx_params(path: Path) -> int:
+    """Elements of the ONNX file's float tensors: initializers and Constant nodes (its
+    stored parameters, plus the few constants of derived weights, e.g. sub-pixel taps)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    floats = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16)
+    consts = [a.t for node in model.graph.node if node.op_type == "Constant" for a in node.attribute if a.name == "value"]
+    n = 0
+    for t in [*model.graph.initializer, *consts]:
+        if t.data_type in floats:
+            k = 1
+            for d in t.dims:
+                k *= int(d)
+            n += k
+    return n
+
+
+def compiled_params(out_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Per network of a compile directory's report.json: source, stored (safetensors /
+    ONNX) and runtime parameters, and the derived tensors."""
+    d = Path(out_dir)
+    try:
+        report = json.loads((d / "report.json").read_text(encoding="utf-8"))
+        nets = report["networks"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise GccGanError(f"{d}: not a gcc-gan compile directory (no readable report.json)") from None
+    keys = ("params_source", "params_stored", "params_onnx", "params_runtime")
+    return {role: {**{k: r.get(k) for k in keys}, "derived_tensors": r.get("derived_tensors", []),
+                   "macs_before": r.get("macs_before"), "macs_after": r.get("macs_after")}
+            for role, r in nets.items()}
+
+
+def onnx_metadata(c: CompiledNetwork, genotype: Genotype | None, precision: str = "fp32") -> dict[str, str]:
+    """The model's metadata_props: what a deployment needs without gcc-gan."""
+    meta = {"gcc_gan_version": __version__, "role": c.role, "precision": precision,
+            "inputs": json.dumps({k: list(v) for k, v in c.input_shapes.items()}),
+            "outputs": json.dumps({k: list(v) for k, v in c.output_shapes.items()})}
+    if c.role == "generator":
+        meta["latent_size"] = ",".join(str(s[0]) for s in c.input_shapes.values())
+    if genotype is not None:
+        meta["genotype_sha256"] = genotype.digest()
+        meta["genotype_name"] = genotype.name or ""
+    return meta
+
+
+def onnx_doc(c: CompiledNetwork, genotype: Genotype | None, precision: str = "fp32") -> str:
+    """The model's doc string: one paragraph on what goes in and what comes out."""
+    fmt = lambda shape: "[batch, " + ", ".join(map(str, shape)) + "]"  # noqa: E731
+    ins = ", ".join(f"{k} {fmt(v)} float32" for k, v in c.input_shapes.items())
+    outs = ", ".join(f"{k} {fmt(v)} float32" for k, v in c.output_shapes.items())
+    what = (f"{c.class_name} compiled by gcc-gan {__version__}"
+            + (f" from genotype {genotype.name or '(unnamed)'} (sha256 {genotype.digest()})" if genotype else ""))
+    io_text = (f"Input: {ins} (standard-normal latents). Output: {outs}, images in [-1, 1]."
+               if c.role == "generator" else f"Input: {ins} (images in [-1, 1]). Output: {outs}.")
+    return f"{what}, precision {precision}. {io_text}"
+
+
 def check_interpreter(c: CompiledNetwork, ref: ReferenceOutputs, interpreter: torch.nn.Module,
                       atol: float = INTERPRETER_ATOL) -> dict[str, Any]:
     """The compiled module against the reference interpreter with the same weights (the
@@ -192,7 +251,8 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
                       opset: int = DEFAULT_OPSET, verify: bool = True,
                       interpreters: Mapping[str, torch.nn.Module] | None = None,
                       worker: StandaloneWorker | None = None,
-                      on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
+                      on_step: Callable[[str], None] | None = None,
+                      precision: PrecisionOptions | None = None) -> dict[str, Any]:
     """Write every artifact of `compiled` networks into `out_dir` atomically; return the
     report (also written as report.json). Any failing step raises GccGanError and leaves
     `out_dir` as it was. `interpreters` (role -> reference Interpreter holding the same
@@ -202,16 +262,21 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
 
     With `verify` the .pt2 is written by the standalone worker (from the module it imported
     without gcc_gan); without it, in this process. `on_step(what)` hears each step as it
-    starts (the CLI shows it as a status line)."""
+    starts (the CLI shows it as a status line).
+
+    `precision`: extra ONNX variants of the generator (`generator.fp16.onnx`,
+    `generator.int8.onnx`), each verified against `generator.onnx` (max error, PSNR,
+    images/s side by side); one below the PSNR threshold fails the whole compile."""
     step = on_step or (lambda _what: None)
     t_start = time.perf_counter()
     check_opset(opset)
     out = Path(out_dir)
     check_out_dir(out)
+    popts = precision or PrecisionOptions()
     report: dict[str, Any] = {
         "gcc_gan_version": __version__, "torch_version": torch.__version__,
         "genotype": {"name": genotype.name, "sha256": genotype.digest()} if genotype else None,
-        "opset": opset, "verified": verify, "networks": {},
+        "opset": opset, "verified": verify, "precisions": list(popts.precisions), "networks": {},
     }
     nets = report["networks"]
     verifying = verify and bool(compiled)
@@ -235,11 +300,13 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
                 step(f"tracing {stem_of(c.role)}.onnx")
                 net["onnx_export"] = _timed(net["step_wall_s"], "onnx_export", lambda c=c, ref=ref: export_onnx(
                     ref.module, c.input_shapes, tmp / f"{stem_of(c.role)}.onnx", opset, list(c.output_shapes),
-                    reference=ref))
+                    reference=ref, metadata=onnx_metadata(c, genotype), doc_string=onnx_doc(c, genotype)))
                 if not verifying:
                     step(f"exporting {stem_of(c.role)}.pt2")
                     _timed(net["step_wall_s"], "pt2_export", lambda c=c, ref=ref: export_pt2(
                         ref.module, c.input_shapes, tmp / f"{stem_of(c.role)}.pt2"))
+            for c in compiled:
+                nets[c.role]["params_onnx"] = onnx_params(tmp / f"{stem_of(c.role)}.onnx")
             if verifying:
                 t0 = time.perf_counter()
                 batches = sorted({*ONNX_BATCHES, *PT2_BATCHES, STANDALONE_BATCH})
@@ -260,6 +327,15 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
                 step("waiting for the standalone check and .pt2 export")
                 check_standalone(worker, out, compiled, refs, nets)
                 report["standalone_wait_s"] = round(time.perf_counter() - t0, 4)
+            for c in compiled:
+                if c.role != "generator" or not popts.variants:
+                    continue
+                net, stem = nets[c.role], stem_of(c.role)
+                step(f"{', '.join(popts.variants)} variants of {stem}.onnx (calibrating, verifying against fp32)")
+                net["precision"] = _timed(net["step_wall_s"], "precision_variants", lambda c=c, stem=stem: build_variants(
+                    tmp, stem, c.input_shapes, popts,
+                    lambda model, p, c=c: describe(model, onnx_metadata(c, genotype, p), onnx_doc(c, genotype, p))))
+                net["files"] += [v["file"] for v in net["precision"].values()]
             report["wall_s"] = round(time.perf_counter() - t_start, 4)
             (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
             _normal_permissions(tmp)

@@ -160,8 +160,10 @@ def _run_exporter(m: nn.Module, example: tuple[Tensor, ...], tmp: Path, opset: i
                               external_data=False, verbose=False)
         else:
             axes = {n: {0: "batch"} for n in [*names, *outs]}
+            # no constant folding: it would store derived weights (sub-pixel phase kernels)
+            # expanded; onnxruntime folds them when it loads the graph
             torch.onnx.export(m, example, str(tmp), dynamo=False, opset_version=opset, input_names=names,
-                              output_names=outs, dynamic_axes=axes, do_constant_folding=True)
+                              output_names=outs, dynamic_axes=axes, do_constant_folding=False)
 
 
 def _batch_smoke_test(path: Path, ref: ReferenceOutputs, atol: float = 1e-4) -> str | None:
@@ -186,7 +188,8 @@ def _batch_smoke_test(path: Path, ref: ReferenceOutputs, atol: float = 1e-4) -> 
 def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str | os.PathLike[str],
                 opset: int = DEFAULT_OPSET, output_names: Sequence[str] | None = None,
                 exporter: Literal["auto", "torchscript", "dynamo"] = "auto",
-                reference: ReferenceOutputs | None = None) -> dict[str, Any]:
+                reference: ReferenceOutputs | None = None, metadata: Mapping[str, str] | None = None,
+                doc_string: str = "") -> dict[str, Any]:
     """Export `module` to ONNX at `path` with a dynamic batch dimension (named `batch`),
     parametrizations baked, inputs named after `input_shapes` and outputs after
     `output_names`; the graph is checked with `onnx.checker`. Failures are GccGanError.
@@ -195,7 +198,11 @@ def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str 
     1 and 3 (against `reference`, or the module), and falls back to the dynamo exporter
     when it failed (e.g. instance norm right after a reshape: "unknown channel size") or
     its graph is wrong at other batch sizes. Returns {"exporter": used, "opset": the
-    file's opset[, "fallback_reason"]}."""
+    file's opset[, "fallback_reason"]}.
+
+    Every non-batch dimension of the inputs and outputs is written static (tracing leaves
+    output height and width symbolic), and `metadata` / `doc_string` go into the model's
+    `metadata_props` / `doc_string`."""
     import onnx
 
     check_opset(opset)
@@ -223,6 +230,10 @@ def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str 
         else:
             raise GccGanError(f"ONNX export to {dest} failed: " + "; ".join(failures))
         model = onnx.load(str(tmp))
+        outputs_shapes = [tuple(o.shape[1:]) for o in (reference or ReferenceOutputs(module, input_shapes)).get(1)[1]]
+        static_shapes(model, [tuple(s) for s in input_shapes.values()], outputs_shapes)
+        describe(model, metadata or {}, doc_string)
+        onnx.save(model, str(tmp))
         onnx.checker.check_model(model, full_check=True)
         for vi in model.graph.input:
             if vi.type.tensor_type.shape.dim[0].dim_param == "":
@@ -237,6 +248,32 @@ def export_onnx(module: nn.Module, input_shapes: Mapping[str, Shape], path: str 
             tmp.unlink()
     version = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset)
     return {"exporter": name, "opset": version, **({"fallback_reason": failures[0]} if failures else {})}
+
+
+def static_shapes(model: Any, inputs: Sequence[Shape], outputs: Sequence[Shape]) -> None:
+    """Set every non-batch dim of the graph's inputs and outputs to its static value (the
+    genotype fixes them); the batch dim stays `batch`. The checker's shape inference then
+    proves the values consistent with the graph."""
+    for vis, shapes in ((model.graph.input, inputs), (model.graph.output, outputs)):
+        for vi, shape in zip(vis, shapes, strict=True):
+            dims = vi.type.tensor_type.shape.dim
+            if len(dims) != len(shape) + 1:
+                raise GccGanError(f"ONNX {vi.name!r} has rank {len(dims)}, the network's is {len(shape) + 1}")
+            dims[0].dim_param = "batch"
+            for d, v in zip(list(dims)[1:], shape):
+                d.Clear()
+                d.dim_value = int(v)
+
+
+def describe(model: Any, metadata: Mapping[str, str], doc_string: str = "") -> None:
+    """Write `metadata` into the model's metadata_props (replacing equal keys), and its doc string."""
+    import onnx
+
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update({str(k): str(v) for k, v in metadata.items()})
+    onnx.helper.set_model_props(model, props)
+    if doc_string:
+        model.doc_string = doc_string
 
 
 def onnx_providers(cuda: bool = False) -> list[str]:

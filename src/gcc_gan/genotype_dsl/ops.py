@@ -717,7 +717,10 @@ SUBPIXEL_SRC = '''
 class SubPixelConv(nn.Module):
     """A k x k convolution of a nearest-x2-upsampled input, computed exactly at the low
     resolution: one small convolution per output phase (2x2 kernels for 3x3), interleaved
-    with pixel_shuffle. 2.25x fewer multiply-adds than upsample-then-conv for 3x3."""
+    with pixel_shuffle. 2.25x fewer multiply-adds than upsample-then-conv for 3x3.
+    `weight` is the k x k kernel itself (no more parameters than the source conv); the
+    phase kernels are computed from it in forward (tiny matmuls, constant-folded by ONNX
+    runtimes)."""
 
     def __init__(self, cin: int, cout: int, kernel: int, bias: bool = True) -> None:
         super().__init__()
@@ -726,14 +729,42 @@ class SubPixelConv(nn.Module):
         # top-left offset of each phase's window in the padded input (phase = 2*row + col)
         lo = [(a - p) // 2 + self.pad for a in (0, 1)]
         self.offsets = [(lo[a], lo[b]) for a in (0, 1) for b in (0, 1)]
-        self.weight = nn.Parameter(torch.zeros(4, cout, cin, self.kp, self.kp))
+        # for output phase a, low-res tap j sums the kernel taps t in [start, stop): those
+        # with (a + t - p) // 2 == j + (a - p) // 2 (python ints: nothing stored or exported)
+        first = [[2 * (j + (a - p) // 2) - a + p for j in range(p + 1)] for a in (0, 1)]
+        self.taps = [[(max(0, t), min(kernel, t + 2)) for t in first[a]] for a in (0, 1)]
+        self.weight = nn.Parameter(torch.zeros(cout, cin, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+
+    def phase_weights(self) -> torch.Tensor:
+        """(4, cout, cin, kp, kp): phase (a, b) adds up the kernel's taps that land on each
+        low-res tap, rows by phase a, columns by phase b. Only slices, adds and concats:
+        ops every ONNX runtime constant-folds."""
+        def taps(x: torch.Tensor, a: int, dim: int) -> torch.Tensor:
+            parts = [x.narrow(dim, i, 1) if j - i == 1 else x.narrow(dim, i, 1) + x.narrow(dim, i + 1, 1)
+                     for i, j in self.taps[a]]
+            return torch.cat(parts, dim)
+
+        rows = [taps(self.weight, a, 2) for a in (0, 1)]
+        return torch.stack([taps(r, b, 3) for r in rows for b in (0, 1)])
+
+    def _phases(self) -> torch.Tensor:
+        # eager inference reuses the phase kernels until the weight changes (in place or
+        # replaced); training, tracing and export derive them from the weight every time
+        if (self.training or torch.is_grad_enabled() or torch.jit.is_tracing()
+                or torch.compiler.is_compiling()):
+            return self.phase_weights()
+        key = (self.weight._version, self.weight.data_ptr(), self.weight.device)
+        if self.__dict__.get("_phase_key") != key:
+            self.__dict__["_phase_cache"] = self.phase_weights()
+            self.__dict__["_phase_key"] = key
+        return self.__dict__["_phase_cache"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         xp = F.pad(x, (self.pad, self.pad, self.pad, self.pad))
-        k = self.kp
-        ys = [F.conv2d(xp[:, :, r:r + h + k - 1, c:c + w + k - 1], self.weight[i], self.bias)
+        k, weight = self.kp, self._phases()
+        ys = [F.conv2d(xp[:, :, r:r + h + k - 1, c:c + w + k - 1], weight[i], self.bias)
               for i, (r, c) in enumerate(self.offsets)]
         return F.pixel_shuffle(torch.stack(ys, 2).flatten(1, 2), 2)
 '''
@@ -762,9 +793,8 @@ class SubPixelConv(OpSpec):
         _, h, w = _need_map(ctx, self.name)
         return (ctx.out_channels, 2 * h, 2 * w)
 
-    def n_params(self, p: SubPixelConvParams, ctx: OpCtx) -> int:
-        kp = p.kernel // 2 + 1
-        return 4 * ctx.out_channels * ctx.in_shape[0] * kp * kp + (ctx.out_channels if p.bias else 0)
+    def n_params(self, p: SubPixelConvParams, ctx: OpCtx) -> int:  # stored: the k x k kernel
+        return ctx.out_channels * ctx.in_shape[0] * p.kernel * p.kernel + (ctx.out_channels if p.bias else 0)
 
     def macs(self, p: SubPixelConvParams, ctx: OpCtx, out: Shape) -> int:
         kp = p.kernel // 2 + 1

@@ -31,7 +31,7 @@ def bn_affine(bn: IROp) -> tuple[Tensor, Tensor]:
 
 
 def _out_axis(op: IROp) -> int:
-    return {"conv": 0, "conv_transpose": 1, "subpixel_conv": 1, "linear": 0}[op.call.op]
+    return {"conv": 0, "conv_transpose": 1, "subpixel_conv": 0, "linear": 0}[op.call.op]
 
 
 def scale_output(op: IROp, a: Tensor, b: Tensor | None, spread: int = 1) -> IROp:

@@ -24,7 +24,9 @@ def phase_matrix(k: int, a: int) -> Tensor:
 
 
 def phase_weights(w: Tensor) -> Tensor:
-    """(Cout, Cin, k, k) conv weights -> (4, Cout, Cin, kp, kp) phase weights."""
+    """(Cout, Cin, k, k) conv weights -> (4, Cout, Cin, kp, kp) phase weights: what the
+    `subpixel_conv` op computes from its stored k×k weight (kept here as the float64
+    reference of that computation)."""
     k = w.shape[-1]
     rs = [phase_matrix(k, a) for a in (0, 1)]
     w64 = w.double()
@@ -49,7 +51,8 @@ def run(g: IRGraph) -> bool:
             up, conv = e.ops[i], e.ops[i + 1]
             if _eligible(up, conv):
                 bias = conv.call.params.bias
-                tensors = {"weight": phase_weights(conv.tensors["weight"])}
+                # the k×k kernel is kept: the op computes its phase kernels (see phase_weights)
+                tensors = {"weight": conv.tensors["weight"]}
                 if bias:
                     tensors["bias"] = conv.tensors["bias"]
                 call = OpCall.of("subpixel_conv", kernel=conv.call.params.kernel, bias=bias)

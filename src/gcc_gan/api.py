@@ -1,0 +1,200 @@
+"""The Python API: the functions the `gcc-gan` commands run, for use from Python.
+
+    import gcc_gan
+
+    g = gcc_gan.load_genotype("zoo:autogan-a")        # a validated Genotype
+    net = gcc_gan.build(g)                             # the reference PyTorch module (interpreter)
+    gcc_gan.compile(g, "out")                          # generator.py/.safetensors/.onnx/.pt2 + report.json
+    gen = gcc_gan.load_compiled("out")                 # the compiled generator; gen.latent_dim == 128
+    images = gcc_gan.sample("out", 16, seed=0)         # uint8 array (16, 32, 32, 3)
+    gcc_gan.save_samples("out", 5000, "samples/")      # a folder of PNGs (torch-fidelity / folder: input)
+
+Every function raises `gcc_gan.GccGanError` with a readable message for bad input.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from .errors import GccGanError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import Tensor, nn
+
+    from .export.sample import Sampler
+    from .export.standalone import StandaloneWorker
+    from .genotype_dsl.model import Genotype
+
+ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
+
+
+def load_genotype(spec: str | os.PathLike[str], validate: bool = True) -> Genotype:
+    """A genotype from a JSON file or `zoo:NAME`, validated (every problem named by its
+    JSON path in the error)."""
+    from .genotype_dsl.io import load_genotype as _load
+
+    return _load(spec, validate=validate)
+
+
+def _analyzed(genotype: Genotype | str | os.PathLike[str]) -> tuple[Genotype, dict[str, Any]]:
+    from .genotype_dsl.analysis import analyze_genotype
+    from .genotype_dsl.io import load_and_analyze
+    from .genotype_dsl.model import Genotype as _Genotype
+
+    if isinstance(genotype, _Genotype):
+        return genotype, analyze_genotype(genotype)
+    return load_and_analyze(genotype)
+
+
+def _weights(weights: str | os.PathLike[str] | dict[str, Tensor], roles: tuple[str, ...]) -> dict[str, dict[str, Tensor]]:
+    if isinstance(weights, dict):
+        from .cli.compile_cmd import weights_for
+
+        return {r: weights_for(r, weights, roles, Path("weights")) for r in roles}
+    from .cli.compile_cmd import weights_by_role
+
+    return weights_by_role(Path(weights), roles)
+
+
+def build(genotype: Genotype | str | os.PathLike[str], weights: str | os.PathLike[str] | dict[str, Tensor] | None = None,
+          *, net: str = "g", width: float | None = None, seed: int = 0) -> nn.Module:
+    """The reference PyTorch module (the interpreter) of one network of `genotype` ("g" or
+    "d"), in eval mode: `weights` (a .safetensors / training run path, or a dict in the
+    canonical layout) or, without them, a fresh initialisation seeded with `seed`."""
+    return _interpreters(genotype, weights, net=net, width=width, seed=seed)[1][ROLES[_net_key(net)][0]]
+
+
+def _net_key(net: str | None, genotype: Genotype | None = None) -> str:
+    key = net or ("g" if genotype is None or genotype.generator is not None else "d")
+    if key not in ROLES:
+        raise GccGanError(f"--net must be g, d or both, not {key!r}")
+    return key
+
+
+def _interpreters(genotype: Genotype | str | os.PathLike[str], weights: Any, *, net: str | None, width: float | None,
+                  seed: int) -> tuple[Genotype, dict[str, nn.Module], dict[str, Any], tuple[str, ...]]:
+    import torch
+
+    from .compiler.interpreter import Interpreter
+    from .compiler.pipeline import load_weights
+    from .genotype_dsl.analysis import analyze
+
+    g, infos = _analyzed(genotype)
+    roles = ROLES[_net_key(net, g)]
+    for role in roles:
+        if role not in infos:
+            other = "g" if role == "discriminator" else "d"
+            raise GccGanError(f"{genotype if not hasattr(genotype, 'generator') else 'the genotype'} has no {role}"
+                              + (f"; try --net {other}" if infos else ""))
+    if width is not None:
+        if not width > 0:
+            raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
+        infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
+    given = _weights(weights, roles) if weights is not None else {}
+    refs: dict[str, nn.Module] = {}
+    for role in roles:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            ref = Interpreter(infos[role])
+        if role in given:
+            load_weights(ref, given[role], what=str(weights) if not isinstance(weights, dict) else "weights")
+        refs[role] = ref.eval()
+    return g, refs, infos, roles
+
+
+def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathLike[str], *,  # noqa: A001
+            weights: str | os.PathLike[str] | dict[str, Tensor] | None = None, net: str | None = None,
+            width: float | None = None, opset: int = 17, passes: bool = True, verify: bool = True, seed: int = 0,
+            precisions: Sequence[str] = ("fp32",), calibration_size: int | None = None,
+            min_psnr: float | None = None, on_step: Callable[[str], None] | None = None,
+            worker: StandaloneWorker | None = None) -> dict[str, Any]:
+    """Compile `genotype` into `out_dir` (replaced atomically, only when every step and
+    check succeeded): `generator.py` (imports only torch), `.safetensors`, `.onnx`, `.pt2`,
+    and `report.json`, whose content is returned. `net`: "g", "d" or "both" (default: the
+    generator, or the discriminator of a D-only genotype).
+
+    `precisions`: any of "fp32", "fp16", "int8" (the generator's `generator.fp16.onnx` /
+    `generator.int8.onnx`; int8 calibrated on `calibration_size` fixed-seed latents). Each
+    variant is verified against fp32 (max error, PSNR, images/s side by side, in the
+    report); one below `min_psnr` dB (default 30) is an error and nothing is written."""
+    from .compiler.pipeline import compile_network
+    from .export.artifacts import write_compile_dir
+    from .export.onnx_export import check_opset
+    from .export.precision import PrecisionOptions
+
+    check_opset(opset)
+    popts = PrecisionOptions.make(precisions, calibration_size, min_psnr)
+    g, refs, infos, roles = _interpreters(genotype, weights, net=net, width=width, seed=seed)
+    if popts.variants and "generator" not in roles:
+        raise GccGanError(f"--precision {','.join(popts.variants)}: precision variants are made of the generator "
+                          "(PSNR of its images); compile with --net g or both")
+    compiled = [compile_network(infos[r], refs[r].state_dict(), role=r, passes=passes, genotype=g) for r in roles]
+    return write_compile_dir(out_dir, compiled, g, opset=opset, verify=verify, interpreters=refs, worker=worker,
+                             on_step=on_step, precision=popts)
+
+
+def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False) -> Sampler:
+    """The generator of a `gcc-gan compile` directory: `.module` (the standalone PyTorch
+    module, torch backend), `.latent_dim`, `.image_shape`, and `gen(z)` → float NCHW
+    images in [-1, 1] for float32 numpy latents. `backend`: "torch" or "onnx" (onnxruntime).
+    `compiled=True` runs the module through torch.compile with frozen weights (needs a
+    C++ compiler; minutes of start-up on a slow CPU; then faster than eager, near onnxruntime)."""
+    from .export.sample import load_compiled_dir
+
+    return load_compiled_dir(path, backend, compiled)
+
+
+def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
+                   backend: str = "torch", width: float | None = None, compiled: bool = False) -> Sampler:
+    """A generator to sample from: a compile directory, a training run directory, or a
+    genotype file / `zoo:NAME` (with `weights`, else freshly initialised with seed 0).
+    `compiled`: as in `load_compiled`."""
+    from .export.sample import load_generator as _load
+
+    return _load(source, weights, backend, width, compiled)
+
+
+def _sampler(source: Sampler | str | os.PathLike[str], weights: Any, backend: str) -> Sampler:
+    from .export.sample import Sampler as _Sampler
+
+    if isinstance(source, _Sampler):
+        if weights is not None:
+            raise GccGanError("weights apply to a source path, not to an already loaded generator")
+        return source
+    return load_generator(source, weights, backend)
+
+
+def sample(source: Sampler | str | os.PathLike[str], n: int, *, seed: int = 0, batch_size: int = 64,
+           truncation: float | None = None, backend: str = "torch", weights: str | os.PathLike[str] | None = None,
+           progress: bool = False) -> np.ndarray:
+    """`n` images, uint8 NHWC RGB, from `source` (a loaded generator or anything
+    `load_generator` takes). Latents: N(0, 1) from `np.random.RandomState(seed)` drawn batch
+    by batch (as torch-fidelity draws them), truncated to [-t, t] with `truncation`; the
+    same arguments give the same images."""
+    import numpy as np
+
+    from .export.sample import image_batches
+
+    gen = _sampler(source, weights, backend)
+    return np.concatenate(list(image_batches(gen, n, seed, batch_size, truncation, progress)))
+
+
+def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os.PathLike[str], *, seed: int = 0,
+                 batch_size: int = 64, truncation: float | None = None, backend: str = "torch",
+                 weights: str | os.PathLike[str] | None = None, force: bool = False, progress: bool = False) -> Path:
+    """Write `n` images from `source` (as `sample` makes them) to `out`: a folder of PNGs
+    (plus `samples.json`), an `.npz` holding `arr_0` (uint8 NHWC) or one grid `.png`,
+    atomically. An existing `out` is replaced only with `force` (a folder only if it is an
+    earlier sample folder)."""
+    from .export.sample import check_output, check_sample_args, image_batches, write_samples
+
+    check_sample_args(n, batch_size)
+    check_output(out, force)  # before the (possibly slow) load
+    gen = _sampler(source, weights, backend)
+    meta = {"source": gen.source, "backend": gen.backend, "seed": seed, "truncation": truncation,
+            "batch_size": batch_size, "latent_dims": gen.latent_dims, "image_shape": list(gen.image_shape),
+            **({"weights": str(weights)} if weights is not None else {})}
+    return write_samples(image_batches(gen, n, seed, batch_size, truncation, progress), n, out, meta, force)
