@@ -12,7 +12,6 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from ...genotype_dsl.model import OpCall
 from ..ir import IREdge, IRGraph, IROp
 
 PRODUCERS = ("conv", "conv_transpose", "subpixel_conv", "linear")

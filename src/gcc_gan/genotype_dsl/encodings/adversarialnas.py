@@ -27,7 +27,7 @@ outputs in tests/fixtures.)
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from ...errors import GccGanError
 from ..builder import NetBuilder, op
