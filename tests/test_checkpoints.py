@@ -443,16 +443,16 @@ def test_full_disk_in_a_checkpoint_is_one_message_and_leaves_nothing(
 
 def test_full_disk_in_compile_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """safetensors reports a full disk as a SafetensorError whose text holds the OS error."""
-    from safetensors import SafetensorError
+    """The weights file is written by `save_safetensors` (byte-reproducible bytes, plain
+    `open().write`): a full disk there is an OSError ENOSPC, turned into one message."""
+    import errno
 
     from gcc_gan.export import artifacts
 
-    def full(*a: object, **k: object) -> None:
-        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, '
-                              'message: "No space left on device" })')
+    def full(tensors: object, path: object, metadata: object = None) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(artifacts, "save_file", full)
+    monkeypatch.setattr(artifacts, "save_safetensors", full)
     code, err = _cli(["compile", "zoo:dcgan", "-o", str(tmp_path / "c"), "--no-verify"], capsys)
     assert code == 1 and f"{tmp_path / 'c'}: no space left on device (" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
