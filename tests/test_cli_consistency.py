@@ -214,7 +214,8 @@ def test_help_is_plain_and_complete(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "(JSON path: reason) and exit 1." in flat  # descriptions whole, wrapped in a column
     assert "against one fixed discriminator; write results.csv, is_vs_size.png and fid_vs_size.png." in flat
     code, out, _ = cli(capsys, "show", "--help")
-    assert "genotype JSON file or zoo entry" in out and "print a machine-readable JSON object instead" in out
+    assert "genotype JSON file, zoo entry, or a gcc-gan compile directory" in " ".join(out.split())
+    assert "print a machine-readable JSON object instead" in out
 
 
 # --------------------------------------------------------------------------- usage errors

@@ -451,7 +451,7 @@ def test_show_and_bench_count_official(tmp_path: Path, capsys: pytest.CaptureFix
     code, out, err = cli(capsys, "show", edited, "--count", "official", "--json")
     assert code == 0 and json.loads(out)["generator"]["official"] is None, err
     code, _, err = cli(capsys, "show", gen, "--count", "paper")
-    assert code == 2 and "executed or official" in err
+    assert code == 2 and "'paper' is not one of 'executed', 'official'" in err
     res = tmp_path / "bench.json"
     code, out, err = cli(capsys, "bench", gen, "--metrics", "size", "--count", "official", "--json", res)
     assert code == 0, err

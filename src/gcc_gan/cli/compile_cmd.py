@@ -101,6 +101,9 @@ def compile_cmd(
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
     t0 = time.perf_counter()
+    from ..export.precision import PrecisionOptions  # no torch: option values are checked first
+
+    PrecisionOptions.make(precision, calibration_size, min_psnr)
     hold_for_command(out, f"-o {out}")  # before any slow work: a second compile into -o fails at once
     # files and names are checked before torch is imported (seconds): a typo fails at once
     if (out / "report.json").is_file():  # a previous compile (anything else is refused, --force or not)
