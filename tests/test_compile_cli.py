@@ -298,7 +298,8 @@ def test_killed_compile_leaves_no_directory(tmp_path: Path) -> None:
         proc.kill()
         proc.wait()
     assert not out.exists()  # at most a hidden .out.tmp-* remains, never a half-written out/
-    assert all(p.name.startswith(".out.tmp-") or p == tmp for p in tmp_path.iterdir())
+    # (and the lock file, which the kernel unlocked when the process died)
+    assert all(p.name.startswith(".out.tmp-") or p.name == ".out.lock" or p == tmp for p in tmp_path.iterdir())
     # the orphaned standalone worker finishes or sees EOF, then removes its temp dir
     deadline = time.monotonic() + 120
     while any(tmp.iterdir()) and time.monotonic() < deadline:

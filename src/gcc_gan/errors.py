@@ -13,6 +13,11 @@ class GccGanError(Exception):
     """An error caused by the user's input (file, flag, data), with a readable message."""
 
 
+class Interrupted(GccGanError):
+    """The user stopped a long run (Ctrl-C); the message says where its last checkpoint is
+    and the exact command that continues it. The CLI prints it and exits 130."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a genotype, located by its JSON path."""

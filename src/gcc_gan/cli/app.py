@@ -2,9 +2,9 @@
 their commands on `app`; `main.py` imports them and runs the app, and nothing here imports
 a command module, so there is no import cycle.
 
-Exit codes: 0 success; 1 a user error (`GccGanError`, or a file the OS refuses), printed
-as one `error: ...` line block on stderr, never a traceback; 2 a usage error (unknown
-option, missing argument), printed by typer/click.
+Exit codes: 0 success; 1 a user error (`GccGanError`, a file the OS refuses, a full
+disk), printed as one `error: ...` line block on stderr, never a traceback; 2 a usage error
+(unknown option, missing argument), printed by typer/click; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import GccGanError
+from ..atomic import disk_full_message
+from ..errors import GccGanError, Interrupted
+from ..runlock import command_scope
 
 console = Console()
 err_console = Console(stderr=True)
@@ -46,13 +48,25 @@ class _Group(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with command_scope():  # output locks a command takes are held until it returns
+                return super().invoke(ctx)
+        except Interrupted as e:  # Ctrl-C in a long run: where it stopped and how to go on
+            err_console.print(Text(str(e)), highlight=False, soft_wrap=True)
+            raise typer.Exit(130)
+        except KeyboardInterrupt:
+            err_console.print("interrupted", highlight=False)
+            raise typer.Exit(130)
         except GccGanError as e:
             fail(str(e))
         except OSError as e:
             if e.errno == errno.EPIPE:  # stdout closed early (`| head`): typer handles it
                 raise
-            fail(_os_message(e))
+            fail(disk_full_message(e) or _os_message(e))
+        except Exception as e:  # a library error that wraps a full disk (safetensors, torch.save)
+            msg = disk_full_message(e)
+            if msg is None:
+                raise
+            fail(msg)
 
 
 app = typer.Typer(

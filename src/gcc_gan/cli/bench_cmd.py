@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from ..errors import GccGanError
+from ..runlock import hold_for_command
 from .app import app, console
 
 
@@ -162,6 +163,8 @@ def bench_cmd(
     from ..bench.runner import BenchOptions, Session, parse_metrics
     from ..bench.targets import load_target
 
+    if json_out is not None:
+        hold_for_command(json_out, f"--json {json_out}")
     ms = parse_metrics(metrics)
     if count not in ("executed", "official"):
         raise typer.BadParameter(f"must be executed or official, not {count!r}", param_hint="--count")
@@ -214,6 +217,7 @@ def stats_cmd(
     batch_size: int = typer.Option(64, "--batch-size"),
 ) -> None:
     """Compute real-data statistics for FID / KID (mean, covariance, KID features) into a .npz."""
+    hold_for_command(out, f"-o {out}")
     from ..bench.inception import load_inception
     from ..bench.stats import compute_real_stats, save_stats
     from ..train.data import load_dataset

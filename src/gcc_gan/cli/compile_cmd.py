@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # torch is imported by the commands themselves: `gcc-gan --he
     from torch import Tensor
 
 from ..errors import GccGanError
+from ..runlock import hold_for_command
 from .app import app, console, err_console
 
 ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
@@ -109,6 +110,7 @@ def compile_cmd(
     seed: int = typer.Option(0, "--seed", help="seed of the fresh initialisation when no --weights"),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
+    hold_for_command(out, f"-o {out}")  # before any slow work: a second compile into -o fails at once
     from ..export.standalone import StandaloneWorker
 
     # started first: its torch import runs on the other core while this process imports
@@ -217,6 +219,7 @@ def import_cmd(
     net: str = typer.Option("g", "--net", help="g, d (dis_state_dict) or both"),
 ) -> None:
     """Import an official AutoGAN / AdversarialNAS checkpoint (generator, discriminator) as canonical weights."""
+    hold_for_command(out, f"-o {out}")
     from ..export.weights import import_checkpoint
 
     results = import_checkpoint(method, ckpt, genotype, out, width=width, key=key, net=net)

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..atomic import atomic_write_text
+from ..runlock import hold_for_command
 from ..errors import GccGanError, GenotypeError
 from ..genotype_dsl.analysis import NetInfo, analyze_genotype
 from ..genotype_dsl.io import load_and_analyze, problems_from_validation, save_genotype
@@ -35,6 +36,7 @@ NET_KEYS = ("generator", "discriminator")
 def _out_path(path: Path) -> Path:
     if path.is_dir():
         raise GccGanError(f"{path}: is a directory; give a file name")
+    hold_for_command(path, f"-o {path}")  # one writer per output at a time
     return path
 
 

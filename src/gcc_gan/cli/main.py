@@ -11,6 +11,7 @@ import sys
 from typing import Sequence
 
 from ..errors import GccGanError
+from ..runlock import set_command
 from .app import _os_message, app, err_console, print_error
 
 _registered = False
@@ -45,6 +46,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args:  # plain `gcc-gan`: help, and a clean exit
         args = ["--help"]
+    set_command(args)  # output locks name this command line as their holder
     try:
         app(args=args, prog_name="gcc-gan", standalone_mode=True)
     except SystemExit as e:

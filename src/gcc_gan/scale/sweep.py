@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from typing import Any
 from rich.console import Console
 
 from ..atomic import atomic_write_text
-from ..errors import GccGanError
+from ..errors import GccGanError, Interrupted
 from ..executor import make_executor, threads_per_job
 from ..executor.base import Job, JobResult
 from .candidate import Candidate, EvalSpec, run_candidate
@@ -320,7 +321,33 @@ def _prepare_out(req: ScaleRequest, config: dict[str, Any], cands: list[Candidat
 
 
 def run_scale(req: ScaleRequest, console: Console | None = None) -> ScaleResult:
-    console = console or Console(stderr=True)
+    from ..runlock import run_lock
+
+    try:
+        with run_lock(req.out, f"-o {req.out}"):  # a second sweep into the same -o fails at once
+            return _run_scale(req, console or Console(stderr=True))
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; the candidates finished so far are recorded in {req.out / STATE}. "
+                          f"Continue with: {resume_command(req)}") from None
+
+
+def resume_command(req: ScaleRequest) -> str:
+    """The command line that continues the sweep `req` (same settings, --resume)."""
+    args = ["gcc-gan", "scale", *req.genotypes, "--sizes", ",".join(f"{v:g}" for v in req.sizes),
+            "-o", str(req.out)]
+    for flag, value, default in (("--data", req.data, "synthetic"), ("--d", req.d, "zoo:sngan-d"),
+                                 ("--preset", req.preset, None), ("--iters", req.iters, None),
+                                 ("--seed", req.seed, 0), ("--num-samples", req.num_samples, None),
+                                 ("--inception-weights", req.inception_weights, None),
+                                 ("--executor", req.executor, "local"), ("--device", req.device, "auto")):
+        if value != default:
+            args += [flag, str(value)]
+    if req.allow_random_inception:
+        args.append("--allow-random-inception")
+    return shlex.join([*args, "--resume"])
+
+
+def _run_scale(req: ScaleRequest, console: Console) -> ScaleResult:
     sizes = req.sizes
     if not sizes:
         raise GccGanError("--sizes: give at least one size")

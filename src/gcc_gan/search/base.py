@@ -44,6 +44,7 @@ class Searcher:
         raise NotImplementedError
 
     def extra_state(self) -> dict[str, Any]:
+        """State beyond modules and optimizers, as JSON (checkpoints hold no pickle)."""
         return {}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:

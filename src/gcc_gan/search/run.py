@@ -3,7 +3,8 @@
 RUN/
   search.json          settings (method, preset, flags), data spec, status
   history.jsonl        one line per logged step: losses, temperature, per-edge op probabilities
-  checkpoints/step-*/  atomic checkpoints (state.pt: supernets, α, optimizers; state.json)
+  checkpoints/step-*/  atomic, checksummed checkpoints (gcc_gan.checkpoints: modules.safetensors —
+                       supernets, α —, optimizers.safetensors, state.json, history.jsonl so far)
   genotype.json        the derived genotype (validated; provenance: searcher, data, seed, cost)
   genotype.png         its generator's rendering;  op_probabilities.png: α over time
                        (random search: candidates.png, the candidates' proxy scores)
@@ -30,12 +31,14 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from ..atomic import atomic_dir, atomic_write_text
-from ..errors import GccGanError, GenotypeError
+from ..atomic import atomic_write_bytes, atomic_write_text, disk_full_as_error
+from ..checkpoints import (Checkpoint, clean_partial, console_warner, cpu_tensors, list_checkpoints, load_newest,
+                           optim_join, optim_split, write_checkpoint)
+from ..errors import GccGanError, GenotypeError, Interrupted
 from ..genotype_dsl.analysis import analyze_genotype
 from ..genotype_dsl.io import save_genotype
 from ..genotype_dsl.model import Genotype, Provenance
-from ..train.checkpoint import clean_partial, list_checkpoints
+from ..runlock import run_lock
 from ..train.data import SampleOrder, load_dataset, parse_data_spec
 from ..train.images import save_grid
 from ..train.run import resolve_device
@@ -138,46 +141,53 @@ def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
 # --------------------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(root: Path, step: int, s: Searcher, elapsed: float, keep: int = 2) -> Path:
-    target = root / f"step-{step:08d}"
-    if target.exists():
-        return target
-    state = {"step": step, "modules": {k: m.state_dict() for k, m in s.modules().items()},
-             "optimizers": {k: o.state_dict() for k, o in s.optimizers().items()}}
-    with atomic_dir(target) as tmp:
-        torch.save(state, tmp / "state.pt")
-        (tmp / "state.json").write_text(json.dumps({"format": RUN_FORMAT, "step": step, "elapsed_s": elapsed,
-                                                    "extra": s.extra_state()}) + "\n")
-    for old in list_checkpoints(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return target
+CKPT_FORMAT = 2  # 1: a pickled state.pt (no longer read: loading a pickle can run code)
+
+
+def save_checkpoint(root: Path, step: int, s: Searcher, elapsed: float, history: bytes = b"",
+                    keep: int = 2) -> Path:
+    """Any searcher's state through its generic interface: `modules()` (one tensor group,
+    keys `MODULE/PARAM`), `optimizers()` (tensors + JSON) and `extra_state()` (JSON)."""
+    if any("/" in k for k in s.modules()):
+        raise ValueError(f"module names must not contain '/': {list(s.modules())}")
+    modules = {f"{k}/{n}": v for k, m in s.modules().items() for n, v in cpu_tensors(m).items()}
+    opt_t: dict[str, torch.Tensor] = {}
+    opt_m: dict[str, Any] = {}
+    for k, o in s.optimizers().items():
+        t, m = optim_split(o, k)
+        opt_t.update(t)
+        opt_m[k] = m
+    state = {"format": CKPT_FORMAT, "elapsed_s": elapsed, "optimizers": opt_m, "extra": s.extra_state()}
+    return write_checkpoint(root, step, {"modules": modules, "optimizers": opt_t}, state,
+                            files={"history.jsonl": history}, keep=keep)
 
 
 def load_checkpoint(path: Path, s: Searcher) -> tuple[int, float]:
+    """Verify and restore one checkpoint directory; (step, elapsed seconds)."""
+    from ..checkpoints import read_checkpoint
+
+    ck = read_checkpoint(path)
     try:
-        meta = json.loads((path / "state.json").read_text())
-        s.load_extra_state(meta.get("extra", {}))
-        state = torch.load(path / "state.pt", map_location=s.device, weights_only=True)
-        for k, m in s.modules().items():
-            m.load_state_dict(state["modules"][k])
-        for k, o in s.optimizers().items():
-            o.load_state_dict(state["optimizers"][k])
-        return int(meta["step"]), float(meta.get("elapsed_s", 0.0))
-    except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
-        raise GccGanError(f"{path}: cannot load search checkpoint ({e})") from None
+        return ck.step, restore(ck, s)
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        raise GccGanError(f"{path}: cannot restore search checkpoint ({type(e).__name__}: {e})") from None
 
 
-def _truncate_history(path: Path, step: int) -> None:
-    if not path.is_file():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line)["step"] <= step:
-                keep.append(line)
-        except (ValueError, KeyError, TypeError):
-            pass  # a line a kill cut short
-    atomic_write_text(path, "".join(k + "\n" for k in keep))
+def restore(ck: Checkpoint, s: Searcher) -> float:
+    """Restore a checkpoint into searcher `s`; returns the elapsed seconds it recorded."""
+    st = ck.state
+    if st.get("format") != CKPT_FORMAT:
+        raise ValueError(f"checkpoint format {st.get('format')!r} is not {CKPT_FORMAT}")
+    s.load_extra_state(st["extra"])
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for key, v in ck.tensors["modules"].items():
+        k, name = key.split("/", 1)
+        groups.setdefault(k, {})[name] = v
+    for k, m in s.modules().items():
+        m.load_state_dict(groups[k])
+    for k, o in s.optimizers().items():
+        optim_join(o, k, ck.tensors["optimizers"], st["optimizers"][k])
+    return float(st["elapsed_s"])
 
 
 # --------------------------------------------------------------------------- the run
@@ -186,17 +196,24 @@ def _truncate_history(path: Path, step: int) -> None:
 def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
     """Run (or resume) a search; the CPU thread setting is restored afterwards."""
     before = torch.get_num_threads()
+    if req.resume and req.force:
+        raise GccGanError("--resume and --force contradict each other: pick one")
+    out = req.out if req.out is not None else default_out(req.method, req.resume)
     try:
-        return _search(req, console or Console(stderr=True))
+        with run_lock(out, f"-o {out}"):  # a second search into the same run fails at once
+            return _search(req, out, console or Console(stderr=True))
+    except KeyboardInterrupt:
+        cks = list_checkpoints(out / "checkpoints")
+        where = (f"the last checkpoint is {cks[-1]} (step {int(cks[-1].name[5:])})" if cks
+                 else "no checkpoint had been written yet")
+        raise Interrupted(f"interrupted; {where}. Continue with: gcc-gan search --method {req.method} --resume "
+                          f"-o {shlex.quote(str(out))}") from None
     finally:
         torch.set_num_threads(before)
 
 
-def _search(req: SearchRequest, console: Console) -> SearchResult:
+def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
     t_start = time.perf_counter()
-    if req.resume and req.force:
-        raise GccGanError("--resume and --force contradict each other: pick one")
-    out = req.out if req.out is not None else default_out(req.method, req.resume)
     cfg, data_spec = _setup(req, out)
     device = resolve_device(req.device)
     threads = req.threads if req.threads is not None else (1 if cfg.preset == "tiny" else None)
@@ -216,14 +233,21 @@ def _search(req: SearchRequest, console: Console) -> SearchResult:
     resumed_from = None
     if req.resume:
         clean_partial(ckpt_root)
-        cks = list_checkpoints(ckpt_root)
-        if cks:
-            start, elapsed0 = load_checkpoint(cks[-1], searcher)
+        found = load_newest(ckpt_root, lambda ck: restore(ck, searcher),
+                            console_warner(console))
+        if found is None:
+            console.print(f"note: {ckpt_root} holds no checkpoint; --resume starts {out} from step 0",
+                          highlight=False, markup=False, soft_wrap=True)
+        else:
+            ck, elapsed0 = found
+            start = ck.step
             if start > cfg.iters:
                 raise GccGanError(f"--resume: {out} is already at iteration {start}; --iters {cfg.iters} would "
                                   f"end before it (give --iters {start} or more)")
-            last_ckpt, resumed_from = cks[-1], start
-        _truncate_history(out / "history.jsonl", start)
+            last_ckpt, resumed_from = ck.path, start
+        # the history exactly as it was at the checkpoint (lines logged after it, a line a
+        # kill cut short, bytes damaged since: all dropped and logged again)
+        atomic_write_bytes(out / "history.jsonl", ck.files.get("history.jsonl", b"") if found else b"")
     out.mkdir(parents=True, exist_ok=True)
     meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}
     atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
@@ -271,15 +295,17 @@ def _search(req: SearchRequest, console: Console) -> SearchResult:
                 rec = {"step": step, **{k: round(v, 6) for k, v in losses.items()},
                        "elapsed_s": round(elapsed0 + time.perf_counter() - t_start, 2),
                        "probs": searcher.probabilities(), **searcher.log_extra()}
-                hist.write(json.dumps(rec) + "\n")
-                hist.flush()
+                with disk_full_as_error(out / "history.jsonl"):
+                    hist.write(json.dumps(rec) + "\n")
+                    hist.flush()
                 stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items()
                                   if k in ("d_loss", "g_loss", "loss", "tau", "reward"))
                 progress.update(task, stats=stats)
                 if plain and (step % max(cfg.log_every, cfg.iters // 10) == 0 or step == cfg.iters):
                     console.print(f"step {step}/{cfg.iters}  {stats}", highlight=False)  # logs, CI
             if step % cfg.checkpoint_every == 0 or step == cfg.iters:
-                last_ckpt = save_checkpoint(ckpt_root, step, searcher, elapsed0 + time.perf_counter() - t_start)
+                last_ckpt = save_checkpoint(ckpt_root, step, searcher, elapsed0 + time.perf_counter() - t_start,
+                                            history=(out / "history.jsonl").read_bytes())
             progress.update(task, completed=step)
     if stop < cfg.iters:  # stopped early on request (tests)
         return SearchResult(out, out / "genotype.json", stop, time.perf_counter() - t_start, resumed_from)

@@ -6,7 +6,7 @@ RUN/
   log.csv                step, losses (window means), LRs, images/s, elapsed seconds
   samples/step-*.png     periodic grids of the EMA generator on a fixed latent batch
   samples/final.png      the final grid;  real_vs_fake.png: real (left) vs generated (right)
-  checkpoints/step-*/    atomic checkpoints (see checkpoint.py), the newest two kept
+  checkpoints/step-*/    atomic, checksummed checkpoints (see checkpoint.py), the newest two kept
   generator.safetensors  the final EMA generator in the canonical layout:
                          gcc-gan compile RUN/genotype.json --weights RUN/generator.safetensors
   tb/                    TensorBoard events, when tensorboard is installed
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import math
+import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -29,13 +29,15 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from ..atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_write_bytes, atomic_write_text, disk_full_as_error
 from ..compiler.interpreter import Interpreter
-from ..errors import GccGanError
+from ..errors import GccGanError, Interrupted
 from ..genotype_dsl.analysis import NetInfo, analyze
 from ..genotype_dsl.io import load_genotype, parse_genotype, read_json
 from ..genotype_dsl.model import Genotype, ImageInput, LatentInput, Network
-from .checkpoint import clean_partial, list_checkpoints, load_checkpoint, save_checkpoint, tensors_of
+from ..runlock import run_lock
+from ..checkpoints import console_warner
+from .checkpoint import clean_partial, load_newest_checkpoint, save_checkpoint, tensors_of
 from .config import TrainConfig, make_config
 from .data import SampleOrder, load_dataset, parse_data_spec
 from .images import save_grid, save_side_by_side
@@ -212,9 +214,14 @@ def train(req: TrainRequest, console: Console | None = None,
     """Run (or resume) a training run. `on_step(trainer)` runs after every iteration —
     a hook for callers that watch training (tests use it to inject a fault)."""
     console = console or Console(stderr=True)
-    t_start = time.perf_counter()
     if req.resume and req.force:
         raise GccGanError("--resume and --force contradict each other: pick one")
+    with run_lock(req.out, f"-o {req.out}"):  # a second train into the same run fails at once
+        return _train(req, console, on_step)
+
+
+def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], None] | None) -> RunResult:
+    t_start = time.perf_counter()
     device = resolve_device(req.device)
     if req.threads is not None:
         if not 1 <= req.threads <= 1024:
@@ -242,15 +249,24 @@ def train(req: TrainRequest, console: Console | None = None,
     ckpt_root = out / "checkpoints"
     resumed_from = None
     elapsed0 = 0.0
-    cks: list[Path] = []
+    last_ckpt: Path | None = None
+    window: list[tuple[torch.Tensor, torch.Tensor]] = []  # losses since the last log row
     if req.resume:
         clean_partial(ckpt_root)
-        cks = list_checkpoints(ckpt_root)
-        if cks:
-            state = load_checkpoint(cks[-1], trainer)
-            resumed_from = trainer.step
+        found = load_newest_checkpoint(ckpt_root, trainer, console_warner(console))
+        if found is None:
+            console.print(f"note: {ckpt_root} holds no checkpoint; --resume starts {out} from iteration 0",
+                          highlight=False, markup=False, soft_wrap=True)
+            atomic_write_text(out / "log.csv", "")  # rows of the lost iterations are logged anew
+        else:
+            ck, state = found
+            resumed_from, last_ckpt = trainer.step, ck.path
             elapsed0 = float(state.get("elapsed_s", 0.0))
-        _truncate_log(out / "log.csv", trainer.step)
+            window = [(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64))
+                      for a, b in state.get("log_window", [])]
+            # the log exactly as it was at the checkpoint: rows logged after it (or a line a
+            # kill cut short, or bytes damaged since) are dropped and logged again
+            atomic_write_bytes(out / "log.csv", ck.files.get("log.csv", b""))
     else:
         out.mkdir(parents=True, exist_ok=True)
         # config.json first: a run dir holding it can always be --force'd away if killed here
@@ -268,9 +284,31 @@ def train(req: TrainRequest, console: Console | None = None,
                   f"{cfg.loss} loss, {cfg.iters} iterations → {out}"
                   + (f" (resuming from step {resumed_from})" if resumed_from is not None else ""), highlight=False)
 
+    try:
+        return _loop(req, console, on_step, setup, trainer, data, z_fixed, order, n_real, t_start, elapsed0,
+                     resumed_from, last_ckpt, window)
+    except KeyboardInterrupt:
+        last = _newest(ckpt_root)
+        where = (f"the last checkpoint is {last} (iteration {int(last.name[5:])})" if last is not None
+                 else "no checkpoint had been written yet")
+        raise Interrupted(f"interrupted at iteration {trainer.step}; {where}. Continue with: "
+                          f"gcc-gan train --resume -o {shlex.quote(str(out))}") from None
+
+
+def _newest(root: Path) -> Path | None:
+    from ..checkpoints import list_checkpoints
+
+    cks = list_checkpoints(root)
+    return cks[-1] if cks else None
+
+
+def _loop(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], None] | None, setup: _Setup,
+          trainer: GanTrainer, data: Any, z_fixed: torch.Tensor, order: SampleOrder, n_real: int, t_start: float,
+          elapsed0: float, resumed_from: int | None, last_ckpt: Path | None,
+          pending: list[tuple[torch.Tensor, torch.Tensor]]) -> RunResult:
+    cfg, out, device = setup.cfg, req.out, trainer.device
+    ckpt_root = out / "checkpoints"
     with _Logger(out, console, cfg, trainer.step) as log:
-        last_ckpt = cks[-1] if cks else None
-        pending: list[tuple[torch.Tensor, torch.Tensor]] = []
         t_win, win_start = time.perf_counter(), trainer.step
         while trainer.step < cfg.iters:
             s = trainer.step
@@ -300,7 +338,11 @@ def train(req: TrainRequest, console: Console | None = None,
             if at_ckpt or step == cfg.iters:
                 if not trainer.weights_finite():
                     _diverged(step, "weights are not finite", last_ckpt, out)
-                last_ckpt = save_checkpoint(ckpt_root, trainer, {"elapsed_s": elapsed0 + time.perf_counter() - t_start})
+                window = [[float(a), float(b)] for a, b in pending]  # losses not yet in a log row
+                last_ckpt = save_checkpoint(ckpt_root, trainer,
+                                            {"elapsed_s": elapsed0 + time.perf_counter() - t_start,
+                                             "log_window": window},
+                                            files={"log.csv": log.contents()})
 
     # final artifacts (also rewritten when resuming an already finished run)
     fake = trainer.sample(z_fixed)
@@ -354,25 +396,6 @@ def _diverged(step: int, what: str, last: Path | None, out: Path) -> None:
                       f"Start over (--force) with a lower --lr, another --loss, or a different seed.")
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log rows past the checkpoint being resumed (and any line a kill cut short)."""
-    if not path.is_file():
-        return
-    rows = []
-    with open(path, newline="") as f:
-        for r in csv.DictReader(f):
-            try:
-                if r.get("elapsed_s") not in (None, "") and int(r["step"]) <= step:
-                    rows.append(r)
-            except (TypeError, ValueError):
-                pass
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, LOG_FIELDS)
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
-
-
 class _Logger:
     """CSV log, TensorBoard (when installed) and the progress bar."""
 
@@ -404,13 +427,19 @@ class _Logger:
         self.plain = not self.console.is_terminal
         return self
 
+    def contents(self) -> bytes:
+        """The log as written so far (for the checkpoint, which restores it on resume)."""
+        self.csv_file.flush()
+        return (self.out / "log.csv").read_bytes()
+
     def advance(self, step: int) -> None:
         self.progress.update(self.task, completed=step)
 
     def row(self, step: int, dl: float, gl: float, lr_g: float, lr_d: float, ips: float, elapsed: float) -> None:
-        self.csv.writerow({"step": step, "d_loss": f"{dl:.6g}", "g_loss": f"{gl:.6g}", "lr_g": f"{lr_g:.6g}",
-                           "lr_d": f"{lr_d:.6g}", "images_per_s": f"{ips:.1f}", "elapsed_s": f"{elapsed:.1f}"})
-        self.csv_file.flush()
+        with disk_full_as_error(self.out / "log.csv"):
+            self.csv.writerow({"step": step, "d_loss": f"{dl:.6g}", "g_loss": f"{gl:.6g}", "lr_g": f"{lr_g:.6g}",
+                               "lr_d": f"{lr_d:.6g}", "images_per_s": f"{ips:.1f}", "elapsed_s": f"{elapsed:.1f}"})
+            self.csv_file.flush()
         if self.tb is not None:
             for k, v in (("loss/d", dl), ("loss/g", gl), ("lr/g", lr_g), ("speed/images_per_s", ips)):
                 self.tb.add_scalar(k, v, step)
