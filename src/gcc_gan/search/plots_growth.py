@@ -63,6 +63,12 @@ def plot_tree(nodes: list[dict[str, Any]], route: set[str], path: Path, metric: 
             ax.annotate(f"{_label(n)}\n{res}x{res}" if res else _label(n), (x, y), xytext=(6, 0),
                         textcoords="offset points", fontsize=7 if not on else 8, va="center",
                         color="#C44E52" if on else "#333333")
+    if norms:
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        fig.colorbar(ScalarMappable(Normalize(lo, hi), cmap), ax=ax, fraction=0.025, pad=0.01,
+                     label=f"normalised {UNIT[metric]}")
     ax.set_xticks(sorted(steps))
     ax.set_xticklabels([f"step {s}" if s else "base" for s in sorted(steps)])
     ax.set_yticks([])

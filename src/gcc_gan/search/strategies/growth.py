@@ -313,6 +313,11 @@ class GrowthSearch:
             atomic_write_bytes(self.out / "history.jsonl", b"")
         t0 = time.perf_counter() - float(self.state.get("elapsed_s", 0.0))
         ex = make_executor(cfg.executor, cfg.workers, retries=1, address=cfg.address, console=self.console)
+        with ex.session():
+            return self._loop(ex, t0, stop_after)
+
+    def _loop(self, ex: Any, t0: float, stop_after: int | None) -> dict[str, Any]:
+        cfg = self.cfg
         base = {"id": "c0", "parent": None, "action": None, "step": 0, "seed": mix_seed(cfg.seed, 0, 0)}
         if "c0" not in self.state["nodes"]:
             self.run_jobs([base], ex, "base")
