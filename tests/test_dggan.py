@@ -204,7 +204,7 @@ SCRIPT = """
 import sys, json
 from pathlib import Path
 from gcc_gan.search.run import SearchRequest, search
-ov = json.loads(sys.argv[3])
+ov = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(sys.argv[3]).items()}
 search(SearchRequest(method=sys.argv[1], out=Path(sys.argv[2]), resume=sys.argv[4] == "1", overrides=ov))
 """
 
