@@ -319,3 +319,23 @@ def test_ray_same_results_and_a_killed_worker_is_retried(reference: Path, tmp_pa
     hist = [json.loads(x) for x in (run / "history.jsonl").read_text().splitlines()]
     state = json.loads(sorted((run / "checkpoints").iterdir())[-1].joinpath("state.json").read_text())["search"]
     assert any(n.get("attempts", 1) > 1 for n in state["nodes"].values()), hist
+
+
+def test_fid_without_inception_weights_fails_before_the_run_dir(tmp_path: Path, monkeypatch) -> None:
+    from gcc_gan.errors import GccGanError
+    from gcc_gan.search.run import SearchRequest, search
+
+    monkeypatch.setenv("GCC_GAN_INCEPTION", str(tmp_path / "missing.pth"))
+    with pytest.raises(GccGanError, match="--reward swd"):
+        search(SearchRequest(method="dggan", out=tmp_path / "run", overrides={"reward": "fid"}))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("over,msg", [({"dg_k": 0}, "--k"), ({"dg_p": 1.5}, "--p"), ({"reward": "is"}, "--reward"),
+                                      ({"executor": "slurm"}, "--executor"), ({"max_steps": 1}, "max_steps"),
+                                      ({"target": 12}, "power of two")])
+def test_bad_settings_are_clear_errors(over: dict, msg: str) -> None:
+    from gcc_gan.errors import GccGanError
+
+    with pytest.raises(GccGanError, match=msg):
+        make_config("dggan", "tiny", {"reward": "swd", **over})

@@ -67,7 +67,8 @@ def search_cmd(
     weights = f" --weights {shlex.quote(str(child))}" if child.is_file() else ""
     if (res.out / "generator.safetensors").is_file():  # DGGAN: the winner's trained G and D
         weights = f" --weights {shlex.quote(str(res.out))}"
-    console.print(f"done: {res.step} iterations ({done}{res.seconds:.0f} s) → {res.out}\n"
+    unit = "growth steps" if method == "dggan" or space == "dggan" else "iterations"
+    console.print(f"done: {res.step} {unit} ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
                   f"  pictures: {', '.join(str(res.out / p) for p in pictures(method, space))}\n"
                   f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",

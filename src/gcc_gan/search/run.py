@@ -362,10 +362,11 @@ def _growth(req: SearchRequest, cfg: SearchConfig, data_spec: str, out: Path, co
     """DGGAN's top-K growth (or random routes in its space): see strategies/growth.py."""
     from .strategies.growth import GrowthSearch, finish
 
+    gs = GrowthSearch(cfg, data_spec, out, console)
+    gs.preflight()  # a missing FID Inception is said before the run directory is made
     out.mkdir(parents=True, exist_ok=True)
     meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}
     atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
-    gs = GrowthSearch(cfg, data_spec, out, console)
     what = (f"top-K growth, K {cfg.dg_k}, p {cfg.dg_p}" if gs.policy == "topk" else f"{gs.routes} random routes")
     console.print(f"{cfg.method} search ({cfg.preset} preset, dggan space, {what}, {cfg.d0}x{cfg.d0} -> "
                   f"{cfg.target}x{cfg.target} in {cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor) "

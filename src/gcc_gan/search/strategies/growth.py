@@ -213,6 +213,16 @@ class GrowthSearch:
         self.events = 0
         self.state: dict[str, Any] = {}
 
+    def preflight(self) -> None:
+        """Fail before any training (and in this process) when the FID weights are missing."""
+        if self.cfg.reward == "fid":
+            from ...bench.inception import resolve_weights
+
+            try:
+                self.inception_weights = str(resolve_weights(self.inception_weights))
+            except GccGanError as e:
+                raise GccGanError(f"{e} Without them, score by the explicit SWD proxy: --reward swd") from None
+
     # ---------------------------------------------------------------- state
     def fresh_state(self) -> dict[str, Any]:
         return {"format": STATE_FORMAT, "step": 0, "nodes": {}, "parents": [], "planned": [], "elapsed_s": 0.0,
@@ -308,6 +318,7 @@ class GrowthSearch:
         from ...executor import make_executor
 
         cfg = self.cfg
+        self.preflight()
         if not (resume and self.restore()):
             self.state = self.fresh_state()
             atomic_write_bytes(self.out / "history.jsonl", b"")
