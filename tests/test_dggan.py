@@ -18,11 +18,29 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gcc_gan.checkpoints import list_checkpoints
 from gcc_gan.genotype_dsl.analysis import analyze
 from gcc_gan.search.config import make_config
-from gcc_gan.search.spaces.dggan import (FADE, Action, FadeNet, actions, alpha_at, base_pair, grow, inherit,
-                                         net_cost, resolution, settle)
-from gcc_gan.search.strategies.growth import allowed, doublings, normalise, plan_children, select
+from gcc_gan.search.spaces.dggan import (
+    FADE,
+    Action,
+    FadeNet,
+    actions,
+    alpha_at,
+    base_pair,
+    grow,
+    inherit,
+    net_cost,
+    resolution,
+    settle,
+)
+from gcc_gan.search.strategies.growth import (
+    allowed,
+    doublings,
+    normalise,
+    plan_children,
+    select,
+)
 
 C, L = 8, 6
 
@@ -251,8 +269,8 @@ def test_micro_search_outputs(reference: Path) -> None:
         assert (reference / pic).stat().st_size > 1000
     # the emitted G with its weights is what `gcc-gan compile --weights RUN` loads
     from gcc_gan.cli.compile_cmd import weights_by_role
-    from gcc_gan.compiler.pipeline import load_weights
     from gcc_gan.compiler.interpreter import Interpreter
+    from gcc_gan.compiler.pipeline import load_weights
 
     w = weights_by_role(reference, ("generator", "discriminator"))
     load_weights(Interpreter(g.generator), w["generator"])
@@ -272,7 +290,7 @@ def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path:
                    for d in (run / "candidates").iterdir() if (d / "weights.safetensors").is_file()}
     _finish(_run(run, MICRO, resume=True))
     assert _digest(run) == _digest(reference)
-    state = json.loads(sorted((run / "checkpoints").iterdir())[-1].joinpath("state.json").read_text())["search"]
+    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["search"]
     # children finished before the kill (and recorded) were not trained again
     for cid in state["nodes"]:
         if cid in done_before:
@@ -317,7 +335,7 @@ def test_ray_same_results_and_a_killed_worker_is_retried(reference: Path, tmp_pa
     assert killed, "no Ray worker was seen running a candidate"
     assert _digest(run) == _digest(reference)  # byte-identical to the local executor
     hist = [json.loads(x) for x in (run / "history.jsonl").read_text().splitlines()]
-    state = json.loads(sorted((run / "checkpoints").iterdir())[-1].joinpath("state.json").read_text())["search"]
+    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["search"]
     assert any(n.get("attempts", 1) > 1 for n in state["nodes"].values()), hist
 
 

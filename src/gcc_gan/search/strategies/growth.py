@@ -44,8 +44,19 @@ from ...errors import GccGanError
 from ...genotype_dsl.model import Genotype, Network, Provenance
 from ...train.trainer import mix_seed
 from ..config import SearchConfig
-from ..spaces.dggan import (FADE, Action, FadeNet, actions, alpha_at, base_pair, grow, inherit, net_cost,
-                            resolution, settle)
+from ..spaces.dggan import (
+    FADE,
+    Action,
+    FadeNet,
+    actions,
+    alpha_at,
+    base_pair,
+    grow,
+    inherit,
+    net_cost,
+    resolution,
+    settle,
+)
 
 STATE_FORMAT = 1
 CSV_FIELDS = ["id", "parent", "action", "step", "resolution", "g_params", "d_params", "g_macs", "d_macs",
