@@ -389,3 +389,11 @@ def test_executor_session_keeps_its_workers_across_runs() -> None:
         b = ex.run([Job("b", os.getpid)], progress=False)[0].value
     c = ex.run([Job("c", os.getpid)], progress=False)[0].value
     assert a == b != c  # one worker process for the session; a plain run starts its own
+
+
+def test_random_routes_default_matches_dggan_expected_cost() -> None:
+    from gcc_gan.search.strategies.growth import expected_children
+
+    cfg = make_config("dggan", "tiny", {"reward": "swd"})
+    # 13·0.4 from the base, 2·13·0.4 twice, then two forced FADE steps with 2 parents
+    assert expected_children(cfg, 13) == pytest.approx(5.2 + 10.4 + 10.4 + 2 + 2)

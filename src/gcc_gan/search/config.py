@@ -78,7 +78,7 @@ class SearchConfig:
     dg_lr: float = 1e-3
     gp_weight: float = 10.0
     drift: float = 1e-3
-    routes: int = 0  # random search in the DGGAN space: routes (0: K·|A|·p, DGGAN's expected children per step)
+    routes: int = 0  # random search in the DGGAN space: routes (0: DGGAN's expected children / steps)
     executor: str = "local"
     address: str | None = None
     workers: int | None = None

@@ -130,7 +130,8 @@ def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
     given = {k: v for k, v in req.overrides.items() if v is not None}
     for k, v in given.items():
         if k not in RESUMABLE and getattr(cfg, k) != v:
-            raise GccGanError(f"--resume: this run was started with {k.replace('_', '-')}={getattr(cfg, k)!r}, "
+            flag = {"dg_k": "k", "dg_p": "p"}.get(k, k).replace("_", "-")
+            raise GccGanError(f"--resume: this run was started with {flag}={getattr(cfg, k)!r}, "
                               f"not {v!r}; resuming keeps the run's settings")
     if req.method != cfg.method:
         raise GccGanError(f"--resume: {out} is a {cfg.method} search, not {req.method}")
@@ -378,5 +379,4 @@ def _growth(req: SearchRequest, cfg: SearchConfig, data_spec: str, out: Path, co
     geno = finish(gs, wall)
     atomic_write_text(out / "search.json", json.dumps({**meta, "status": "done", "wall_s": round(wall, 2),
                                                        "digest": geno.digest()}, indent=1) + "\n")
-    return SearchResult(out, out / "genotype.json", cfg.max_steps, time.perf_counter() - t_start,
-                        0 if req.resume else None)
+    return SearchResult(out, out / "genotype.json", cfg.max_steps, time.perf_counter() - t_start, gs.resumed_from)

@@ -10,8 +10,9 @@ emitted candidate is the best one at the target resolution.
 
 Random search (`--method random --space dggan`): R routes from the same base candidate,
 each step every route takes one uniformly drawn allowed action (the same forcing rule), so
-every route ends at the target resolution; R defaults to K·|A|·p, DGGAN's expected number of
-children per step, so both spend about the same candidate-iterations (recorded as cost).
+every route ends at the target resolution; R defaults to DGGAN's expected number of children
+over the run divided by the steps, so both spend about the same candidate-iterations (the cost
+is recorded in both genotypes' provenance).
 
 RUN/
   search.json, history.jsonl (one line per finished candidate and per step)
@@ -158,6 +159,17 @@ def doublings(res: int, target: int) -> int:
     return (target // res).bit_length() - 1
 
 
+def expected_children(cfg: SearchConfig, n_actions: int) -> float:
+    """DGGAN's expected number of children over the run: 1 parent at step 1, K after; |A|·p
+    children per parent, one (the forced FADE) in the last `doublings` steps. Random search's
+    default routes spend the same: expected children / steps (`routes` overrides)."""
+    left, total, parents = doublings(cfg.d0, cfg.target), 0.0, 1
+    for s in range(cfg.max_steps):
+        total += parents if cfg.max_steps - s <= left else parents * n_actions * cfg.dg_p
+        parents = cfg.dg_k
+    return total
+
+
 def allowed(acts: list[Action], res: int, target: int, remaining: int) -> list[Action]:
     """The actions a parent at `res` may take with `remaining` steps left (notes §2.6.2)."""
     left = doublings(res, target)
@@ -219,10 +231,11 @@ class GrowthSearch:
         self.cfg, self.data_spec, self.out, self.console = cfg, data_spec, out, console
         self.policy = "topk" if cfg.method == "dggan" else "random"
         self.acts = actions(cfg.dg_kernels, cfg.dg_filters)
-        self.routes = cfg.routes or max(1, round(cfg.dg_k * len(self.acts) * cfg.dg_p))
+        self.routes = cfg.routes or max(1, round(expected_children(cfg, len(self.acts)) / cfg.max_steps))
         self.inception_weights = inception_weights
         self.events = 0
         self.state: dict[str, Any] = {}
+        self.resumed_from: int | None = None  # the step a --resume continued from
 
     def preflight(self) -> None:
         """Fail before any training (and in this process) when the FID weights are missing."""
@@ -268,7 +281,7 @@ class GrowthSearch:
                 self.console.print(f"warning: {f} is missing or damaged; {cid} is trained again",
                                    highlight=False, markup=False)
                 del st["nodes"][cid]
-        self.state, self.events = st, int(st["events"])
+        self.state, self.events, self.resumed_from = st, int(st["events"]), int(st["step"])
         atomic_write_bytes(self.out / "history.jsonl", ck.files.get("history.jsonl", b""))
         return True
 
@@ -431,7 +444,7 @@ def finish(gs: GrowthSearch, wall: float) -> Genotype:
                   "max_steps": cfg.max_steps},
         notes=f"gcc-gan search --method {cfg.method}" + (" --space dggan" if cfg.method == "random" else "")
         + f" --preset {cfg.preset} --k {cfg.dg_k} --p {cfg.dg_p} --reward {cfg.reward}")
-    geno = Genotype(name=f"{cfg.method}-dggan-seed{cfg.seed}", generator=g, discriminator=d, provenance=prov)
+    geno = Genotype(name=("dggan" if cfg.method == "dggan" else "random-dggan") + f"-search-seed{cfg.seed}", generator=g, discriminator=d, provenance=prov)
     infos = analyze_genotype(geno)
     save_genotype(geno, out / "genotype.json")
     wg, wd = split_weights(load_file(str(out / "candidates" / best["id"] / "weights.safetensors")))
