@@ -299,7 +299,7 @@ def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path:
 
 def test_random_search_in_the_dggan_space(tmp_path: Path) -> None:
     run = tmp_path / "random"
-    _finish(_run(run, {**MICRO, "space": "dggan", "routes": 2}, method="random"))
+    _finish(_run(run, {**MICRO, "space": "dggan", "routes": 2, "equalized_lr": True}, method="random"))
     g = json.loads((run / "genotype.json").read_text())
     assert g["provenance"]["encoding"]["policy"] == "random"
     assert g["provenance"]["encoding"]["actions"][-1] == "FADE" or "FADE" in g["provenance"]["encoding"]["actions"]
@@ -397,3 +397,29 @@ def test_random_routes_default_matches_dggan_expected_cost() -> None:
     cfg = make_config("dggan", "tiny", {"reward": "swd"})
     # 13·0.4 from the base, 2·13·0.4 twice, then two forced FADE steps with 2 parents
     assert expected_children(cfg, 13) == pytest.approx(5.2 + 10.4 + 10.4 + 2 + 2)
+
+
+def test_equalized_lr_is_adam_on_the_scaled_weight() -> None:
+    """Per-layer Adam LR c·η on w equals ProgGAN's runtime scaling w = c·ŵ with Adam at η on ŵ."""
+    from gcc_gan.search.spaces.dggan import equalized_lr, he_scale
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(12, 5)
+    w_hat = torch.nn.Parameter(lin.weight.detach() / he_scale(lin.weight))
+    b_ref = torch.nn.Parameter(lin.bias.detach().clone())
+    ref = torch.optim.Adam([w_hat, b_ref], lr=1e-2, betas=(0.0, 0.99), eps=1e-12)
+    opt = equalized_lr(lin, set(), 1e-2, (0.0, 0.99))
+    for grp in opt.param_groups:
+        grp["eps"] = 1e-12
+    x = torch.randn(16, 12)
+    for _ in range(5):
+        for params, o, f in (((w_hat, b_ref), ref, lambda: F.linear(x, w_hat * he_scale(lin.weight), b_ref)),
+                             ((lin.weight, lin.bias), opt, lambda: lin(x))):
+            o.zero_grad()
+            f().pow(2).mean().backward()
+            o.step()
+    assert torch.allclose(lin.weight, w_hat * he_scale(lin.weight), rtol=1e-4, atol=1e-6)
+    assert torch.allclose(lin.bias, b_ref, rtol=1e-4, atol=1e-6)
+    fresh = torch.nn.Conv2d(64, 8, 3)
+    equalized_lr(fresh, {"weight", "bias"}, 1e-3, (0.0, 0.99))
+    assert abs(float(fresh.weight.detach().std()) / he_scale(fresh.weight) - 1) < 0.05 and not fresh.bias.any()

@@ -78,6 +78,7 @@ class SearchConfig:
     dg_lr: float = 1e-3
     gp_weight: float = 10.0
     drift: float = 1e-3
+    equalized_lr: bool = False  # ProgGAN's equalized learning rate (the paper preset; see spaces/dggan.py)
     routes: int = 0  # random search in the DGGAN space: routes (0: DGGAN's expected children / steps)
     executor: str = "local"
     address: str | None = None
@@ -198,7 +199,7 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     # candidate, latent 128; pytorch_GAN_zoo: lr 1e-3, batch 16, λ 10, drift 1e-3; max_steps is ours
     ("dggan", "paper"): dict(batch_size=16, latent=128, reward="fid", reward_images=10_000, dg_k=20, dg_p=0.4, d0=8,
                              target=32, max_steps=10, dg_kernels=(3, 7), dg_filters=(32, 64, 128, 256, 512, 1024),
-                             dg_channels=512, init_iters=100_000, child_iters=100_000),
+                             dg_channels=512, init_iters=100_000, child_iters=100_000, equalized_lr=True),
 }
 
 RESUMABLE = {"iters", "log_every", "checkpoint_every", "executor", "address", "workers"}

@@ -88,8 +88,8 @@ class GanTrainer:
     def _set_lr(self) -> None:
         f = self.lr_at(self.step)
         for opt, base in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = base * f
+            for group in opt.param_groups:  # `lr_mult`: a group's own scale (equalized LR)
+                group["lr"] = base * f * group.get("lr_mult", 1.0)
 
     def prepare_real(self, real: Tensor) -> Tensor:
         return real.to(self.device, non_blocking=True, memory_format=self.memory_format)

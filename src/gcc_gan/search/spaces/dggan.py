@@ -22,6 +22,7 @@ copies every tensor whose key and shape survive and leaves the rest freshly init
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,3 +284,30 @@ def net_cost(net: Network) -> tuple[int, int]:
 
     info = analyze(settle(net))
     return info.params, info.macs
+
+
+def he_scale(p: Tensor) -> float:
+    """ProgGAN's equalized-LR constant sqrt(2 / fan_in) of a conv / linear weight."""
+    fan_in = p[0].numel()
+    return math.sqrt(2.0 / fan_in)
+
+
+def equalized_lr(module: nn.Module, fresh: set[str], lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
+    """ProgGAN's equalized learning rate without a runtime weight scale: with w = c·ŵ, Adam on
+    ŵ at lr η moves w by c·η per step (Adam ignores the gradient's scale), so Adam on w with a
+    per-layer lr c·η and a He-normal N(0, c²) initialisation of the fresh weights (biases 0)
+    trains the same function (up to Adam's ε), while the weights stay in the canonical layout
+    `gcc-gan compile` loads. Inherited tensors keep their trained values."""
+    groups = []
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if p.dim() >= 2:  # conv / linear weights
+                c = he_scale(p)
+                if name in fresh:
+                    p.normal_(0.0, c)
+                groups.append({"params": [p], "lr": lr * c, "lr_mult": c})
+            else:
+                if name in fresh:
+                    p.zero_()
+                groups.append({"params": [p], "lr": lr, "lr_mult": 1.0})
+    return torch.optim.Adam(groups, lr=lr, betas=betas, foreach=True)

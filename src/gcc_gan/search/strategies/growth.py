@@ -52,6 +52,7 @@ from ..spaces.dggan import (
     actions,
     alpha_at,
     base_pair,
+    equalized_lr,
     grow,
     inherit,
     net_cost,
@@ -105,15 +106,21 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
     res, seed, iters, latent = resolution(d_net), int(spec["seed"]), int(spec["iters"]), int(spec["latent"])
     torch.manual_seed(seed)  # fresh layers' initialisation
     g, d = FadeNet(g_net), FadeNet(d_net)
+    copied: dict[str, set[str]] = {"g": set(), "d": set()}
     if spec["parent_weights"]:
         pg, pd = split_weights(load_file(spec["parent_weights"]))
-        inherit(g, pg)
-        inherit(d, pd)
+        copied = {"g": set(inherit(g, pg)), "d": set(inherit(d, pd))}
     fading = bool(g.fade or d.fade)
     cfg = TrainConfig(iters=iters, batch_size=spec["batch_size"], d_batch_size=spec["batch_size"], n_critic=1,
                       loss="wgan-gp", lr_g=spec["lr"], lr_d=spec["lr"], beta1=0.0, beta2=0.99, lr_decay=False, ema=0.0,
                       gp_weight=spec["gp_weight"], drift=spec["drift"], seed=seed, amp="off").validate()
     trainer = GanTrainer(g, d, latent, cfg, "cpu")
+    if spec.get("equalized_lr"):  # per-layer Adam LR + He init of the fresh layers (see equalized_lr)
+        for key, net in (("g", trainer.g), ("d", trainer.d)):
+            fresh = {n for n, _ in net.named_parameters()} - copied[key]
+            opt = equalized_lr(net, fresh, spec["lr"], (cfg.beta1, cfg.beta2))
+            setattr(trainer, f"opt_{key}", opt)
+        trainer.g_ema.load_state_dict(trainer.g.state_dict())
     data = _dataset(spec["data"], spec["size"])
     order = SampleOrder(len(data), seed)
     diverged = False
@@ -298,7 +305,7 @@ class GrowthSearch:
                 "parent_weights": str(self.out / "candidates" / parent / "weights.safetensors") if parent else None,
                 "dir": str(self.out / "candidates" / c["id"]), "seed": c["seed"], "iters": iters,
                 "latent": cfg.latent, "batch_size": cfg.batch_size, "lr": cfg.dg_lr, "gp_weight": cfg.gp_weight,
-                "drift": cfg.drift, "fade_share": cfg.fade_share, "data": self.data_spec, "size": cfg.target,
+                "drift": cfg.drift, "fade_share": cfg.fade_share, "equalized_lr": cfg.equalized_lr, "data": self.data_spec, "size": cfg.target,
                 "reward": cfg.reward, "reward_images": cfg.reward_images, "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights}
 
     def networks(self, cid: str) -> tuple[Network, Network]:
