@@ -363,7 +363,7 @@ def _growth(req: SearchRequest, cfg: SearchConfig, data_spec: str, out: Path, co
     """DGGAN's top-K growth (or random routes in its space): see strategies/growth.py."""
     from .strategies.growth import GrowthSearch, finish
 
-    gs = GrowthSearch(cfg, data_spec, out, console)
+    gs = GrowthSearch(cfg, data_spec, out, console, device=str(resolve_device(req.device)))
     gs.preflight()  # a missing FID Inception is said before the run directory is made
     out.mkdir(parents=True, exist_ok=True)
     meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}

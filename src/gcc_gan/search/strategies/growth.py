@@ -114,7 +114,8 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
     cfg = TrainConfig(iters=iters, batch_size=spec["batch_size"], d_batch_size=spec["batch_size"], n_critic=1,
                       loss="wgan-gp", lr_g=spec["lr"], lr_d=spec["lr"], beta1=0.0, beta2=0.99, lr_decay=False, ema=0.0,
                       gp_weight=spec["gp_weight"], drift=spec["drift"], seed=seed, amp="off").validate()
-    trainer = GanTrainer(g, d, latent, cfg, "cpu")
+    device = torch.device(spec.get("device", "cpu"))  # CPU: bit-reproducible across executors
+    trainer = GanTrainer(g, d, latent, cfg, device)
     if spec.get("equalized_lr"):  # per-layer Adam LR + He init of the fresh layers (see equalized_lr)
         for key, net in (("g", trainer.g), ("d", trainer.d)):
             fresh = {n for n, _ in net.named_parameters()} - copied[key]
@@ -137,13 +138,13 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
     gs, ds = settle(g_net), settle(d_net)
     g_out, d_out = FadeNet(gs), FadeNet(ds)
     for mod, trained in ((g_out, trainer.g), (d_out, trainer.d)):
-        sd = trained.state_dict()
+        sd = {k: v.cpu() for k, v in trained.state_dict().items()}
         mod.load_state_dict({k: sd[k] for k in mod.state_dict()}, strict=True)
     score = math.inf
     if not diverged and trainer.weights_finite():
-        rw = Reward(spec["reward"], spec["reward_images"], _dataset(spec["data"], spec["size"]), torch.device("cpu"),
+        rw = Reward(spec["reward"], spec["reward_images"], _dataset(spec["data"], spec["size"]), device,
                     batch_size=64, inception_weights=spec.get("inception_weights"), real_seed=0)
-        value = rw(g_out, latent, res, int(spec["reward_seed"]))  # the same latents for every candidate
+        value = rw(g_out.to(device), latent, res, int(spec["reward_seed"]))  # the same latents for every candidate
         score = 1.0 / value if spec["reward"] == "fid" else -value  # FID, or SWD×1e3: lower is better
         if not math.isfinite(score):
             score = math.inf
@@ -234,8 +235,9 @@ def select(records: list[dict[str, Any]], k: int, policy: str) -> list[str]:
 
 class GrowthSearch:
     def __init__(self, cfg: SearchConfig, data_spec: str, out: Path, console: Console,
-                 inception_weights: str | None = None) -> None:
+                 inception_weights: str | None = None, device: str = "cpu") -> None:
         self.cfg, self.data_spec, self.out, self.console = cfg, data_spec, out, console
+        self.device = device
         self.policy = "topk" if cfg.method == "dggan" else "random"
         self.acts = actions(cfg.dg_kernels, cfg.dg_filters)
         self.routes = cfg.routes or max(1, round(expected_children(cfg, len(self.acts)) / cfg.max_steps))
@@ -306,7 +308,7 @@ class GrowthSearch:
                 "dir": str(self.out / "candidates" / c["id"]), "seed": c["seed"], "iters": iters,
                 "latent": cfg.latent, "batch_size": cfg.batch_size, "lr": cfg.dg_lr, "gp_weight": cfg.gp_weight,
                 "drift": cfg.drift, "fade_share": cfg.fade_share, "equalized_lr": cfg.equalized_lr, "data": self.data_spec, "size": cfg.target,
-                "reward": cfg.reward, "reward_images": cfg.reward_images, "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights}
+                "reward": cfg.reward, "reward_images": cfg.reward_images, "device": self.device, "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights}
 
     def networks(self, cid: str) -> tuple[Network, Network]:
         geno = Genotype.model_validate_json((self.out / "candidates" / cid / "genotype.json").read_text())
