@@ -222,7 +222,7 @@ def test_help_is_plain_and_complete(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["search", "--method", "foo"], "'foo' is not one of 'adversarial', 'degas', 'autogan', 'random'"),
+    (["search", "--method", "foo"], "'foo' is not one of 'adversarial', 'degas', 'autogan', 'dggan', 'random'"),
     (["compile", "zoo:dcgan", "-o", "x", "--net", "x"], "'x' is not one of 'g', 'd', 'both'"),
     (["render", "zoo:dcgan", "-o", "x.png", "--net", "x"], "'x' is not one of 'g', 'd', 'generator'"),
     (["convert", "foo", "1", "-o", "x.json"], "'foo' is not one of 'autogan', 'adversarialnas'"),

@@ -14,6 +14,7 @@ A searcher joins the property test with one line in `SEARCHERS`: a `Case` with
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -203,6 +204,72 @@ def _random_space(st: dict[str, Any]) -> dict[str, Space]:  # the AdversarialNAS
     return {"generator": _adv_g_space(st), "discriminator": _adv_d_space(st)}
 
 
+# --------------------------------------------------------------------------- DGGAN
+
+
+class _DgganSpace:
+    """DGGAN's space is open-ended (it grows), so its check is by rule: every edge is a base
+    edge, a grown conv of the action set, or a FADE block edge, and G's image matches D's input."""
+
+    def __init__(self, cfg: Any, base: Network) -> None:
+        self.cfg, self.base = cfg, {e.name: e for e in base.edges}
+
+    def check(self, net: Network) -> None:
+        from gcc_gan.genotype_dsl.analysis import analyze
+        from gcc_gan.genotype_dsl.builder import op
+        from gcc_gan.search.spaces.dggan import _d_conv, _g_conv
+
+        cfg = self.cfg
+        grown_g = [_g_conv(k) for k in cfg.dg_kernels]
+        grown_d = [_d_conv(k) for k in cfg.dg_kernels]
+        chans = {n.name: n.n_channels(net.base_width) for n in net.nodes}
+        for e in net.edges:
+            name = str(e.name)
+            if name.startswith(("g_c", "d_c")) and name[3:].isdigit():
+                assert e.ops in (grown_g if name[0] == "g" else grown_d), f"{name}: {e.ops} is not an action"
+                assert chans[e.dst] in cfg.dg_filters, f"{name}: {chans[e.dst]} filters"
+            elif m := re.fullmatch(r"(g_up|d_dn|g_torgb_r|d_fromrgb_r)(\d+)(_a|_b)?", name):
+                kind, r = m.group(1) + (m.group(3) or ""), int(m.group(2))
+                assert cfg.d0 <= r <= cfg.target and (r // cfg.d0) & (r // cfg.d0 - 1) == 0, name
+                want = {"g_up_a": [op("upsample"), *_g_conv(3)], "g_up_b": _g_conv(3), "g_torgb_r": [op("conv", kernel=1)],
+                        "d_fromrgb_r": _d_conv(1), "d_dn_a": _d_conv(3), "d_dn_b": [*_d_conv(3), op("avg_pool")]}
+                assert e.ops == want[kind], f"{name}: {e.ops}"
+            else:  # a base edge; the one after D's fromRGB reads whatever was grown there
+                base = self.base.get(name)
+                assert base is not None and e.model_copy(update={"src": base.src}) == base, f"edge {name}"
+        out = analyze(net)
+        size = (out.output_shapes.get("image") or (0, *[out.input_shapes["x"][1]] * 2))[1]
+        assert cfg.d0 <= size <= cfg.target
+
+
+def _dggan_make() -> dict[str, Any]:
+    from gcc_gan.search.spaces.dggan import actions
+
+    cfg = make_config("dggan", "tiny", dict(reward="swd"))
+    return {"cfg": cfg, "acts": actions(cfg.dg_kernels, cfg.dg_filters)}
+
+
+def _dggan(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
+    """A random route of random length under the forcing rule; the candidate (settled) after it."""
+    from gcc_gan.search.spaces.dggan import base_pair, grow, resolution, settle
+    from gcc_gan.search.strategies.growth import allowed
+
+    cfg = st["cfg"]
+    g, d = base_pair(cfg.d0, cfg.dg_channels, cfg.latent)
+    for s in range(int(rng.integers(cfg.max_steps + 1))):
+        al = allowed(st["acts"], resolution(d), cfg.target, cfg.max_steps - s)
+        g, d = grow(g, d, al[int(rng.integers(len(al)))], cfg.dg_channels)
+        g, d = settle(g), settle(d)
+    return {"generator": g, "discriminator": d}
+
+
+def _dggan_space(st: dict[str, Any]) -> dict[str, Any]:
+    from gcc_gan.search.spaces.dggan import base_pair
+
+    g, d = base_pair(st["cfg"].d0, st["cfg"].dg_channels, st["cfg"].latent)
+    return {"generator": _DgganSpace(st["cfg"], g), "discriminator": _DgganSpace(st["cfg"], d)}
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -211,7 +278,7 @@ class Case:
     name: str
     make: Callable[[], Any]
     draw: Callable[[Any, np.random.Generator], dict[str, Network]]
-    space: Callable[[Any], Space | dict[str, Space]]
+    space: Callable[[Any], Any]  # a Space, {role: Space}, or anything with check(net)
 
 
 SEARCHERS = [
@@ -219,6 +286,7 @@ SEARCHERS = [
     Case("adversarial-D", _adv_make, _adv_d, _adv_d_space),
     Case("degas", _degas_make, _degas, _degas_space),
     Case("random", _random_make, _random, _random_space),
+    Case("dggan", _dggan_make, _dggan, _dggan_space),
 ]
 
 

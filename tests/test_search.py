@@ -423,7 +423,7 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: li
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["--method", "evolution"], "'evolution' is not one of 'adversarial', 'degas', 'autogan', 'random'"),
+    (["--method", "evolution"], "'evolution' is not one of 'adversarial', 'degas', 'autogan', 'dggan', 'random'"),
     (["--preset", "huge"], "'huge' is not one of 'tiny', 'paper'"),
     (["--sampling", "medium"], "'medium' is not one of 'soft', 'hard'"),
 ])

@@ -15,9 +15,9 @@ from .max_memory import max_memory_option
 
 @app.command("search")
 def search_cmd(
-    method: Literal["adversarial", "degas", "autogan", "random"] = typer.Option(
-        "adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS), autogan (AutoGAN) or random "
-        "(random search; --space)"),
+    method: Literal["adversarial", "degas", "autogan", "dggan", "random"] = typer.Option(
+        "adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS), autogan (AutoGAN), dggan "
+        "(DGGAN) or random (random search; --space)"),
     data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH or "
                                        "synthetic (default: the embedded synthetic set)"),
     preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (minutes on a CPU) or paper (the "
@@ -33,11 +33,23 @@ def search_cmd(
         "(straight-through one-hot: only the sampled op runs)"),
     fixed_d: bool | None = typer.Option(None, "--fixed-d/--no-fixed-d", help="AdversarialNAS ablation: fixed "
                                            "SNGAN discriminator, search G only"),
-    reward: Optional[Literal["is", "fid", "swd"]] = typer.Option(None, "--reward", help="AutoGAN / random --space autogan: is (Inception "
-                                         "Score; default), fid (1/FID) or swd (-SWD, needs no Inception weights)"),
-    mode: Optional[Literal["clean", "faithful"]] = typer.Option(None, "--mode", help="AutoGAN controller loss: clean (default) or faithful "
-                                       "(the official code's loss exactly)"),
-    space: Optional[Literal["adversarialnas", "autogan"]] = typer.Option(None, "--space", help="random search: adversarialnas (default) or autogan"),
+    reward: Optional[Literal["is", "fid", "swd"]] = typer.Option(
+        None, "--reward", help="AutoGAN / random --space autogan: is (Inception Score; default), fid (1/FID) or swd "
+        "(-SWD, needs no Inception weights); DGGAN: fid (default) or swd (explicit proxy)"),
+    mode: Optional[Literal["clean", "faithful"]] = typer.Option(
+        None, "--mode", help="AutoGAN controller loss: clean (default) or faithful (the official code's loss exactly)"),
+    space: Optional[Literal["adversarialnas", "autogan", "dggan"]] = typer.Option(
+        None, "--space", help="random search: adversarialnas (default), autogan or dggan"),
+    k: int | None = typer.Option(None, "--k", help="DGGAN: parents kept each step (top-K; tiny 2, paper 20)"),
+    p: float | None = typer.Option(None, "--p", help="DGGAN: probability of keeping each (parent, action) pair "
+                                   "(tiny and paper 0.4)"),
+    executor: Optional[Literal["local", "ray"]] = typer.Option(
+        None, "--executor", help="DGGAN / random --space dggan: where candidates train: local (processes; default) "
+        "or ray"),
+    address: str | None = typer.Option(None, "--address", help="--executor ray: the Ray cluster's address "
+                                          "(default: start a local Ray)"),
+    workers: int | None = typer.Option(None, "--workers", help="DGGAN: candidates trained in parallel "
+                                          "(default: 1-2, the CPU cores)"),
     seed: int | None = typer.Option(None, "--seed", help="random seed (default 0)"),
     device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto"),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
@@ -56,7 +68,8 @@ def search_cmd(
     from ..search.plots import pictures
     from ..search.run import SearchRequest, search
 
-    overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed, reward=reward, mode=mode, space=space)
+    overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed, reward=reward, mode=mode, space=space,
+                     dg_k=k, dg_p=p, executor=executor, address=address, workers=workers)
     req = SearchRequest(method=method, data=data, preset=choice.name, out=out, resume=resume, force=force,
                         overrides=overrides, device=device, threads=threads)
     res = search(req, console=err_console)
@@ -64,7 +77,10 @@ def search_cmd(
     g = shlex.quote(str(res.genotype))
     child = res.out / "child.safetensors"  # AutoGAN: the best child's shared weights
     weights = f" --weights {shlex.quote(str(child))}" if child.is_file() else ""
-    console.print(f"done: {res.step} iterations ({done}{res.seconds:.0f} s) → {res.out}\n"
+    if (res.out / "generator.safetensors").is_file():  # DGGAN: the winner's trained G and D
+        weights = f" --weights {shlex.quote(str(res.out))}"
+    unit = "growth steps" if method == "dggan" or space == "dggan" else "iterations"
+    console.print(f"done: {res.step} {unit} ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
                   f"  pictures: {', '.join(str(res.out / p) for p in pictures(method, space))}\n"
                   f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",

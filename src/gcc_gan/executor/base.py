@@ -11,10 +11,11 @@ executor itself to detect.
 from __future__ import annotations
 
 import abc
+import contextlib
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from rich.console import Console
 
@@ -98,6 +99,19 @@ class Executor(abc.ABC):
         self.workers = workers
         self.retries = retries
         self.console = console or Console(stderr=True)
+        self._session = False
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Executor]:
+        """Keep the workers (local processes, a local Ray) up across several `run` calls:
+        a searcher that runs one batch of jobs per step starts Ray once, not every step."""
+        self._open()
+        self._session = True
+        try:
+            yield self
+        finally:
+            self._session = False
+            self._close()
 
     # ---------------------------------------------------------------- subclass hooks
 
@@ -133,7 +147,8 @@ class Executor(abc.ABC):
         done: dict[str, JobResult] = {}
         bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        TextColumn("{task.fields[last]}"), console=self.console, disable=not progress)
-        self._open()
+        if not self._session:
+            self._open()
         try:
             with bar:
                 task = bar.add_task(label, total=len(todo), last="")
@@ -159,5 +174,6 @@ class Executor(abc.ABC):
                         on_result(res)
                     bar.update(task, advance=1, last=f"{job.key}: {res.status}")
         finally:
-            self._close()
+            if not self._session:
+                self._close()
         return [done[k] for k in keys]

@@ -14,8 +14,8 @@ from typing import Any
 
 from ..errors import GccGanError
 
-METHODS = ("adversarial", "degas", "random", "autogan")
-SPACES = ("adversarialnas", "autogan")  # --method random --space ...
+METHODS = ("adversarial", "degas", "random", "autogan", "dggan")
+SPACES = ("adversarialnas", "autogan", "dggan")  # --method random --space ...
 PRESET_NAMES = ("tiny", "paper")
 
 
@@ -63,6 +63,26 @@ class SearchConfig:
     reward_images: int = 64
     mode: str = "clean"
     space: str = "adversarialnas"  # random search: the space it samples
+    # DGGAN (search/strategies/growth.py; notes §2): top-K greedy pruning over grown G/D pairs
+    dg_k: int = 2
+    dg_p: float = 0.4
+    d0: int = 4  # base resolution
+    target: int = 16  # target resolution (the data's size); d0 · 2^n
+    max_steps: int = 5
+    dg_kernels: tuple[int, ...] = (3, 7)
+    dg_filters: tuple[int, ...] = (8, 16, 32)
+    dg_channels: int = 16  # width of the base block and of each FADE block
+    init_iters: int = 80  # the base candidate's iterations
+    child_iters: int = 40  # each child's iterations from inherited weights
+    fade_share: float = 0.2  # α goes 0 -> 1 over this share of a FADE child's iterations
+    dg_lr: float = 1e-3
+    gp_weight: float = 10.0
+    drift: float = 1e-3
+    equalized_lr: bool = False  # ProgGAN's equalized learning rate (the paper preset; see spaces/dggan.py)
+    routes: int = 0  # random search in the DGGAN space: routes (0: DGGAN's expected children / steps)
+    executor: str = "local"
+    address: str | None = None
+    workers: int | None = None
     seed: int = 0
     log_every: int = 5
     checkpoint_every: int = 25
@@ -91,6 +111,30 @@ class SearchConfig:
         need(self.space in SPACES, f"--space {self.space!r}: expected one of {', '.join(SPACES)}")
         need(self.space == "adversarialnas" or self.method == "random", "--space applies to --method random only "
              "(the other methods define their space)")
+        if self.method == "dggan" or self.space == "dggan":
+            from ..executor import EXECUTORS
+
+            need(self.reward in ("fid", "swd"), f"--reward {self.reward!r}: DGGAN scores by fid (FID, needs the "
+                 "Inception weights) or swd (the explicit SWD proxy)")
+            need(self.dg_k >= 1, f"--k {self.dg_k}: must be at least 1")
+            need(0 < self.dg_p <= 1, f"--p {self.dg_p}: must be in (0, 1]")
+            need(self.d0 >= 4 and self.target >= self.d0 and (self.target // self.d0) & (self.target // self.d0 - 1)
+                 == 0 and self.target % self.d0 == 0, f"resolutions {self.d0} -> {self.target}: the target must be "
+                 "the base resolution (at least 4) times a power of two")
+            doublings = (self.target // self.d0).bit_length() - 1
+            need(self.max_steps >= doublings, f"max_steps {self.max_steps}: reaching {self.target}x{self.target} "
+                 f"from {self.d0}x{self.d0} needs at least {doublings} steps (one FADE each)")
+            need(bool(self.dg_kernels) and all(k % 2 == 1 and 1 <= k <= 15 for k in self.dg_kernels),
+                 f"kernels {list(self.dg_kernels)}: odd sizes between 1 and 15 ('same' padding)")
+            need(bool(self.dg_filters) and all(1 <= f <= 4096 for f in self.dg_filters),
+                 f"filters {list(self.dg_filters)}: between 1 and 4096")
+            need(self.init_iters >= 1 and self.child_iters >= 1, "candidate iterations must be at least 1")
+            need(0 < self.fade_share <= 1, f"fade share {self.fade_share}: must be in (0, 1]")
+            need(self.reward_images >= 2, f"reward images {self.reward_images}: must be at least 2")
+            need(self.executor in EXECUTORS, f"--executor {self.executor!r}: expected one of {', '.join(EXECUTORS)}")
+            need(self.address is None or self.executor == "ray", "--address is for --executor ray")
+            need(self.workers is None or self.workers >= 1, f"--workers {self.workers}: must be at least 1")
+            need(self.routes >= 0, f"routes {self.routes}: must be 0 (automatic) or more")
         if self.method == "autogan" or self.space == "autogan":
             from .rewards import REWARDS
             from .strategies.controller import MODES
@@ -119,8 +163,9 @@ class SearchConfig:
     def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
-        if "grow_at" in kw:  # a JSON list
-            kw["grow_at"] = tuple(int(v) for v in kw["grow_at"])
+        for key in ("grow_at", "dg_kernels", "dg_filters"):  # JSON lists
+            if key in kw:
+                kw[key] = tuple(int(v) for v in kw[key])
         return cls(**kw)
 
 
@@ -148,9 +193,16 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
                                shared_steps=15 * 782, ctrl_steps=30, num_candidate=10, topk=5, entropy_coeff=1e-3,
                                reset_threshold=1e-3, reset_window=500, reward="is", reward_images=5000,
                                log_every=100, checkpoint_every=1000),
+    # notes §2.7 (ours): 16×16 data, 4 -> 16 (two FADEs), |A| = 13, K 2, p 0.4, 5 steps
+    ("dggan", "tiny"): dict(batch_size=16, latent=32, reward="fid", reward_images=128),
+    # the published protocol (notes §2.4): CIFAR 8 -> 32, K 20, p 0.4, |A| = 25, 100k iterations per
+    # candidate, latent 128; pytorch_GAN_zoo: lr 1e-3, batch 16, λ 10, drift 1e-3; max_steps is ours
+    ("dggan", "paper"): dict(batch_size=16, latent=128, reward="fid", reward_images=10_000, dg_k=20, dg_p=0.4, d0=8,
+                             target=32, max_steps=10, dg_kernels=(3, 7), dg_filters=(32, 64, 128, 256, 512, 1024),
+                             dg_channels=512, init_iters=100_000, child_iters=100_000, equalized_lr=True),
 }
 
-RESUMABLE = {"iters", "log_every", "checkpoint_every"}
+RESUMABLE = {"iters", "log_every", "checkpoint_every", "executor", "address", "workers"}
 
 
 def make_config(method: str, preset: str, overrides: dict[str, Any]) -> SearchConfig:
@@ -160,6 +212,6 @@ def make_config(method: str, preset: str, overrides: dict[str, Any]) -> SearchCo
         raise GccGanError(f"--preset {preset!r}: expected one of {', '.join(PRESET_NAMES)}")
     base = SearchConfig(method=method, preset=preset, **PRESETS[(method, preset)])
     given = {k: v for k, v in overrides.items() if v is not None}
-    if method == "random" and given.get("space") == "autogan":  # the AutoGAN preset's sizes and schedule
-        base = dataclasses.replace(base, **PRESETS[("autogan", preset)])
+    if method == "random" and given.get("space") in ("autogan", "dggan"):  # that method's sizes and schedule
+        base = dataclasses.replace(base, **PRESETS[(given["space"], preset)])
     return dataclasses.replace(base, **given).validate()

@@ -130,7 +130,8 @@ def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
     given = {k: v for k, v in req.overrides.items() if v is not None}
     for k, v in given.items():
         if k not in RESUMABLE and getattr(cfg, k) != v:
-            raise GccGanError(f"--resume: this run was started with {k.replace('_', '-')}={getattr(cfg, k)!r}, "
+            flag = {"dg_k": "k", "dg_p": "p"}.get(k, k).replace("_", "-")
+            raise GccGanError(f"--resume: this run was started with {flag}={getattr(cfg, k)!r}, "
                               f"not {v!r}; resuming keeps the run's settings")
     if req.method != cfg.method:
         raise GccGanError(f"--resume: {out} is a search with --method {cfg.method}, not {req.method}")
@@ -215,6 +216,8 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
 def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
     t_start = time.perf_counter()
     cfg, data_spec = _setup(req, out)
+    if cfg.method == "dggan" or cfg.space == "dggan":  # candidates as executor jobs, not a step loop
+        return _growth(req, cfg, data_spec, out, console, t_start)
     device = resolve_device(req.device)
     threads = req.threads if req.threads is not None else (1 if cfg.preset == "tiny" else None)
     if threads is not None:
@@ -353,3 +356,27 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
         plot_history(out / "history.jsonl", searcher.op_names(), out, cfg.method)
     save_grid(searcher.samples(64), out / "samples.png")
     return geno
+
+
+def _growth(req: SearchRequest, cfg: SearchConfig, data_spec: str, out: Path, console: Console,
+            t_start: float) -> SearchResult:
+    """DGGAN's top-K growth (or random routes in its space): see strategies/growth.py."""
+    from .strategies.growth import GrowthSearch, finish
+
+    gs = GrowthSearch(cfg, data_spec, out, console, device=str(resolve_device(req.device)))
+    gs.preflight()  # a missing FID Inception is said before the run directory is made
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}
+    atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
+    what = (f"top-K growth, K {cfg.dg_k}, p {cfg.dg_p}" if gs.policy == "topk" else f"{gs.routes} random routes")
+    console.print(f"{cfg.method} search ({cfg.preset} preset, dggan space, {what}, {cfg.d0}x{cfg.d0} -> "
+                  f"{cfg.target}x{cfg.target} in {cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor) "
+                  f"on {data_spec} -> {out}" + (" (resuming)" if req.resume else ""), highlight=False)
+    state = gs.run(req.resume, req.stop_after)
+    if state["step"] < cfg.max_steps:  # stopped early on request (tests)
+        return SearchResult(out, out / "genotype.json", state["step"], time.perf_counter() - t_start, None)
+    wall = float(state["elapsed_s"])
+    geno = finish(gs, wall)
+    atomic_write_text(out / "search.json", json.dumps({**meta, "status": "done", "wall_s": round(wall, 2),
+                                                       "digest": geno.digest()}, indent=1) + "\n")
+    return SearchResult(out, out / "genotype.json", cfg.max_steps, time.perf_counter() - t_start, gs.resumed_from)

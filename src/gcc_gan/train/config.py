@@ -36,6 +36,7 @@ class TrainConfig:
     lr_decay: bool = True  # linear to 0 at `iters`
     ema: float = 0.999  # EMA decay of G's weights (0 = off); warmed up as min(ema, (1+t)/(10+t))
     gp_weight: float = 10.0  # WGAN-GP only
+    drift: float = 0.0  # WGAN-GP only: ProGAN's drift penalty ε·E[D(real)²] (pytorch_GAN_zoo epsilonD 1e-3)
     width: float = 1.0  # G width multiplier
     d_width: float = 1.0  # D width multiplier
     seed: int = 0
@@ -57,6 +58,7 @@ class TrainConfig:
         for name, lr in (("--lr", self.lr_g), ("--d-lr", self.lr_d)):
             need(0 < lr < 1e3, f"{name} {lr}: must be positive")
         need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, f"Adam betas ({self.beta1}, {self.beta2}) must be in [0, 1)")
+        need(self.drift >= 0, f"drift {self.drift}: must be non-negative")
         need(0 <= self.ema < 1, f"--ema {self.ema}: must be in [0, 1) (0 turns EMA off)")
         need(0 < self.width <= 64, f"--width {self.width}: must be a positive multiplier (e.g. 0.25)")
         need(0 < self.d_width <= 64, f"--d-width {self.d_width}: must be a positive multiplier")

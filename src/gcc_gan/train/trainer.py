@@ -88,8 +88,8 @@ class GanTrainer:
     def _set_lr(self) -> None:
         f = self.lr_at(self.step)
         for opt, base in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = base * f
+            for group in opt.param_groups:  # `lr_mult`: a group's own scale (equalized LR)
+                group["lr"] = base * f * group.get("lr_mult", 1.0)
 
     def prepare_real(self, real: Tensor) -> Tensor:
         return real.to(self.device, non_blocking=True, memory_format=self.memory_format)
@@ -119,7 +119,10 @@ class GanTrainer:
         with torch.no_grad(), self._autocast():
             fake = self.g(z)
         with self._autocast():
-            loss = d_loss(cfg.loss, self.d(real), self.d(fake))
+            real_out = self.d(real)
+            loss = d_loss(cfg.loss, real_out, self.d(fake))
+        if cfg.loss == "wgan-gp" and cfg.drift > 0:  # keeps the critic's output near 0 (ProGAN)
+            loss = loss + cfg.drift * real_out.float().pow(2).mean()
         if cfg.loss == "wgan-gp":
             alpha = torch.rand(real.shape[0], 1, 1, 1, generator=gen, device=self.device)
             # the penalty's double backward stays in fp32: its gradient norm is sensitive

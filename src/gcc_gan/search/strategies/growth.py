@@ -1,0 +1,472 @@
+"""DGGAN's Algorithm 1, top-K greedy pruning (notes §2.3, §2.6), and random search in its space.
+
+Each step, every (parent, action) pair is kept with probability p (none kept: one action per
+parent, notes §2.6.3); each child trains from its parent's weights (WGAN-GP, drift term,
+ProgGAN fade-in for FADE) as an independent executor job, and is scored (FID, or the
+explicit SWD proxy). Scores are normalised per resolution by the step's median at that
+resolution (§2.6.1); the top K children become the parents (parents never survive). When
+the remaining steps equal the remaining doublings, only FADE is allowed (§2.6.2); the
+emitted candidate is the best one at the target resolution.
+
+Random search (`--method random --space dggan`): R routes from the same base candidate,
+each step every route takes one uniformly drawn allowed action (the same forcing rule), so
+every route ends at the target resolution; R defaults to DGGAN's expected number of children
+over the run divided by the steps, so both spend about the same candidate-iterations (the cost
+is recorded in both genotypes' provenance).
+
+RUN/
+  search.json, history.jsonl (one line per finished candidate and per step)
+  checkpoints/step-N/        the search state (tree, parents, scores, finished children and
+                             the sha256 of their weights), checkpointed after every candidate
+  candidates/<id>/           each candidate's settled genotype.json and weights.safetensors
+  genotype.json, generator.safetensors, discriminator.safetensors   the winner
+  candidates.csv, growth_tree.png, score_vs_ratio.png, score_by_action.png, samples.png
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from ...atomic import atomic_write_bytes, atomic_write_text
+from ...checkpoints import clean_partial, console_warner, load_newest, write_checkpoint
+from ...errors import GccGanError
+from ...genotype_dsl.model import Genotype, Network, Provenance
+from ...train.trainer import mix_seed
+from ..config import SearchConfig
+from ..spaces.dggan import (
+    FADE,
+    Action,
+    FadeNet,
+    actions,
+    alpha_at,
+    base_pair,
+    equalized_lr,
+    grow,
+    inherit,
+    net_cost,
+    resolution,
+    settle,
+)
+
+STATE_FORMAT = 1
+CSV_FIELDS = ["id", "parent", "action", "step", "resolution", "g_params", "d_params", "g_macs", "d_macs",
+              "score", "norm_score", "status"]
+
+
+# --------------------------------------------------------------------------- one candidate (a job)
+
+_DATA: dict[tuple[str, int], Any] = {}
+
+
+def _dataset(spec: str, size: int) -> Any:
+    from ...train.data import load_dataset
+
+    if (spec, size) not in _DATA:  # a worker process trains many candidates on one dataset
+        _DATA[(spec, size)] = load_dataset(spec, size)
+    return _DATA[(spec, size)]
+
+
+def _to_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    from safetensors.torch import save
+
+    return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
+
+
+def split_weights(blob: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    g = {k[len("generator."):]: v for k, v in blob.items() if k.startswith("generator.")}
+    d = {k[len("discriminator."):]: v for k, v in blob.items() if k.startswith("discriminator.")}
+    return g, d
+
+
+def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train one candidate from its parent's weights and score it; writes its settled
+    genotype and weights under spec['dir'] and returns its record. A deterministic function
+    of `spec` (seeded init, data order, latents): local and Ray give the same bytes."""
+    from safetensors.torch import load_file
+
+    from ...train.config import TrainConfig
+    from ...train.data import SampleOrder
+    from ...train.trainer import GanTrainer
+    from ..rewards import Reward, resize
+
+    t0 = time.perf_counter()
+    g_net, d_net = Network.model_validate(spec["g"]), Network.model_validate(spec["d"])
+    res, seed, iters, latent = resolution(d_net), int(spec["seed"]), int(spec["iters"]), int(spec["latent"])
+    torch.manual_seed(seed)  # fresh layers' initialisation
+    g, d = FadeNet(g_net), FadeNet(d_net)
+    copied: dict[str, set[str]] = {"g": set(), "d": set()}
+    if spec["parent_weights"]:
+        pg, pd = split_weights(load_file(spec["parent_weights"]))
+        copied = {"g": set(inherit(g, pg)), "d": set(inherit(d, pd))}
+    fading = bool(g.fade or d.fade)
+    cfg = TrainConfig(iters=iters, batch_size=spec["batch_size"], d_batch_size=spec["batch_size"], n_critic=1,
+                      loss="wgan-gp", lr_g=spec["lr"], lr_d=spec["lr"], beta1=0.0, beta2=0.99, lr_decay=False, ema=0.0,
+                      gp_weight=spec["gp_weight"], drift=spec["drift"], seed=seed, amp="off").validate()
+    device = torch.device(spec.get("device", "cpu"))  # CPU: bit-reproducible across executors
+    trainer = GanTrainer(g, d, latent, cfg, device)
+    if spec.get("equalized_lr"):  # per-layer Adam LR + He init of the fresh layers (see equalized_lr)
+        for key, net in (("g", trainer.g), ("d", trainer.d)):
+            fresh = {n for n, _ in net.named_parameters()} - copied[key]
+            opt = equalized_lr(net, fresh, spec["lr"], (cfg.beta1, cfg.beta2))
+            setattr(trainer, f"opt_{key}", opt)
+        trainer.g_ema.load_state_dict(trainer.g.state_dict())
+    data = _dataset(spec["data"], spec["size"])
+    order = SampleOrder(len(data), seed)
+    diverged = False
+    for t in range(iters):
+        a = alpha_at(t, iters, spec["fade_share"]) if fading else 1.0
+        for net in (trainer.g, trainer.d, trainer.g_ema):
+            net.alpha = a  # type: ignore[assignment]
+        real = resize(data.batch(order.indices(t * cfg.batch_size, cfg.batch_size)), res)
+        r = trainer.train_step([real])
+        if not (math.isfinite(float(r.d_loss)) and math.isfinite(float(r.g_loss))):
+            diverged = True
+            break
+    # the grown networks alone (α = 1): the fading nets' old paths dropped
+    gs, ds = settle(g_net), settle(d_net)
+    g_out, d_out = FadeNet(gs), FadeNet(ds)
+    for mod, trained in ((g_out, trainer.g), (d_out, trainer.d)):
+        sd = {k: v.cpu() for k, v in trained.state_dict().items()}
+        mod.load_state_dict({k: sd[k] for k in mod.state_dict()}, strict=True)
+    score = math.inf
+    if not diverged and trainer.weights_finite():
+        rw = Reward(spec["reward"], spec["reward_images"], _dataset(spec["data"], spec["size"]), device,
+                    batch_size=64, inception_weights=spec.get("inception_weights"), real_seed=0)
+        value = rw(g_out.to(device), latent, res, int(spec["reward_seed"]))  # the same latents for every candidate
+        score = 1.0 / value if spec["reward"] == "fid" else -value  # FID, or SWD×1e3: lower is better
+        if not math.isfinite(score):
+            score = math.inf
+    out = Path(spec["dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    blob = _to_bytes({**{f"generator.{k}": v for k, v in g_out.state_dict().items()},
+                      **{f"discriminator.{k}": v for k, v in d_out.state_dict().items()}})
+    atomic_write_bytes(out / "weights.safetensors", blob)
+    atomic_write_text(out / "genotype.json", Genotype(name=spec["id"], generator=gs, discriminator=ds).to_json())
+    (gp, gm), (dp, dm) = net_cost(gs), net_cost(ds)
+    return {"score": score if math.isfinite(score) else None, "g_params": gp, "g_macs": gm, "d_params": dp,
+            "d_macs": dm, "resolution": res, "sha256": hashlib.sha256(blob).hexdigest(), "iters": iters,
+            "fading": fading, "wall_s": round(time.perf_counter() - t0, 2)}
+
+
+# --------------------------------------------------------------------------- the search
+
+
+def doublings(res: int, target: int) -> int:
+    return (target // res).bit_length() - 1
+
+
+def expected_children(cfg: SearchConfig, n_actions: int) -> float:
+    """DGGAN's expected number of children over the run: 1 parent at step 1, K after; |A|·p
+    children per parent, one (the forced FADE) in the last `doublings` steps. Random search's
+    default routes spend the same: expected children / steps (`routes` overrides)."""
+    left, total, parents = doublings(cfg.d0, cfg.target), 0.0, 1
+    for s in range(cfg.max_steps):
+        total += parents if cfg.max_steps - s <= left else parents * n_actions * cfg.dg_p
+        parents = cfg.dg_k
+    return total
+
+
+def allowed(acts: list[Action], res: int, target: int, remaining: int) -> list[Action]:
+    """The actions a parent at `res` may take with `remaining` steps left (notes §2.6.2)."""
+    left = doublings(res, target)
+    if left >= remaining:
+        return [FADE]  # the remaining steps are all needed to reach the target
+    return [a for a in acts if a.kind != "FADE" or left > 0]
+
+
+def plan_children(state: dict[str, Any], cfg: SearchConfig, acts: list[Action], policy: str) -> list[dict[str, Any]]:
+    """The step's children, a pure function of (seed, step, parents)."""
+    s = state["step"]
+    rng = np.random.default_rng(mix_seed(cfg.seed, s, 7))
+    remaining = cfg.max_steps - s
+    nodes = state["nodes"]
+    pairs: list[tuple[str, Action]] = []
+    if policy == "topk":
+        per = [(p, allowed(acts, nodes[p]["resolution"], cfg.target, remaining)) for p in state["parents"]]
+        draws = rng.random(sum(len(a) for _, a in per))
+        i = 0
+        for p, al in per:
+            for a in al:
+                if draws[i] < cfg.dg_p:
+                    pairs.append((p, a))
+                i += 1
+        if not pairs:  # notes §2.6.3: no pair kept, so one action per parent
+            pairs = [(p, al[int(rng.integers(len(al)))]) for p, al in per]
+            state.setdefault("resampled", []).append(s)
+    else:  # random routes: one uniform allowed action per route
+        for p in state["parents"]:
+            al = allowed(acts, nodes[p]["resolution"], cfg.target, remaining)
+            pairs.append((p, al[int(rng.integers(len(al)))]))
+    return [{"id": f"s{s + 1}-{j:03d}", "parent": p, "action": a.to_dict(), "step": s + 1,
+             "seed": mix_seed(cfg.seed, s + 1, j)} for j, (p, a) in enumerate(pairs)]
+
+
+def normalise(records: list[dict[str, Any]]) -> None:
+    """norm_score = score / median score of the step at that resolution (notes §2.6.1)."""
+    by_res: dict[int, list[float]] = {}
+    for r in records:
+        if r.get("score") is not None:
+            by_res.setdefault(r["resolution"], []).append(r["score"])
+    for r in records:
+        sc = r.get("score")
+        med = statistics.median(by_res[r["resolution"]]) if sc is not None else None
+        r["norm_score"] = None if sc is None else (sc / med if med else sc)
+
+
+def select(records: list[dict[str, Any]], k: int, policy: str) -> list[str]:
+    if policy != "topk":
+        return [r["id"] for r in records if r.get("score") is not None]  # every route goes on; a failed one ends
+    ok = [r for r in records if r.get("norm_score") is not None]
+    ok.sort(key=lambda r: (r["norm_score"], r["id"]))
+    return [r["id"] for r in ok[:k]]
+
+
+class GrowthSearch:
+    def __init__(self, cfg: SearchConfig, data_spec: str, out: Path, console: Console,
+                 inception_weights: str | None = None, device: str = "cpu") -> None:
+        self.cfg, self.data_spec, self.out, self.console = cfg, data_spec, out, console
+        self.device = device
+        self.policy = "topk" if cfg.method == "dggan" else "random"
+        self.acts = actions(cfg.dg_kernels, cfg.dg_filters)
+        self.routes = cfg.routes or max(1, round(expected_children(cfg, len(self.acts)) / cfg.max_steps))
+        self.inception_weights = inception_weights
+        self.events = 0
+        self.state: dict[str, Any] = {}
+        self.resumed_from: int | None = None  # the step a --resume continued from
+
+    def preflight(self) -> None:
+        """Fail before any training (and in this process) when the FID weights are missing."""
+        if self.cfg.reward == "fid":
+            from ...bench.inception import resolve_weights
+
+            try:
+                self.inception_weights = str(resolve_weights(self.inception_weights))
+            except GccGanError as e:
+                raise GccGanError(f"{e} Without them, score by the explicit SWD proxy: --reward swd") from None
+
+    # ---------------------------------------------------------------- state
+    def fresh_state(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, "step": 0, "nodes": {}, "parents": [], "planned": [], "elapsed_s": 0.0,
+                "events": 0}
+
+    def save(self) -> None:
+        self.state["events"] = self.events = self.events + 1
+        hist = (self.out / "history.jsonl").read_bytes() if (self.out / "history.jsonl").exists() else b""
+        write_checkpoint(self.out / "checkpoints", self.events, {}, {"search": self.state},
+                         files={"history.jsonl": hist})
+
+    def restore(self) -> bool:
+        root = self.out / "checkpoints"
+        clean_partial(root)
+
+        def check(ck: Any) -> dict[str, Any]:
+            st = ck.state["search"]
+            if st.get("format") != STATE_FORMAT:
+                raise ValueError(f"search state format {st.get('format')!r}")
+            return st
+
+        found = load_newest(root, check, console_warner(self.console))
+        if found is None:
+            return False
+        ck, st = found
+        # a child whose weights are missing or damaged is trained again
+        for cid, n in list(st["nodes"].items()):
+            if n.get("status") == "failed":
+                continue
+            f = self.out / "candidates" / cid / "weights.safetensors"
+            if not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != n["sha256"]:
+                self.console.print(f"warning: {f} is missing or damaged; {cid} is trained again",
+                                   highlight=False, markup=False)
+                del st["nodes"][cid]
+        self.state, self.events, self.resumed_from = st, int(st["events"]), int(st["step"])
+        atomic_write_bytes(self.out / "history.jsonl", ck.files.get("history.jsonl", b""))
+        return True
+
+    def log(self, rec: dict[str, Any]) -> None:
+        with open(self.out / "history.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    # ---------------------------------------------------------------- jobs
+    def job_spec(self, c: dict[str, Any], g: Network, d: Network, iters: int) -> dict[str, Any]:
+        cfg = self.cfg
+        parent = c.get("parent")
+        return {"id": c["id"], "g": g.model_dump(mode="json", exclude_none=True),
+                "d": d.model_dump(mode="json", exclude_none=True),
+                "parent_weights": str(self.out / "candidates" / parent / "weights.safetensors") if parent else None,
+                "dir": str(self.out / "candidates" / c["id"]), "seed": c["seed"], "iters": iters,
+                "latent": cfg.latent, "batch_size": cfg.batch_size, "lr": cfg.dg_lr, "gp_weight": cfg.gp_weight,
+                "drift": cfg.drift, "fade_share": cfg.fade_share, "equalized_lr": cfg.equalized_lr, "data": self.data_spec, "size": cfg.target,
+                "reward": cfg.reward, "reward_images": cfg.reward_images, "device": self.device, "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights}
+
+    def networks(self, cid: str) -> tuple[Network, Network]:
+        geno = Genotype.model_validate_json((self.out / "candidates" / cid / "genotype.json").read_text())
+        assert geno.generator is not None and geno.discriminator is not None
+        return geno.generator, geno.discriminator
+
+    def run_jobs(self, planned: list[dict[str, Any]], executor: Any, label: str) -> None:
+        from ...executor.base import Job
+
+        todo = [c for c in planned if c["id"] not in self.state["nodes"]]
+        jobs = []
+        for c in todo:
+            if c.get("parent"):
+                g, d = grow(*self.networks(c["parent"]), Action.from_dict(c["action"]), self.cfg.dg_channels)
+                iters = self.cfg.child_iters
+            else:
+                g, d = base_pair(self.cfg.d0, self.cfg.dg_channels, self.cfg.latent)
+                iters = self.cfg.init_iters
+            jobs.append(Job(c["id"], train_candidate, (self.job_spec(c, g, d, iters),), threads=1))
+        by_id = {c["id"]: c for c in todo}
+
+        def done(r: Any) -> None:
+            c = by_id[r.key]
+            if not r.ok:
+                rec = {**c, "status": "failed", "error": r.error, "score": None, "resolution": None,
+                       "iters": 0, "sha256": None}
+            else:
+                rec = {**c, **r.value, "status": "ok" if r.value["score"] is not None else "diverged",
+                       "attempts": r.attempts}
+            self.state["nodes"][c["id"]] = rec
+            self.log({"event": "candidate", **{k: rec.get(k) for k in ("id", "parent", "step", "resolution",
+                                                                         "score", "status", "wall_s")},
+                      "action": Action.from_dict(c["action"]).label if c.get("action") else "base"})
+            self.save()
+
+        executor.run(jobs, on_result=done, progress=self.console.is_terminal, label=label)
+
+    # ---------------------------------------------------------------- the loop
+    def run(self, resume: bool, stop_after: int | None = None) -> dict[str, Any]:
+        from ...executor import make_executor
+
+        cfg = self.cfg
+        self.preflight()
+        if not (resume and self.restore()):
+            self.state = self.fresh_state()
+            atomic_write_bytes(self.out / "history.jsonl", b"")
+        t0 = time.perf_counter() - float(self.state.get("elapsed_s", 0.0))
+        ex = make_executor(cfg.executor, cfg.workers, retries=1, address=cfg.address, console=self.console)
+        with ex.session():
+            return self._loop(ex, t0, stop_after)
+
+    def _loop(self, ex: Any, t0: float, stop_after: int | None) -> dict[str, Any]:
+        cfg = self.cfg
+        base = {"id": "c0", "parent": None, "action": None, "step": 0, "seed": mix_seed(cfg.seed, 0, 0)}
+        if "c0" not in self.state["nodes"]:
+            self.run_jobs([base], ex, "base")
+        if self.state["nodes"]["c0"]["score"] is None:
+            raise GccGanError(f"the base candidate failed ({self.state['nodes']['c0'].get('error') or 'diverged'})")
+        if not self.state["parents"] and self.state["step"] == 0:
+            self.state["parents"] = ["c0"] if self.policy == "topk" else ["c0"] * self.routes
+        steps_run = 0
+        while self.state["step"] < cfg.max_steps:
+            if stop_after is not None and steps_run >= stop_after:
+                return self.state
+            if not self.state["planned"]:
+                self.state["planned"] = plan_children(self.state, cfg, self.acts, self.policy)
+                self.save()
+            planned = self.state["planned"]
+            s = self.state["step"] + 1
+            self.console.print(f"step {s}/{cfg.max_steps}: {len(planned)} children of {len(set(self.state['parents']))} "
+                               "parent(s)", highlight=False)
+            self.run_jobs(planned, ex, f"step {s}")
+            recs = [self.state["nodes"][c["id"]] for c in planned]
+            normalise(recs)
+            parents = select(recs, cfg.dg_k, self.policy)
+            if not parents:
+                raise GccGanError(f"step {s}: every child failed or diverged; nothing to grow from")
+            self.log({"event": "step", "step": s, "children": len(recs), "parents": parents,
+                      "best_norm": min((r["norm_score"] for r in recs if r["norm_score"] is not None), default=None)})
+            self.state.update(step=s, parents=parents, planned=[], elapsed_s=time.perf_counter() - t0)
+            self.save()
+            steps_run += 1
+        self.state["elapsed_s"] = time.perf_counter() - t0
+        return self.state
+
+    # ---------------------------------------------------------------- results
+    def winner(self) -> dict[str, Any]:
+        at = [n for n in self.state["nodes"].values() if n.get("resolution") == self.cfg.target
+              and n.get("score") is not None]
+        if not at:
+            raise GccGanError(f"no candidate reached {self.cfg.target}x{self.cfg.target} with a finite score")
+        return min(at, key=lambda n: (n["score"], n["id"]))
+
+    def route(self, cid: str) -> list[str]:
+        out = []
+        while cid:
+            out.append(cid)
+            cid = self.state["nodes"][cid].get("parent")
+        return out[::-1]
+
+    def cost_iters(self) -> int:
+        return sum(int(n.get("iters") or 0) for n in self.state["nodes"].values())
+
+
+def write_csv(path: Path, nodes: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for n in nodes:
+        act = Action.from_dict(n["action"]).label if n.get("action") else "base"
+        w.writerow({**{k: n.get(k) for k in CSV_FIELDS}, "action": act, "parent": n.get("parent") or "",
+                    "score": "" if n.get("score") is None else f"{n['score']:.6g}",
+                    "norm_score": "" if n.get("norm_score") is None else f"{n['norm_score']:.6g}"})
+    atomic_write_text(path, buf.getvalue())
+
+
+def finish(gs: GrowthSearch, wall: float) -> Genotype:
+    """The run's results: the winner's genotype and weights, the candidate table, pictures."""
+    from safetensors.torch import load_file
+
+    from ...genotype_dsl.analysis import analyze_genotype
+    from ...genotype_dsl.io import save_genotype
+    from ...train.images import save_grid
+    from ...viz.render import render_genotype
+    from ..plots_growth import plot_analysis, plot_tree
+
+    cfg, out, st = gs.cfg, gs.out, gs.state
+    best = gs.winner()
+    route = gs.route(best["id"])
+    g, d = gs.networks(best["id"])
+    labels = [Action.from_dict(st["nodes"][c]["action"]).label for c in route[1:]]
+    metric = "fid" if cfg.reward == "fid" else "swd"
+    prov = Provenance(
+        searcher=cfg.method if cfg.method == "dggan" else "random (dggan space)", dataset=gs.data_spec, seed=cfg.seed,
+        search_cost={"wall_s": round(wall, 2), "candidate_iters": float(gs.cost_iters()),
+                     "candidates": float(len(st["nodes"]))},
+        metrics={metric: float(best["score"])},
+        encoding={"format": "dggan", "route": route, "actions": labels, "k": cfg.dg_k, "p": cfg.dg_p,
+                  "policy": gs.policy, "routes": gs.routes if gs.policy == "random" else None,
+                  "reward": cfg.reward, "reward_kind": "FID (Inception)" if cfg.reward == "fid"
+                  else "SWD x 1e3 (explicit proxy, no Inception weights)", "d0": cfg.d0, "target": cfg.target,
+                  "max_steps": cfg.max_steps},
+        notes=f"gcc-gan search --method {cfg.method}" + (" --space dggan" if cfg.method == "random" else "")
+        + f" --preset {cfg.preset} --k {cfg.dg_k} --p {cfg.dg_p} --reward {cfg.reward}")
+    geno = Genotype(name=("dggan" if cfg.method == "dggan" else "random-dggan") + f"-search-seed{cfg.seed}", generator=g, discriminator=d, provenance=prov)
+    infos = analyze_genotype(geno)
+    save_genotype(geno, out / "genotype.json")
+    wg, wd = split_weights(load_file(str(out / "candidates" / best["id"] / "weights.safetensors")))
+    atomic_write_bytes(out / "generator.safetensors", _to_bytes(wg))
+    atomic_write_bytes(out / "discriminator.safetensors", _to_bytes(wd))
+    nodes = sorted(st["nodes"].values(), key=lambda n: (n["step"], n["id"]))
+    write_csv(out / "candidates.csv", nodes)
+    render_genotype(geno, infos, out / "genotype.png")
+    plot_tree(nodes, set(route), out / "growth_tree.png", metric, gs.policy)
+    plot_analysis(nodes, out, metric)
+    gen = FadeNet(g)
+    gen.load_state_dict(wg, strict=True)
+    with torch.no_grad():
+        z = torch.randn(64, cfg.latent, generator=torch.Generator().manual_seed(cfg.seed))
+        save_grid(gen.eval()(z).clamp(-1, 1), out / "samples.png")
+    return geno
