@@ -306,6 +306,21 @@ def _edge_info(ei: int, e: Edge, shape: Shape, dst_c: int, base_width: int, bad)
     return EdgeInfo(ei, e, shape, ops)
 
 
+def generator_at_width(infos: dict[str, NetInfo], spec: str, width: float | None, why: str) -> NetInfo:
+    """The analysed generator of a genotype (`infos` from `analyze_genotype`), its base width
+    multiplied by `width` when given; `why` ends the error when there is no generator."""
+    from ..errors import GccGanError
+
+    if "generator" not in infos:
+        raise GccGanError(f"{spec}: has no generator{why}")
+    info = infos["generator"]
+    if width is not None:
+        if not width > 0:
+            raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
+        info = analyze(info.net.scaled(width), where="generator", role="generator")
+    return info
+
+
 def _closure(start: list[str], nxt: dict[str, list[str]]) -> set[str]:
     seen = set(start)
     stack = list(start)

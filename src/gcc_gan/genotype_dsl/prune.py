@@ -12,21 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .analysis import _closure
 from .model import Edge, Network
 
 
 def is_none_edge(edge: Edge) -> bool:
     return len(edge.ops) == 1 and edge.ops[0].op == "none"
-
-
-def _closure(start: list[str], nxt: dict[str, list[str]]) -> set[str]:
-    seen, stack = set(start), list(start)
-    while stack:
-        for m in nxt[stack.pop()]:
-            if m not in seen:
-                seen.add(m)
-                stack.append(m)
-    return seen
 
 
 def dead_nodes(net: Network) -> list[str]:
