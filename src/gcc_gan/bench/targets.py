@@ -94,16 +94,11 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Tensor]:
 def load_genotype_target(spec: str, weights: str | None = None, width: float | None = None,
                          seed: int = 0) -> Target:
     from ..compiler.pipeline import compile_network
-    from ..genotype_dsl.analysis import analyze_genotype, generator_at_width
-    from ..genotype_dsl.io import load_and_analyze
+    from ..genotype_dsl.analysis import generator_at_width
+    from ..train.rundir import genotype_for_weights
 
-    g, infos = load_and_analyze(spec)
-    if weights is not None:  # weights from a training run: its own genotype at the trained width
-        from ..train.rundir import run_genotype
-
-        trained = run_genotype(spec, g, Path(weights), width, command="gcc-gan bench")
-        if trained is not None:
-            g, infos, width = trained, analyze_genotype(trained), None
+    # weights from a training run: its own genotype at the trained width
+    g, infos, width = genotype_for_weights(spec, weights, width, "gcc-gan bench")
     info = generator_at_width(infos, spec, width, "; bench measures generators")
     w = read_weights(weights) if weights is not None else None
     c = compile_network(info, w, role="generator", genotype=g, seed=seed)

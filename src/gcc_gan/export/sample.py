@@ -152,17 +152,12 @@ def load_genotype_generator(spec: str, weights: str | os.PathLike[str] | None = 
     """A genotype's generator, compiled in memory, with `weights` (a file or a training
     run) or, without them, the compiler's seeded initialisation (`seed`)."""
     from ..compiler.pipeline import compile_network
-    from ..genotype_dsl.analysis import analyze_genotype, generator_at_width
-    from ..genotype_dsl.io import load_and_analyze
+    from ..genotype_dsl.analysis import generator_at_width
+    from ..train.rundir import genotype_for_weights
 
     _check_backend(backend, compiled)
-    g, infos = load_and_analyze(spec)
-    if weights is not None:  # weights from a training run: its own genotype at the trained width
-        from ..train.rundir import run_genotype
-
-        trained = run_genotype(spec, g, Path(weights), width, command="gcc-gan sample")
-        if trained is not None:
-            g, infos, width = trained, analyze_genotype(trained), None
+    # weights from a training run: its own genotype at the trained width
+    g, infos, width = genotype_for_weights(spec, weights, width, "gcc-gan sample")
     info = generator_at_width(infos, spec, width, " to sample from")
     w = _genotype_weights(weights) if weights is not None else None
     c = compile_network(info, w, role="generator", genotype=g, seed=seed)

@@ -95,3 +95,19 @@ def load_run_genotype(spec: str, weights: Path, width: float | None,
     if find_run(weights) is None:
         return None
     return run_genotype(spec, load_genotype(spec), weights, width, command)
+
+
+def genotype_for_weights(spec: str, weights: str | Path | None, width: float | None,
+                         command: str) -> tuple[Genotype, dict, float | None]:
+    """(genotype, its analysed networks, width still to apply) for `spec` used with
+    `weights`: a training run's own genotype at its trained width (see `run_genotype`)
+    when the weights come from one, else `spec` itself at `width`."""
+    from ..genotype_dsl.analysis import analyze_genotype
+    from ..genotype_dsl.io import load_and_analyze
+
+    g, infos = load_and_analyze(spec)
+    if weights is not None:
+        trained = run_genotype(spec, g, Path(weights), width, command=command)
+        if trained is not None:
+            return trained, analyze_genotype(trained), None
+    return g, infos, width
