@@ -5,7 +5,6 @@ this file as 2 gloo workers: `python tests/dist_steps.py OUT`, with torchrun's v
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch

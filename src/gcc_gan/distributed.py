@@ -215,6 +215,23 @@ def close(dp: DataParallel) -> None:
 # --------------------------------------------------------------------------- batch norm
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over the ranks; the backward sums the ranks' gradients (each rank's loss term
+    depends on every rank's input through the shared statistics)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:  # noqa: ARG004
+        y = x.clone()
+        torch.distributed.all_reduce(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:  # noqa: ARG004
+        g = g.clone()
+        torch.distributed.all_reduce(g)
+        return g
+
+
 class DistBatchNorm(nn.modules.batchnorm._BatchNorm):
     """Batch norm over the global batch: per-channel sums all-reduced (with autograd, so
     the backward also reaches the other shards' inputs). Same parameters, buffers and
@@ -227,13 +244,11 @@ class DistBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1):
             return super().forward(x)
-        import torch.distributed.nn.functional as dnn
-
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
         sums = torch.stack([x.sum(dims), (x * x).sum(dims)])
         try:
-            sums = dnn.all_reduce(sums)
+            sums = _AllReduceSum.apply(sums)
         except (RuntimeError, torch.distributed.DistError) as e:
             raise PeerLost(f"a collective failed, another worker of this run is gone ({str(e).splitlines()[0]})") \
                 from None
@@ -310,13 +325,16 @@ def launch(argv: Sequence[str], nproc: int, resume_hint: str, err: Callable[[str
     the others' output goes to a scratch file, shown only if one of them is the cause.
     Returns the exit code for the command."""
     port = _free_port()
+    # the cores shared out among the workers (N workers × all cores each oversubscribe a CPU)
+    threads = {} if "OMP_NUM_THREADS" in os.environ else \
+        {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // nproc))}
     procs: list[subprocess.Popen[bytes]] = []
     logs: list[Path | None] = []
     with tempfile.TemporaryDirectory(prefix="gcc-gan-workers-") as tmp:
         for r in range(nproc):
             env = {**os.environ, "RANK": str(r), "LOCAL_RANK": str(r), "WORLD_SIZE": str(nproc),
                    "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-                   PARENT_ENV: "1"}
+                   PARENT_ENV: "1", **threads}
             if r == 0:
                 p = subprocess.Popen([sys.executable, "-m", "gcc_gan.cli.main", *argv], env=env)
                 logs.append(None)
