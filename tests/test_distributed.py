@@ -68,3 +68,81 @@ def test_shard_refuses_an_uneven_batch() -> None:
     with pytest.raises(GccGanError, match="does not divide among 3 workers"):
         dp.shard(torch.zeros(8))
     assert dp.shard(torch.arange(9)).tolist() == [3, 4, 5]
+
+
+def _cli(*args: str, **kw: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "gcc_gan.cli.main", *args], env=_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)  # type: ignore[call-overload]
+
+
+def _worker(parent: int, rank: int) -> int:
+    """The pid of the launcher's worker with RANK=rank."""
+    kids = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    for k in kids:
+        env = Path(f"/proc/{k}/environ").read_bytes().split(b"\0")
+        if f"RANK={rank}".encode() in env:
+            return int(k)
+    raise AssertionError(f"no rank {rank} among {kids}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the workers through /proc")
+def test_killed_worker_stops_the_run_and_resume_finishes(tmp_path: Path) -> None:
+    """`search --nproc 2`: killing rank 1 ends the run within seconds with one message
+    naming it and the --resume command; --resume on ONE process (2 → 1) finishes, and the
+    genotype compiles. And 1 → 2: a single-process checkpoint resumes with --nproc 2."""
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    p = _cli("search", "--nproc", "2", "--preset", "tiny", "--iters", "60", "-o", str(run))
+    deadline = time.monotonic() + 240
+    while not (run / "checkpoints" / "step-00000025").is_dir():
+        assert p.poll() is None, p.communicate()
+        assert time.monotonic() < deadline, "no checkpoint at step 25"
+        time.sleep(0.1)
+    victim = _worker(p.pid, 1)
+    os.kill(victim, signal.SIGKILL)
+    t0 = time.monotonic()
+    _, err = p.communicate(timeout=30)
+    took = time.monotonic() - t0
+    assert p.returncode == 1
+    assert took < 10, took
+    errors = [ln for ln in err.splitlines() if "error" in ln.lower() or "Traceback" in ln]
+    assert len(errors) == 1, err
+    assert f"worker 1 of 2 (pid {victim}) was killed by SIGKILL" in errors[0]
+    assert "--resume" in errors[0] and "--nproc" not in errors[0]
+    assert not (run / "genotype.json").exists()
+
+    r = _cli("search", "--preset", "tiny", "--iters", "60", "-o", str(run), "--resume")
+    out, err = r.communicate(timeout=300)
+    assert r.returncode == 0, err
+    assert "resuming from step 25" in err or "resuming from step 50" in err, err
+    c = _cli("compile", str(run / "genotype.json"), "-o", str(tmp_path / "compiled"))
+    _, err = c.communicate(timeout=300)
+    assert c.returncode == 0, err
+    assert (tmp_path / "compiled" / "generator.onnx").is_file()
+
+
+def test_single_process_checkpoint_resumes_with_two_workers(tmp_path: Path, one_thread: None) -> None:
+    """1 → 2: a run stopped after its step-5 checkpoint (one process) finishes under
+    --nproc 2 from that checkpoint, as the same run (its history continues at step 10)."""
+    import json
+
+    from gcc_gan.search import config as search_config
+    from gcc_gan.search.run import SearchRequest, search
+
+    run = tmp_path / "run"
+    old = search_config.PRESETS[("degas", "tiny")]
+    search_config.PRESETS[("degas", "tiny")] = {**old, "checkpoint_every": 5, "n_images": 64}
+    try:
+        search(SearchRequest(method="degas", out=run, overrides={"iters": 10}, stop_after=5))
+    finally:
+        search_config.PRESETS[("degas", "tiny")] = old
+    assert (run / "checkpoints" / "step-00000005").is_dir()
+    p = _cli("search", "--method", "degas", "--nproc", "2", "-o", str(run), "--resume")
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert "× 2 workers" in err and "resuming from step 5" in err, err
+    steps = [json.loads(ln)["step"] for ln in (run / "history.jsonl").read_text().splitlines()]
+    assert steps == [5, 10]
+    assert (run / "genotype.json").is_file()
