@@ -246,7 +246,8 @@ class DistBatchNorm(nn.modules.batchnorm._BatchNorm):
             return super().forward(x)
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
-        sums = torch.stack([x.sum(dims), (x * x).sum(dims)])
+        xs = x.to(torch.promote_types(x.dtype, torch.float32))  # statistics in fp32 under autocast
+        sums = torch.stack([xs.sum(dims), (xs * xs).sum(dims)])
         try:
             sums = _AllReduceSum.apply(sums)
         except (RuntimeError, torch.distributed.DistError) as e:
@@ -255,9 +256,10 @@ class DistBatchNorm(nn.modules.batchnorm._BatchNorm):
         n = (x.numel() // x.shape[1]) * torch.distributed.get_world_size()
         mean = sums[0] / n
         var = (sums[1] / n - mean * mean).clamp_min(0)
-        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        y = (xs - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
+        y = y.to(x.dtype)
         if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
             with torch.no_grad():
                 assert self.num_batches_tracked is not None
