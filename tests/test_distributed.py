@@ -4,6 +4,7 @@ Kept few and small: each worker spawn costs seconds of torch import."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +58,7 @@ def test_two_workers_step_equals_one_process(tmp_path: Path, one_thread: None) -
     assert any("running_mean" in k for k in single)  # BN statistics are compared too
     worst = max(((two[k].double() - single[k].double()).abs().max().item(), k) for k in single)
     assert worst[0] <= 1e-5, worst
+    print(f"worst |2 workers - 1 process| = {worst[0]:.3g} at {worst[1]}")
     # and the step did move them (equality is not vacuous): α left its init on both sides
     assert all(float((single[k] - 0).abs().sum()) > 0 for k in alphas)
 
@@ -126,8 +128,6 @@ def test_killed_worker_stops_the_run_and_resume_finishes(tmp_path: Path) -> None
 def test_single_process_checkpoint_resumes_with_two_workers(tmp_path: Path, one_thread: None) -> None:
     """1 → 2: a run stopped after its step-5 checkpoint (one process) finishes under
     --nproc 2 from that checkpoint, as the same run (its history continues at step 10)."""
-    import json
-
     from gcc_gan.search import config as search_config
     from gcc_gan.search.run import SearchRequest, search
 
@@ -146,3 +146,29 @@ def test_single_process_checkpoint_resumes_with_two_workers(tmp_path: Path, one_
     steps = [json.loads(ln)["step"] for ln in (run / "history.jsonl").read_text().splitlines()]
     assert steps == [5, 10]
     assert (run / "genotype.json").is_file()
+
+
+def test_nproc_refuses_methods_without_data_parallel(capsys: pytest.CaptureFixture[str]) -> None:
+    from gcc_gan.cli.main import run
+
+    assert run(["search", "--method", "autogan", "--nproc", "2", "-o", "never"]) == 1
+    assert "data-parallel search (--nproc) is for adversarial and degas" in capsys.readouterr().err
+    assert run(["search", "--nproc", "0", "-o", "never"]) == 1
+    assert "--nproc 0: must be at least 1" in capsys.readouterr().err
+    assert not Path("never").exists()
+
+
+@pytest.mark.slow
+def test_same_workers_and_seed_repeat_exactly(tmp_path: Path) -> None:
+    """Two `--nproc 2` searches with the same seed: identical history and genotype."""
+    runs = []
+    for k in range(2):
+        run = tmp_path / f"run{k}"
+        p = _cli("search", "--nproc", "2", "--preset", "tiny", "--iters", "10", "-o", str(run))
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        hist = [{k: v for k, v in ln.items() if k != "elapsed_s"}
+                for ln in map(json.loads, (run / "history.jsonl").read_text().splitlines())]
+        geno = json.loads((run / "genotype.json").read_text())
+        runs.append((hist, geno["generator"], geno["discriminator"]))
+    assert runs[0] == runs[1]
