@@ -172,3 +172,21 @@ def test_same_workers_and_seed_repeat_exactly(tmp_path: Path) -> None:
         geno = json.loads((run / "genotype.json").read_text())
         runs.append((hist, geno["generator"], geno["discriminator"]))
     assert runs[0] == runs[1]
+
+
+def test_train_two_workers_then_resume_on_one(tmp_path: Path) -> None:
+    """`train --nproc 2` writes one run (rank 0's files, log rows of the global batch);
+    its checkpoint resumes on one process (2 → 1) and the run continues."""
+    run = tmp_path / "t"
+    common = ["--width", "0.125", "--batch-size", "8", "--log-every", "1", "--checkpoint-every", "2"]
+    p = _cli("train", "zoo:dcgan", "--nproc", "2", "--preset", "tiny", "--iters", "2", *common, "-o", str(run))
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert "× 2 workers" in err
+    assert [ln.split(",")[0] for ln in (run / "log.csv").read_text().splitlines()] == ["step", "1", "2"]
+    r = _cli("train", "--resume", "--iters", "3", "-o", str(run))
+    _, err = r.communicate(timeout=300)
+    assert r.returncode == 0, err
+    assert "resuming from step 2" in err, err
+    assert [ln.split(",")[0] for ln in (run / "log.csv").read_text().splitlines()] == ["step", "1", "2", "3"]
+    assert (run / "generator.safetensors").is_file()

@@ -314,10 +314,11 @@ def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], 
         if picked is not None and not dp.main:  # the checkpoint rank 0 restored, verified again
             ck = read_checkpoint(picked)
             found = (ck, restore(ck, trainer))
-        if found is None and dp.main:
-            console.print(f"note: {ckpt_root} holds no checkpoint; --resume starts {out} from iteration 0",
-                          highlight=False, markup=False, soft_wrap=True)
-            atomic_write_text(out / "log.csv", "")  # rows of the lost iterations are logged anew
+        if found is None:
+            if dp.main:
+                console.print(f"note: {ckpt_root} holds no checkpoint; --resume starts {out} from iteration 0",
+                              highlight=False, markup=False, soft_wrap=True)
+                atomic_write_text(out / "log.csv", "")  # rows of the lost iterations are logged anew
         else:
             ck, state = found
             resumed_from, last_ckpt = trainer.step, ck.path
