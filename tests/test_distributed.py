@@ -109,6 +109,7 @@ def test_killed_worker_stops_the_run_and_resume_finishes(tmp_path: Path) -> None
     took = time.monotonic() - t0
     assert p.returncode == 1
     assert took < 10, took
+    print(f"run ended {took:.2f} s after the kill")
     errors = [ln for ln in err.splitlines() if "error" in ln.lower() or "Traceback" in ln]
     assert len(errors) == 1, err
     assert f"worker 1 of 2 (pid {victim}) was killed by SIGKILL" in errors[0]
