@@ -36,6 +36,11 @@ def set_command(argv: list[str]) -> None:
     _command = ["gcc-gan", *argv]
 
 
+def command() -> list[str] | None:
+    """The CLI's argv as recorded by `set_command` (without the leading 'gcc-gan')."""
+    return None if _command is None else _command[1:]
+
+
 class LockedError(GccGanError):
     """Another process is writing the same output."""
 

@@ -55,6 +55,9 @@ def search_cmd(
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
                                           "whose small convolutions gain nothing from more; else torch's default)"),
     max_memory: Optional[str] = max_memory_option(),
+    nproc: int = typer.Option(1, "--nproc", help="data-parallel workers on this machine (adversarial, degas): "
+                              "each takes 1/N of every batch, results as one process (gloo on CPU, NCCL with one "
+                              "GPU each); under torchrun leave it out"),
 ) -> None:
     """Search a GAN architecture; writes RUN/genotype.json (with RUN/history.jsonl,
     RUN/genotype.png and RUN/op_probabilities.png, or RUN/candidates.png for random
@@ -62,6 +65,11 @@ def search_cmd(
     data, the tiny preset on a CPU — a few minutes on a laptop."""
     from ..presets import resolve_preset
 
+    if nproc != 1:
+        from .dist_launch import launch_workers
+
+        launch_workers(nproc, method in ("adversarial", "degas"), f"--method {method}: data-parallel search "
+                       "(--nproc) is for adversarial and degas; AutoGAN and random search scale out with Ray")
     choice = resolve_preset(preset, device)
     if choice.note and not resume:  # a resumed search keeps its own preset (search.json)
         err_console.print(choice.note, highlight=False)
@@ -72,7 +80,7 @@ def search_cmd(
                      dg_k=k, dg_p=p, executor=executor, address=address, workers=workers)
     req = SearchRequest(method=method, data=data, preset=choice.name, out=out, resume=resume, force=force,
                         overrides=overrides, device=device, threads=threads)
-    res = search(req, console=err_console)
+    res = search(req, console=err_console)  # under torchrun: one rank (only rank 0 returns)
     done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""
     g = shlex.quote(str(res.genotype))
     child = res.out / "child.safetensors"  # AutoGAN: the best child's shared weights

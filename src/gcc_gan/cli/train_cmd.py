@@ -47,6 +47,9 @@ def train_cmd(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: torch's choice; 1 can "
                                           "be faster on a machine busy with other work)"),
     max_memory: Optional[str] = max_memory_option(),
+    nproc: int = typer.Option(1, "--nproc", help="data-parallel workers on this machine: each takes 1/N of every "
+                              "batch, results as one process (gloo on CPU, NCCL with one GPU each); under "
+                              "torchrun leave it out"),
 ) -> None:
     """Train FILE|zoo:NAME's generator (GAN training with checkpoints, sample grids, logs).
 
@@ -56,6 +59,10 @@ def train_cmd(
     from ..presets import resolve_preset
 
     check_genotypes([s for s in (genotype, d) if s is not None])  # before torch is imported
+    if nproc != 1:
+        from .dist_launch import launch_workers
+
+        launch_workers(nproc, True, "")
     if not resume:  # a resumed run keeps its own preset (config.json)
         choice = resolve_preset(preset, device)
         if choice.note:

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..distributed import SINGLE, DataParallel
 from ..genotype_dsl.model import Network
 from ..train.trainer import mix_seed
 from .config import SearchConfig
@@ -14,7 +15,8 @@ from .config import SearchConfig
 
 class Searcher:
     """One search method. `step(s, reals)` runs iteration `s` on `reals` (2 × batch real
-    images, or indices for DEGAS) and returns its losses; all randomness of iteration `s`
+    images — under data parallel this rank's shard of each half —, or the global indices
+    for DEGAS) and returns its losses (the mean over the ranks); all randomness of iteration `s`
     comes from `self.gen(s, sub)`, so a resumed run repeats an uninterrupted one."""
 
     reads_images: bool = True  # False: step() gets dataset indices (DEGAS)
@@ -23,6 +25,7 @@ class Searcher:
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
         self._gen = torch.Generator()
+        self.dp: DataParallel = SINGLE  # set by the run loop under torch.distributed (distributed.py)
 
     def gen(self, s: int, sub: int) -> torch.Generator:
         return self._gen.manual_seed(mix_seed(self.cfg.seed, s, sub))
@@ -74,9 +77,12 @@ def adam(params: list[nn.Parameter], lr: float, b1: float, b2: float, wd: float 
     return torch.optim.Adam(params, lr=lr, betas=(b1, b2), weight_decay=wd)
 
 
-def apply_grads(loss: Tensor, params: list[nn.Parameter], opt: torch.optim.Optimizer) -> None:
-    """Gradients of `loss` w.r.t. `params` only (none wasted on the other parameters), step."""
+def apply_grads(loss: Tensor, params: list[nn.Parameter], opt: torch.optim.Optimizer,
+                dp: DataParallel = SINGLE) -> None:
+    """Gradients of `loss` w.r.t. `params` only (none wasted on the other parameters),
+    averaged over the data-parallel ranks (`loss` is the mean over this rank's shard), step."""
     grads = torch.autograd.grad(loss, params, allow_unused=True)
+    dp.average(grads)
     for p, g in zip(params, grads):
         p.grad = g
     opt.step()

@@ -14,12 +14,19 @@ Default RUN: `runs/search-<method>`; when that exists, the next free `runs/searc
 (so plain `gcc-gan search` twice never fails, never overwrites). An explicit `-o` that
 exists is an error unless `--resume` (continue it) or `--force` (replace a search run).
 `--resume` without `-o` continues the newest default run of the method.
+
+Data parallel (AdversarialNAS, DEGAS; `gcc_gan.distributed`): under torchrun or `--nproc N`
+every rank runs this loop on its shard of each batch; rank 0 alone checks and prepares the
+run directory, takes the lock, writes history, checkpoints and results, and picks the
+checkpoint every rank resumes from (any number of workers: the state is one copy).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import math
 import shlex
 import shutil
@@ -34,6 +41,8 @@ from rich.console import Console
 from ..atomic import atomic_write_bytes, atomic_write_text, disk_full_as_error
 from ..checkpoints import (Checkpoint, clean_partial, console_warner, cpu_tensors, list_checkpoints, load_newest,
                            optim_join, optim_split, write_checkpoint)
+from ..distributed import (PARENT_ENV, PEER_LOST_EXIT, SINGLE, DataParallel, PeerLost, WorkerExit,
+                           close, from_env, seed_rank, sync_batchnorm)
 from ..errors import GccGanError, GenotypeError, Interrupted
 from ..genotype_dsl.analysis import analyze_genotype
 from ..genotype_dsl.io import save_genotype
@@ -61,6 +70,9 @@ class SearchRequest:
     device: str = "auto"
     threads: int | None = None  # CPU threads; None: 1 for the tiny preset, torch's default otherwise
     stop_after: int | None = None  # tests: stop (as if killed) after this many steps
+
+
+DATA_PARALLEL = ("adversarial", "degas")  # the methods that run data parallel (the others scale out on Ray)
 
 
 @dataclass
@@ -195,15 +207,40 @@ def restore(ck: Checkpoint, s: Searcher) -> float:
 
 
 def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
-    """Run (or resume) a search; the CPU thread setting is restored afterwards."""
+    """Run (or resume) a search; the CPU thread setting is restored afterwards. Under
+    torch.distributed (torchrun's variables) this process is one rank of a data-parallel run."""
     before = torch.get_num_threads()
     if req.resume and req.force:
         raise GccGanError("--resume and --force contradict each other: pick one")
-    out = req.out if req.out is not None else default_out(req.method, req.resume)
+    dp = SINGLE
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if req.method not in DATA_PARALLEL:
+            raise GccGanError(f"--method {req.method}: data-parallel search (--nproc, torchrun) is for "
+                              f"{' and '.join(DATA_PARALLEL)}; AutoGAN and random search scale out with Ray")
+        dp = from_env(resolve_device(req.device), 0)
+        if not dp.main:
+            console = Console(stderr=True, quiet=True)  # rank 0 alone prints
+    out = req.out
     try:
-        with run_lock(out, f"-o {out}"):  # a second search into the same run fails at once
-            return _search(req, out, console or Console(stderr=True))
+        with contextlib.ExitStack() as stack:
+            def lock() -> Path:  # a second search into the same run fails at once
+                o = req.out if req.out is not None else default_out(req.method, req.resume)
+                stack.enter_context(run_lock(o, f"-o {o}"))
+                return o
+            out = dp.share(lock)
+            res = _search(req, out, console or Console(stderr=True), dp)
+        if not dp.main:
+            raise WorkerExit(0)  # done: rank 0 finishes the run and reports
+        return res
+    except GccGanError as e:
+        if isinstance(e, PeerLost) and os.environ.get(PARENT_ENV):
+            raise WorkerExit(PEER_LOST_EXIT) from None  # the watchdog says which worker died
+        if not dp.main:
+            raise WorkerExit(1) from None  # every rank met the same error: rank 0 reports it
+        raise
     except KeyboardInterrupt:
+        if out is None or not dp.main:
+            raise
         cks = list_checkpoints(out / "checkpoints")
         where = (f"the last checkpoint is {cks[-1]} (step {int(cks[-1].name[5:])})" if cks
                  else "no checkpoint had been written yet")
@@ -211,14 +248,17 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
                           f"-o {shlex.quote(str(out))}") from None
     finally:
         torch.set_num_threads(before)
+        close(dp)
 
 
-def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
+def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = SINGLE) -> SearchResult:
     t_start = time.perf_counter()
-    cfg, data_spec = _setup(req, out)
+    cfg, data_spec = dp.share(lambda: _setup(req, out))  # rank 0 checks (and --force clears) the run
     if cfg.method == "dggan" or cfg.space == "dggan":  # candidates as executor jobs, not a step loop
         return _growth(req, cfg, data_spec, out, console, t_start)
-    device = resolve_device(req.device)
+    device = dp.device if dp.active else resolve_device(req.device)
+    if dp.active:
+        dp.check_batch(cfg.batch_size, "batch size")
     threads = req.threads if req.threads is not None else (1 if cfg.preset == "tiny" else None)
     if threads is not None:
         if threads < 1:
@@ -230,14 +270,31 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
     searcher = make_searcher(cfg, device)
     if hasattr(searcher, "bind_data"):
         searcher.bind_data(data)  # type: ignore[attr-defined]
+    if dp.active:
+        searcher.dp = dp
+        for m in searcher.modules().values():
+            sync_batchnorm(m)  # G's batch norms normalise over the global batch (distributed.py)
+        dp.broadcast_modules(list(searcher.modules().values()))
+        seed_rank(dp, cfg.seed)
 
     ckpt_root = out / "checkpoints"
     start, elapsed0, last_ckpt = 0, 0.0, None
     resumed_from = None
     if req.resume:
-        clean_partial(ckpt_root)
-        found = load_newest(ckpt_root, lambda ck: restore(ck, searcher),
-                            console_warner(console))
+        mine: list[tuple[Checkpoint, float] | None] = []
+
+        def newest() -> tuple[Path, float] | None:
+            mine.append(_resume_newest(ckpt_root, searcher, console))
+            return None if mine[0] is None else (mine[0][0].path, mine[0][1])
+
+        picked = dp.share(newest)
+        found = mine[0] if dp.main else None
+        if picked is not None and not dp.main:  # the checkpoint rank 0 restored, verified again
+            from ..checkpoints import read_checkpoint
+
+            ck = read_checkpoint(picked[0])
+            restore(ck, searcher)
+            found = (ck, picked[1])
         if found is None:
             console.print(f"note: {ckpt_root} holds no checkpoint; --resume starts {out} from step 0",
                           highlight=False, markup=False, soft_wrap=True)
@@ -250,10 +307,12 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
             last_ckpt, resumed_from = ck.path, start
         # the history exactly as it was at the checkpoint (lines logged after it, a line a
         # kill cut short, bytes damaged since: all dropped and logged again)
-        atomic_write_bytes(out / "history.jsonl", ck.files.get("history.jsonl", b"") if found else b"")
-    out.mkdir(parents=True, exist_ok=True)
+        if dp.main:
+            atomic_write_bytes(out / "history.jsonl", ck.files.get("history.jsonl", b"") if found else b"")
     meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}
-    atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
+    if dp.main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
 
     # DEGAS reads indices into its GLO set (the first n_images images), the others images
     order = SampleOrder(len(data) if searcher.reads_images else searcher.n_items, cfg.seed)
@@ -263,7 +322,8 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
     if cfg.method == "autogan" or cfg.space == "autogan":  # say which loss and reward (notes §1.4)
         sampling += (f", {cfg.mode} mode" if cfg.method == "autogan" else "") + f", reward {cfg.reward}"
     console.print(f"{cfg.method} search ({cfg.preset} preset{sampling}"
-                  f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}, {cfg.iters} iterations "
+                  f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}"
+                  f"{f' × {dp.world} workers' if dp.active else ''}, {cfg.iters} iterations "
                   f"→ {out}" + (f" (resuming from step {start})" if resumed_from is not None else ""),
                   highlight=False)
     from rich.progress import (
@@ -281,17 +341,19 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
     task = progress.add_task("search", total=cfg.iters, completed=start, stats="")
     plain = not console.is_terminal  # no live bar in a log file: print a line every ~10%
     stop = cfg.iters if req.stop_after is None else min(cfg.iters, start + req.stop_after)
-    with progress, open(out / "history.jsonl", "a") as hist:
+    with progress, open(out / "history.jsonl" if dp.main else os.devnull, "a") as hist:
         for s in range(start, stop):
             idx = order.indices(s * n, n)
-            batch = data.batch(idx).to(device) if searcher.reads_images else torch.from_numpy(idx)
+            # images: this rank's shard of each half-batch; DEGAS: the global indices
+            batch = data.batch(dp.shard_halves(idx)).to(device) if searcher.reads_images else torch.from_numpy(idx)
             losses = searcher.step(s, batch)
             step = s + 1
             bad = {k: v for k, v in losses.items() if not math.isfinite(v) or abs(v) > DIVERGED_ABS}
             if bad:
                 k, v = next(iter(bad.items()))
                 kept = f"the last good checkpoint {last_ckpt} is kept" if last_ckpt else "no checkpoint was written yet"
-                atomic_write_text(out / "search.json", json.dumps({**meta, "status": "diverged"}, indent=1) + "\n")
+                if dp.main:
+                    atomic_write_text(out / "search.json", json.dumps({**meta, "status": "diverged"}, indent=1) + "\n")
                 raise GccGanError(f"search diverged at step {step}: {k} = {v}; {kept}. Lower the learning rates "
                                   "(a paper-scale run) or change --seed, then start a new run")
             if step % cfg.log_every == 0 or step == cfg.iters:
@@ -306,11 +368,11 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
                 progress.update(task, stats=stats)
                 if plain and (step % max(cfg.log_every, cfg.iters // 10) == 0 or step == cfg.iters):
                     console.print(f"step {step}/{cfg.iters}  {stats}", highlight=False)  # logs, CI
-            if step % cfg.checkpoint_every == 0 or step == cfg.iters:
+            if dp.main and (step % cfg.checkpoint_every == 0 or step == cfg.iters):
                 last_ckpt = save_checkpoint(ckpt_root, step, searcher, elapsed0 + time.perf_counter() - t_start,
                                             history=(out / "history.jsonl").read_bytes())
             progress.update(task, completed=step)
-    if stop < cfg.iters:  # stopped early on request (tests)
+    if stop < cfg.iters or not dp.main:  # stopped early on request (tests); rank 0 alone finishes
         return SearchResult(out, out / "genotype.json", stop, time.perf_counter() - t_start, resumed_from)
 
     wall = elapsed0 + time.perf_counter() - t_start
@@ -330,6 +392,12 @@ def _search(req: SearchRequest, out: Path, console: Console) -> SearchResult:
     atomic_write_text(out / "search.json", json.dumps({**meta, "status": "done", "wall_s": round(wall, 2),
                                                        "digest": geno.digest()}, indent=1) + "\n")
     return SearchResult(out, out / "genotype.json", cfg.iters, time.perf_counter() - t_start, resumed_from)
+
+
+def _resume_newest(root: Path, searcher: Searcher, console: Console) -> tuple[Checkpoint, float] | None:
+    """Rank 0 (or the only process): the newest intact checkpoint, restored."""
+    clean_partial(root)
+    return load_newest(root, lambda ck: restore(ck, searcher), console_warner(console))
 
 
 def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, out: Path) -> Genotype:

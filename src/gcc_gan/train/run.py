@@ -10,14 +10,21 @@ RUN/
   generator.safetensors  the final EMA generator in the canonical layout:
                          gcc-gan compile RUN/genotype.json --weights RUN/generator.safetensors
   tb/                    TensorBoard events, when tensorboard is installed
+
+Data parallel (`gcc_gan.distributed`, torchrun or `--nproc N`): every rank runs this loop on
+its shard of each batch; rank 0 alone checks and prepares the run directory, holds the
+lock, writes logs, samples, checkpoints and the final generator, and picks the checkpoint
+every rank resumes from (the state is one copy: resume with any number of workers).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import math
+import os
 import shlex
 import shutil
 import time
@@ -37,8 +44,10 @@ from ..genotype_dsl.io import load_genotype, parse_genotype, read_json
 from ..genotype_dsl.memory import check_memory
 from ..genotype_dsl.model import Genotype, ImageInput, LatentInput, Network
 from ..runlock import run_lock
-from ..checkpoints import console_warner
-from .checkpoint import clean_partial, load_newest_checkpoint, save_checkpoint, tensors_of
+from ..checkpoints import Checkpoint, console_warner, read_checkpoint
+from ..distributed import (PARENT_ENV, PEER_LOST_EXIT, SINGLE, DataParallel, PeerLost, WorkerExit, close, from_env,
+                           seed_rank, sync_batchnorm)
+from .checkpoint import clean_partial, load_newest_checkpoint, restore, save_checkpoint, tensors_of
 from .config import TrainConfig, make_config
 from .data import SampleOrder, load_dataset, parse_data_spec
 from .images import save_grid, save_side_by_side
@@ -217,21 +226,51 @@ def train(req: TrainRequest, console: Console | None = None,
     console = console or Console(stderr=True)
     if req.resume and req.force:
         raise GccGanError("--resume and --force contradict each other: pick one")
-    with run_lock(req.out, f"-o {req.out}"):  # a second train into the same run fails at once
-        return _train(req, console, on_step)
+    dp = SINGLE
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # one rank of a data-parallel run (torchrun, --nproc)
+        dp = from_env(resolve_device(req.device), 0)
+        if not dp.main:
+            console = Console(stderr=True, quiet=True)  # rank 0 alone prints
+    try:
+        with contextlib.ExitStack() as stack:  # a second train into the same run fails at once
+            dp.share(lambda: stack.enter_context(run_lock(req.out, f"-o {req.out}")) and None)
+            res = _train(req, console, on_step, dp)
+        if not dp.main:
+            raise WorkerExit(0)  # done: rank 0 writes the results and reports
+        return res
+    except GccGanError as e:
+        if isinstance(e, PeerLost) and os.environ.get(PARENT_ENV):
+            raise WorkerExit(PEER_LOST_EXIT) from None  # the watchdog says which worker died
+        if not dp.main:
+            raise WorkerExit(1) from None  # every rank met the same error: rank 0 reports it
+        raise
+    except KeyboardInterrupt:
+        if not dp.main:
+            raise WorkerExit(130) from None
+        raise
+    finally:
+        close(dp)
 
 
-def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], None] | None) -> RunResult:
+def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], None] | None,
+           dp: DataParallel = SINGLE) -> RunResult:
     t_start = time.perf_counter()
-    device = resolve_device(req.device)
+    device = dp.device if dp.active else resolve_device(req.device)
     if req.threads is not None:
         if not 1 <= req.threads <= 1024:
             raise GccGanError(f"--threads {req.threads}: must be between 1 and 1024")
         torch.set_num_threads(req.threads)  # on a busy machine 1 thread can beat 2 spin-waiting ones
-    setup = _resume_setup(req) if req.resume else _fresh_setup(req)
-    if not req.resume:
-        _prepare_out(req, delete=False)
+    def prepare() -> _Setup:  # rank 0 (or the only process) checks the run directory
+        st = _resume_setup(req) if req.resume else _fresh_setup(req)
+        if not req.resume:
+            _prepare_out(req, delete=False)
+        return st
+
+    setup = dp.share(prepare)
     cfg = setup.cfg
+    if dp.active:
+        dp.check_batch(cfg.batch_size, "batch size")
+        dp.check_batch(cfg.d_batch_size, "D batch size")
     data = load_dataset(setup.data_spec, setup.size)
     if data.size != setup.size:  # defensive: every loader resizes to `size`
         raise GccGanError(f"{setup.data_spec}: images are {data.size}×{data.size}, expected {setup.size}")
@@ -239,16 +278,22 @@ def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], 
                              ("discriminator", setup.genotype.discriminator, cfg.d_batch_size)):
         if net is not None:  # an oversized network is refused before anything is allocated or deleted
             check_memory(analyze(net, role, role=role), batch, training=True, what=role)
-    if not req.resume:  # only now that every input is known good: nothing is deleted for nothing
+    if not req.resume and dp.main:  # only now that every input is known good: nothing is deleted for nothing
         _prepare_out(req, delete=True)
+    dp.barrier()
 
     torch.manual_seed(cfg.seed)
     assert setup.genotype.generator is not None and setup.genotype.discriminator is not None
     g_info = analyze(setup.genotype.generator, "generator", role="generator")
     d_info = analyze(setup.genotype.discriminator, "discriminator", role="discriminator")
     g, d, g_ema = Interpreter(g_info), Interpreter(d_info), Interpreter(g_info)
+    if dp.active:  # batch norm in G or D normalises over the global batch (distributed.py)
+        sync_batchnorm(g)
+        sync_batchnorm(d)
+        dp.broadcast_modules([g, d])
+        seed_rank(dp, cfg.seed)
     latent = next(iter(g_info.input_shapes.values()))[0]
-    trainer = GanTrainer(g, d, latent, cfg, device, g_ema=g_ema)
+    trainer = GanTrainer(g, d, latent, cfg, device, g_ema=g_ema, dp=dp)
 
     out = req.out
     ckpt_root = out / "checkpoints"
@@ -257,12 +302,23 @@ def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], 
     last_ckpt: Path | None = None
     window: list[tuple[torch.Tensor, torch.Tensor]] = []  # losses since the last log row
     if req.resume:
-        clean_partial(ckpt_root)
-        found = load_newest_checkpoint(ckpt_root, trainer, console_warner(console))
+        mine: list[tuple[Checkpoint, dict[str, Any]] | None] = []
+
+        def newest() -> Path | None:
+            clean_partial(ckpt_root)
+            mine.append(load_newest_checkpoint(ckpt_root, trainer, console_warner(console)))
+            return None if mine[0] is None else mine[0][0].path
+
+        picked = dp.share(newest)
+        found = mine[0] if dp.main else None
+        if picked is not None and not dp.main:  # the checkpoint rank 0 restored, verified again
+            ck = read_checkpoint(picked)
+            found = (ck, restore(ck, trainer))
         if found is None:
-            console.print(f"note: {ckpt_root} holds no checkpoint; --resume starts {out} from iteration 0",
-                          highlight=False, markup=False, soft_wrap=True)
-            atomic_write_text(out / "log.csv", "")  # rows of the lost iterations are logged anew
+            if dp.main:
+                console.print(f"note: {ckpt_root} holds no checkpoint; --resume starts {out} from iteration 0",
+                              highlight=False, markup=False, soft_wrap=True)
+                atomic_write_text(out / "log.csv", "")  # rows of the lost iterations are logged anew
         else:
             ck, state = found
             resumed_from, last_ckpt = trainer.step, ck.path
@@ -271,13 +327,14 @@ def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], 
                       for a, b in state.get("log_window", [])]
             # the log exactly as it was at the checkpoint: rows logged after it (or a line a
             # kill cut short, or bytes damaged since) are dropped and logged again
-            atomic_write_bytes(out / "log.csv", ck.files.get("log.csv", b""))
-    else:
+            if dp.main:
+                atomic_write_bytes(out / "log.csv", ck.files.get("log.csv", b""))
+    elif dp.main:
         out.mkdir(parents=True, exist_ok=True)
         # config.json first: a run dir holding it can always be --force'd away if killed here
         atomic_write_text(out / "config.json", json.dumps(_config_json(setup, out), indent=1) + "\n")
         atomic_write_text(out / "genotype.json", setup.genotype.to_json())
-    if req.resume:
+    if req.resume and dp.main:
         # iters or intervals may have changed on resume: keep config.json truthful
         atomic_write_text(out / "config.json", json.dumps(_config_json(setup, out), indent=1) + "\n")
 
@@ -285,7 +342,8 @@ def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], 
     order = SampleOrder(len(data), cfg.seed)
     n_real = cfg.n_critic * cfg.d_batch_size
     console.print(f"training {setup.sources.get('genotype')} G ({g_info.params / 1e6:.3f} M params) vs "
-                  f"{setup.sources.get('d')} D ({d_info.params / 1e6:.3f} M) on {data.description}, {device}, "
+                  f"{setup.sources.get('d')} D ({d_info.params / 1e6:.3f} M) on {data.description}, {device}"
+                  f"{f' × {dp.world} workers' if dp.active else ''}, "
                   f"{cfg.loss} loss, {cfg.iters} iterations → {out}"
                   + (f" (resuming from step {resumed_from})" if resumed_from is not None else ""), highlight=False)
 
@@ -311,13 +369,14 @@ def _loop(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], N
           trainer: GanTrainer, data: Any, z_fixed: torch.Tensor, order: SampleOrder, n_real: int, t_start: float,
           elapsed0: float, resumed_from: int | None, last_ckpt: Path | None,
           pending: list[tuple[torch.Tensor, torch.Tensor]]) -> RunResult:
-    cfg, out, device = setup.cfg, req.out, trainer.device
+    cfg, out, device, dp = setup.cfg, req.out, trainer.device, trainer.dp
     ckpt_root = out / "checkpoints"
-    with _Logger(out, console, cfg, trainer.step) as log:
+    with (_Logger(out, console, cfg, trainer.step) if dp.main else _NullLogger()) as log:
         t_win, win_start = time.perf_counter(), trainer.step
         while trainer.step < cfg.iters:
             s = trainer.step
-            reals = [data.batch(order.indices((s * cfg.n_critic + k) * cfg.d_batch_size, cfg.d_batch_size))
+            reals = [data.batch(dp.shard(order.indices((s * cfg.n_critic + k) * cfg.d_batch_size,
+                                                       cfg.d_batch_size)))  # this rank's shard
                      for k in range(cfg.n_critic)]
             res = trainer.train_step(reals)
             if on_step is not None:
@@ -338,17 +397,21 @@ def _loop(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], N
                     pending.clear()
                 elif device.type == "cpu":
                     log.advance(step)
-            if step % cfg.sample_every == 0:
+            if step % cfg.sample_every == 0 and dp.main:
                 save_grid(trainer.sample(z_fixed), out / "samples" / f"step-{step:08d}.png")
             if at_ckpt or step == cfg.iters:
                 if not trainer.weights_finite():
                     _diverged(step, "weights are not finite", last_ckpt, out)
                 window = [[float(a), float(b)] for a, b in pending]  # losses not yet in a log row
-                last_ckpt = save_checkpoint(ckpt_root, trainer,
-                                            {"elapsed_s": elapsed0 + time.perf_counter() - t_start,
-                                             "log_window": window},
-                                            files={"log.csv": log.contents()})
+                if dp.main:
+                    last_ckpt = save_checkpoint(ckpt_root, trainer,
+                                                {"elapsed_s": elapsed0 + time.perf_counter() - t_start,
+                                                 "log_window": window},
+                                                files={"log.csv": log.contents()})
 
+    if not dp.main:  # rank 0 alone writes the results
+        return RunResult(out, trainer.step, out / "generator.safetensors", time.perf_counter() - t_start,
+                         resumed_from)
     # final artifacts (also rewritten when resuming an already finished run)
     fake = trainer.sample(z_fixed)
     save_grid(fake, out / "samples" / "final.png")
@@ -399,6 +462,25 @@ def _diverged(step: int, what: str, last: Path | None, out: Path) -> None:
             else "no checkpoint had been written yet")
     raise GccGanError(f"training diverged at iteration {step}: {what}. Stopped; {keep} (final weights not written). "
                       f"Start over (--force) with a lower --lr, another --loss, or a different seed.")
+
+
+class _NullLogger:
+    """The log of a rank other than 0: nothing is written."""
+
+    def __enter__(self) -> "_NullLogger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def contents(self) -> bytes:
+        return b""
+
+    def advance(self, step: int) -> None:
+        pass
+
+    def row(self, *args: Any) -> None:
+        pass
 
 
 class _Logger:

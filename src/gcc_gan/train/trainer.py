@@ -10,6 +10,11 @@ Speed, over a straightforward loop: G's forward in the D step runs under no_grad
 graph kept for a `.detach()`); D's parameters stop requiring grad during the G step (no
 weight gradients nobody uses); Adam and the EMA run as foreach kernels. On CUDA: channels
 last and autocast (bf16, or fp16 with a grad scaler).
+
+Data parallel (`gcc_gan.distributed`, `dp`): `reals` are this rank's shards, latents and
+mixing weights are drawn for the global batch (the same on every rank) and sliced, the
+gradients are averaged over the ranks before the optimizer (and grad-scaler) step, and the
+returned losses are the ranks' mean: N workers train as one process on the global batch.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..distributed import SINGLE, DataParallel
 from .config import TrainConfig
 from .losses import d_loss, g_loss, gradient_penalty
 
@@ -44,8 +50,9 @@ class GanTrainer:
     `step` counts completed generator iterations."""
 
     def __init__(self, g: nn.Module, d: nn.Module, latent_dim: int, cfg: TrainConfig,
-                 device: torch.device | str = "cpu", g_ema: nn.Module | None = None) -> None:
-        self.cfg = cfg
+                 device: torch.device | str = "cpu", g_ema: nn.Module | None = None,
+                 dp: DataParallel = SINGLE) -> None:
+        self.cfg, self.dp = cfg, dp
         self.device = torch.device(device)
         self.latent_dim = latent_dim
         cuda = self.device.type == "cuda"
@@ -107,6 +114,8 @@ class GanTrainer:
     def _optimize(self, loss: Tensor, opt: torch.optim.Optimizer) -> None:
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        # scaled gradients averaged: an inf on any rank reaches all, so all skip alike
+        self.dp.average_grads([p for g in opt.param_groups for p in g["params"]])
         self.scaler.step(opt)
         self.scaler.update()
 
@@ -115,7 +124,8 @@ class GanTrainer:
     def d_step(self, real: Tensor, sub: int) -> Tensor:
         cfg = self.cfg
         gen = self._seeded(sub)
-        z = self.latents(real.shape[0], gen)
+        n = real.shape[0] * self.dp.world  # the global D batch
+        z = self.dp.shard(self.latents(n, gen))
         with torch.no_grad(), self._autocast():
             fake = self.g(z)
         with self._autocast():
@@ -124,14 +134,14 @@ class GanTrainer:
         if cfg.loss == "wgan-gp" and cfg.drift > 0:  # keeps the critic's output near 0 (ProGAN)
             loss = loss + cfg.drift * real_out.float().pow(2).mean()
         if cfg.loss == "wgan-gp":
-            alpha = torch.rand(real.shape[0], 1, 1, 1, generator=gen, device=self.device)
+            alpha = self.dp.shard(torch.rand(n, 1, 1, 1, generator=gen, device=self.device))
             # the penalty's double backward stays in fp32: its gradient norm is sensitive
             loss = loss + cfg.gp_weight * gradient_penalty(self.d, real.float(), fake.float(), alpha)
         self._optimize(loss, self.opt_d)
         return loss.detach()
 
     def g_step(self) -> Tensor:
-        z = self.latents(self.cfg.batch_size, self._seeded(self.cfg.n_critic))
+        z = self.dp.shard(self.latents(self.cfg.batch_size, self._seeded(self.cfg.n_critic)))
         with self._frozen_d(), self._autocast():
             loss = g_loss(self.cfg.loss, self.d(self.g(z)))
         self._optimize(loss, self.opt_g)
@@ -159,6 +169,8 @@ class GanTrainer:
         gl = self.g_step()
         self.update_ema()
         self.step += 1
+        if self.dp.active:
+            dl, gl = self.dp.mean_tensors([dl, gl])
         return StepResult(dl, gl)
 
     @torch.no_grad()

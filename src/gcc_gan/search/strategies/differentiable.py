@@ -6,6 +6,10 @@ Each iteration reads 2 × batch real images and splits them into disjoint halves
 3. G architecture step (α_G descends G's hinge loss, through D);
 4. G weight step.
 Real and fake images go through D in one call (D has no batch norm, so that is exact).
+Data parallel (`gcc_gan.distributed`): `reals` holds this rank's shard of A and of B, the
+latents are the global batch's (same draw on every rank) sliced to the shard, and every
+gradient — weights and α — is averaged over the ranks; G's to-RGB batch norm uses the
+global batch's statistics (the run loop swaps in DistBatchNorm), D has none to sync.
 `--fixed-d`: D is the SNGAN ResNet discriminator (spectral norm) the searched generators
 are retrained against, its architecture fixed; step 1 is skipped (single-sided search).
 """
@@ -75,14 +79,14 @@ class AdversarialSearcher(Searcher):
         return d_loss("hinge", out[: real.shape[0]], out[real.shape[0]:])
 
     def step(self, s: int, reals: Tensor) -> dict[str, float]:
-        cfg, B = self.cfg, self.cfg.batch_size
+        cfg, B = self.cfg, reals.shape[0] // 2  # B: this rank's shard of each half-batch
         self.tau = temperature(s, cfg.iters, cfg.tau_max, cfg.tau_min)
         ra, rb = reals[:B], reals[B:]
         gen = self.gen(s, 0)
         out: dict[str, float] = {}
 
         def fake(sub: int, grad: bool) -> Tensor:
-            z = self.randn(B, cfg.latent, s, sub)
+            z = self.dp.shard(self.randn(cfg.batch_size, cfg.latent, s, sub))
             wg = self.g.sample_weights(self.tau, self.hard, gen)
             if grad:
                 return self.g(z, wg, self.hard)
@@ -91,25 +95,25 @@ class AdversarialSearcher(Searcher):
 
         if self.d_a:  # 1. D architecture (ascend V)
             loss = self._d(ra, fake(1, False), self._wd(gen))
-            apply_grads(loss, self.d_a, self.opts["d_arch"])
+            apply_grads(loss, self.d_a, self.opts["d_arch"], self.dp)
             out["d_arch_loss"] = float(loss.detach())
         loss = self._d(rb, fake(2, False), self._wd(gen))  # 2. D weights
-        apply_grads(loss, self.d_w, self.opts["d_weights"])
+        apply_grads(loss, self.d_w, self.opts["d_weights"], self.dp)
         out["d_loss"] = float(loss.detach())
         self.d.requires_grad_(False)
         try:
             loss = g_loss("hinge", self.d(fake(3, True), self._wd(gen), self.hard))  # 3. G architecture (descend V)
-            apply_grads(loss, self.g_a, self.opts["g_arch"])
+            apply_grads(loss, self.g_a, self.opts["g_arch"], self.dp)
             out["g_arch_loss"] = float(loss.detach())
             loss = g_loss("hinge", self.d(fake(4, True), self._wd(gen), self.hard))  # 4. G weights
-            apply_grads(loss, self.g_w, self.opts["g_weights"])
+            apply_grads(loss, self.g_w, self.opts["g_weights"], self.dp)
             out["g_loss"] = float(loss.detach())
         finally:
             self.d.requires_grad_(True)
             for p in self.d_a:  # requires_grad_ on the whole module also touched α_D
                 p.requires_grad_(True)
         out["tau"] = self.tau
-        return out
+        return self.dp.mean(out)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}

@@ -1,6 +1,11 @@
 """DEGAS's strategy: GLO training of the DEGAS supernet (`spaces/degas.py`), one latent per
 image, L2 + Laplacian-pyramid L1, with alternating weight / architecture steps on
-disjoint images."""
+disjoint images.
+
+Data parallel (`gcc_gan.distributed`): `idx` holds the global indices, each rank takes its
+shard of each half-batch; every rank keeps all latents, and the (dense) gradients of weights, latents and α are
+averaged over the ranks, so the replicas stay equal; the supernet's batch norms use the
+global batch's statistics (DistBatchNorm), as GLO training on one process would."""
 
 from __future__ import annotations
 
@@ -77,18 +82,21 @@ class DegasSearcher(Searcher):
 
     def step(self, s: int, idx: Tensor) -> dict[str, float]:
         assert self.images is not None
-        cfg, B = self.cfg, self.cfg.batch_size
+        cfg, B = self.cfg, idx.shape[0] // 2
         tau = temperature(s, cfg.iters, cfg.tau_max, cfg.tau_min)
-        ia, ib = idx[:B].to(self.device), idx[B:].to(self.device)
+        # idx: the GLOBAL indices (every rank renormalises all of half A's latents, so the
+        # replicas stay equal); each rank computes its shard of A and of B
+        ia_all = idx[:B].to(self.device)
+        ia, ib = self.dp.shard(ia_all), self.dp.shard(idx[B:].to(self.device))
         gen = self.gen(s, 0)
         loss = glo_loss(self.g(self.z[ia], self.g.sample_weights(tau, self.hard, gen), self.hard), self.images[ia])
-        apply_grads(loss, self.g_w + [self.z], self.opts["weights"])
+        apply_grads(loss, self.g_w + [self.z], self.opts["weights"], self.dp)
         with torch.no_grad():
-            self.z[ia] = F.normalize(self.z[ia], dim=1)
+            self.z[ia_all] = F.normalize(self.z[ia_all], dim=1)
         aloss = glo_loss(self.g(self.z[ib].detach(), self.g.sample_weights(tau, self.hard, gen), self.hard),
                          self.images[ib])
-        apply_grads(aloss, self.g_a, self.opts["arch"])
-        return {"loss": float(loss.detach()), "arch_loss": float(aloss.detach()), "tau": tau}
+        apply_grads(aloss, self.g_a, self.opts["arch"], self.dp)
+        return self.dp.mean({"loss": float(loss.detach()), "arch_loss": float(aloss.detach()), "tau": tau})
 
     def modules(self) -> dict[str, nn.Module]:
         return {"g": self.g, "latents": self.zmod}
