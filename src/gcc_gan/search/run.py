@@ -216,7 +216,8 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         if req.method not in DATA_PARALLEL:
             raise GccGanError(f"--method {req.method}: data-parallel search (--nproc, torchrun) is for "
-                              f"{' and '.join(DATA_PARALLEL)}; AutoGAN and random search scale out with Ray")
+                              f"{' and '.join(DATA_PARALLEL)}; DGGAN trains its candidates in parallel itself (--workers, "
+                              "--executor ray)")
         dp = from_env(resolve_device(req.device), 0)
         if not dp.main:
             console = Console(stderr=True, quiet=True)  # rank 0 alone prints
