@@ -69,7 +69,8 @@ def search_cmd(
         from .dist_launch import launch_workers
 
         launch_workers(nproc, method in ("adversarial", "degas"), f"--method {method}: data-parallel search "
-                       "(--nproc) is for adversarial and degas; AutoGAN and random search scale out with Ray")
+                       "(--nproc) is for adversarial and degas; DGGAN trains its candidates in parallel itself "
+                       "(--workers, --executor ray)")
     choice = resolve_preset(preset, device)
     if choice.note and not resume:  # a resumed search keeps its own preset (search.json)
         err_console.print(choice.note, highlight=False)
