@@ -81,7 +81,10 @@ class ExpectedCost:
 
     def table(self, choice: Choice) -> dict[str, Tensor]:
         """edge → (n_ops, 2) tensor of [MACs, params] of a* with that edge swapped."""
-        key = tuple(choice[e] for e in self.edges)
+        ctx = self.build(choice)  # keyed by the network: it may depend on more than α (DEGAS's β)
+        if ctx is None:
+            raise ValueError(f"the context architecture {choice} is not valid")
+        key = (*(choice[e] for e in self.edges), hash(ctx.model_dump_json()))
         hit = self._tables.get(key)
         if hit is not None:
             return hit

@@ -151,7 +151,8 @@ def write_pareto(searcher: Any, cfg: Any, out: Path, final: Genotype, k: int = 0
 
 def history_candidates(out: Path, score_key: str, build: Any, prefix: str) -> list[Candidate]:
     """The differentiable searchers' candidates: the architecture derived at each logged
-    step (`derived` in history.jsonl, rebuilt by `build`) with that step's `score_key`."""
+    step (`derived` in history.jsonl; `build` rebuilds it from the record) with that step's
+    `score_key`."""
     import json
 
     cands = []
@@ -162,7 +163,7 @@ def history_candidates(out: Path, score_key: str, build: Any, prefix: str) -> li
             continue
         if "derived" not in rec or score_key not in rec:
             continue
-        net = build(rec["derived"])
+        net = build(rec)
         if net is not None:
             cands.append(Candidate(f"{prefix}-step{rec['step']}", net, float(rec[score_key]), int(rec["step"])))
     return cands

@@ -106,15 +106,29 @@ class DegasG(Supernet):
         return self.head(x)
 
 
-def derive_degas(g: DegasG) -> tuple[Network, dict[str, Any]]:
-    probs = {n: torch.tensor(p) for n, p in g.probabilities().items()}
-    beta = {k: v.detach() for k, v in g.input_weights().items()}
+def degas_choice(probs: dict[str, list[float]]) -> dict[str, int]:
+    """Stage 1 of the derivation per edge: its strongest op ('no connection' excluded)."""
+    out = {}
+    for edge, p in probs.items():
+        q = torch.tensor(p)
+        if edge.split(".")[1].startswith("res"):
+            q[0] = -1.0
+        out[edge] = int(q.argmax())
+    return out
 
-    def best(edge: str, allow_none: bool = False) -> int:
-        p = probs[edge].clone()
-        if edge.split(".")[1].startswith("res") and not allow_none:
-            p[0] = -1.0
-        return int(p.argmax())
+
+def derive_degas(g: DegasG, choice: dict[str, int] | None = None,
+                 beta: dict[str, Tensor] | None = None) -> tuple[Network, dict[str, Any]]:
+    """The derived generator of `choice` (default: the strongest ops) with the maps' inputs
+    kept by β (stage 2). A kept residual edge whose choice is 'no connection' is invalid
+    (ValueError): the derivation never makes it, a budget repair may try it."""
+    choice = degas_choice(g.probabilities()) if choice is None else choice
+    beta = {k: v.detach() for k, v in g.input_weights().items()} if beta is None else beta
+
+    def best(edge: str) -> int:
+        if edge.split(".")[1].startswith("res") and choice[edge] == 0:
+            raise ValueError(f"{edge}: a kept residual input cannot be 'no connection'")
+        return choice[edge]
 
     b = NetBuilder(g.gf)
     z = b.latent("z", g.latent)
@@ -149,3 +163,13 @@ def derive_degas(g: DegasG) -> tuple[Network, dict[str, Any]]:
     enc = {"format": "degas", "gf": g.gf, "latent": g.latent, "bottom": g.bottom, "n_normal": g.n_normal,
            "choices": choices, "input_weights": {k: [round(float(v), 4) for v in p] for k, p in beta.items()}}
     return b.build(), enc
+
+
+def degas_builder(g: DegasG) -> Any:
+    """choice → derived generator with the current β (None when invalid): search/budget.py."""
+    def build(choice: dict[str, int]) -> Network | None:
+        try:
+            return derive_degas(g, choice)[0]
+        except ValueError:
+            return None
+    return build

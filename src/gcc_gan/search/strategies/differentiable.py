@@ -134,7 +134,8 @@ class AdversarialSearcher(Searcher):
         from ..pareto import history_candidates
 
         build = g_builder(self.dims)
-        return history_candidates(out, "g_arch_loss", build, "adversarial"), "g_arch_loss", False
+        return (history_candidates(out, "g_arch_loss", lambda rec: build(rec["derived"]), "adversarial"),
+                "g_arch_loss", False)
 
     def extra_state(self) -> dict[str, Any]:
         return {"lambda": self.cost.state()} if self.cost is not None else {}

@@ -13,7 +13,8 @@ from torch import Tensor, nn
 from ...genotype_dsl.model import Network
 from ..base import Searcher, adam, apply_grads
 from ..config import SearchConfig
-from ..spaces.degas import DegasG, derive_degas
+from ..budget import ExpectedCost, repair
+from ..spaces.degas import DegasG, degas_builder, degas_choice, derive_degas
 from ..supernet import temperature
 
 # --------------------------------------------------------------------------- GLO losses
@@ -62,6 +63,11 @@ class DegasSearcher(Searcher):
                      "arch": adam(self.g_a, cfg.arch_lr, cfg.arch_beta1, cfg.arch_beta2, cfg.arch_wd)}
         self.hard = cfg.sampling == "hard"
         self.images: Tensor | None = None
+        # budgets: the expected compiled cost's Lagrangian term on the architecture loss
+        self.edges = {n: len(self.g.edge(n).names) for n in self.g.edge_names}
+        self.cost: ExpectedCost | None = None
+        if cfg.max_macs is not None or cfg.max_params is not None:
+            self.cost = ExpectedCost(self.edges, degas_builder(self.g), cfg.budget, cfg.budget_lambda, cfg.budget_lr)
 
     def bind_data(self, data: Any) -> None:
         import numpy as np
@@ -87,8 +93,13 @@ class DegasSearcher(Searcher):
             self.z[ia] = F.normalize(self.z[ia], dim=1)
         aloss = glo_loss(self.g(self.z[ib].detach(), self.g.sample_weights(tau, self.hard, gen), self.hard),
                          self.images[ib])
+        out = {"loss": float(loss.detach()), "arch_loss": float(aloss.detach()), "tau": tau}
+        if self.cost is not None:  # + λ · (E[compiled cost] / budget − 1)
+            pen, log = self.cost.penalty(self.g.mean_weights(), degas_choice(self.g.probabilities()))
+            aloss = aloss + pen
+            out.update(log)
         apply_grads(aloss, self.g_a, self.opts["arch"])
-        return {"loss": float(loss.detach()), "arch_loss": float(aloss.detach()), "tau": tau}
+        return out
 
     def modules(self) -> dict[str, nn.Module]:
         return {"g": self.g, "latents": self.zmod}
@@ -102,11 +113,36 @@ class DegasSearcher(Searcher):
     def op_names(self) -> dict[str, dict[str, list[str]]]:
         return {"generator": self.g.op_names()}
 
+    def extra_state(self) -> dict[str, Any]:
+        return {"lambda": self.cost.state()} if self.cost is not None else {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.cost is not None and "lambda" in state:
+            self.cost.load_state(state["lambda"])
+
+    def pareto_candidates(self, out: Any) -> tuple[list[Any], str, bool]:
+        from ..pareto import history_candidates
+
+        def build(rec: dict[str, Any]) -> Network | None:
+            beta = {k: torch.tensor(v) for k, v in rec["input_weights"].items()}  # β at that step
+            try:
+                return derive_degas(self.g, rec["derived"], beta)[0]
+            except ValueError:
+                return None
+
+        return history_candidates(out, "arch_loss", build, "degas"), "arch_loss", False
+
     def log_extra(self) -> dict[str, Any]:
-        return {"input_weights": {k: [round(float(v), 5) for v in p.detach()] for k, p in self.g.input_weights().items()}}
+        return {"derived": degas_choice(self.g.probabilities()),"input_weights": {k: [round(float(v), 5) for v in p.detach()] for k, p in self.g.input_weights().items()}}
 
     def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
         net, enc = derive_degas(self.g)
+        if self.cfg.budget.active:  # derive within budget: greedy next-cheaper-op repair
+            probs = self.g.probabilities()
+            choice, _, steps = repair(degas_choice(probs), probs, self.edges, degas_builder(self.g), self.cfg.budget)
+            if steps:
+                net, enc = derive_degas(self.g, choice)
+                enc["budget_repair"] = steps
         return net, None, enc, {}
 
     @torch.no_grad()
