@@ -70,6 +70,24 @@ def test_expected_cost_is_exact_for_one_hot_alpha() -> None:
         assert (int(exp["macs"].item()), int(exp["params"].item())) == compiler_says(net)
 
 
+def test_expected_cost_is_exact_for_one_hot_alpha_degas() -> None:
+    from gcc_gan.search.spaces.degas import DegasG, degas_builder, degas_edges
+
+    g = DegasG(8, 16, 4, 1)
+    edges, build = degas_edges(g), degas_builder(g)
+    ec = ExpectedCost(edges, build, Budget(max_params=10**5))
+    rng = np.random.default_rng(2)
+    done = 0
+    while done < 3:
+        choice = {e: int(rng.integers(n)) for e, n in edges.items()}
+        net = build(choice)
+        if net is None:
+            continue
+        exp = ec.expected(one_hot(choice, edges), choice)
+        assert (int(exp["macs"].item()), int(exp["params"].item())) == compiler_says(net)
+        done += 1
+
+
 def test_in_context_costs_follow_the_compiler() -> None:
     """An edge's candidate costs are the compiled costs of the architecture with that op
     swapped in, so they can differ from the op's source MACs (the passes change them)."""

@@ -103,12 +103,22 @@ def plot(path: Path, cands: list[Candidate], idx: list[int], score_name: str, hi
     if budget_macs is not None:
         ax.axvline(budget_macs / 1e6, color="#4C72B0", ls="--", lw=1.2, label="--max-macs", zorder=1)
     lo, hi = min(xs), max(xs)
-    for name, m in zoo or []:
-        if lo / 10 <= m / 1e6 <= hi * 10:
-            ax.axvline(m / 1e6, color="#55A868", ls=":", lw=1)
-            ax.text(m / 1e6, 0.98, f" {name}", rotation=90, va="top", ha="left", fontsize=7, color="#2E6B3A",
-                    transform=ax.get_xaxis_transform())
+    shown = [(n, m) for n, m in zoo or [] if lo / 10 <= m / 1e6 <= hi * 10]
+    for name, m in shown:
+        ax.axvline(m / 1e6, color="#55A868", ls=":", lw=1)
+        ax.text(m / 1e6, 0.98, f" {name}", rotation=90, va="top", ha="left", fontsize=7, color="#2E6B3A",
+                transform=ax.get_xaxis_transform())
+    if zoo and not shown:
+        ms = [m / 1e6 for _, m in zoo]
+        ax.text(0.99, 0.01, f"zoo generators: {min(ms):.0f}–{max(ms):.0f} M compiled MACs, outside this range",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="#2E6B3A")
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(fmt)
+    ax.xaxis.set_minor_formatter(fmt)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("compiled MACs per image (M, log scale)")
     ax.set_ylabel(f"{score_name} ({'higher' if higher_better else 'lower'} is better)")
     ax.set_title(title, fontsize=10)

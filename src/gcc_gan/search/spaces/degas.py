@@ -106,24 +106,31 @@ class DegasG(Supernet):
         return self.head(x)
 
 
-def degas_choice(probs: dict[str, list[float]]) -> dict[str, int]:
-    """Stage 1 of the derivation per edge: its strongest op ('no connection' excluded)."""
+def degas_choice(probs: dict[str, Any], beta: dict[str, Any]) -> dict[str, int]:
+    """The derivation as choices: every edge's strongest op ('no connection' excluded) and,
+    as `up{l}.input`, every map's strongest input by β (0: direct, j + 1: residual from U_j)."""
     out = {}
     for edge, p in probs.items():
-        q = torch.tensor(p)
+        q = torch.as_tensor(p, dtype=torch.float64).clone()
         if edge.split(".")[1].startswith("res"):
             q[0] = -1.0
         out[edge] = int(q.argmax())
+    for k, b in beta.items():
+        out[f"{k}.input"] = int(torch.as_tensor(b).argmax())
     return out
 
 
-def derive_degas(g: DegasG, choice: dict[str, int] | None = None,
-                 beta: dict[str, Tensor] | None = None) -> tuple[Network, dict[str, Any]]:
-    """The derived generator of `choice` (default: the strongest ops) with the maps' inputs
-    kept by β (stage 2). A kept residual edge whose choice is 'no connection' is invalid
-    (ValueError): the derivation never makes it, a budget repair may try it."""
-    choice = degas_choice(g.probabilities()) if choice is None else choice
-    beta = {k: v.detach() for k, v in g.input_weights().items()} if beta is None else beta
+def degas_edges(g: DegasG) -> dict[str, int]:
+    """Every choice of the derivation with its number of options (search/budget.py)."""
+    return {**{n: len(g.edge(n).names) for n in g.edge_names}, **{f"{k}.input": len(b) for k, b in g.betas.items()}}
+
+
+def derive_degas(g: DegasG, choice: dict[str, int] | None = None) -> tuple[Network, dict[str, Any]]:
+    """The derived generator of `choice` (default: `degas_choice` of the current α, β). A
+    kept residual edge whose choice is 'no connection' is invalid (ValueError): the
+    derivation never makes it, a budget repair may try it."""
+    beta = {k: v.detach() for k, v in g.input_weights().items()}
+    choice = degas_choice(g.probabilities(), beta) if choice is None else choice
 
     def best(edge: str) -> int:
         if edge.split(".")[1].startswith("res") and choice[edge] == 0:
@@ -138,7 +145,7 @@ def derive_degas(g: DegasG, choice: dict[str, int] | None = None,
     choices: dict[str, Any] = {}
     for l in range(1, LEVELS + 1):
         names = input_names(l)
-        strongest = int(beta[f"up{l}"].argmax())  # stage 1: the map's strongest input
+        strongest = choice[f"up{l}.input"]  # stage 1: the map's strongest input
         keep = {strongest} | ({0} if strongest else set())  # stage 2: residual → keep direct too
         u = b.node(f"up{l}", width=1, cell=f"level{l}")
         for k in sorted(keep):

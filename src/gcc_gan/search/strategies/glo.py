@@ -14,7 +14,7 @@ from ...genotype_dsl.model import Network
 from ..base import Searcher, adam, apply_grads
 from ..config import SearchConfig
 from ..budget import ExpectedCost, repair
-from ..spaces.degas import DegasG, degas_builder, degas_choice, derive_degas
+from ..spaces.degas import DegasG, degas_builder, degas_choice, degas_edges, derive_degas
 from ..supernet import temperature
 
 # --------------------------------------------------------------------------- GLO losses
@@ -64,7 +64,7 @@ class DegasSearcher(Searcher):
         self.hard = cfg.sampling == "hard"
         self.images: Tensor | None = None
         # budgets: the expected compiled cost's Lagrangian term on the architecture loss
-        self.edges = {n: len(self.g.edge(n).names) for n in self.g.edge_names}
+        self.edges = degas_edges(self.g)  # α's edges and β's input choices
         self.cost: ExpectedCost | None = None
         if cfg.max_macs is not None or cfg.max_params is not None:
             self.cost = ExpectedCost(self.edges, degas_builder(self.g), cfg.budget, cfg.budget_lambda, cfg.budget_lr)
@@ -95,7 +95,7 @@ class DegasSearcher(Searcher):
                          self.images[ib])
         out = {"loss": float(loss.detach()), "arch_loss": float(aloss.detach()), "tau": tau}
         if self.cost is not None:  # + λ · (E[compiled cost] / budget − 1)
-            pen, log = self.cost.penalty(self.g.mean_weights(), degas_choice(self.g.probabilities()))
+            pen, log = self.cost.penalty(self._dist(), degas_choice(self.g.probabilities(), self._beta()))
             aloss = aloss + pen
             out.update(log)
         apply_grads(aloss, self.g_a, self.opts["arch"])
@@ -113,6 +113,14 @@ class DegasSearcher(Searcher):
     def op_names(self) -> dict[str, dict[str, list[str]]]:
         return {"generator": self.g.op_names()}
 
+    def _dist(self) -> dict[str, Tensor]:
+        """The architecture distribution the expected cost is taken under: softmax(α) per
+        edge and softmax(β) per map's input (differentiable)."""
+        return {**self.g.mean_weights(), **{f"{k}.input": b for k, b in self.g.input_weights().items()}}
+
+    def _beta(self) -> dict[str, list[float]]:
+        return {k: [float(v) for v in b.detach()] for k, b in self.g.input_weights().items()}
+
     def extra_state(self) -> dict[str, Any]:
         return {"lambda": self.cost.state()} if self.cost is not None else {}
 
@@ -124,22 +132,23 @@ class DegasSearcher(Searcher):
         from ..pareto import history_candidates
 
         def build(rec: dict[str, Any]) -> Network | None:
-            beta = {k: torch.tensor(v) for k, v in rec["input_weights"].items()}  # β at that step
             try:
-                return derive_degas(self.g, rec["derived"], beta)[0]
+                return derive_degas(self.g, rec["derived"])[0]
             except ValueError:
                 return None
 
         return history_candidates(out, "arch_loss", build, "degas"), "arch_loss", False
 
     def log_extra(self) -> dict[str, Any]:
-        return {"derived": degas_choice(self.g.probabilities()),"input_weights": {k: [round(float(v), 5) for v in p.detach()] for k, p in self.g.input_weights().items()}}
+        return {"derived": degas_choice(self.g.probabilities(), self._beta()),
+                "input_weights": {k: [round(float(v), 5) for v in p.detach()] for k, p in self.g.input_weights().items()}}
 
     def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
         net, enc = derive_degas(self.g)
         if self.cfg.budget.active:  # derive within budget: greedy next-cheaper-op repair
-            probs = self.g.probabilities()
-            choice, _, steps = repair(degas_choice(probs), probs, self.edges, degas_builder(self.g), self.cfg.budget)
+            probs = {**self.g.probabilities(), **{f"{k}.input": v for k, v in self._beta().items()}}
+            choice, _, steps = repair(degas_choice(self.g.probabilities(), self._beta()), probs, self.edges,
+                                      degas_builder(self.g), self.cfg.budget)
             if steps:
                 net, enc = derive_degas(self.g, choice)
                 enc["budget_repair"] = steps
