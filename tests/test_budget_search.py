@@ -46,7 +46,7 @@ def test_budget_halves_compiled_macs(tmp_path: Path, capsys: pytest.CaptureFixtu
     # pareto.csv: every candidate's compiled cost as the cost model says, the front flagged right
     table = rows(free / "pareto.csv")
     assert table and (free / "pareto.png").stat().st_size > 10_000
-    score = [k for k in table[0] if k not in ("name", "step", "compiled_macs", "compiled_params", "pareto")][0]
+    score = next(k for k in table[0] if k not in ("name", "step", "compiled_macs", "compiled_params", "pareto"))
     higher = score.startswith("reward")
 
     class C:
@@ -71,3 +71,33 @@ def test_budget_flags_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cli(["search", "--iters", "2", "-o", str(tmp_path / "b"), "--max-latency", "fast"]) == 1
     assert cli(["search", "--method", "random", "--iters", "4", "-o", str(tmp_path / "c"), "--max-macs", "10"]) == 1
     assert "over the budget" in capsys.readouterr().err
+
+
+def test_autogan_budget_penalises_and_derives_within(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The tiny AutoGAN space's cheapest child compiles to ~1.24 M MACs (half of a free
+    search's result is out of reach): a limit between that and a free result's cost."""
+    out = tmp_path / "ag"
+    limit = 1_300_000
+    assert cli(["search", "--method", "autogan", "--preset", "tiny", "--reward", "swd", "-o", str(out),
+                "--max-macs", str(limit)]) == 0
+    assert shown_macs(out / "genotype.json", capsys) <= limit
+    assert load_genotype(out / "genotype.json").provenance.search_cost["compiled_macs"] <= limit
+    assert rows(out / "pareto.csv")  # the rewarded full-depth children
+    assert cli(["search", "--method", "autogan", "--preset", "tiny", "--reward", "swd", "-o", str(tmp_path / "x"),
+                "--max-macs", "100k"]) == 1
+    assert "no architecture within the budget" in capsys.readouterr().err
+
+
+def test_budgeted_search_resumes_exactly(tmp_path: Path) -> None:
+    """The Lagrange multipliers are checkpointed: stop + resume = one uninterrupted run."""
+    from gcc_gan.search.run import SearchRequest, search
+
+    ov = {"iters": 10, "max_macs": 400_000, "checkpoint_every": 5}
+    search(SearchRequest(out=tmp_path / "a", overrides=ov))
+    search(SearchRequest(out=tmp_path / "b", overrides=ov, stop_after=5))
+    search(SearchRequest(out=tmp_path / "b", overrides=ov, resume=True))
+    a, b = load_genotype(tmp_path / "a" / "genotype.json"), load_genotype(tmp_path / "b" / "genotype.json")
+    assert a.generator == b.generator and a.provenance.encoding == b.provenance.encoding
+    hist = [json.loads(x) for x in (tmp_path / "b" / "history.jsonl").read_text().splitlines()]
+    assert hist[-1]["lambda_macs"] == [json.loads(x) for x in
+                                       (tmp_path / "a" / "history.jsonl").read_text().splitlines()][-1]["lambda_macs"]

@@ -16,7 +16,12 @@ from gcc_gan.genotype_dsl.analysis import analyze
 from gcc_gan.genotype_dsl.model import Network
 from gcc_gan.genotype_dsl.zoo import ENTRIES, zoo_genotype
 from gcc_gan.search.budget import ExpectedCost, admit, repair
-from gcc_gan.search.spaces.adversarialnas import AdvDims, g_builder, g_edges, rows_to_choice
+from gcc_gan.search.spaces.adversarialnas import (
+    AdvDims,
+    g_builder,
+    g_edges,
+    rows_to_choice,
+)
 from gcc_gan.search.strategies.random import sample_architecture
 
 
