@@ -178,3 +178,14 @@ def test_admit_and_budget_parsing() -> None:
     for bad in ("eight", "-3M", "0", "5 parsecs"):
         with pytest.raises(GccGanError, match="--max-macs"):
             parse_count(bad, "--max-macs")
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_latency_budget_measures_the_compiled_network(backend: str) -> None:
+    net = g_builder(DIMS)(rows_to_choice([[0, 1, 3, 0, 1, 3, 0]] * 3))
+    assert net is not None
+    c = Budget(max_latency_ms=1e4, latency_backend=backend).cost(net)
+    assert c.latency_ms is not None and c.latency_ms > 0 and c.macs == compiled_cost(net).macs
+    assert Budget(max_latency_ms=1e4, latency_backend=backend).fits(c)
+    assert not Budget(max_latency_ms=1e-6, latency_backend=backend).fits(c)
+    assert not admit(Budget(max_latency_ms=1e-6, latency_backend=backend), net)[0]
