@@ -18,7 +18,7 @@ from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.errors import GccGanError
 from gcc_gan.genotype_dsl.analysis import analyze, analyze_genotype
 from gcc_gan.genotype_dsl.io import load_genotype, parse_genotype
-from gcc_gan.genotype_dsl.model import Genotype, Network
+from gcc_gan.genotype_dsl.model import Network
 from gcc_gan.genotype_dsl.zoo import zoo_genotype
 
 from strategies import CORRUPTION_KINDS, corruptions, genotype_dicts, network_dicts

@@ -51,11 +51,17 @@ def net_summary(info: NetInfo) -> dict[str, Any]:
     def shapes(d: dict[str, Shape]) -> dict[str, list[int]]:
         return {k: list(v) for k, v in d.items()}
 
+    from ..compiler.cost import compiled_cost
+
+    compiled = compiled_cost(info)  # what `gcc-gan compile` reports, without building weights
+
     return {
         "params": info.params,
         "fp32_bytes": 4 * info.params,
         "macs": info.macs,
         "gmacs": round(info.macs / 1e9, 4),
+        "compiled_macs": compiled.macs,
+        "compiled_params": compiled.params,
         "nodes": len(net.nodes),
         "edges": len(net.edges),
         "base_width": net.base_width,
@@ -143,6 +149,7 @@ def show(
         ("params", lambda s: f"{s['params']:,} ({_si(s['params'])})"),
         ("fp32 weights", lambda s: f"{s['fp32_bytes']:,} B ({_si(s['fp32_bytes'], 'B')})"),
         ("MACs / image", lambda s: f"{s['macs']:,} ({_si(s['macs'])})"),
+        ("compiled MACs", lambda s: f"{s['compiled_macs']:,} ({_si(s['compiled_macs'])})"),
         ("nodes", lambda s: str(s["nodes"])),
         ("edges", lambda s: str(s["edges"])),
         ("base width", lambda s: str(s["base_width"])),

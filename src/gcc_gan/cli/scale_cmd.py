@@ -15,7 +15,7 @@ from .max_memory import max_memory_option
 
 @app.command("scale")
 def scale_cmd(
-    genotypes: List[str] = typer.Argument(..., metavar="FILE|zoo:NAME...", help="genotypes whose generators to scale"),
+    genotypes: List[str] = typer.Argument(None, metavar="FILE|zoo:NAME...", help="genotypes whose generators to scale"),
     sizes: str = typer.Option(..., "--sizes", help="target generator sizes in millions of parameters, e.g. 1,2,4,8,16,25"),
     out: Path = typer.Option(..., "-o", "--out", help="output directory (results.csv, plots, state, runs/)"),
     data: str = typer.Option("synthetic", "--data", help="training (and FID real) data: cifar10:PATH, stl10:PATH, "
@@ -40,10 +40,14 @@ def scale_cmd(
                                                 "evaluate with RANDOM ones (smoke runs; NOT comparable with papers)"),
     resume: bool = typer.Option(False, "--resume", help="continue the sweep in -o; completed candidates are kept"),
     device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto (for each candidate)"),
+    search: Optional[Literal["adversarial", "degas", "autogan", "random"]] = typer.Option(
+        None, "--search", help="also search a generator at each size (gcc-gan search --method METHOD --max-params "
+        "SIZE, same --data / --preset / --seed) and train it there: the 'search at that size' curve"),
     max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Train FILE|zoo:NAME... at each of --sizes (width fitted to the size) against one
     fixed discriminator; write results.csv, is_vs_size.png and fid_vs_size.png."""
+    genotypes = list(genotypes or [])
     check_genotypes([*genotypes, d])  # before torch is imported
     from ..presets import resolve_preset
     from ..scale import ScaleRequest, parse_sizes, run_scale
@@ -61,7 +65,7 @@ def scale_cmd(
                        retries=retries,
                        num_samples=num_samples, inception_weights=inception_weights,
                        allow_random_inception=allow_random_inception, resume=resume, device=device,
-                       progress=err_console.is_terminal)
+                       progress=err_console.is_terminal, search=search)
     res = run_scale(req, console=err_console)
     t = Table(title=f"size scaling → {res.out}")
     for col in ("genotype", "target M", "width ×", "params M", "MACs G", "IS", "FID", "status", "wall s"):

@@ -54,6 +54,16 @@ def search_cmd(
     device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto"),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 1 for the tiny preset, "
                                           "whose small convolutions gain nothing from more; else torch's default)"),
+    max_macs: Optional[str] = typer.Option(None, "--max-macs", help="budget: compiled MACs per image of the "
+                                           "generator, e.g. 800M (as `gcc-gan compile` reports them)"),
+    max_params: Optional[str] = typer.Option(None, "--max-params", help="budget: stored parameters of the "
+                                             "compiled generator, e.g. 3M"),
+    max_latency: Optional[str] = typer.Option(None, "--max-latency", help="budget: measured latency of the "
+                                              "compiled generator at batch 1, e.g. 5ms (--latency-backend)"),
+    latency_backend: Optional[Literal["torch", "onnxruntime"]] = typer.Option(
+        None, "--latency-backend", help="where --max-latency is measured: torch (default) or onnxruntime"),
+    pareto: int = typer.Option(0, "--pareto", min=0, help="also write the K best Pareto-front candidates "
+                               "(score against compiled MACs) as RUN/pareto/NAME.json"),
     max_memory: Optional[str] = max_memory_option(),
     nproc: int = typer.Option(1, "--nproc", help="data-parallel workers on this machine (adversarial, degas): "
                               "each takes 1/N of every batch, results as one process (gloo on CPU, NCCL with one "
@@ -77,10 +87,14 @@ def search_cmd(
     from ..search.plots import pictures
     from ..search.run import SearchRequest, search
 
+    from ..compiler.cost import parse_count, parse_ms
+
     overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed, reward=reward, mode=mode, space=space,
-                     dg_k=k, dg_p=p, executor=executor, address=address, workers=workers)
+                     dg_k=k, dg_p=p, executor=executor, address=address, workers=workers,
+                     max_macs=parse_count(max_macs, "--max-macs"), max_params=parse_count(max_params, "--max-params"),
+                     max_latency_ms=parse_ms(max_latency, "--max-latency"), latency_backend=latency_backend)
     req = SearchRequest(method=method, data=data, preset=choice.name, out=out, resume=resume, force=force,
-                        overrides=overrides, device=device, threads=threads)
+                        overrides=overrides, device=device, threads=threads, pareto=pareto)
     res = search(req, console=err_console)  # under torchrun: one rank (only rank 0 returns)
     done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""
     g = shlex.quote(str(res.genotype))

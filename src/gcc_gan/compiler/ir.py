@@ -26,6 +26,14 @@ from ..genotype_dsl.ops import OpCtx, OpSpec, Shape, fmt_shape
 from .interpreter import Interpreter
 
 
+def _same_tensor(a: Tensor, b: Tensor) -> bool:
+    """Equal values; tensors on the meta device (the cost model's weightless IR) have no
+    values, so only the same tensor equals itself: weights are taken to be generic."""
+    if a.is_meta or b.is_meta:
+        return a is b
+    return torch.equal(a, b)
+
+
 # eq=False: ops and edges are compared by identity (list.remove / index / `in` on the
 # graph's lists); value comparison with tensors is IROp.same_as
 @dataclass(eq=False)
@@ -63,7 +71,7 @@ class IROp:
         return (self.call == other.call and self.in_shape == other.in_shape
                 and self.out_channels == other.out_channels
                 and self.tensors.keys() == other.tensors.keys()
-                and all(torch.equal(v, other.tensors[k]) for k, v in self.tensors.items()))
+                and all(_same_tensor(v, other.tensors[k]) for k, v in self.tensors.items()))
 
 
 @dataclass(eq=False)

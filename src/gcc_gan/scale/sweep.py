@@ -73,6 +73,7 @@ class ScaleRequest:
     resume: bool = False
     device: str = "auto"
     progress: bool = True
+    search: str | None = None  # --search METHOD: also search a generator at each size (budget: its params)
 
 
 @dataclass
@@ -142,8 +143,8 @@ def plan(req: ScaleRequest, overrides: dict[str, Any]) -> tuple[list[Candidate],
     from ..genotype_dsl.analysis import analyze
     from ..genotype_dsl.io import load_genotype
 
-    if not req.genotypes:
-        raise GccGanError("name at least one genotype (FILE or zoo:NAME) to scale")
+    if not req.genotypes and not req.search:
+        raise GccGanError("name at least one genotype (FILE or zoo:NAME) to scale, or --search METHOD")
     if len(set(req.genotypes)) != len(req.genotypes):
         raise GccGanError("a genotype is listed twice")
     cands: list[Candidate] = []
@@ -167,7 +168,40 @@ def plan(req: ScaleRequest, overrides: dict[str, Any]) -> tuple[list[Candidate],
                                    mult=fit.mult, params=fit.params, macs=fit.macs, run_dir=str(run_dir),
                                    data=req.data, d=req.d, preset=req.preset,
                                    overrides={**overrides, "width": fit.mult}, device=req.device))
+    for size in req.sizes if req.search else []:  # one searched genotype per size, trained at that size only
+        path = searched_genotype(req, size)
+        g = load_genotype(path)
+        assert g.generator is not None
+        label = f"search-{req.search}"
+        info = analyze(g.generator, "generator", role="generator")
+        image_sizes[label] = int(next(iter(info.output_shapes.values()))[-1])
+        fit = fit_width(g.generator, round(size * 1e6), where=str(path))
+        cands.append(Candidate(key=f"{label}@{size:g}M", label=label, genotype=str(path), target_m=size,
+                               base_width=fit.base_width, mult=fit.mult, params=fit.params, macs=fit.macs,
+                               run_dir=str(req.out / "runs" / f"{label}-{size:g}M"), data=req.data, d=req.d,
+                               preset=req.preset, overrides={**overrides, "width": fit.mult}, device=req.device))
     return cands, image_sizes
+
+
+SEARCH_DIR = "search"
+
+
+def searched_genotype(req: ScaleRequest, size: float) -> Path:
+    """`gcc-gan search --method METHOD --max-params SIZE` into OUT/search/METHOD-SIZEM (reused
+    when done, resumed when interrupted). The budget is on the compiled generator's stored
+    parameters at the search preset's width; the sweep then fits the width to SIZE like any
+    genotype's, so at the paper preset (the width the budget binds at) the searched
+    architecture is trained at about the size it was searched for; the tiny preset's narrow
+    supernets are far below any size in M, so there the budget never binds."""
+    from ..search.run import SearchRequest, search
+
+    assert req.search is not None
+    run = req.out / SEARCH_DIR / f"{req.search}-{size:g}M"
+    if not (run / "genotype.json").is_file():
+        search(SearchRequest(method=req.search, data=req.data, preset=req.preset or "tiny", out=run,
+                             resume=(run / "search.json").is_file(), overrides={"max_params": round(size * 1e6),
+                                                                               "seed": req.seed}))
+    return run / "genotype.json"
 
 
 # --------------------------------------------------------------------------- evaluation set-up
@@ -236,7 +270,7 @@ def _config(req: ScaleRequest, overrides: dict[str, Any], ev: EvalPlan) -> dict[
     from ..train.data import parse_data_spec
 
     return {"genotypes": list(req.genotypes), "sizes": list(req.sizes), "data": parse_data_spec(req.data).text,
-            "d": req.d, "preset": req.preset, "train": overrides,
+            "d": req.d, "preset": req.preset, "train": overrides, "search": req.search,
             "eval": {"inception": ev.mode, "sha256": ev.sha256,
                      "num_samples": ev.spec.num_samples if ev.spec else None}}
 
@@ -323,7 +357,7 @@ def _prepare_out(req: ScaleRequest, config: dict[str, Any], cands: list[Candidat
                               "in another -o")
         prev = {r.get("key"): r for r in state["candidates"] if isinstance(r, dict)}
         return [prev[r["key"]] if r["key"] in prev else r for r in fresh]
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(p.name != SEARCH_DIR or not req.search for p in out.iterdir()):
         if (out / STATE).is_file():
             raise GccGanError(f"-o {out}: already holds a sweep; continue it with --resume (or choose another -o)")
         raise GccGanError(f"-o {out}: exists and is not empty; choose a new directory")
@@ -373,6 +407,8 @@ def _run_scale(req: ScaleRequest, console: Console) -> ScaleResult:
     executor = make_executor(req.executor, req.workers, req.retries, req.address, console)  # bad name, no Ray
     overrides = _train_overrides(req)
     _check_d(req.d)
+    if req.search and not req.resume and req.out.is_dir() and any(req.out.iterdir()):
+        _prepare_out(req, {}, [], "")  # a used -o is refused before any search runs
     cands, image_sizes = plan(req, overrides)
     ev = resolve_eval(req, console)
     if ev.spec is not None:

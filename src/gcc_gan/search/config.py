@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ..compiler.cost import LATENCY_BACKENDS, Budget
 from ..errors import GccGanError
 
 METHODS = ("adversarial", "degas", "random", "autogan", "dggan")
@@ -83,6 +84,13 @@ class SearchConfig:
     executor: str = "local"
     address: str | None = None
     workers: int | None = None
+    # budgets on the compiled generator (compiler/cost.py, search/budget.py); None: no limit
+    max_macs: int | None = None
+    max_params: int | None = None
+    max_latency_ms: float | None = None
+    latency_backend: str = "torch"
+    budget_lambda: float = 1.0  # initial Lagrange multiplier of each limited quantity
+    budget_lr: float = 0.1  # its dual-ascent step per iteration
     seed: int = 0
     log_every: int = 5
     checkpoint_every: int = 25
@@ -90,6 +98,10 @@ class SearchConfig:
     @property
     def size(self) -> int:
         return self.bottom * 8
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.max_macs, self.max_params, self.max_latency_ms, self.latency_backend)
 
     def validate(self) -> SearchConfig:
         def need(ok: bool, msg: str) -> None:
@@ -108,6 +120,11 @@ class SearchConfig:
         need(not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
              "(--method adversarial) only")
         need(self.log_every >= 1 and self.checkpoint_every >= 1, "log/checkpoint intervals must be at least 1")
+        need(self.latency_backend in LATENCY_BACKENDS, f"--latency-backend {self.latency_backend!r}: expected one "
+             f"of {', '.join(LATENCY_BACKENDS)}")
+        need(all(v is None or v > 0 for v in (self.max_macs, self.max_params, self.max_latency_ms)),
+             "--max-macs / --max-params / --max-latency must be positive")
+        need(self.budget_lambda >= 0 and self.budget_lr >= 0, "budget multiplier and its step must be >= 0")
         need(self.space in SPACES, f"--space {self.space!r}: expected one of {', '.join(SPACES)}")
         need(self.space == "adversarialnas" or self.method == "random", "--space applies to --method random only "
              "(the other methods define their space)")

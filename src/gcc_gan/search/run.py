@@ -70,6 +70,7 @@ class SearchRequest:
     device: str = "auto"
     threads: int | None = None  # CPU threads; None: 1 for the tiny preset, torch's default otherwise
     stop_after: int | None = None  # tests: stop (as if killed) after this many steps
+    pareto: int = 0  # --pareto K: write the K best front candidates as pareto/NAME.json
 
 
 DATA_PARALLEL = ("adversarial", "degas")  # the methods that run data parallel (the others scale out on Ray)
@@ -381,7 +382,7 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
         console.print(f"all {cfg.iters} iterations are done: deriving and writing the results only",
                       highlight=False)
     try:
-        geno = _finish(searcher, cfg, data_spec, wall, out)
+        geno = _finish(searcher, cfg, data_spec, wall, out, req.pareto)
     except Exception as e:  # the trained supernet is in the last checkpoint: say how to finish it
         reason = str(e) or type(e).__name__
         atomic_write_text(out / "search.json", json.dumps({**meta, "status": "failed", "error": reason},
@@ -401,17 +402,23 @@ def _resume_newest(root: Path, searcher: Searcher, console: Console) -> tuple[Ch
     return load_newest(root, lambda ck: restore(ck, searcher), console_warner(console))
 
 
-def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, out: Path) -> Genotype:
+def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, out: Path,
+            pareto_k: int = 0) -> Genotype:
     from ..viz.render import render_genotype
+    from .budget import budget_record, check_final
+    from .pareto import write_pareto
     from .plots import plot_history
 
     gnet, dnet, enc, metrics = searcher.derive()
     extra = searcher.provenance_extra() if hasattr(searcher, "provenance_extra") else {}  # type: ignore[attr-defined]
+    final = check_final(cfg.budget, gnet)  # a derivation over budget is a bug: never written
     prov = Provenance(searcher=cfg.method, dataset=data_spec, seed=cfg.seed,
-                      search_cost={"wall_s": round(wall, 2), "iters": float(cfg.iters), **extra.get("search_cost", {})},
+                      search_cost={"wall_s": round(wall, 2), "iters": float(cfg.iters), **extra.get("search_cost", {}),
+                                   **budget_record(cfg.budget, final)},
                       metrics=metrics, encoding=enc,
-                      notes=extra.get("notes") or f"gcc-gan search --method {cfg.method} --preset {cfg.preset} "
-                      f"--sampling {cfg.sampling}" + (" --fixed-d" if cfg.fixed_d else ""))
+                      notes=(extra.get("notes") or f"gcc-gan search --method {cfg.method} --preset {cfg.preset} "
+                             f"--sampling {cfg.sampling}" + (" --fixed-d" if cfg.fixed_d else ""))
+                      + (f"; budget {cfg.budget.describe()}" if cfg.budget.active else ""))
     geno = Genotype(name=f"{cfg.method}-search-seed{cfg.seed}", generator=gnet, discriminator=dnet, provenance=prov)
     try:
         infos = analyze_genotype(geno)
@@ -424,6 +431,7 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
     else:
         plot_history(out / "history.jsonl", searcher.op_names(), out, cfg.method)
     save_grid(searcher.samples(64), out / "samples.png")
+    write_pareto(searcher, cfg, out, geno, pareto_k)
     return geno
 
 

@@ -28,6 +28,7 @@ def _fingerprint(op: IROp) -> tuple:
     """A hashable digest of an op's computation: equal ops have equal fingerprints (and
     `same_as` confirms), so parallel ops with different weights never meet pairwise."""
     tensors = tuple((k, tuple(v.shape), str(v.dtype),
+                     id(v) if v.is_meta else  # weightless IR (compiler.cost): generic weights
                      hashlib.blake2b(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy(),
                                      digest_size=16).digest())
                     for k, v in sorted(op.tensors.items()))

@@ -271,3 +271,29 @@ def derive(g: SuperG, d: SuperD | None) -> tuple[Network, Network | None, dict[s
 def edge_fed(rows: list[list[int]]) -> bool:
     """Every Up-Cell's n2 and n3 have an input (the validity rule of the encoding)."""
     return all((r[2] or r[3]) and (r[4] or r[5] or r[6]) for r in rows)
+
+
+# --------------------------------------------------------------------------- budgets (search/budget.py)
+
+
+def g_edges() -> dict[str, int]:
+    """Super-G's edges in genotype-array order, with their number of ops."""
+    return {(f"cell{k}.up{i}" if i < 2 else f"cell{k}.c{i - 2}"): (len(UP_OPS) if i < 2 else len(NORMAL_OPS))
+            for k in range(1, 4) for i in range(7)}
+
+
+def rows_to_choice(rows: list[list[int]]) -> dict[str, int]:
+    return dict(zip(g_edges(), (v for row in rows for v in row)))
+
+
+def choice_to_rows(choice: dict[str, int]) -> list[list[int]]:
+    vals = [choice[e] for e in g_edges()]
+    return [vals[7 * k: 7 * k + 7] for k in range(3)]
+
+
+def g_builder(dims: AdvDims) -> Any:
+    """choice → derived generator (None when a cell's n2 or n3 would have no input)."""
+    def build(choice: dict[str, int]) -> Network | None:
+        rows = choice_to_rows(choice)
+        return generator_network(rows, dims)[0] if edge_fed(rows) else None
+    return build

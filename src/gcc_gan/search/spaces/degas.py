@@ -106,15 +106,36 @@ class DegasG(Supernet):
         return self.head(x)
 
 
-def derive_degas(g: DegasG) -> tuple[Network, dict[str, Any]]:
-    probs = {n: torch.tensor(p) for n, p in g.probabilities().items()}
-    beta = {k: v.detach() for k, v in g.input_weights().items()}
+def degas_choice(probs: dict[str, Any], beta: dict[str, Any]) -> dict[str, int]:
+    """The derivation as choices: every edge's strongest op ('no connection' excluded) and,
+    as `up{l}.input`, every map's strongest input by β (0: direct, j + 1: residual from U_j)."""
+    out = {}
+    for edge, p in probs.items():
+        q = torch.as_tensor(p, dtype=torch.float64).clone()
+        if edge.split(".")[1].startswith("res"):
+            q[0] = -1.0
+        out[edge] = int(q.argmax())
+    for k, b in beta.items():
+        out[f"{k}.input"] = int(torch.as_tensor(b).argmax())
+    return out
 
-    def best(edge: str, allow_none: bool = False) -> int:
-        p = probs[edge].clone()
-        if edge.split(".")[1].startswith("res") and not allow_none:
-            p[0] = -1.0
-        return int(p.argmax())
+
+def degas_edges(g: DegasG) -> dict[str, int]:
+    """Every choice of the derivation with its number of options (search/budget.py)."""
+    return {**{n: len(g.edge(n).names) for n in g.edge_names}, **{f"{k}.input": len(b) for k, b in g.betas.items()}}
+
+
+def derive_degas(g: DegasG, choice: dict[str, int] | None = None) -> tuple[Network, dict[str, Any]]:
+    """The derived generator of `choice` (default: `degas_choice` of the current α, β). A
+    kept residual edge whose choice is 'no connection' is invalid (ValueError): the
+    derivation never makes it, a budget repair may try it."""
+    beta = {k: v.detach() for k, v in g.input_weights().items()}
+    choice = degas_choice(g.probabilities(), beta) if choice is None else choice
+
+    def best(edge: str) -> int:
+        if edge.split(".")[1].startswith("res") and choice[edge] == 0:
+            raise ValueError(f"{edge}: a kept residual input cannot be 'no connection'")
+        return choice[edge]
 
     b = NetBuilder(g.gf)
     z = b.latent("z", g.latent)
@@ -124,7 +145,7 @@ def derive_degas(g: DegasG) -> tuple[Network, dict[str, Any]]:
     choices: dict[str, Any] = {}
     for l in range(1, LEVELS + 1):
         names = input_names(l)
-        strongest = int(beta[f"up{l}"].argmax())  # stage 1: the map's strongest input
+        strongest = choice[f"up{l}.input"]  # stage 1: the map's strongest input
         keep = {strongest} | ({0} if strongest else set())  # stage 2: residual → keep direct too
         u = b.node(f"up{l}", width=1, cell=f"level{l}")
         for k in sorted(keep):
@@ -149,3 +170,13 @@ def derive_degas(g: DegasG) -> tuple[Network, dict[str, Any]]:
     enc = {"format": "degas", "gf": g.gf, "latent": g.latent, "bottom": g.bottom, "n_normal": g.n_normal,
            "choices": choices, "input_weights": {k: [round(float(v), 4) for v in p] for k, p in beta.items()}}
     return b.build(), enc
+
+
+def degas_builder(g: DegasG) -> Any:
+    """choice → derived generator with the current β (None when invalid): search/budget.py."""
+    def build(choice: dict[str, int]) -> Network | None:
+        try:
+            return derive_degas(g, choice)[0]
+        except ValueError:
+            return None
+    return build

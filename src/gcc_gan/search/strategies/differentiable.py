@@ -27,7 +27,9 @@ from ...genotype_dsl.model import Network
 from ...train.losses import d_loss, g_loss
 from ..base import Searcher, adam, apply_grads
 from ..config import SearchConfig
-from ..spaces.adversarialnas import AdvDims, SuperD, SuperG, derive
+from ..budget import ExpectedCost, repair
+from ..spaces.adversarialnas import (AdvDims, SuperD, SuperG, choice_to_rows, derive, derive_rows, g_builder, g_edges,
+                                     generator_network, rows_to_choice)
 from ..supernet import temperature
 
 
@@ -64,6 +66,11 @@ class AdversarialSearcher(Searcher):
             self.opts["d_arch"] = adam(self.d_a, *a)
         self.hard = cfg.sampling == "hard"
         self.tau = cfg.tau_max
+        # budgets: the expected compiled cost's Lagrangian term on G's architecture loss
+        self.cost: ExpectedCost | None = None
+        if cfg.max_macs is not None or cfg.max_params is not None:
+            self.cost = ExpectedCost(g_edges(), g_builder(self.dims), cfg.budget, cfg.budget_lambda, cfg.budget_lr)
+        self.repaired: list[dict[str, Any]] = []
 
     def set_mode(self, mode: str) -> None:
         """'merged' (default) or 'separate' mixed-op evaluation (the benchmark compares them)."""
@@ -103,8 +110,13 @@ class AdversarialSearcher(Searcher):
         self.d.requires_grad_(False)
         try:
             loss = g_loss("hinge", self.d(fake(3, True), self._wd(gen), self.hard))  # 3. G architecture (descend V)
-            apply_grads(loss, self.g_a, self.opts["g_arch"], self.dp)
             out["g_arch_loss"] = float(loss.detach())
+            if self.cost is not None:  # + λ · (E[compiled cost] / budget − 1)
+                ctx = rows_to_choice(derive_rows(self.g.probabilities()))
+                pen, log = self.cost.penalty(self.g.mean_weights(), ctx)
+                loss = loss + pen
+                out.update(log)
+            apply_grads(loss, self.g_a, self.opts["g_arch"], self.dp)  # the penalty is equal on every rank
             loss = g_loss("hinge", self.d(fake(4, True), self._wd(gen), self.hard))  # 4. G weights
             apply_grads(loss, self.g_w, self.opts["g_weights"], self.dp)
             out["g_loss"] = float(loss.detach())
@@ -117,6 +129,24 @@ class AdversarialSearcher(Searcher):
 
     def modules(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
+
+    def log_extra(self) -> dict[str, Any]:
+        # the architecture derived now: a candidate of pareto.csv (score: this step's G arch loss)
+        return {"derived": rows_to_choice(derive_rows(self.g.probabilities()))}
+
+    def pareto_candidates(self, out: Any) -> tuple[list[Any], str, bool]:
+        from ..pareto import history_candidates
+
+        build = g_builder(self.dims)
+        return (history_candidates(out, "g_arch_loss", lambda rec: build(rec["derived"]), "adversarial"),
+                "g_arch_loss", False)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"lambda": self.cost.state()} if self.cost is not None else {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.cost is not None and "lambda" in state:
+            self.cost.load_state(state["lambda"])
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return self.opts
@@ -135,6 +165,13 @@ class AdversarialSearcher(Searcher):
 
     def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
         gnet, dnet, enc = derive(self.g, self.d if isinstance(self.d, SuperD) else None)
+        if self.cfg.budget.active:  # derive within budget: greedy next-cheaper-op repair
+            probs = self.g.probabilities()
+            choice, _, self.repaired = repair(rows_to_choice(derive_rows(probs)), probs, g_edges(),
+                                              g_builder(self.dims), self.cfg.budget)
+            if self.repaired:
+                gnet, genc = generator_network(choice_to_rows(choice), self.dims)
+                enc = {**enc, **genc, "budget_repair": self.repaired}
         if isinstance(self.d, FixedD):
             dnet = self.d.network
             enc["discriminator"] = {"format": "sngan-d", "df": self.cfg.df, "size": self.cfg.size, "fixed": True}

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 from ...genotype_dsl.model import Network
 from ..base import Searcher, adam, apply_grads
 from ..config import SearchConfig
-from ..spaces.degas import DegasG, derive_degas
+from ..budget import ExpectedCost, repair
+from ..spaces.degas import DegasG, degas_builder, degas_choice, degas_edges, derive_degas
 from ..supernet import temperature
 
 # --------------------------------------------------------------------------- GLO losses
@@ -67,6 +68,11 @@ class DegasSearcher(Searcher):
                      "arch": adam(self.g_a, cfg.arch_lr, cfg.arch_beta1, cfg.arch_beta2, cfg.arch_wd)}
         self.hard = cfg.sampling == "hard"
         self.images: Tensor | None = None
+        # budgets: the expected compiled cost's Lagrangian term on the architecture loss
+        self.edges = degas_edges(self.g)  # α's edges and β's input choices
+        self.cost: ExpectedCost | None = None
+        if cfg.max_macs is not None or cfg.max_params is not None:
+            self.cost = ExpectedCost(self.edges, degas_builder(self.g), cfg.budget, cfg.budget_lambda, cfg.budget_lr)
 
     def bind_data(self, data: Any) -> None:
         import numpy as np
@@ -95,8 +101,13 @@ class DegasSearcher(Searcher):
             self.z[ia_all] = F.normalize(self.z[ia_all], dim=1)
         aloss = glo_loss(self.g(self.z[ib].detach(), self.g.sample_weights(tau, self.hard, gen), self.hard),
                          self.images[ib])
+        out = {"loss": float(loss.detach()), "arch_loss": float(aloss.detach()), "tau": tau}
+        if self.cost is not None:  # + λ · (E[compiled cost] / budget − 1), equal on every rank
+            pen, log = self.cost.penalty(self._dist(), degas_choice(self.g.probabilities(), self._beta()))
+            aloss = aloss + pen
+            out.update(log)
         apply_grads(aloss, self.g_a, self.opts["arch"], self.dp)
-        return self.dp.mean({"loss": float(loss.detach()), "arch_loss": float(aloss.detach()), "tau": tau})
+        return self.dp.mean(out)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"g": self.g, "latents": self.zmod}
@@ -110,11 +121,45 @@ class DegasSearcher(Searcher):
     def op_names(self) -> dict[str, dict[str, list[str]]]:
         return {"generator": self.g.op_names()}
 
+    def _dist(self) -> dict[str, Tensor]:
+        """The architecture distribution the expected cost is taken under: softmax(α) per
+        edge and softmax(β) per map's input (differentiable)."""
+        return {**self.g.mean_weights(), **{f"{k}.input": b for k, b in self.g.input_weights().items()}}
+
+    def _beta(self) -> dict[str, list[float]]:
+        return {k: [float(v) for v in b.detach()] for k, b in self.g.input_weights().items()}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"lambda": self.cost.state()} if self.cost is not None else {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.cost is not None and "lambda" in state:
+            self.cost.load_state(state["lambda"])
+
+    def pareto_candidates(self, out: Any) -> tuple[list[Any], str, bool]:
+        from ..pareto import history_candidates
+
+        def build(rec: dict[str, Any]) -> Network | None:
+            try:
+                return derive_degas(self.g, rec["derived"])[0]
+            except ValueError:
+                return None
+
+        return history_candidates(out, "arch_loss", build, "degas"), "arch_loss", False
+
     def log_extra(self) -> dict[str, Any]:
-        return {"input_weights": {k: [round(float(v), 5) for v in p.detach()] for k, p in self.g.input_weights().items()}}
+        return {"derived": degas_choice(self.g.probabilities(), self._beta()),
+                "input_weights": {k: [round(float(v), 5) for v in p.detach()] for k, p in self.g.input_weights().items()}}
 
     def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
         net, enc = derive_degas(self.g)
+        if self.cfg.budget.active:  # derive within budget: greedy next-cheaper-op repair
+            probs = {**self.g.probabilities(), **{f"{k}.input": v for k, v in self._beta().items()}}
+            choice, _, steps = repair(degas_choice(self.g.probabilities(), self._beta()), probs, self.edges,
+                                      degas_builder(self.g), self.cfg.budget)
+            if steps:
+                net, enc = derive_degas(self.g, choice)
+                enc["budget_repair"] = steps
         return net, None, enc, {}
 
     @torch.no_grad()

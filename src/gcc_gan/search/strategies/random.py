@@ -25,7 +25,9 @@ from ...genotype_dsl.encodings.adversarialnas import NORMAL_OPS, UP_OPS
 from ...genotype_dsl.model import Network
 from ...train.config import TrainConfig
 from ...train.trainer import GanTrainer, mix_seed
+from ...errors import GccGanError
 from ..base import Searcher
+from ..budget import admit
 from ..config import SearchConfig
 from ..spaces.adversarialnas import (
     D_CELLS,
@@ -82,7 +84,16 @@ class RandomSearcher(Searcher):
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
         super().__init__(cfg, device)
         rng = np.random.default_rng(mix_seed(cfg.seed, 4242))
-        self.archs = [sample_architecture(rng) for _ in range(cfg.candidates)]
+        self.archs, self.discarded = [], 0
+        while len(self.archs) < cfg.candidates:  # a budget discards candidates before any training
+            arch = sample_architecture(rng)
+            if not cfg.budget.active or admit(cfg.budget, candidate_networks(arch, cfg)[0])[0]:
+                self.archs.append(arch)
+                continue
+            self.discarded += 1
+            if self.discarded >= 2000 * cfg.candidates:
+                raise GccGanError(f"random search: {self.discarded} sampled architectures were all over the budget "
+                                  f"({cfg.budget.describe()}); {len(self.archs)} fit. Raise the budget")
         self.per = cfg.iters // cfg.candidates  # equal budget; the remainder goes to the last one
         self.scores: list[float] = []
         self.data: Any = None
@@ -153,8 +164,15 @@ class RandomSearcher(Searcher):
         best = int(np.argmin(self.scores))
         g, d, enc = self.networks(best)
         enc["random_search"] = {"candidates": [{"arch": a[0], "score": s} for a, s in zip(self.archs, self.scores)],
-                                "kept": best, "proxy": "sliced Wasserstein distance, 256 images at 16x16"}
+                                "kept": best, "proxy": "sliced Wasserstein distance, 256 images at 16x16",
+                                "discarded_over_budget": self.discarded}
         return g, d, enc, {"proxy_swd": self.scores[best]}
+
+    def pareto_candidates(self, out: Any) -> tuple[list[Any], str, bool]:
+        from ..pareto import Candidate
+
+        return ([Candidate(f"random-cand{k}", self.networks(k)[0], s, self._span(k)[1])
+                 for k, s in enumerate(self.scores)], "proxy_swd", False)
 
     @torch.no_grad()
     def samples(self, n: int) -> Tensor:

@@ -41,6 +41,7 @@ from ...genotype_dsl.encodings import sngan_discriminator
 from ...genotype_dsl.model import Network
 from ...train.trainer import mix_seed
 from ..base import Searcher, adam, apply_grads
+from ..budget import admit
 from ..config import SearchConfig
 from ..rewards import DESCRIPTION, Reward, resize
 from ..spaces.autogan import (
@@ -48,6 +49,7 @@ from ..spaces.autogan import (
     GrowingDiscriminator,
     SharedGenerator,
     child_native,
+    stage_of,
     stage_tokens,
 )
 from .controller import Controller, Sample, clean_loss, faithful_loss
@@ -133,6 +135,15 @@ class AutoGanSearcher(Searcher):
         self.n_evals += 1
         return float(self.reward_fn(self.g.child(arch), self.cfg.latent, self.size_at(self.stage), seed))
 
+    def fits(self, arch: list[int]) -> tuple[bool, float]:
+        """(within budget, relative excess) of a child; only a full-depth child (last stage) is
+        held to the budget — earlier stages' children are shallower, lower-resolution
+        networks whose cost the budget does not describe."""
+        if not self.cfg.budget.active or self.stage < len(self.cfg.grow_at):
+            return True, 0.0
+        ok, c = admit(self.cfg.budget, child_native(arch, self.cfg.gf, self.cfg.latent, self.cfg.bottom).network)
+        return ok, self.cfg.budget.excess(c)
+
     def topk(self, s: int, distinct: bool, min_distinct: bool = False) -> list[dict[str, Any]]:
         """M children sampled and scored with the shared weights (one latent seed for all:
         common random numbers), the K best kept with their final LSTM states. `min_distinct`
@@ -148,12 +159,37 @@ class AutoGanSearcher(Searcher):
             key = tuple(arch)
             if distinct and key in seen:
                 continue
+            if not self.fits(arch)[0]:  # over budget: discarded before its reward is computed
+                continue
             seen.add(key)
             h, c = smp.hidden
             cands.append({"arch": arch, "h": [float(v) for v in h.view(-1).cpu()],
                           "c": [float(v) for v in c.view(-1).cpu()], "reward": self._reward(arch, seed)})
+        if not cands and cfg.budget.active:  # none sampled fits: repair the controller's first sample
+            arch, smp = self.sample(self.gen(s, 1000))
+            arch = self.repair(arch)
+            h, c = smp.hidden
+            cands.append({"arch": arch, "h": [float(v) for v in h.view(-1).cpu()],
+                          "c": [float(v) for v in c.view(-1).cpu()], "reward": self._reward(arch, seed),
+                          "budget_repaired": True})
         cands.sort(key=lambda d: -d["reward"])  # stable: ties keep sampling order
         return cands[:cfg.topk]
+
+    def repair(self, arch: list[int]) -> list[int]:
+        """search/budget.repair over the token vector (every token's choices; cheaper-token
+        swaps, the largest compiled saving first, since tokens have no marginal probabilities)."""
+        from ..budget import repair
+
+        sizes = [n for st in range(stage_of(arch) + 1) for n in stage_tokens(st)]
+        edges = {f"t{j}": n for j, n in enumerate(sizes)}
+        cfg = self.cfg
+
+        def build(ch: dict[str, int]) -> Network:
+            return child_native([ch[f"t{j}"] for j in range(len(sizes))], cfg.gf, cfg.latent, cfg.bottom).network
+
+        probs = {e: [1.0] * n for e, n in edges.items()}
+        fixed, _, _ = repair({f"t{j}": v for j, v in enumerate(arch)}, probs, edges, build, cfg.budget)
+        return [fixed[f"t{j}"] for j in range(len(sizes))]
 
     # ------------------------------------------------------------------ the run loop
     def step(self, s: int, reals: Tensor) -> dict[str, float]:
@@ -223,6 +259,10 @@ class AutoGanSearcher(Searcher):
         self.ctrl.train()
         arch, smp = self.sample(self.gen(s, SUB_ARCH), grad=True)
         reward = self._reward(arch, mix_seed(cfg.seed, s, 78) % 2**31)
+        ok, excess = self.fits(arch)
+        raw = reward
+        if not ok:  # penalised below any within-budget reward of its sign: r - |r|·(1 + excess)
+            reward = reward - abs(reward) * (1.0 + excess)
         if self.uniform:  # random search: the reward is only recorded
             self.rewards.append({"step": s + 1, "stage": self.stage, "arch": arch, "reward": reward, "total": reward,
                                  "baseline": reward, "entropy": float(smp.entropies.sum())})
@@ -239,7 +279,7 @@ class AutoGanSearcher(Searcher):
         apply_grads(loss, list(self.ctrl.parameters()), self.ctrl_opt)
         ent = float(smp.entropies.detach().sum())
         self.rewards.append({"step": s + 1, "stage": self.stage, "arch": arch, "reward": reward,
-                             "total": total, "baseline": b, "entropy": ent})
+                             "total": total, "baseline": b, "entropy": ent, **({} if ok else {"raw_reward": raw})})
         return {"ctrl_loss": loss.item(), "reward": reward, "baseline": b, "entropy": ent}
 
     # ------------------------------------------------------------------ state
@@ -302,6 +342,18 @@ class AutoGanSearcher(Searcher):
         nat = child_native(best["arch"], self.cfg.gf, self.cfg.latent, self.cfg.bottom)
         d = sngan_discriminator(df=self.cfg.df, size=self.size_at(self.stage), sn=True).network
         return nat.network, d, dict(nat.encoding), {f"reward_{self.cfg.reward}": best["reward"]}
+
+    def pareto_candidates(self, out: Any) -> tuple[list[Any], str, bool]:
+        """Every full-depth child the controller evaluated (last stage), and the final top-K."""
+        from ..pareto import Candidate
+
+        full = len(self._final()[0]["arch"])
+        evals = [(f"child-step{r['step']}", r["arch"], r.get("raw_reward", r["reward"]), r["step"]) for r in self.rewards
+                 if len(r["arch"]) == full]
+        evals += [(f"top{j + 1}", p["arch"], p["reward"], self.cfg.iters) for j, p in enumerate(self._final())]
+        cands = [Candidate(n, child_native(a, self.cfg.gf, self.cfg.latent, self.cfg.bottom).network, float(r), st)
+                 for n, a, r, st in evals]
+        return cands, f"reward_{self.cfg.reward}", True
 
     def provenance_extra(self) -> dict[str, Any]:
         cfg = self.cfg

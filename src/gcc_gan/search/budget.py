@@ -1,0 +1,205 @@
+"""Compiler-aware search: budgets on the compiled generator (`compiler.cost`).
+
+Every searcher uses one of three hooks:
+
+* `admit(budget, net)` — discard-before-training (random search, DGGAN children, AutoGAN
+  candidates): the compiled cost, and whether it fits;
+* `ExpectedCost` — differentiable searchers (AdversarialNAS, DEGAS): the expected compiled
+  cost under the architecture distribution as a function of α, and the Lagrangian penalty
+  added to G's architecture loss;
+* `repair(...)` — derive only architectures within budget: greedy next-cheaper-op repair.
+
+The expected cost is *context-aware*: the candidate costs of an edge are measured by
+compiling the current architecture a* (the derivation of the current α) with only that
+edge's op swapped, so an op is charged what it costs after the passes *in its place*
+(a 3×3 conv reading a nearest-upsampled map is charged its sub-pixel form, one reading a
+bilinear map is not). With p = softmax(α) per edge,
+
+    E[cost](α) = C(a*) + Σ_e Σ_i p_e,i · (C(a*[e ← i]) − C(a*)),
+
+exactly C(a) when α is one-hot at a (then a* = a), and its gradient w.r.t. α_e is the
+softmax-weighted deviation of edge e's in-context costs from their mean, i.e. it moves
+probability to cheaper ops. The table is recompiled only when a* changes (cached). A swap
+that would make the architecture invalid is charged C(a*) (no gradient through it).
+
+Penalty (a Lagrangian with dual ascent, not a fixed FBNet-style weight): for each limited
+quantity q ∈ {MACs, params} with limit M_q, G's architecture loss gets
+λ_q · (E[q] / M_q − 1), and after every step λ_q ← max(0, λ_q + η (E[q] / M_q − 1)): the
+multiplier grows while the expected architecture is over budget and decays to zero once it
+is within (then quality alone drives α). Latency is not differentiable here; it is
+enforced by the derivation (measured on the backend) and by discarding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..compiler.cost import Budget, Cost, compiled_cost
+from ..errors import GccGanError
+from ..genotype_dsl.model import Network
+
+Choice = dict[str, int]  # edge name → op index
+Build = Callable[[Choice], Network | None]  # None: the choice is not a valid architecture
+QUANTITIES = ("macs", "params")
+
+
+def admit(budget: Budget, net: Network) -> tuple[bool, Cost]:
+    """Whether a candidate generator fits the budget, and its compiled cost. The hook a
+    searcher calls before training a child: `ok, cost = admit(cfg.budget, gnet)`."""
+    c = budget.cost(net) if budget.active else compiled_cost(net)
+    return budget.fits(c), c
+
+
+def _limits(budget: Budget) -> dict[str, int]:
+    return {q: v for q, v in (("macs", budget.max_macs), ("params", budget.max_params)) if v is not None}
+
+
+@dataclass
+class ExpectedCost:
+    """The expected compiled cost of a supernet's generator under its α (see the module
+    docstring). `edges`: name → number of ops; `build`: a choice → its network."""
+
+    edges: Mapping[str, int]
+    build: Build
+    budget: Budget
+    lam0: float = 1.0
+    lr: float = 0.1
+    lam: dict[str, float] = field(default_factory=dict)
+    _tables: dict[tuple[int, ...], dict[str, Tensor]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for q in _limits(self.budget):
+            self.lam.setdefault(q, self.lam0)
+
+    def cost(self, choice: Choice) -> Cost | None:
+        net = self.build(choice)
+        return None if net is None else compiled_cost(net)
+
+    def table(self, choice: Choice) -> dict[str, Tensor]:
+        """edge → (n_ops, 2) tensor of [MACs, params] of a* with that edge swapped."""
+        ctx = self.build(choice)  # keyed by the network: it may depend on more than α (DEGAS's β)
+        if ctx is None:
+            raise ValueError(f"the context architecture {choice} is not valid")
+        key = (*(choice[e] for e in self.edges), hash(ctx.model_dump_json()))
+        hit = self._tables.get(key)
+        if hit is not None:
+            return hit
+        base = self.cost(choice)
+        if base is None:
+            raise ValueError(f"the context architecture {choice} is not valid")
+        out: dict[str, Tensor] = {}
+        for e, n in self.edges.items():
+            rows = []
+            for i in range(n):
+                c = base if i == choice[e] else (self.cost({**choice, e: i}) or base)
+                rows.append([float(c.macs), float(c.params)])
+            out[e] = torch.tensor(rows, dtype=torch.float64)
+        if len(self._tables) > 64:
+            self._tables.clear()
+        self._tables[key] = out
+        return out
+
+    def expected(self, probs: Mapping[str, Tensor], choice: Choice) -> dict[str, Tensor]:
+        """{'macs': E[MACs], 'params': E[params]} as differentiable scalars (float64)."""
+        tab = self.table(choice)
+        base = self.cost(choice)
+        assert base is not None
+        tot = torch.tensor([float(base.macs), float(base.params)], dtype=torch.float64)
+        for e in self.edges:
+            p = probs[e].to(torch.float64)
+            t = tab[e].to(p.device)
+            tot = tot.to(p.device) + (p[:, None] * (t - t[choice[e]])).sum(0)
+        return {"macs": tot[0], "params": tot[1]}
+
+    def penalty(self, probs: Mapping[str, Tensor], choice: Choice) -> tuple[Tensor, dict[str, float]]:
+        """The Lagrangian term for G's architecture loss, and a log record; then one dual
+        ascent step on the multipliers."""
+        exp = self.expected(probs, choice)
+        limits = _limits(self.budget)
+        dev = next(iter(probs.values())).device
+        term = torch.zeros((), dtype=torch.float64, device=dev)
+        log: dict[str, float] = {}
+        for q, m in limits.items():
+            ratio = exp[q] / m
+            term = term + self.lam[q] * (ratio - 1)
+            r = float(ratio.detach())
+            log[f"exp_{q}_ratio"] = r
+            log[f"lambda_{q}"] = self.lam[q]
+            self.lam[q] = max(0.0, self.lam[q] + self.lr * (r - 1))
+        return term.to(torch.get_default_dtype()), log
+
+    def state(self) -> dict[str, float]:
+        return dict(self.lam)
+
+    def load_state(self, st: Mapping[str, float]) -> None:
+        self.lam.update({k: float(v) for k, v in st.items()})
+
+
+def repair(choice: Choice, probs: Mapping[str, Sequence[float]], edges: Mapping[str, int], build: Build,
+           budget: Budget, allowed: Callable[[str, int], bool] = lambda e, i: True,
+           ) -> tuple[Choice, Cost, list[dict[str, Any]]]:
+    """Derive within budget: while the derived architecture is over budget, take the
+    single-edge swap to a *cheaper* op (compiled cost of the swapped architecture, in the
+    quantity that is over: MACs when MACs or latency are, params otherwise) whose op is the
+    most likely under α (ties: the larger saving); stop when it fits. Every swap strictly
+    lowers the cost, so this ends; when no swap lowers it any more, no single-edge path
+    reaches the budget and the error says what the cheapest reached costs."""
+    net = build(choice)
+    if net is None:
+        raise ValueError("the derived architecture is not valid")
+    cost = budget.cost(net)
+    steps: list[dict[str, Any]] = []
+    while not budget.fits(cost):
+        params_only = (budget.max_params is not None and cost.params > budget.max_params
+                       and not (budget.max_macs is not None and cost.macs > budget.max_macs)
+                       and not (budget.max_latency_ms is not None and (cost.latency_ms or 0) > budget.max_latency_ms))
+        key = (lambda c: c.params) if params_only else (lambda c: c.macs)
+        best: tuple[float, float, str, int, Cost] | None = None
+        for e, n in edges.items():
+            for i in range(n):
+                if i == choice[e] or not allowed(e, i):
+                    continue
+                c2 = None if (nn := build({**choice, e: i})) is None else compiled_cost(nn)
+                if c2 is None or key(c2) >= key(cost):
+                    continue
+                cand = (float(probs[e][i]), float(key(cost) - key(c2)), e, i, c2)
+                if best is None or cand[:2] > best[:2]:
+                    best = cand
+        if best is None:
+            raise GccGanError(f"no architecture within the budget ({budget.describe()}) is reachable from the "
+                              f"derived one by cheaper-op swaps: the cheapest reached compiles to "
+                              f"{cost.macs:,} MACs, {cost.params:,} params")
+        _, _, e, i, _ = best
+        steps.append({"edge": e, "from": choice[e], "to": i, "p": round(best[0], 5)})
+        choice = {**choice, e: i}
+        net = build(choice)
+        assert net is not None
+        cost = budget.cost(net)
+    return choice, cost, steps
+
+
+def check_final(budget: Budget, gnet: Network) -> Cost:
+    """The emitted generator's compiled cost; over budget is a searcher bug, never written."""
+    c = budget.cost(gnet) if budget.active else compiled_cost(gnet)
+    if not budget.fits(c):
+        raise RuntimeError(f"the derived generator is over budget ({budget.describe()}): it compiles to "
+                           f"{c.macs:,} MACs, {c.params:,} params"
+                           + (f", {c.latency_ms:.3f} ms" if c.latency_ms is not None else ""))
+    return c
+
+
+def budget_record(budget: Budget, c: Cost) -> dict[str, float]:
+    """The provenance's record (search_cost): the limits given and the final compiled cost."""
+    rec: dict[str, float] = {"compiled_macs": float(c.macs), "compiled_params": float(c.params)}
+    if c.latency_ms is not None:
+        rec["compiled_latency_ms"] = round(c.latency_ms, 4)
+    for k, v in (("budget_max_macs", budget.max_macs), ("budget_max_params", budget.max_params),
+                 ("budget_max_latency_ms", budget.max_latency_ms)):
+        if v is not None:
+            rec[k] = float(v)
+    return rec

@@ -1,0 +1,103 @@
+"""`gcc-gan search --max-macs / --max-params / --pareto` end to end (tiny runs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from gcc_gan.cli.main import run as cli
+from gcc_gan.compiler.cost import compiled_cost
+from gcc_gan.genotype_dsl.io import load_genotype
+from gcc_gan.search.pareto import front
+
+
+def shown_macs(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
+    capsys.readouterr()
+    assert cli(["show", str(path), "--json"]) == 0
+    return int(json.loads(capsys.readouterr().out)["generator"]["compiled_macs"])
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("method,args", [("adversarial", ["--iters", "10"]), ("random", ["--iters", "8"]),
+                                         ("degas", ["--iters", "10"])])
+def test_budget_halves_compiled_macs(tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str,
+                                     args: list[str]) -> None:
+    free = tmp_path / "free"
+    assert cli(["search", "--method", method, "--preset", "tiny", *args, "-o", str(free), "--pareto", "2"]) == 0
+    m_free = shown_macs(free / "genotype.json", capsys)
+    assert m_free == load_genotype(free / "genotype.json").provenance.search_cost["compiled_macs"]
+    limit = m_free // 2
+    out = tmp_path / "budget"
+    assert cli(["search", "--method", method, "--preset", "tiny", *args, "-o", str(out),
+                "--max-macs", str(limit), "--max-params", "1M"]) == 0
+    g = load_genotype(out / "genotype.json")
+    assert shown_macs(out / "genotype.json", capsys) <= limit
+    sc = g.provenance.search_cost
+    assert sc["budget_max_macs"] == limit and sc["budget_max_params"] == 1e6
+    assert sc["compiled_macs"] <= limit and "budget" in (g.provenance.notes or "")
+
+    # pareto.csv: every candidate's compiled cost as the cost model says, the front flagged right
+    table = rows(free / "pareto.csv")
+    assert table and (free / "pareto.png").stat().st_size > 10_000
+    score = next(k for k in table[0] if k not in ("name", "step", "compiled_macs", "compiled_params", "pareto"))
+    higher = score.startswith("reward")
+
+    class C:
+        def __init__(self, r: dict[str, str]) -> None:
+            self.macs, self.score = int(r["compiled_macs"]), float(r[score])
+
+    on_front = set(front([C(r) for r in table], higher))  # type: ignore[misc]
+    assert [int(r["pareto"]) for r in table] == [int(i in on_front) for i in range(len(table))]
+    emitted = sorted((free / "pareto").glob("*.json"))
+    assert 1 <= len(emitted) <= 2
+    by_name = {r["name"]: r for r in table}
+    for p in emitted:
+        cand = load_genotype(p)
+        assert cand.generator is not None and by_name[p.stem]["pareto"] == "1"
+        assert compiled_cost(cand.generator).macs == int(by_name[p.stem]["compiled_macs"])
+
+
+def test_budget_flags_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["search", "--iters", "2", "-o", str(tmp_path / "a"), "--max-macs", "lots"]) == 1
+    assert "--max-macs 'lots'" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    assert cli(["search", "--iters", "2", "-o", str(tmp_path / "b"), "--max-latency", "fast"]) == 1
+    assert cli(["search", "--method", "random", "--iters", "4", "-o", str(tmp_path / "c"), "--max-macs", "10"]) == 1
+    assert "over the budget" in capsys.readouterr().err
+
+
+def test_autogan_budget_penalises_and_derives_within(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The tiny AutoGAN space's cheapest child compiles to ~1.24 M MACs (half of a free
+    search's result is out of reach): a limit between that and a free result's cost."""
+    out = tmp_path / "ag"
+    limit = 1_300_000
+    assert cli(["search", "--method", "autogan", "--preset", "tiny", "--reward", "swd", "-o", str(out),
+                "--max-macs", str(limit)]) == 0
+    assert shown_macs(out / "genotype.json", capsys) <= limit
+    assert load_genotype(out / "genotype.json").provenance.search_cost["compiled_macs"] <= limit
+    assert rows(out / "pareto.csv")  # the rewarded full-depth children
+    assert cli(["search", "--method", "autogan", "--preset", "tiny", "--reward", "swd", "-o", str(tmp_path / "x"),
+                "--max-macs", "100k"]) == 1
+    assert "no architecture within the budget" in capsys.readouterr().err
+
+
+def test_budgeted_search_resumes_exactly(tmp_path: Path) -> None:
+    """The Lagrange multipliers are checkpointed: stop + resume = one uninterrupted run."""
+    from gcc_gan.search.run import SearchRequest, search
+
+    ov = {"iters": 10, "max_macs": 400_000, "checkpoint_every": 5}
+    search(SearchRequest(out=tmp_path / "a", overrides=ov))
+    search(SearchRequest(out=tmp_path / "b", overrides=ov, stop_after=5))
+    search(SearchRequest(out=tmp_path / "b", overrides=ov, resume=True))
+    a, b = load_genotype(tmp_path / "a" / "genotype.json"), load_genotype(tmp_path / "b" / "genotype.json")
+    assert a.generator == b.generator and a.provenance.encoding == b.provenance.encoding
+    hist = [json.loads(x) for x in (tmp_path / "b" / "history.jsonl").read_text().splitlines()]
+    assert hist[-1]["lambda_macs"] == [json.loads(x) for x in
+                                       (tmp_path / "a" / "history.jsonl").read_text().splitlines()][-1]["lambda_macs"]
