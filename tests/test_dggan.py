@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from gcc_gan.checkpoints import list_checkpoints
 from gcc_gan.genotype_dsl.analysis import analyze
+from gcc_gan.genotype_dsl.io import load_genotype
 from gcc_gan.search.config import make_config
 from gcc_gan.search.spaces.dggan import (
     FADE,
@@ -423,3 +424,31 @@ def test_equalized_lr_is_adam_on_the_scaled_weight() -> None:
     fresh = torch.nn.Conv2d(64, 8, 3)
     equalized_lr(fresh, {"weight", "bias"}, 1e-3, (0.0, 0.99))
     assert abs(float(fresh.weight.detach().std()) / he_scale(fresh.weight) - 1) < 0.05 and not fresh.bias.any()
+
+
+def test_budget_discards_children_before_training(tmp_path: Path) -> None:
+    """Compiler-aware DGGAN (issue 16): children whose generator compiles over --max-macs are
+    recorded as 'over budget' and never trained; the winner fits; pareto.csv is written."""
+    import csv
+
+    from gcc_gan.compiler.cost import compiled_cost
+    from gcc_gan.search.run import SearchRequest, search
+
+    ov = {**MICRO, "dg_filters": (8, 32), "dg_p": 1.0, "max_steps": 3, "dg_k": 50}  # every child a parent
+    free = search(SearchRequest(method="dggan", out=tmp_path / "free", overrides=ov)).out
+    # a route only adds layers, so every ancestor of the free run's winner costs at most what
+    # it does: with the winner's cost as the limit its whole route stays admissible
+    limit = compiled_cost(load_genotype(free / "genotype.json").generator).macs
+    rows = list(csv.DictReader((free / "candidates.csv").open()))
+    dearer = [r for r in rows if r["resolution"] and compiled_cost(
+        load_genotype(free / "candidates" / r["id"] / "genotype.json").generator).macs > limit]
+    assert dearer, "no candidate costs more than the winner: the limit would not bind"
+    out = search(SearchRequest(method="dggan", out=tmp_path / "cap", overrides={**ov, "max_macs": limit})).out
+    g = load_genotype(out / "genotype.json")
+    assert compiled_cost(g.generator).macs <= limit
+    assert g.provenance.search_cost["budget_max_macs"] == limit
+    capped = list(csv.DictReader((out / "candidates.csv").open()))
+    assert any(r["status"] == "over budget" for r in capped)
+    assert all(not (out / "candidates" / r["id"] / "weights.safetensors").exists()
+               for r in capped if r["status"] == "over budget")
+    assert (out / "pareto.csv").is_file() and (out / "pareto.png").is_file()

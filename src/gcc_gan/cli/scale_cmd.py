@@ -40,7 +40,7 @@ def scale_cmd(
                                                 "evaluate with RANDOM ones (smoke runs; NOT comparable with papers)"),
     resume: bool = typer.Option(False, "--resume", help="continue the sweep in -o; completed candidates are kept"),
     device: Device = typer.Option("auto", "--device", help="cpu, cuda or auto (for each candidate)"),
-    search: Optional[Literal["adversarial", "degas", "autogan", "random"]] = typer.Option(
+    search: Optional[Literal["adversarial", "degas", "autogan", "dggan", "random"]] = typer.Option(
         None, "--search", help="also search a generator at each size (gcc-gan search --method METHOD --max-params "
         "SIZE, same --data / --preset / --seed) and train it there: the 'search at that size' curve"),
     max_memory: Optional[str] = max_memory_option(),

@@ -454,6 +454,9 @@ def _growth(req: SearchRequest, cfg: SearchConfig, data_spec: str, out: Path, co
         return SearchResult(out, out / "genotype.json", state["step"], time.perf_counter() - t_start, None)
     wall = float(state["elapsed_s"])
     geno = finish(gs, wall)
+    from .pareto import write_pareto
+
+    write_pareto(gs, cfg, out, geno, req.pareto)
     atomic_write_text(out / "search.json", json.dumps({**meta, "status": "done", "wall_s": round(wall, 2),
                                                        "digest": geno.digest()}, indent=1) + "\n")
     return SearchResult(out, out / "genotype.json", cfg.max_steps, time.perf_counter() - t_start, gs.resumed_from)

@@ -44,6 +44,7 @@ from ...checkpoints import clean_partial, console_warner, load_newest, write_che
 from ...errors import GccGanError
 from ...genotype_dsl.model import Genotype, Network, Provenance
 from ...train.trainer import mix_seed
+from ..budget import admit, budget_record, check_final
 from ..config import SearchConfig
 from ..spaces.dggan import (
     FADE,
@@ -283,7 +284,7 @@ class GrowthSearch:
         ck, st = found
         # a child whose weights are missing or damaged is trained again
         for cid, n in list(st["nodes"].items()):
-            if n.get("status") == "failed":
+            if n.get("status") in ("failed", "over budget"):  # nothing was trained
                 continue
             f = self.out / "candidates" / cid / "weights.safetensors"
             if not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != n["sha256"]:
@@ -320,6 +321,7 @@ class GrowthSearch:
 
         todo = [c for c in planned if c["id"] not in self.state["nodes"]]
         jobs = []
+        budget = self.cfg.budget
         for c in todo:
             if c.get("parent"):
                 g, d = grow(*self.networks(c["parent"]), Action.from_dict(c["action"]), self.cfg.dg_channels)
@@ -327,6 +329,14 @@ class GrowthSearch:
             else:
                 g, d = base_pair(self.cfg.d0, self.cfg.dg_channels, self.cfg.latent)
                 iters = self.cfg.init_iters
+            if budget.active:  # compiler-aware search: a child over budget is discarded before training
+                ok, cost = admit(budget, settle(g))  # what it is once trained (α = 1), and is stored
+                if not ok:
+                    self.state["nodes"][c["id"]] = {**c, "status": "over budget", "score": None, "resolution": None,
+                                                    "iters": 0, "sha256": None, "compiled_macs": cost.macs}
+                    self.log({"event": "candidate", "id": c["id"], "parent": c.get("parent"), "step": c["step"],
+                              "status": "over budget", "compiled_macs": cost.macs})
+                    continue
             jobs.append(Job(c["id"], train_candidate, (self.job_spec(c, g, d, iters),), threads=1))
         by_id = {c["id"]: c for c in todo}
 
@@ -366,7 +376,10 @@ class GrowthSearch:
         if "c0" not in self.state["nodes"]:
             self.run_jobs([base], ex, "base")
         if self.state["nodes"]["c0"]["score"] is None:
-            raise GccGanError(f"the base candidate failed ({self.state['nodes']['c0'].get('error') or 'diverged'})")
+            c0 = self.state["nodes"]["c0"]
+            why = (f"its generator compiles to {c0['compiled_macs']:,} MACs, over the budget "
+                   f"({self.cfg.budget.describe()})" if c0["status"] == "over budget" else c0.get("error") or "diverged")
+            raise GccGanError(f"the base candidate failed ({why})")
         if not self.state["parents"] and self.state["step"] == 0:
             self.state["parents"] = ["c0"] if self.policy == "topk" else ["c0"] * self.routes
         steps_run = 0
@@ -385,7 +398,8 @@ class GrowthSearch:
             normalise(recs)
             parents = select(recs, cfg.dg_k, self.policy)
             if not parents:
-                raise GccGanError(f"step {s}: every child failed or diverged; nothing to grow from")
+                over = " or was over the budget" if self.cfg.budget.active else ""
+                raise GccGanError(f"step {s}: every child failed or diverged{over}; nothing to grow from")
             self.log({"event": "step", "step": s, "children": len(recs), "parents": parents,
                       "best_norm": min((r["norm_score"] for r in recs if r["norm_score"] is not None), default=None)})
             self.state.update(step=s, parents=parents, planned=[], elapsed_s=time.perf_counter() - t0)
@@ -399,7 +413,8 @@ class GrowthSearch:
         at = [n for n in self.state["nodes"].values() if n.get("resolution") == self.cfg.target
               and n.get("score") is not None]
         if not at:
-            raise GccGanError(f"no candidate reached {self.cfg.target}x{self.cfg.target} with a finite score")
+            within = f" within the budget ({self.cfg.budget.describe()})" if self.cfg.budget.active else ""
+            raise GccGanError(f"no candidate reached {self.cfg.target}x{self.cfg.target} with a finite score{within}")
         return min(at, key=lambda n: (n["score"], n["id"]))
 
     def route(self, cid: str) -> list[str]:
@@ -408,6 +423,16 @@ class GrowthSearch:
             out.append(cid)
             cid = self.state["nodes"][cid].get("parent")
         return out[::-1]
+
+    def pareto_candidates(self, out: Path) -> tuple[list[Any], str, bool]:
+        """Every trained candidate at the target resolution (the ones a route can end with),
+        scored by its raw reward (lower is better): see search/pareto.py."""
+        from ..pareto import Candidate
+
+        at = sorted((n for n in self.state["nodes"].values() if n.get("resolution") == self.cfg.target
+                     and n.get("score") is not None), key=lambda n: n["id"])
+        metric = "fid" if self.cfg.reward == "fid" else "swd"
+        return [Candidate(n["id"], self.networks(n["id"])[0], float(n["score"]), int(n["step"])) for n in at], metric, False
 
     def cost_iters(self) -> int:
         return sum(int(n.get("iters") or 0) for n in self.state["nodes"].values())
@@ -453,6 +478,9 @@ def finish(gs: GrowthSearch, wall: float) -> Genotype:
                   "max_steps": cfg.max_steps},
         notes=f"gcc-gan search --method {cfg.method}" + (" --space dggan" if cfg.method == "random" else "")
         + f" --preset {cfg.preset} --k {cfg.dg_k} --p {cfg.dg_p} --reward {cfg.reward}")
+    prov.search_cost.update(budget_record(cfg.budget, check_final(cfg.budget, g)))
+    if cfg.budget.active:
+        prov.notes = f"{prov.notes} ({cfg.budget.describe()})"
     geno = Genotype(name=("dggan" if cfg.method == "dggan" else "random-dggan") + f"-search-seed{cfg.seed}", generator=g, discriminator=d, provenance=prov)
     infos = analyze_genotype(geno)
     save_genotype(geno, out / "genotype.json")
