@@ -287,12 +287,17 @@ def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path:
     assert p.poll() is None, "the search ended before it could be killed"
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
-    done_before = {d.name: (d / "weights.safetensors").stat().st_mtime_ns
-                   for d in (run / "candidates").iterdir() if (d / "weights.safetensors").is_file()}
+    # the children the last checkpoint recorded as finished (a weights file written after it,
+    # before the kill, belongs to an unrecorded child, which is rightly trained again)
+    cks = list_checkpoints(run / "checkpoints")
+    recorded = json.loads(cks[-1].joinpath("state.json").read_text())["search"]["nodes"] if cks else {}
+    done_before = {cid: (run / "candidates" / cid / "weights.safetensors").stat().st_mtime_ns
+                   for cid, n in recorded.items() if n.get("sha256")}
     _finish(_run(run, MICRO, resume=True))
     assert _digest(run) == _digest(reference)
     state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["search"]
-    # children finished before the kill (and recorded) were not trained again
+    # children finished and recorded before the kill were not trained again
+    assert set(done_before) <= set(state["nodes"])
     for cid in state["nodes"]:
         if cid in done_before:
             assert (run / "candidates" / cid / "weights.safetensors").stat().st_mtime_ns == done_before[cid]
