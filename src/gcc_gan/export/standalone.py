@@ -17,16 +17,21 @@ gcc_gan.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
 import logging
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -88,11 +93,91 @@ def export_program(module: nn.Module, example: tuple[Tensor, ...], path: str | o
     try:
         with quiet():
             ep = torch.export.export(module, example, dynamic_shapes=tuple({0: batch} for _ in example))
+            for node in ep.graph.nodes:  # they name the temp dir the source was imported from
+                node.meta.pop("stack_trace", None)
             torch.export.save(ep, str(tmp))
+        canonical_pt2(tmp)
         os.replace(tmp, dest)
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+# --------------------------------------------------------------------------- byte-reproducible .pt2
+# torch.export.save writes a random `.data/serialization_id` into the archive (and into the
+# nested torch.save archive of the sample inputs), and every node's stack trace names the
+# temp directory the module was imported from, so the same program gave different bytes on
+# every compile. Stack traces are dropped before saving; `canonical_pt2` rewrites each id in
+# place, at the same length, with digits derived from the archive's other contents, and
+# fixes the CRC-32s the zip format keeps for it. Entry order, offsets and alignment stay as
+# torch wrote them.
+
+_ID = ".data/serialization_id"
+
+
+def _entries(data: bytes) -> list[tuple[zipfile.ZipInfo, int]]:
+    """Each stored entry with the offset of its data."""
+    out = []
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for info in z.infolist():
+            off = info.header_offset
+            name_len, extra_len = struct.unpack("<HH", data[off + 26:off + 30])
+            out.append((info, off + 30 + name_len + extra_len))
+    return out
+
+
+def _set_crc(buf: bytearray, info: zipfile.ZipInfo, start: int, new: bytes) -> None:
+    old_crc, crc = info.CRC, zlib.crc32(new) & 0xFFFFFFFF
+    buf[start:start + len(new)] = new
+    off = info.header_offset
+    if struct.unpack("<I", buf[off + 14:off + 18])[0] == old_crc:  # CRC in the local header
+        buf[off + 14:off + 18] = struct.pack("<I", crc)
+    end = start + len(new)
+    if buf[end:end + 4] == b"PK\x07\x08" and struct.unpack("<I", buf[end + 4:end + 8])[0] == old_crc:
+        buf[end + 4:end + 8] = struct.pack("<I", crc)  # the data descriptor after the data
+    name = info.filename.encode()
+    at = buf.find(b"PK\x01\x02", end)
+    while at != -1:  # its central-directory record
+        name_len = struct.unpack("<H", buf[at + 28:at + 30])[0]
+        if bytes(buf[at + 46:at + 46 + name_len]) == name:
+            buf[at + 16:at + 20] = struct.pack("<I", crc)
+            break
+        at = buf.find(b"PK\x01\x02", at + 4)
+
+
+def canonical_archive(data: bytes) -> bytes:
+    """`data` (a PyTorch zip archive) with deterministic serialization ids, recursively."""
+    buf = bytearray(data)
+    entries = _entries(data)
+    for info, start in entries:  # nested archives first: their bytes feed the digest below
+        if info.compress_type == zipfile.ZIP_STORED and info.filename.endswith(".pt"):
+            inner = bytes(buf[start:start + info.compress_size])
+            if inner[:4] == b"PK\x03\x04":
+                fixed = canonical_archive(inner)
+                if fixed != inner:
+                    _set_crc(buf, info, start, fixed)
+    ids = [(i, s) for i, s in entries if i.filename.endswith(_ID) and i.compress_type == zipfile.ZIP_STORED]
+    if not ids:
+        return bytes(buf)
+    h = hashlib.sha256()
+    for info, start in entries:
+        if not info.filename.endswith(_ID):
+            h.update(info.filename.encode() + bytes(buf[start:start + info.compress_size]))
+    digits = str(int.from_bytes(h.digest(), "big"))
+    for info, start in ids:
+        n = info.compress_size
+        _set_crc(buf, info, start, (digits * (n // len(digits) + 1))[:n].encode())
+    return bytes(buf)
+
+
+def canonical_pt2(path: str | os.PathLike[str]) -> None:
+    """Rewrite the `.pt2` file at `path` (a temp file, not yet in place) canonically."""
+    with open(path, "rb") as f:
+        data = f.read()
+    fixed = canonical_archive(data)
+    if fixed != data:
+        with open(path, "wb") as f:
+            f.write(fixed)
 
 
 def first_line(e: BaseException) -> str:
