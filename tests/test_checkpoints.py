@@ -574,3 +574,20 @@ def test_every_spelling_of_an_output_shares_one_lock(tmp_path: Path, monkeypatch
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_weights_from_checkpoints_skip_a_damaged_one(train_ref: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`--weights RUN/checkpoints` (compile, bench, sample) takes the newest INTACT checkpoint,
+    as --resume does, and says so; a damaged checkpoint named directly is one error."""
+    from gcc_gan.train.rundir import generator_weights_file
+
+    run = tmp_path / "run"
+    shutil.copytree(train_ref, run)
+    newest = run / "checkpoints" / "step-00000006"
+    _garble(newest / "generator_ema.safetensors")
+    assert generator_weights_file(run / "checkpoints").parent.name == "step-00000003"
+    assert "step-00000006 is damaged" in capsys.readouterr().err
+    code, err = _cli(["compile", str(run / "genotype.json"), "--weights", str(newest), "-o", str(tmp_path / "c"),
+                      "--no-verify"], capsys)
+    assert code == 1 and f"checkpoint {newest} is damaged" in err and "Traceback" not in err

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from ..errors import GccGanError
@@ -27,15 +28,28 @@ CHECKPOINT_FILES = {"generator": ("generator_ema.safetensors", "generator.safete
 def checkpoint_dir(path: Path) -> Path:
     """`path` itself when it holds weight files, else the newest `step-N` checkpoint in it
     or in its `checkpoints/` (a training run directory)."""
+    from ..checkpoints import MANIFEST, DamagedCheckpoint, verify
+
     names = {n for files in CHECKPOINT_FILES.values() for n in files}
     for d in (path, path / "checkpoints"):
         if any((d / n).is_file() for n in names):
+            if (d / MANIFEST).is_file():  # a checkpoint given directly: its checksums must hold
+                try:
+                    verify(d)
+                except DamagedCheckpoint as e:
+                    raise GccGanError(f"checkpoint {d} is damaged: {e}") from None
             return d
         steps = [(int(m.group(1)), p) for p in (d.iterdir() if d.is_dir() else [])
                  if (m := re.fullmatch(r"step-(\d+)", p.name)) and p.is_dir()
                  and any((p / n).is_file() for n in names)]
+        for _, ck in sorted(steps, reverse=True):  # the newest intact one, as --resume picks
+            try:
+                verify(ck)
+                return ck
+            except DamagedCheckpoint as e:
+                print(f"warning: checkpoint {ck} is damaged ({e}); using the previous one", file=sys.stderr)
         if steps:
-            return max(steps)[1]
+            raise GccGanError(f"{d}: no intact checkpoint (every step-N fails its checksums)")
     raise GccGanError(f"{path}: a directory without weights; expected {', '.join(sorted(names))} "
                       f"(a training checkpoint) or step-N/ checkpoints inside it")
 
