@@ -44,7 +44,8 @@ def checkpoint_dir(path: Path) -> Path:
                  and any((p / n).is_file() for n in names)]
         for _, ck in sorted(steps, reverse=True):  # the newest intact one, as --resume picks
             try:
-                verify(ck)
+                if (ck / MANIFEST).is_file():  # (one without, from an older gcc-gan, cannot be checked)
+                    verify(ck)
                 return ck
             except DamagedCheckpoint as e:
                 print(f"warning: checkpoint {ck} is damaged ({e}); using the previous one", file=sys.stderr)
