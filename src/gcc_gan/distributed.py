@@ -180,6 +180,16 @@ def _collective(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
 SINGLE = DataParallel()
 
 
+def end_rank_on_error(dp: DataParallel, e: GccGanError) -> None:
+    """How a rank ends on a user error (the caller re-raises on rank 0): a rank that lost a
+    peer exits silently under `launch` (its watchdog says which worker died); any other rank
+    exits 1, since every rank met the same error and rank 0 reports it."""
+    if isinstance(e, PeerLost) and os.environ.get(PARENT_ENV):
+        raise WorkerExit(PEER_LOST_EXIT) from None
+    if not dp.main:
+        raise WorkerExit(1) from None
+
+
 def from_env(device: torch.device, seed: int) -> DataParallel:
     """The process group torchrun (or `launch`) described in the environment, or SINGLE."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

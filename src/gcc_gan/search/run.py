@@ -41,7 +41,7 @@ from rich.console import Console
 from ..atomic import atomic_write_bytes, atomic_write_text, disk_full_as_error
 from ..checkpoints import (Checkpoint, clean_partial, console_warner, cpu_tensors, list_checkpoints, load_newest,
                            optim_join, optim_split, write_checkpoint)
-from ..distributed import (PARENT_ENV, PEER_LOST_EXIT, SINGLE, DataParallel, PeerLost, WorkerExit,
+from ..distributed import (SINGLE, DataParallel, WorkerExit, end_rank_on_error,
                            close, from_env, seed_rank, sync_batchnorm)
 from ..errors import GccGanError, GenotypeError, Interrupted
 from ..genotype_dsl.analysis import analyze_genotype
@@ -235,10 +235,7 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
             raise WorkerExit(0)  # done: rank 0 finishes the run and reports
         return res
     except GccGanError as e:
-        if isinstance(e, PeerLost) and os.environ.get(PARENT_ENV):
-            raise WorkerExit(PEER_LOST_EXIT) from None  # the watchdog says which worker died
-        if not dp.main:
-            raise WorkerExit(1) from None  # every rank met the same error: rank 0 reports it
+        end_rank_on_error(dp, e)
         raise
     except KeyboardInterrupt:
         if out is None or not dp.main:

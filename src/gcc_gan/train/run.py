@@ -45,7 +45,7 @@ from ..genotype_dsl.memory import check_memory
 from ..genotype_dsl.model import Genotype, ImageInput, LatentInput, Network
 from ..runlock import run_lock
 from ..checkpoints import Checkpoint, console_warner, read_checkpoint
-from ..distributed import (PARENT_ENV, PEER_LOST_EXIT, SINGLE, DataParallel, PeerLost, WorkerExit, close, from_env,
+from ..distributed import (SINGLE, DataParallel, WorkerExit, end_rank_on_error, close, from_env,
                            seed_rank, sync_batchnorm)
 from .checkpoint import clean_partial, load_newest_checkpoint, restore, save_checkpoint, tensors_of
 from .config import TrainConfig, make_config
@@ -239,10 +239,7 @@ def train(req: TrainRequest, console: Console | None = None,
             raise WorkerExit(0)  # done: rank 0 writes the results and reports
         return res
     except GccGanError as e:
-        if isinstance(e, PeerLost) and os.environ.get(PARENT_ENV):
-            raise WorkerExit(PEER_LOST_EXIT) from None  # the watchdog says which worker died
-        if not dp.main:
-            raise WorkerExit(1) from None  # every rank met the same error: rank 0 reports it
+        end_rank_on_error(dp, e)
         raise
     except KeyboardInterrupt:
         if not dp.main:
