@@ -270,6 +270,57 @@ def _dggan_space(st: dict[str, Any]) -> dict[str, Any]:
     return {"generator": _DgganSpace(st["cfg"], g), "discriminator": _DgganSpace(st["cfg"], d)}
 
 
+def _autogan_make() -> dict[str, Any]:
+    from gcc_gan.search.spaces.autogan import stage_tokens
+    from gcc_gan.search.strategies.controller import Controller
+
+    torch.manual_seed(0)
+    ctrls = [Controller(stage_tokens(stage), 8) for stage in range(3)]
+    return {"ctrls": ctrls, "gen": torch.Generator().manual_seed(0)}
+
+
+def _autogan(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
+    """A child the controller samples at a random stage (random prefix and LSTM state, logits
+    scaled at random so peaked distributions occur too), converted as search does."""
+    from gcc_gan.search.spaces.autogan import child_native, stage_tokens
+
+    stage = int(rng.integers(3))
+    ctrl = st["ctrls"][stage]
+    prefix = [int(rng.integers(n)) for s in range(stage) for n in stage_tokens(s)]
+    hidden = (torch.from_numpy(rng.standard_normal((1, 8))).float(),
+              torch.from_numpy(rng.standard_normal((1, 8))).float()) if stage else None
+    scale = float(rng.choice([1.0, 8.0]))
+    with torch.no_grad():
+        for q in ctrl.parameters():
+            q.mul_(scale)
+        smp = ctrl.sample(st["gen"], hidden)
+        for q in ctrl.parameters():
+            q.div_(scale)
+    return {"generator": child_native(prefix + smp.actions, 4, 6, 2).network}
+
+
+class _AutoganSpace:
+    """The AutoGAN cell space by rule: the latent and base width search uses, ops only from
+    the cell vocabulary (no `none`, no pools), one ×2 upsampling per cell from the 2×2
+    bottom, and an RGB image out."""
+
+    OPS = {"linear", "reshape", "conv", "conv_transpose", "upsample", "batch_norm", "instance_norm", "relu", "tanh"}
+
+    def check(self, net: Network) -> None:
+        from gcc_gan.genotype_dsl.analysis import analyze
+
+        assert net.inputs[0].dim == 6 and net.base_width == 4
+        ops = {o.op for e in net.edges for o in e.ops}
+        assert ops <= self.OPS, ops - self.OPS
+        cells = {n.cell for n in net.nodes if n.cell}
+        assert cells and cells <= {"cell1", "cell2", "cell3"}
+        assert analyze(net).output_shapes["image"] == (3, 2 * 2 ** len(cells), 2 * 2 ** len(cells))
+
+
+def _autogan_space(st: dict[str, Any]) -> dict[str, Any]:
+    return {"generator": _AutoganSpace()}
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -287,6 +338,7 @@ SEARCHERS = [
     Case("degas", _degas_make, _degas, _degas_space),
     Case("random", _random_make, _random, _random_space),
     Case("dggan", _dggan_make, _dggan, _dggan_space),
+    Case("autogan", _autogan_make, _autogan, _autogan_space),
 ]
 
 
