@@ -75,7 +75,7 @@ def plot_tree(nodes: list[dict[str, Any]], route: set[str], path: Path, metric: 
     ax.set_xlim(-0.3, max(steps) + 0.9)
     title = "DGGAN top-K growth tree" if policy == "topk" else "random routes in the DGGAN space"
     ax.set_title(f"{title}: colour = {UNIT[metric]} / step median at that resolution (lower is better, "
-                 "grey = failed); the winner's route in red", fontsize=9)
+                 "grey = failed or over budget); the winner's route in red", fontsize=9)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
