@@ -163,14 +163,10 @@ def history_candidates(out: Path, score_key: str, build: Any, prefix: str) -> li
     """The differentiable searchers' candidates: the architecture derived at each logged
     step (`derived` in history.jsonl; `build` rebuilds it from the record) with that step's
     `score_key`."""
-    import json
+    from .plots import read_history
 
     cands = []
-    for line in (out / "history.jsonl").read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
+    for rec in read_history(out / "history.jsonl"):
         if "derived" not in rec or score_key not in rec:
             continue
         net = build(rec)

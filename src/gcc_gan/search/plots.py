@@ -23,7 +23,9 @@ PALETTE = ["#8C8C8C", "#000000", "#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8
            "#CCB974", "#64B5CD", "#17BECF", "#BCBD22", "#FF7F0E", "#2CA02C"]
 
 
-def _read(path: Path) -> list[dict]:
+def read_history(path: Path) -> list[dict]:
+    """The records of a run's history.jsonl (none if it is missing; a line a kill cut short
+    is skipped). Every search picture and pareto.csv read it through this."""
     rows = []
     for line in path.read_text().splitlines() if path.is_file() else []:
         try:
@@ -50,7 +52,7 @@ def pictures(method: str, space: str | None = None) -> list[str]:
 
 def plot_history(history: Path, op_names: dict[str, dict[str, list[str]]], out: Path, method: str) -> None:
     """Write the run's pictures (`pictures(method)` but genotype.png) from its history."""
-    rows = _read(history)
+    rows = read_history(history)
     if not op_names:
         _save(candidates_figure(rows), out / "candidates.png")
         return

@@ -5,24 +5,13 @@ mark growths, dashed red lines dynamic resets."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
-from .plots import PALETTE, _save
+from .plots import PALETTE, _save, read_history
 from .spaces.autogan import TOKEN_NAMES, TOKEN_VALUES
-
-
-def _rows(history: Path) -> list[dict[str, Any]]:
-    rows = []
-    for line in history.read_text().splitlines() if history.is_file() else []:
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            pass
-    return rows
 
 
 def _choice_names(token: str, n: int) -> list[str]:
@@ -33,7 +22,7 @@ def _choice_names(token: str, n: int) -> list[str]:
 
 
 def plot_controller(history: Path, rewards: list[dict[str, Any]], events: list[dict[str, Any]], path: Path) -> None:
-    rows = _rows(history)
+    rows = read_history(history)
     fig = Figure(figsize=(13, 9.5))
     axes = fig.subplots(4, 5, squeeze=False)
     grows = [e["step"] for e in events if e["kind"] == "grow"]
