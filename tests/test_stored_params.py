@@ -1,5 +1,5 @@
-"""Compiled artifacts hold no more parameters than the source genotype: sub-pixel phase
-kernels are computed from the stored k×k kernel, batch norm is folded; report.json and
+"""Compiled artifacts hold no more parameters than the source genotype: sub-pixel
+transposed kernels are computed from the stored k×k kernel, batch norm is folded; report.json and
 `gcc-gan show DIR` give source / stored / runtime parameters."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from gcc_gan.cli.main import run
-from gcc_gan.compiler.passes.subpixel import phase_weights
+from gcc_gan.compiler.passes.subpixel import convt_weight
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.genotype_dsl.analysis import analyze
 from gcc_gan.genotype_dsl.zoo import ENTRIES, zoo_genotype
@@ -33,16 +34,20 @@ def test_stored_params_never_exceed_the_source(name: str) -> None:
         assert r["derived_tensors"] and r["params_runtime"] > stored
 
 
-def test_phase_kernels_computed_by_the_module_equal_the_reference() -> None:
-    from gcc_gan.genotype_dsl.ops import SOURCE_IMPORTS, SUBPIXEL_SRC
+def test_transposed_kernel_computed_by_the_module_equals_the_reference() -> None:
+    from gcc_gan.genotype_dsl.ops import REGISTRY, SOURCE_IMPORTS
 
     ns: dict = {}
-    exec(SOURCE_IMPORTS + SUBPIXEL_SRC, ns)  # noqa: S102 - the op registry's own source
+    exec(SOURCE_IMPORTS + "".join(REGISTRY["subpixel_conv"].helpers), ns)  # noqa: S102 - the registry's source
     for k in (1, 3, 5):
         m = ns["SubPixelConv"](3, 4, k)
         with torch.no_grad():
             m.weight.normal_()
-        assert torch.allclose(m.phase_weights(), phase_weights(m.weight.detach()), atol=1e-6)
+        assert torch.allclose(m.convt_weight(), convt_weight(m.weight.detach()), atol=1e-6)
+        x = torch.randn(2, 3, 5, 6)  # and it is the upsample-then-conv it replaces
+        want = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), m.weight, m.bias, padding=k // 2)
+        with torch.no_grad():
+            assert torch.allclose(m(x), want, atol=1e-4)
         assert sum(p.numel() for p in m.state_dict().values()) == 4 * 3 * k * k + 4
 
 
@@ -61,11 +66,11 @@ def test_report_and_show_give_source_stored_runtime(tmp_path: Path, capsys: pyte
     assert facts["generator"]["params_onnx"] == g["params_onnx"]
 
 
-def test_cached_phase_kernels_follow_the_weight() -> None:
-    from gcc_gan.genotype_dsl.ops import SOURCE_IMPORTS, SUBPIXEL_SRC
+def test_cached_kernel_follows_the_weight() -> None:
+    from gcc_gan.genotype_dsl.ops import REGISTRY, SOURCE_IMPORTS
 
     ns: dict = {}
-    exec(SOURCE_IMPORTS + SUBPIXEL_SRC, ns)  # noqa: S102 - the op registry's own source
+    exec(SOURCE_IMPORTS + "".join(REGISTRY["subpixel_conv"].helpers), ns)  # noqa: S102 - the registry's source
     m = ns["SubPixelConv"](2, 3, 3).eval()
     x = torch.randn(1, 2, 4, 4)
     with torch.no_grad():

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import keyword
 import re
+from dataclasses import dataclass
+from typing import Callable
 
 from torch import Tensor, nn
 
 from ..genotype_dsl.ops import SOURCE_IMPORTS
-from .ir import IREdge, IRGraph
+from .ir import IREdge, IRGraph, IROp
 
 SHORT = {"conv": "conv", "batch_norm": "bn", "linear": "linear", "conv_transpose": "convT",
          "sep_conv": "sepconv", "subpixel_conv": "subpixel", "instance_norm": "inorm"}
@@ -32,6 +34,49 @@ CHANNELS_LAST = [
 # attributes every nn.Module instance has (`forward`, `training`, `__init__`, ...): a layer
 # must never be assigned over one
 MODULE_ATTRS = frozenset(dir(nn.Module()))
+
+
+@dataclass(frozen=True)
+class Term:
+    """One edge's contribution to a node: its source expression, whether it may be
+    overwritten, and its last op with that op's input expression (for add_into_src)."""
+
+    expr: str
+    writable: bool
+    last: IROp | None = None
+    pre: str | None = None
+
+    def add_into(self, acc: str = "acc") -> tuple[str, tuple[str, ...]] | None:
+        """`add_into_src` of the last op (None: it has no such form)."""
+        if self.last is None or self.pre is None:
+            return None
+        return self.last.spec.add_into_src(self.last.call.params, self.last.ctx, acc, self.pre)
+
+    def named(self, name: str) -> "Term":
+        """The term once its expression (or, for add_into, its last op's input) is `name`."""
+        if self.add_into() and self.last is not None:
+            return Term(self.last.spec.call_src(self.last.call.params, self.last.ctx, name, ""), self.writable,
+                        self.last, name)
+        return Term(name, self.writable)
+
+
+def combine(terms: list[Term], need: Callable[[tuple[str, ...]], None]) -> str:
+    """Source of the sum of `terms`: accumulated in place into the first writable term when
+    there is one (a nearest-upsampled term through its op's add_into_src), else `a + b`."""
+    acc = next((i for i, t in enumerate(terms) if t.writable), None)
+    if len(terms) == 1 or acc is None:
+        return " + ".join(t.expr for t in terms)
+    expr = terms[acc].expr
+    for i, t in enumerate(terms):
+        if i == acc:
+            continue
+        view = t.add_into(expr)
+        if view:
+            expr, srcs = view
+            need(srcs)
+        else:
+            expr = f"{expr}.add_({t.expr})"
+    return expr
 
 
 def ident(name: str) -> str:
@@ -70,6 +115,10 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
     init_lines: list[str] = []
     state: dict[str, Tensor] = {}
     helpers: list[str] = []
+
+    def need(srcs: tuple[str, ...]) -> None:
+        helpers.extend(h for h in srcs if h not in helpers)
+
     mod_names: dict[tuple[int, int], str] = {}
     for ei, e in enumerate(g.edges):
         stateful = [j for j, op in enumerate(e.ops) if op.spec.init_src(op.call.params, op.ctx) is not None]
@@ -82,46 +131,65 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
             for k, v in op.tensors.items():
                 state[f"{name}.{k}"] = v
         for op in e.ops:
-            if op.spec.helper_src and op.spec.helper_src not in helpers:
-                helpers.append(op.spec.helper_src)
+            need(op.spec.helpers)
+
+    # In place where nothing can tell (eager CPU speed: each new large tensor costs an
+    # allocation that page-faults, and ReLUs and sums are memory-bound): a value is
+    # *writable* when it is a new tensor that nothing else reads and whose producer's
+    # backward does not keep it (OpSpec.writable). Activations on writable values run in
+    # place, a sum accumulates into a writable term, and a nearest-upsampled term is added
+    # through a broadcasting view instead of being built.
+    uses: dict[str, int] = dict.fromkeys([*g.inputs, *g.nodes], 0)
+    for e in g.edges:
+        for s_ in e.srcs:
+            uses[s_] += 1
+    for _, n in g.outputs:
+        uses[n] += 1
+    writable = dict.fromkeys(g.inputs, False)
 
     body: list[str] = []
     into: dict[str, list[tuple[int, IREdge]]] = {}  # one O(E) map: codegen stays linear
     for ei, e in enumerate(g.edges):
         into.setdefault(e.dst, []).append((ei, e))
     for node in g.nodes:
-        terms: list[str] = []
+        terms: list[Term] = []
         tmps: dict[int, str] = {}
         for ei, e in into.get(node, []):
-            srcs = [var[s] for s in e.srcs]
+            srcs = [var[s_] for s_ in e.srcs]
             src = srcs[0] if len(srcs) == 1 else f"torch.cat([{', '.join(srcs)}], dim=1)"
+            fresh = len(srcs) > 1 or (writable[e.srcs[0]] and uses[e.srcs[0]] == 1)
 
-            def chain(x: str, emit: list[str] | None = None, tmp: str = "") -> str:
+            def chain(x: str, emit: list[str] | None = None, tmp: str = "") -> Term:
+                w, pre = fresh, None
                 for j, op in enumerate(e.ops):
                     m = f"self.{mod_names[(ei, j)]}" if (ei, j) in mod_names else ""
-                    x = op.spec.call_src(op.call.params, op.ctx, x, m)
+                    ip = op.spec.inplace_src(op.call.params, op.ctx, x, m) if w else None
+                    pre, x = x, ip or op.spec.call_src(op.call.params, op.ctx, x, m)
+                    w = False if ip else (w if op.spec.writable is None else bool(op.spec.writable))
                     if emit is not None and j < len(e.ops) - 1:
                         emit.append(f"        {tmp} = {x}")
                         x = tmp
-                return x
+                return Term(x, w, e.ops[-1] if e.ops else None, pre)
 
-            expr = chain(src)
-            if len(expr) > MAX_LINE - 30:  # long nesting: one statement per op
+            term = chain(src)
+            if len(term.expr) > MAX_LINE - 30:  # long nesting: one statement per op
                 tmp = unique(f"{var[node]}_{len(terms)}")  # never another node's variable
                 tmps[len(terms)] = tmp
-                expr = chain(src, body, tmp)
-            terms.append(expr)
-        line = f"        {var[node]} = {' + '.join(terms)}"
-        if len(line) > MAX_LINE and len(terms) > 1:
-            names = []
+                term = chain(src, body, tmp)
+            terms.append(term)
+        line = f"        {var[node]} = {combine(terms, need)}"
+        if len(line) > MAX_LINE and len(terms) > 1:  # one statement per term
+            named = []
             for k, t in enumerate(terms):
-                if not t.isidentifier():
+                part = t.pre if t.add_into() else t.expr  # an upsampled term is named before its upsample
+                if part is not None and not part.isidentifier():
                     name = tmps.get(k) or unique(f"{var[node]}_{k}")  # a term's own temporary is free again
-                    body.append(f"        {name} = {t}")
-                    t = name
-                names.append(t)
-            line = f"        {var[node]} = {' + '.join(names)}"
+                    body.append(f"        {name} = {part}")
+                    t = t.named(name)
+                named.append(t)
+            line = f"        {var[node]} = {combine(named, need)}"
         body.append(line)
+        writable[node] = len(terms) > 1 or terms[0].writable
     outs = [var[n] for _, n in g.outputs]
     body.append(f"        return {outs[0] if len(outs) == 1 else '(' + ', '.join(outs) + ')'}")
 

@@ -21,9 +21,8 @@ from ..genotype_dsl.model import Network
 from ..genotype_dsl.ops import REGISTRY
 
 NAMESPACE: dict[str, object] = {"torch": torch, "nn": nn, "F": F}
-for _spec in REGISTRY.values():  # helper classes some ops' sources use (one definition)
-    if _spec.helper_src:
-        exec(_spec.helper_src, NAMESPACE)  # noqa: S102 - registry source
+for _src in dict.fromkeys(h for _spec in REGISTRY.values() for h in _spec.helpers):  # one definition each
+    exec(_src, NAMESPACE)  # noqa: S102 - registry source
 
 
 def build_op(info: OpInfo) -> tuple[nn.Module | None, Callable[[Tensor, nn.Module | None], Tensor]]:

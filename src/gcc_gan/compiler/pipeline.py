@@ -103,22 +103,22 @@ def header(g: Genotype | None, role: str, report: dict[str, Any]) -> str:
 
 def runtime_params(g: IRGraph) -> tuple[int, list[dict[str, Any]]]:
     """Weights the compiled module computes with: the stored ones, with each sub-pixel
-    conv's k×k kernel counted as the four phase kernels forward derives from it. Also the
-    derived tensors, each with why it is not stored."""
+    conv's k×k kernel counted as the (k+1)×(k+1) transposed kernel forward derives from it.
+    Also the derived tensors, each with why it is not stored."""
     total, derived = 0, []
     for e in g.edges:
         for op in e.ops:
             n = op.n_params
             if op.call.op == "subpixel_conv":
                 k = op.call.params.kernel
-                kp = k // 2 + 1
                 cout, cin = op.out_channels, op.in_shape[0]
-                phases = 4 * cout * cin * kp * kp
-                derived.append({"edge": e.name, "tensor": "phase kernels", "shape": [4, cout, cin, kp, kp],
+                runtime = cin * cout * (k + 1) ** 2
+                derived.append({"edge": e.name, "tensor": "transposed-conv kernel", "shape": [cin, cout, k + 1, k + 1],
                                 "computed_from": f"weight {cout}×{cin}×{k}×{k}",
-                                "why": "sub-pixel phases of the stored kernel; computed in forward (constant-"
-                                       "folded by ONNX runtimes), so storing them would only add parameters"})
-                n += phases - cout * cin * k * k
+                                "why": "the four sub-pixel phases of the stored kernel as one stride-2 kernel; "
+                                       "computed in forward (constant-folded by ONNX runtimes), so storing it "
+                                       "would only add parameters"})
+                n += runtime - cout * cin * k * k
             total += n
     return total, derived
 

@@ -160,7 +160,7 @@ def _run_exporter(m: nn.Module, example: tuple[Tensor, ...], tmp: Path, opset: i
                               external_data=False, verbose=False)
         else:
             axes = {n: {0: "batch"} for n in [*names, *outs]}
-            # no constant folding: it would store derived weights (sub-pixel phase kernels)
+            # no constant folding: it would store derived weights (sub-pixel transposed kernels)
             # expanded; onnxruntime folds them when it loads the graph
             torch.onnx.export(m, example, str(tmp), dynamo=False, opset_version=opset, input_names=names,
                               output_names=outs, dynamic_axes=axes, do_constant_folding=False)

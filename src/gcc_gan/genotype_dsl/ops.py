@@ -114,9 +114,13 @@ class OpSpec:
     produces_channels: ClassVar[bool] = False
     #: the op is an elementwise function (commutes with nearest upsampling)
     elementwise: ClassVar[bool] = False
-    #: source of helper classes/functions the op's sources use (emitted once into
+    #: sources of helper classes/functions the op's sources use (each emitted once into
     #: generated code and executed into the interpreter's namespace)
-    helper_src: ClassVar[str] = ""
+    helpers: ClassVar[tuple[str, ...]] = ()
+    #: may generated code overwrite the op's output in place? True: forward returns a new
+    #: tensor its backward does not keep; None: a view of the input, writable when the
+    #: input is; False: no (e.g. ReLU and tanh keep their output for backward)
+    writable: ClassVar[bool | None] = False
 
     # -- shape -------------------------------------------------------------------------
     def resolve_out_channels(self, p: Any, in_channels: int, dst_channels: int, base_width: int) -> int:
@@ -151,6 +155,16 @@ class OpSpec:
     def call_src(self, p: Any, ctx: OpCtx, x: str, m: str) -> str:
         """Source of the forward expression applying the op to tensor `x` (and module `m`)."""
         raise NotImplementedError
+
+    def inplace_src(self, p: Any, ctx: OpCtx, x: str, m: str) -> str | None:
+        """Source applying the op in place to a writable `x` (generated code only: no new
+        tensor), or None when the op has no in-place form."""
+        return None
+
+    def add_into_src(self, p: Any, ctx: OpCtx, acc: str, x: str) -> tuple[str, tuple[str, ...]] | None:
+        """Source adding the op's output for input `x` into the writable tensor `acc` in
+        place without materialising that output, and the helpers it needs; or None."""
+        return None
 
     def label(self, p: Any) -> str:
         """Short human label for pictures and tables."""
@@ -222,6 +236,7 @@ class Conv(OpSpec):
     Params = ConvParams
     doc = "2-D convolution (kernel, stride, dilation, groups/depthwise, bias, spectral norm)"
     produces_channels = True
+    writable = True
 
     def shape(self, p: ConvParams, ctx: OpCtx) -> Shape:
         cin, h, w = _need_map(ctx, self.name)
@@ -280,6 +295,7 @@ class SepConv(OpSpec):
     Params = SepConvParams
     doc = "separable convolution: depthwise k×k (no bias) then pointwise 1×1"
     produces_channels = True
+    writable = True
 
     def shape(self, p: SepConvParams, ctx: OpCtx) -> Shape:
         _, h, w = _need_map(ctx, self.name)
@@ -332,6 +348,7 @@ class ConvTranspose(OpSpec):
     Params = ConvTransposeParams
     doc = "transposed 2-D convolution (learned upsampling)"
     produces_channels = True
+    writable = True
 
     def shape(self, p: ConvTransposeParams, ctx: OpCtx) -> Shape:
         cin, h, w = _need_map(ctx, self.name)
@@ -375,6 +392,7 @@ class Linear(OpSpec):
     Params = LinearParams
     doc = "fully connected layer on a vector"
     produces_channels = True
+    writable = True
 
     def shape(self, p: LinearParams, ctx: OpCtx) -> Shape:
         _need_vector(ctx, self.name)
@@ -409,6 +427,7 @@ class Upsample(OpSpec):
     name = "upsample"
     Params = UpsampleParams
     doc = "nearest or bilinear upsampling by an integer factor (align_corners=False)"
+    writable = True
 
     def shape(self, p: UpsampleParams, ctx: OpCtx) -> Shape:
         c, h, w = _need_map(ctx, self.name)
@@ -418,6 +437,11 @@ class Upsample(OpSpec):
         if p.mode == "nearest":
             return f"F.interpolate({x}, scale_factor={p.scale}, mode='nearest')"
         return f"F.interpolate({x}, scale_factor={p.scale}, mode='bilinear', align_corners=False)"
+
+    def add_into_src(self, p: UpsampleParams, ctx: OpCtx, acc: str, x: str) -> tuple[str, tuple[str, ...]] | None:
+        if p.mode != "nearest":
+            return None
+        return f"add_upsampled({acc}, {x}, {p.scale})", (INFERENCE_EAGER_SRC, ADD_UPSAMPLED_SRC)
 
     def label(self, p: UpsampleParams) -> str:
         return f"{p.mode}×{p.scale}"
@@ -441,6 +465,7 @@ class PoolParams(OpParams):
 class _Pool(OpSpec):
     Params = PoolParams
     fn: ClassVar[str]
+    writable = True
 
     def shape(self, p: PoolParams, ctx: OpCtx) -> Shape:
         c, h, w = _need_map(ctx, self.name)
@@ -477,6 +502,7 @@ class Identity(OpSpec):
     name = "identity"
     doc = "pass the input through"
     elementwise = True
+    writable = None  # a view
 
     def call_src(self, p: OpParams, ctx: OpCtx, x: str, m: str) -> str:
         return x
@@ -486,6 +512,7 @@ class Zero(OpSpec):
     name = "none"
     doc = "no connection: contributes zeros (removed by the compiler)"
     elementwise = True
+    writable = True
 
     def call_src(self, p: OpParams, ctx: OpCtx, x: str, m: str) -> str:
         return f"torch.zeros_like({x})"
@@ -505,6 +532,7 @@ class BatchNorm(OpSpec):
     name = "batch_norm"
     Params = BatchNormParams
     doc = "batch normalisation (2-D on maps, 1-D on vectors)"
+    writable = True
 
     def n_params(self, p: BatchNormParams, ctx: OpCtx) -> int:
         return 2 * ctx.in_shape[0] if p.affine else 0
@@ -530,6 +558,7 @@ class InstanceNorm(OpSpec):
     name = "instance_norm"
     Params = InstanceNormParams
     doc = "instance normalisation (no running statistics)"
+    writable = True
 
     def shape(self, p: InstanceNormParams, ctx: OpCtx) -> Shape:
         _, h, w = _need_map(ctx, self.name)
@@ -562,6 +591,7 @@ class PixelNorm(OpSpec):
     name = "pixel_norm"
     Params = PixelNormParams
     doc = "normalise each pixel's feature vector to unit mean square (ProGAN)"
+    writable = True
 
     def call_src(self, p: PixelNormParams, ctx: OpCtx, x: str, m: str) -> str:
         return f"{x} * torch.rsqrt({x}.pow(2).mean(dim=1, keepdim=True) + {p.eps!r})"
@@ -582,6 +612,9 @@ class ReLU(OpSpec):
     def call_src(self, p: OpParams, ctx: OpCtx, x: str, m: str) -> str:
         return f"F.relu({x})"
 
+    def inplace_src(self, p: OpParams, ctx: OpCtx, x: str, m: str) -> str:
+        return f"F.relu({x}, inplace=True)"
+
 
 class LeakyReLUParams(OpParams):
     slope: float = Field(default=0.2, ge=0, lt=1)
@@ -592,9 +625,13 @@ class LeakyReLU(OpSpec):
     Params = LeakyReLUParams
     doc = "leaky ReLU with the given negative slope"
     elementwise = True
+    writable = True
 
     def call_src(self, p: LeakyReLUParams, ctx: OpCtx, x: str, m: str) -> str:
         return f"F.leaky_relu({x}, {p.slope!r})"
+
+    def inplace_src(self, p: LeakyReLUParams, ctx: OpCtx, x: str, m: str) -> str:
+        return f"F.leaky_relu({x}, {p.slope!r}, inplace=True)"  # slope ≥ 0: autograd allows it
 
     def label(self, p: LeakyReLUParams) -> str:
         return f"lrelu{p.slope:g}"
@@ -621,6 +658,7 @@ class Reshape(OpSpec):
     name = "reshape"
     Params = ReshapeParams
     doc = "view a vector as a square feature map of side `size` (C = length / size²)"
+    writable = None  # a view
 
     def shape(self, p: ReshapeParams, ctx: OpCtx) -> Shape:
         n = _need_vector(ctx, self.name)
@@ -640,6 +678,7 @@ class Reshape(OpSpec):
 class Flatten(OpSpec):
     name = "flatten"
     doc = "flatten a feature map to a vector"
+    writable = None  # a view
 
     def shape(self, p: OpParams, ctx: OpCtx) -> Shape:
         c, h, w = _need_map(ctx, self.name)
@@ -664,6 +703,7 @@ class LatentSlice(OpSpec):
     name = "latent_slice"
     Params = LatentSliceParams
     doc = "the slice [start, stop) of a vector (split a latent between layers)"
+    writable = None  # a view
 
     def shape(self, p: LatentSliceParams, ctx: OpCtx) -> Shape:
         n = _need_vector(ctx, self.name)
@@ -681,6 +721,7 @@ class LatentSlice(OpSpec):
 class GlobalSumPool(OpSpec):
     name = "global_sum_pool"
     doc = "sum over all spatial positions (SNGAN discriminator head)"
+    writable = True
 
     def shape(self, p: OpParams, ctx: OpCtx) -> Shape:
         c, _, _ = _need_map(ctx, self.name)
@@ -696,6 +737,7 @@ class GlobalSumPool(OpSpec):
 class MinibatchStddev(OpSpec):
     name = "minibatch_stddev"
     doc = "append one channel holding the mean over features of the batch standard deviation (ProGAN)"
+    writable = True
 
     def shape(self, p: OpParams, ctx: OpCtx) -> Shape:
         c, h, w = _need_map(ctx, self.name)
@@ -713,60 +755,66 @@ class MinibatchStddev(OpSpec):
 # ---------------------------------------------------------------------------------------
 # compiler-produced ops (valid in genotypes too, but searchers never emit them)
 
+INFERENCE_EAGER_SRC = '''
+def inference_eager() -> bool:
+    """Plain eager inference: no autograd, tracing, export or compilation. Only then are
+    derived kernels cached and upsampled maps added in place through views."""
+    return not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling())
+'''
+
+ADD_UPSAMPLED_SRC = '''
+def add_upsampled(acc: torch.Tensor, x: torch.Tensor, scale: int) -> torch.Tensor:
+    """acc + nearest-upsampled x. In eager inference x is added into acc (a new tensor that
+    nothing else reads) through a broadcasting view: the upsampled map is never built."""
+    if not inference_eager():
+        return acc + F.interpolate(x, scale_factor=scale, mode='nearest')
+    n, c, h, w = acc.shape
+    acc.view(n, c, h // scale, scale, w // scale, scale).add_(x[:, :, :, None, :, None])
+    return acc
+'''
+
 SUBPIXEL_SRC = '''
 class SubPixelConv(nn.Module):
     """A k x k convolution of a nearest-x2-upsampled input, computed exactly at the low
-    resolution: one small convolution per output phase (2x2 kernels for 3x3), interleaved
-    with pixel_shuffle. 2.25x fewer multiply-adds than upsample-then-conv for 3x3.
+    resolution as one stride-2 transposed convolution with a (k+1) x (k+1) kernel: each
+    output pixel reads (k//2 + 1)^2 low-res pixels per channel, 2.25x fewer multiply-adds
+    than upsample-then-conv for 3x3, in a single conv kernel (no per-phase copies).
     `weight` is the k x k kernel itself (no more parameters than the source conv); the
-    phase kernels are computed from it in forward (tiny matmuls, constant-folded by ONNX
-    runtimes)."""
+    transposed kernel is computed from it (slices, adds and concats: constant-folded by
+    ONNX runtimes) and cached in eager inference."""
 
     def __init__(self, cin: int, cout: int, kernel: int, bias: bool = True) -> None:
         super().__init__()
-        p = kernel // 2
-        self.kp, self.pad = p + 1, (p + 1) // 2
-        # top-left offset of each phase's window in the padded input (phase = 2*row + col)
-        lo = [(a - p) // 2 + self.pad for a in (0, 1)]
-        self.offsets = [(lo[a], lo[b]) for a in (0, 1) for b in (0, 1)]
-        # for output phase a, low-res tap j sums the kernel taps t in [start, stop): those
-        # with (a + t - p) // 2 == j + (a - p) // 2 (python ints: nothing stored or exported)
-        first = [[2 * (j + (a - p) // 2) - a + p for j in range(p + 1)] for a in (0, 1)]
-        self.taps = [[(max(0, t), min(kernel, t + 2)) for t in first[a]] for a in (0, 1)]
+        self.padding = kernel // 2
+        # transposed-kernel tap r (0..k) adds up the kernel taps t in [k - 1 - r, k + 1 - r):
+        # the (one or two) taps that read the same low-res pixel once the input is upsampled
+        # (python ints: nothing stored or exported)
+        self.taps = [(max(0, kernel - 1 - r), min(kernel, kernel + 1 - r)) for r in range(kernel + 1)]
         self.weight = nn.Parameter(torch.zeros(cout, cin, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
 
-    def phase_weights(self) -> torch.Tensor:
-        """(4, cout, cin, kp, kp): phase (a, b) adds up the kernel's taps that land on each
-        low-res tap, rows by phase a, columns by phase b. Only slices, adds and concats:
-        ops every ONNX runtime constant-folds."""
-        def taps(x: torch.Tensor, a: int, dim: int) -> torch.Tensor:
+    def convt_weight(self) -> torch.Tensor:
+        """(cin, cout, k+1, k+1): the transposed-conv kernel of `weight`, rows then columns."""
+        def taps(x: torch.Tensor, dim: int) -> torch.Tensor:
             parts = [x.narrow(dim, i, 1) if j - i == 1 else x.narrow(dim, i, 1) + x.narrow(dim, i + 1, 1)
-                     for i, j in self.taps[a]]
+                     for i, j in self.taps]
             return torch.cat(parts, dim)
 
-        rows = [taps(self.weight, a, 2) for a in (0, 1)]
-        return torch.stack([taps(r, b, 3) for r in rows for b in (0, 1)])
+        return taps(taps(self.weight, 2), 3).transpose(0, 1)
 
-    def _phases(self) -> torch.Tensor:
-        # eager inference reuses the phase kernels until the weight changes (in place or
-        # replaced); training, tracing and export derive them from the weight every time
-        if (self.training or torch.is_grad_enabled() or torch.jit.is_tracing()
-                or torch.compiler.is_compiling()):
-            return self.phase_weights()
+    def _kernel(self) -> torch.Tensor:
+        # eager inference reuses the kernel until the weight changes (in place or replaced);
+        # training, tracing and export derive it from the weight every time
+        if not inference_eager():
+            return self.convt_weight()
         key = (self.weight._version, self.weight.data_ptr(), self.weight.device)
-        if self.__dict__.get("_phase_key") != key:
-            self.__dict__["_phase_cache"] = self.phase_weights()
-            self.__dict__["_phase_key"] = key
-        return self.__dict__["_phase_cache"]
+        if self.__dict__.get("_kernel_key") != key:
+            self.__dict__["_kernel_cache"] = self.convt_weight().contiguous(memory_format=torch.channels_last)
+            self.__dict__["_kernel_key"] = key
+        return self.__dict__["_kernel_cache"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        xp = F.pad(x, (self.pad, self.pad, self.pad, self.pad))
-        k, weight = self.kp, self._phases()
-        ys = [F.conv2d(xp[:, :, r:r + h + k - 1, c:c + w + k - 1], weight[i], self.bias)
-              for i, (r, c) in enumerate(self.offsets)]
-        return F.pixel_shuffle(torch.stack(ys, 2).flatten(1, 2), 2)
+        return F.conv_transpose2d(x, self._kernel(), self.bias, stride=2, padding=self.padding)
 '''
 
 
@@ -787,7 +835,8 @@ class SubPixelConv(OpSpec):
     doc = ("nearest x2 upsampling followed by a k x k 'same' convolution, computed exactly at the "
            "low resolution (produced by the compiler's sub-pixel pass)")
     produces_channels = True
-    helper_src = SUBPIXEL_SRC
+    helpers = (INFERENCE_EAGER_SRC, SUBPIXEL_SRC)
+    writable = True
 
     def shape(self, p: SubPixelConvParams, ctx: OpCtx) -> Shape:
         _, h, w = _need_map(ctx, self.name)

@@ -1,6 +1,7 @@
 """Sub-pixel rewrite: a k×k 'same' convolution reading a nearest-×2-upsampled tensor equals
-four phase convolutions at the low resolution (2×2 kernels for 3×3), interleaved — the
-`subpixel_conv` op. Exact; 2.25× fewer MACs for 3×3. (The commute pass has already moved
+four phase convolutions at the low resolution (2×2 kernels for 3×3), interleaved; the
+`subpixel_conv` op runs all four as one stride-2 transposed convolution with a (k+1)×(k+1)
+kernel. Exact; 2.25× fewer MACs for 3×3. (The commute pass has already moved
 ReLUs and other elementwise ops ahead of the upsample.)"""
 
 from __future__ import annotations
@@ -12,27 +13,22 @@ from ...genotype_dsl.model import OpCall
 from ..ir import IRGraph, IROp
 
 
-def phase_matrix(k: int, a: int) -> Tensor:
-    """R[t', t] = 1 where original tap t of a k-tap kernel lands on low-res tap t' for
-    output phase a (0 = even, 1 = odd rows/columns)."""
-    p = k // 2
-    lo = (a - p) // 2
-    r = torch.zeros(p + 1, k, dtype=torch.float64)
-    for t in range(k):
-        r[(a + t - p) // 2 - lo, t] = 1.0
-    return r
+def convt_matrix(k: int) -> Tensor:
+    """A[r, t] = 1 where tap t of a k-tap kernel reads the same low-res pixel as tap r of
+    the (k+1)-tap stride-2 transposed kernel (t in [k-1-r, k+1-r))."""
+    a = torch.zeros(k + 1, k, dtype=torch.float64)
+    for r in range(k + 1):
+        for t in range(max(0, k - 1 - r), min(k, k + 1 - r)):
+            a[r, t] = 1.0
+    return a
 
 
-def phase_weights(w: Tensor) -> Tensor:
-    """(Cout, Cin, k, k) conv weights -> (4, Cout, Cin, kp, kp) phase weights: what the
-    `subpixel_conv` op computes from its stored k×k weight (kept here as the float64
-    reference of that computation)."""
-    k = w.shape[-1]
-    rs = [phase_matrix(k, a) for a in (0, 1)]
-    w64 = w.double()
-    # K_ab = R_a · W · R_bᵀ over the kernel axes (two small matmuls; einsum is slower here)
-    phases = [rs[a] @ (w64 @ rs[b].T) for a in (0, 1) for b in (0, 1)]
-    return torch.stack(phases).to(w.dtype)
+def convt_weight(w: Tensor) -> Tensor:
+    """(Cout, Cin, k, k) conv weights -> (Cin, Cout, k+1, k+1) stride-2 transposed-conv
+    weights: what the `subpixel_conv` op computes from its stored k×k weight (kept here as
+    the float64 reference of that computation)."""
+    a = convt_matrix(w.shape[-1])
+    return (a @ w.double() @ a.T).transpose(0, 1).to(w.dtype)
 
 
 def _eligible(up: IROp, conv: IROp) -> bool:
@@ -51,7 +47,7 @@ def run(g: IRGraph) -> bool:
             up, conv = e.ops[i], e.ops[i + 1]
             if _eligible(up, conv):
                 bias = conv.call.params.bias
-                # the k×k kernel is kept: the op computes its phase kernels (see phase_weights)
+                # the k×k kernel is kept: the op computes its transposed kernel (see convt_weight)
                 tensors = {"weight": conv.tensors["weight"]}
                 if bias:
                     tensors["bias"] = conv.tensors["bias"]
