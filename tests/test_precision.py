@@ -74,7 +74,47 @@ def test_variants_are_written_described_and_verified(variants: tuple[Path, dict]
     ops = {n.op_type for n in int8.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert len(g["precision"]["int8"]["kept_fp32"]) == 2  # the latent's linear layer and the RGB conv
+    # both sub-pixel convs run as int8 phase Convs, none as an fp32 ConvTranspose
+    assert len(g["precision"]["int8"]["phase_convs"]) == 2 and "ConvTranspose" not in ops
     assert not any(f.name.startswith(".") for f in out.iterdir())  # no calibration side files left
+
+
+@pytest.mark.parametrize("p", [0, 1, 2])
+def test_subpixel_convtranspose_as_phase_convs_is_exact(p: int) -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    from gcc_gan.export.onnx_phases import convtranspose_to_phases
+
+    rng = np.random.RandomState(p)
+    k = 2 * p + 2
+    w = rng.randn(3, 5, k, k).astype(np.float32)
+    b = rng.randn(5).astype(np.float32)
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], name="up", strides=[2, 2], pads=[p] * 4,
+                            kernel_shape=[k, k])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 5, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5, 10, 12])],
+                              [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = rng.randn(2, 3, 5, 6).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert convtranspose_to_phases(model) == {"up": [f"up/Conv_phase{a}{c}" for a in (0, 1) for c in (0, 1)]}
+    assert "ConvTranspose" not in {n.op_type for n in model.graph.node}
+    onnx.checker.check_model(model)
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.abs(got - want).max() <= 1e-4
+
+
+def test_other_convtransposes_are_left_alone() -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    from gcc_gan.export.onnx_phases import convtranspose_to_phases
+
+    w = numpy_helper.from_array(np.ones((3, 3, 3, 3), np.float32), "w")  # odd kernel: no phase split
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    model = helper.make_model(graph)
+    assert convtranspose_to_phases(model) == {} and model.graph.node[0].op_type == "ConvTranspose"
 
 
 def test_forced_psnr_failure_writes_nothing(small_genotype: Path, tmp_path: Path,

@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import GccGanError
+from .onnx_phases import convtranspose_to_phases
 from .standalone import first_line, quiet
 
 Shape = tuple[int, ...]
@@ -114,7 +115,8 @@ class _Calibration:
 def to_int8(src: Path, dst: Path, input_shapes: Mapping[str, Shape], calibration_size: int) -> dict[str, Any]:
     """Static QDQ quantization (per-channel int8 weights, uint8 activations, MinMax
     calibration on `calibration_size` fixed-seed latents); the first and the last
-    Conv/Gemm stay fp32. Returns what was kept in fp32 and the calibration used."""
+    Conv/Gemm stay fp32, sub-pixel ConvTransposes become phase Convs first (`onnx_phases`).
+    Returns what was kept in fp32 and the calibration used."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
     from onnxruntime.quantization import quantize_static
@@ -124,8 +126,13 @@ def to_int8(src: Path, dst: Path, input_shapes: Mapping[str, Shape], calibration
     try:
         with quiet(), contextlib.redirect_stdout(None):
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        layers = [n for n in onnx.load(str(pre)).graph.node if n.op_type in ("Conv", "Gemm", "MatMul", "ConvTranspose")]
+        model = onnx.load(str(pre))
+        layers = [n for n in model.graph.node if n.op_type in ("Conv", "Gemm", "MatMul", "ConvTranspose")]
         keep = list(dict.fromkeys(n.name for n in (layers[:1] + layers[-1:]))) if len(layers) > 2 else []
+        phases = convtranspose_to_phases(model)  # int8 Conv kernels exist; int8 ConvTranspose ones do not
+        if phases:
+            keep = [name for k in keep for name in phases.get(k, [k])]
+            onnx.save(model, str(pre))
 
         class Reader(_Calibration, CalibrationDataReader):  # type: ignore[misc]
             pass
@@ -144,7 +151,8 @@ def to_int8(src: Path, dst: Path, input_shapes: Mapping[str, Shape], calibration
         for extra in dst.parent.glob(f"{pre.name}*"):  # calibration side files
             with contextlib.suppress(OSError):
                 extra.unlink()
-    return {"kept_fp32": keep, "calibration": {"latents": calibration_size, "seed": CALIBRATION_SEED,
+    return {"kept_fp32": keep, "phase_convs": sorted(phases),
+            "calibration": {"latents": calibration_size, "seed": CALIBRATION_SEED,
                                                "method": "MinMax"},
             "format": "QDQ", "weights": "int8 per-channel", "activations": "uint8"}
 
