@@ -8,7 +8,7 @@
     gen = gcc_gan.load_compiled("out")                 # the compiled generator; gen.latent_dim == 128
     images = gcc_gan.sample("out", 16, seed=0)         # uint8 array (16, 32, 32, 3)
     gcc_gan.save_samples("out", 5000, "samples/")      # a folder of PNGs (torch-fidelity / folder: input)
-    rows = gcc_gan.bench("out").rows                   # params, MACs, latency (+ IS / FID / KID / SWD)
+    rows = gcc_gan.benchmark("out").rows               # params, MACs, latency (+ IS / FID / KID / SWD)
 
 Every function raises `gcc_gan.GccGanError` with a readable message for bad input.
 """
@@ -200,7 +200,7 @@ def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os
     return write_samples(image_batches(gen, n, seed, batch_size, truncation, progress), n, out, meta, force)
 
 
-def bench(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | str | os.PathLike[str]], *,
+def benchmark(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | str | os.PathLike[str]], *,
           weights: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
           metrics: str | Sequence[str] = ("size", "macs", "latency"), width: float | None = None,
           batches: Sequence[int] = (1, 64), repeats: int | None = None, compile: bool = False,  # noqa: A002
@@ -208,7 +208,8 @@ def bench(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | str |
           inception_weights: str | os.PathLike[str] | None = None, batch_size: int = 64, seed: int = 2020,
           device: str = "cpu", count: str = "executed", progress: bool = False,
           on_target: Callable[[str, str], None] | None = None) -> BenchReport:
-    """Benchmark generators side by side, as `gcc-gan bench` does (it calls this function).
+    """Benchmark generators side by side, as `gcc-gan bench` does (it calls this function;
+    not named `bench`: `gcc_gan.bench` is the subpackage of the measurements).
 
     `targets`: one or several of a compile directory, a training run directory, a genotype
     file, `zoo:NAME` or a `Genotype`; `weights`: one per genotype target (a .safetensors /

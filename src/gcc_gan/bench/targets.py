@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -211,17 +211,34 @@ def disambiguate_labels(targets: list[Target], weights: list[str] | None = None,
             t.label = f"{t.label} #{seen[t.label]}"
 
 
+def resolve_source(spec: str, weights: str | os.PathLike[str] | None = None, width: float | None = None
+                   ) -> tuple[Literal["compiled", "genotype"], str, str | os.PathLike[str] | None]:
+    """What FILE|DIR|zoo:NAME names, for every command that takes one (bench, sample):
+    ("compiled", DIR, None) for a compile directory (has report.json); ("genotype", spec,
+    weights) for a genotype file or zoo entry, and for a training run directory (has
+    genotype.json): its genotype.json with the run as `weights` unless others are given
+    (the final EMA generator, else the newest checkpoint's)."""
+    p = Path(spec)
+    if spec.startswith("zoo:") or p.is_file():
+        return "genotype", spec, weights
+    if not p.is_dir():
+        raise GccGanError(f"{spec}: no such file or directory")
+    if (p / "report.json").is_file():
+        if weights is not None or width is not None:
+            raise GccGanError(f"{spec}: --weights and --width apply to genotypes; a compile directory "
+                              "already has its weights and width")
+        return "compiled", spec, None
+    if (p / "genotype.json").is_file():
+        return "genotype", str(p / "genotype.json"), weights if weights is not None else spec
+    raise GccGanError(f"{spec}: a directory that is neither a gcc-gan compile directory (no report.json) nor a "
+                      "training run (no genotype.json)")
+
+
 def load_target(spec: str | Genotype, weights: str | None = None, width: float | None = None) -> Target:
-    """`spec`: a compile directory (has report.json), a training run directory (has
-    genotype.json; its final EMA generator, else the newest checkpoint's, unless `weights`
-    name others), a genotype file, `zoo:NAME` or a `Genotype`."""
-    if isinstance(spec, Genotype) or spec.startswith("zoo:") or not Path(spec).is_dir():
+    """`spec`: anything `resolve_source` takes, or a `Genotype`."""
+    if isinstance(spec, Genotype):
         return load_genotype_target(spec, weights, width)
-    d = Path(spec)
-    if (d / "genotype.json").is_file() and not (d / "report.json").is_file():
-        return load_genotype_target(str(d / "genotype.json"), weights if weights is not None else spec, width,
-                                    source=spec)
-    if weights is not None or width is not None:
-        raise GccGanError(f"{spec}: --weights and --width apply to genotypes; a compile directory "
-                          "already has its weights and width")
-    return load_dir_target(spec)
+    kind, what, weights = resolve_source(spec, weights, width)
+    if kind == "compiled":
+        return load_dir_target(what)
+    return load_genotype_target(what, weights, width, source=spec)

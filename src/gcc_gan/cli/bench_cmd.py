@@ -132,7 +132,8 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
 @app.command("bench")
 def bench_cmd(
     targets: List[str] = typer.Argument(..., metavar="FILE|DIR|zoo:NAME...",
-                                        help="genotype files, zoo entries or gcc-gan compile output dirs"),
+                                        help="genotype files, zoo entries, gcc-gan compile output dirs or "
+                                        "training runs"),
     weights: Optional[List[str]] = typer.Option(None, "--weights", help="generator weights (canonical-layout "
                                                 ".safetensors or checkpoint); once per genotype, in order"),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated: size,macs,latency,is,fid,kid,swd "
@@ -158,7 +159,7 @@ def bench_cmd(
 ) -> None:
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
     check_genotypes(list(targets))  # before torch is imported
-    from ..api import bench
+    from ..api import benchmark
     from ..atomic import atomic_write_text
     from ..bench.runner import parse_metrics
 
@@ -168,11 +169,11 @@ def bench_cmd(
     if json_out is not None:
         refuse_overwrite(json_out, force, "--json")
     bs = _ints(batches, "--batches")
-    report = bench(list(targets), weights=weights, metrics=ms, width=width, batches=bs,
-                   repeats=repeats, compile=compile_, num_samples=num_samples, real=real,
-                   inception_weights=inception_weights, batch_size=batch_size, seed=seed, device=device, count=count,
-                   progress=True, on_target=lambda label, source: console.print(
-                       f"[dim]benchmarking {label} ({source})…[/dim]", highlight=False))
+    report = benchmark(list(targets), weights=weights, metrics=ms, width=width, batches=bs,
+                       repeats=repeats, compile=compile_, num_samples=num_samples, real=real,
+                       inception_weights=inception_weights, batch_size=batch_size, seed=seed, device=device,
+                       count=count, progress=True, on_target=lambda label, source: console.print(
+                           f"[dim]benchmarking {label} ({source})…[/dim]", highlight=False))
     results = report.rows
     console.print(comparison_table(results, ms))
     if count == "official":

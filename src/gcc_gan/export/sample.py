@@ -169,22 +169,12 @@ def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[st
     """`source`: a compile directory (has report.json), a training run directory (has
     genotype.json and weights; the final EMA generator, else the newest checkpoint's), a
     genotype JSON file or `zoo:NAME` (with `weights`, or freshly initialised)."""
-    s = str(source)
-    p = Path(s)
-    if not s.startswith("zoo:") and p.is_dir():
-        if (p / "report.json").is_file():
-            if weights is not None or width is not None:
-                raise GccGanError(f"{s}: --weights and --width apply to genotypes; a compile directory already "
-                                  "has its weights and width")
-            return load_compiled_dir(p, backend, compiled)
-        if (p / "genotype.json").is_file():
-            return load_genotype_generator(str(p / "genotype.json"), weights if weights is not None else p, backend,
-                                           width, compiled=compiled)
-        raise GccGanError(f"{s}: a directory that is neither a gcc-gan compile directory (report.json) nor a "
-                          "training run (genotype.json + weights)")
-    if not s.startswith("zoo:") and not p.exists():
-        raise GccGanError(f"{s}: no such file or directory")
-    return load_genotype_generator(s, weights, backend, width, compiled=compiled)
+    from ..bench.targets import resolve_source
+
+    kind, spec, weights = resolve_source(str(source), weights, width)
+    if kind == "compiled":
+        return load_compiled_dir(spec, backend, compiled)
+    return load_genotype_generator(spec, weights, backend, width, compiled=compiled)
 
 
 # --------------------------------------------------------------------------- latents and images
