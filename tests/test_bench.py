@@ -223,7 +223,7 @@ def tiny_genotype(tmp_path: Path) -> Path:
 
 def test_api_bench_agrees_with_show(tiny_genotype: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import gcc_gan
-    import gcc_gan.bench.runner  # noqa: F401 - the subpackage gcc_gan.bench: the function is not shadowed
+    import gcc_gan.bench.runner  # the subpackage gcc_gan.bench, imported: the function is not shadowed
 
     assert callable(gcc_gan.benchmark) and gcc_gan.benchmark.__module__ == "gcc_gan.api"
     assert run(["show", str(tiny_genotype), "--json"]) == 0

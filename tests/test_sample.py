@@ -200,7 +200,7 @@ def test_readme_api_example_runs(tmp_path: Path, inception_file: Path, monkeypat
     out = capsys.readouterr().out
     assert "128 (3, 32, 32)" in out and re.search(r"IS \d+\.\d\d", out)
     info = analyze(zoo_genotype("dcgan").generator)  # type: ignore[arg-type]
-    assert re.search(rf"^{info.params} {info.macs} [1-9]\d* images/s$", out, re.M), out
+    assert re.search(rf"^{info.params} {info.macs} [1-9]\d* images/s$", out, re.MULTILINE), out
     assert len(list((tmp_path / "samples").glob("*.png"))) == 100
     assert (tmp_path / "out" / "generator.onnx").is_file()
 

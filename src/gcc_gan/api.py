@@ -201,13 +201,13 @@ def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os
 
 
 def benchmark(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | str | os.PathLike[str]], *,
-          weights: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
-          metrics: str | Sequence[str] = ("size", "macs", "latency"), width: float | None = None,
-          batches: Sequence[int] = (1, 64), repeats: int | None = None, compile: bool = False,  # noqa: A002
-          num_samples: int = 50_000, real: str | os.PathLike[str] | None = None,
-          inception_weights: str | os.PathLike[str] | None = None, batch_size: int = 64, seed: int = 2020,
-          device: str = "cpu", count: str = "executed", progress: bool = False,
-          on_target: Callable[[str, str], None] | None = None) -> BenchReport:
+              weights: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+              metrics: str | Sequence[str] = ("size", "macs", "latency"), width: float | None = None,
+              batches: Sequence[int] = (1, 64), repeats: int | None = None, compile: bool = False,  # noqa: A002
+              num_samples: int = 50_000, real: str | os.PathLike[str] | None = None,
+              inception_weights: str | os.PathLike[str] | None = None, batch_size: int = 64, seed: int = 2020,
+              device: str = "cpu", count: str = "executed", progress: bool = False,
+              on_target: Callable[[str, str], None] | None = None) -> BenchReport:
     """Benchmark generators side by side, as `gcc-gan bench` does (it calls this function;
     not named `bench`: `gcc_gan.bench` is the subpackage of the measurements).
 
@@ -230,7 +230,7 @@ def benchmark(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | s
 
     specs = [targets] if isinstance(targets, (str, os.PathLike)) or not isinstance(targets, Sequence) else targets
     if not specs:
-        raise GccGanError("bench: name at least one target")
+        raise GccGanError("benchmark: name at least one target")
     ws = [weights] if isinstance(weights, (str, os.PathLike)) else weights
     if count not in ("executed", "official"):
         raise GccGanError(f"--count must be executed or official, not {count!r}")
