@@ -5,6 +5,7 @@ weights in the real file's layout stand in for the real ones."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +206,93 @@ def test_bench_with_trained_weights(capsys: pytest.CaptureFixture[str], tmp_path
     assert code == 0, err
     code, _, err = _bench(capsys, "zoo:dcgan", "--width", "0.25", "--weights", str(w), "--metrics", "macs")
     assert code == 1 and "wrong --width" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------- the Python API: gcc_gan.benchmark
+
+
+@pytest.fixture()
+def tiny_genotype(tmp_path: Path) -> Path:
+    from gcc_gan.genotype_dsl.io import save_genotype
+
+    g = zoo_genotype("dcgan")
+    p = tmp_path / "tiny.json"
+    save_genotype(g.model_copy(update={"generator": g.generator.scaled(0.125)}), p)  # type: ignore[union-attr]
+    return p
+
+
+def test_api_bench_agrees_with_show(tiny_genotype: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gcc_gan
+    import gcc_gan.bench.runner  # the subpackage gcc_gan.bench, imported: the function is not shadowed
+
+    assert callable(gcc_gan.benchmark) and gcc_gan.benchmark.__module__ == "gcc_gan.api"
+    assert run(["show", str(tiny_genotype), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["generator"]
+    seen: list[tuple[str, str]] = []
+    report = gcc_gan.benchmark(tiny_genotype, batches=[1, 2], repeats=2, on_target=lambda *a: seen.append(a))
+    assert seen == [("dcgan", str(tiny_genotype))]
+    assert report.metrics == ("size", "macs", "latency") and report.inception is None
+    (row,) = report.rows
+    assert row["method"] == "dcgan" and row["latent_dims"] == [128] and row["image_size"] == 32
+    size = row["size"]
+    assert (size["params"], size["macs"], size["fp32_bytes"], size["macs_compiled"]) == (
+        shown["params"], shown["macs"], shown["fp32_bytes"], shown["compiled_macs"])
+    assert all(c["agrees"] for c in size["checks"])
+    assert set(row["latency"]) == {"interpreter", "compiled", "onnxruntime"}
+    for per in row["latency"].values():
+        assert set(per) == {"1", "2"}
+        assert all(d["median_ms"] > 0 and d["images_per_s"] > 0 and d["repeats"] == 2 for d in per.values())
+    doc = json.loads(json.dumps(report.to_json()))  # plain data: what --json writes
+    assert doc["results"] == report.rows and doc["metrics"] == ["size", "macs", "latency"] and doc["seed"] == 2020
+    # a Genotype object, and a metric list: the same counts
+    g = gcc_gan.load_genotype(str(tiny_genotype))
+    (row2,) = gcc_gan.benchmark(g, metrics=["macs"]).rows
+    assert row2["method"] == "dcgan" and (row2["size"]["params"], row2["size"]["macs"]) == (shown["params"],
+                                                                                           shown["macs"])
+    assert "latency" not in row2
+
+
+def test_api_bench_bad_input_is_a_clear_error(tmp_path: Path, tiny_genotype: Path) -> None:
+    import gcc_gan
+
+    (tmp_path / "empty").mkdir()
+    cases = [((tmp_path / "nope",), {}, "no such file or directory"),
+             ((tmp_path / "empty",), {}, "neither a gcc-gan compile directory (no report.json) nor a training run"),
+             ((tiny_genotype,), {"metrics": "size,psnr"}, "unknown metric 'psnr'"),
+             ((tiny_genotype,), {"metrics": ["is"], "num_samples": 5}, "at least 10 samples"),
+             (([tiny_genotype, tiny_genotype],), {"weights": "w.safetensors"}, "one per target"),
+             ((tiny_genotype,), {"count": "paper"}, "executed or official"),
+             ((tiny_genotype,), {"batches": []}, "at least one batch size"),
+             (([],), {}, "at least one target")]
+    for args, kw, message in cases:
+        with pytest.raises(GccGanError, match=re.escape(message)):
+            gcc_gan.benchmark(*args, **kw)  # type: ignore[arg-type]
+
+
+def test_api_bench_of_a_training_run(tmp_path: Path, tiny_genotype: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run directory is a target: its own genotype with its newest checkpoint's EMA
+    generator (wrong-width weights there fail, so they are the ones read)."""
+    import torch
+    from safetensors.torch import save_file
+
+    import gcc_gan
+
+    run_dir = tmp_path / "run"
+    step = run_dir / "checkpoints" / "step-00000010"
+    step.mkdir(parents=True)
+    (run_dir / "genotype.json").write_text(tiny_genotype.read_text())
+    (run_dir / "config.json").write_text(json.dumps({"train": {"width": 0.125}, "sources": {"genotype": "zoo:dcgan"}}))
+    wrong = analyze(zoo_genotype("dcgan").generator.scaled(0.25))  # type: ignore[union-attr]
+    save_file({k: v.contiguous() for k, v in Interpreter(wrong).state_dict().items()},
+              str(step / "generator_ema.safetensors"))
+    with pytest.raises(GccGanError, match="shape"):
+        gcc_gan.benchmark(run_dir, metrics="size")
+    info = analyze(zoo_genotype("dcgan").generator.scaled(0.125))  # type: ignore[union-attr]
+    torch.manual_seed(3)
+    save_file({k: v.contiguous() for k, v in Interpreter(info).state_dict().items()},
+              str(step / "generator_ema.safetensors"))
+    (row,) = gcc_gan.benchmark(str(run_dir), metrics="macs").rows
+    assert row["source"] == str(run_dir) and row["method"] == "dcgan"
+    assert (row["size"]["params"], row["size"]["macs"]) == (info.params, info.macs)
+    code, out, err = _bench(capsys, str(run_dir), "--metrics", "size")  # the command takes it too
+    assert code == 0 and f"benchmarking dcgan ({run_dir})" in out, err

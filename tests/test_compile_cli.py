@@ -311,7 +311,7 @@ def test_killed_compile_leaves_no_directory(tmp_path: Path) -> None:
 
 
 def test_weights_for_one_or_both_networks(tmp_path: Path) -> None:
-    from gcc_gan.cli.compile_cmd import weights_for
+    from gcc_gan.train.rundir import weights_for
 
     t = torch.zeros(1)
     path = tmp_path / "w.safetensors"
@@ -342,7 +342,7 @@ def test_compiled_module_is_checked_against_the_interpreter(tmp_path: Path) -> N
 
 
 def test_weights_from_a_training_checkpoint_directory(tmp_path: Path) -> None:
-    from gcc_gan.cli.compile_cmd import weights_by_role
+    from gcc_gan.train.rundir import weights_by_role
 
     a, b, d = {"w": torch.zeros(1)}, {"w": torch.ones(1)}, {"v": torch.ones(2)}
     old, new = tmp_path / "run" / "checkpoints" / "step-00000010", tmp_path / "run" / "checkpoints" / "step-00000200"

@@ -269,9 +269,9 @@ def test_micro_search_outputs(reference: Path) -> None:
     for pic in ("growth_tree.png", "score_vs_ratio.png", "score_by_action.png", "samples.png", "genotype.png"):
         assert (reference / pic).stat().st_size > 1000
     # the emitted G with its weights is what `gcc-gan compile --weights RUN` loads
-    from gcc_gan.cli.compile_cmd import weights_by_role
     from gcc_gan.compiler.interpreter import Interpreter
     from gcc_gan.compiler.pipeline import load_weights
+    from gcc_gan.train.rundir import weights_by_role
 
     w = weights_by_role(reference, ("generator", "discriminator"))
     load_weights(Interpreter(g.generator), w["generator"])

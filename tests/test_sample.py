@@ -21,6 +21,8 @@ from gcc_gan.bench import inception as inc
 from gcc_gan.cli.main import run
 from gcc_gan.errors import GccGanError
 from gcc_gan.export.sample import latent_batches
+from gcc_gan.genotype_dsl.analysis import analyze
+from gcc_gan.genotype_dsl.zoo import zoo_genotype
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -191,12 +193,14 @@ def test_readme_api_example_runs(tmp_path: Path, inception_file: Path, monkeypat
     text = README.read_text(encoding="utf-8")
     section = text[text.index("## Deployment: sampling and the Python API"):]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
-    assert "gcc_gan.compile(" in code and "torch_fidelity" in code
+    assert "gcc_gan.compile(" in code and "torch_fidelity" in code and "gcc_gan.benchmark(" in code
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GCC_GAN_INCEPTION", str(inception_file))
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
     out = capsys.readouterr().out
     assert "128 (3, 32, 32)" in out and re.search(r"IS \d+\.\d\d", out)
+    info = analyze(zoo_genotype("dcgan").generator)  # type: ignore[arg-type]
+    assert re.search(rf"^{info.params} {info.macs} [1-9]\d* images/s$", out, re.MULTILINE), out
     assert len(list((tmp_path / "samples").glob("*.png"))) == 100
     assert (tmp_path / "out" / "generator.onnx").is_file()
 

@@ -10,6 +10,7 @@ gcc_gan` stays light and does not import torch):
 
     gcc_gan.compile("zoo:autogan-a", "out")
     images = gcc_gan.sample("out", 16, seed=0)   # uint8 (16, 32, 32, 3)
+    rows = gcc_gan.benchmark("out").rows         # params, MACs, latency per target
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from .errors import GccGanError
 
 __version__ = "0.1.0"
 
-__all__ = ["GccGanError", "__version__", "build", "compile", "load_compiled", "load_generator", "load_genotype",
-           "sample", "save_samples"]
+__all__ = ["GccGanError", "__version__", "benchmark", "build", "compile", "load_compiled", "load_generator",
+           "load_genotype", "sample", "save_samples"]
 
 if TYPE_CHECKING:
-    from .api import build, compile, load_compiled, load_generator, load_genotype, sample, save_samples  # noqa: A004
+    from .api import (benchmark, build, compile, load_compiled, load_generator, load_genotype,  # noqa: A004
+                      sample, save_samples)
 
-_API = {"build", "compile", "load_compiled", "load_generator", "load_genotype", "sample", "save_samples"}
+_API = {"benchmark", "build", "compile", "load_compiled", "load_generator", "load_genotype", "sample",
+        "save_samples"}
 
 
 def __getattr__(name: str) -> Any:

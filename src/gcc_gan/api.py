@@ -8,6 +8,7 @@
     gen = gcc_gan.load_compiled("out")                 # the compiled generator; gen.latent_dim == 128
     images = gcc_gan.sample("out", 16, seed=0)         # uint8 array (16, 32, 32, 3)
     gcc_gan.save_samples("out", 5000, "samples/")      # a folder of PNGs (torch-fidelity / folder: input)
+    rows = gcc_gan.benchmark("out").rows               # params, MACs, latency (+ IS / FID / KID / SWD)
 
 Every function raises `gcc_gan.GccGanError` with a readable message for bad input.
 """
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import Tensor, nn
 
+    from .bench.runner import BenchReport
     from .export.sample import Sampler
     from .export.standalone import StandaloneWorker
     from .genotype_dsl.model import Genotype
@@ -50,12 +52,10 @@ def _analyzed(genotype: Genotype | str | os.PathLike[str]) -> tuple[Genotype, di
 
 
 def _weights(weights: str | os.PathLike[str] | dict[str, Tensor], roles: tuple[str, ...]) -> dict[str, dict[str, Tensor]]:
+    from .train.rundir import weights_by_role, weights_for
+
     if isinstance(weights, dict):
-        from .cli.compile_cmd import weights_for
-
         return {r: weights_for(r, weights, roles, Path("weights")) for r in roles}
-    from .cli.compile_cmd import weights_by_role
-
     return weights_by_role(Path(weights), roles)
 
 
@@ -198,3 +198,46 @@ def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os
             "batch_size": batch_size, "latent_dims": gen.latent_dims, "image_shape": list(gen.image_shape),
             **({"weights": str(weights)} if weights is not None else {})}
     return write_samples(image_batches(gen, n, seed, batch_size, truncation, progress), n, out, meta, force)
+
+
+def benchmark(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | str | os.PathLike[str]], *,
+              weights: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+              metrics: str | Sequence[str] = ("size", "macs", "latency"), width: float | None = None,
+              batches: Sequence[int] = (1, 64), repeats: int | None = None, compile: bool = False,  # noqa: A002
+              num_samples: int = 50_000, real: str | os.PathLike[str] | None = None,
+              inception_weights: str | os.PathLike[str] | None = None, batch_size: int = 64, seed: int = 2020,
+              device: str = "cpu", count: str = "executed", progress: bool = False,
+              on_target: Callable[[str, str], None] | None = None) -> BenchReport:
+    """Benchmark generators side by side, as `gcc-gan bench` does (it calls this function;
+    not named `bench`: `gcc_gan.bench` is the subpackage of the measurements).
+
+    `targets`: one or several of a compile directory, a training run directory, a genotype
+    file, `zoo:NAME` or a `Genotype`; `weights`: one per genotype target (a .safetensors /
+    checkpoint file or a training run), `width`: a multiplier of each genotype's base width.
+    `metrics`: any of "size", "macs", "latency", "is", "fid", "kid", "swd" (a list or a
+    comma-separated string). IS / FID / KID need Inception weights (`inception_weights`,
+    else `$GCC_GAN_INCEPTION`, else the torch hub cache; never downloaded) and FID / KID /
+    SWD real data (`real`: a data spec such as "cifar10:PATH", or a `gcc-gan stats` .npz
+    for FID / KID), over `num_samples` generated images. Latency: median / IQR of
+    `repeats` interleaved calls (default: ~3 s per batch size) at each of `batches`, for
+    the interpreter, the compiled module, onnxruntime (and torch.compile with `compile`).
+    `count="official"`: rows also hold params / MACs as the official code counts them.
+
+    Returns a `BenchReport`: `.rows`, one dict per target (`method`, `size` {params, macs,
+    fp32_bytes, onnx_bytes, ...}, `latency` {impl: {batch: {median_ms, images_per_s, ...}}},
+    `is`, `fid`, `kid`, `swd`), and `.to_json()`, the `--json` document."""
+    from .bench.runner import BenchOptions, parse_metrics, run_bench
+
+    specs = [targets] if isinstance(targets, (str, os.PathLike)) or not isinstance(targets, Sequence) else targets
+    if not specs:
+        raise GccGanError("benchmark: name at least one target")
+    ws = [weights] if isinstance(weights, (str, os.PathLike)) else weights
+    if count not in ("executed", "official"):
+        raise GccGanError(f"--count must be executed or official, not {count!r}")
+    names = parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
+    opts = BenchOptions(metrics=names, num_samples=num_samples, real=None if real is None else str(real),
+                        inception_weights=None if inception_weights is None else str(inception_weights),
+                        device=device, compile=compile, batches=tuple(batches), repeats=repeats,
+                        batch_size=batch_size, seed=seed, progress=progress)
+    return run_bench([os.fspath(t) if isinstance(t, os.PathLike) else t for t in specs],
+                     None if ws is None else [os.fspath(w) for w in ws], width, opts, count == "official", on_target)

@@ -7,7 +7,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -18,7 +18,10 @@ from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
 from .metrics import SEED, fid, generated_batches, generator_features, inception_score, kid, to_uint8, warn
 from .size import flop_check, size_report
 from .stats import RealStats, resolve_real
-from .targets import Target
+from .targets import Target, disambiguate_labels, load_target
+
+if TYPE_CHECKING:
+    from ..genotype_dsl.model import Genotype
 
 METRICS = ("size", "macs", "latency", "is", "fid", "kid", "swd")
 DEFAULT_METRICS = ("size", "macs", "latency")
@@ -79,6 +82,8 @@ class BenchOptions:
             raise GccGanError("latency batch sizes must be positive")
         if self.repeats is not None and self.repeats < 1:
             raise GccGanError(f"--repeats must be positive, not {self.repeats}")
+        if "latency" in self.metrics and not self.batches:
+            raise GccGanError("latency needs at least one batch size")
 
 
 class Session:
@@ -240,6 +245,57 @@ class Session:
         fake = torch.cat(list(generated_batches(t.module, t.latent_dims, n, o.batch_size, o.seed, self.device)))
         res = swd(fake.cpu(), real, seed=o.seed).to_json()
         return {**res, "num_samples": n, "real": o.real}
+
+
+@dataclass
+class BenchReport:
+    """The result of one benchmark run: `rows`, one JSON-ready dict per target in the
+    order given (`method`, `source`, `image_size`, `latent_dims`, and per metric: `size`
+    {params, macs, fp32_bytes, onnx_bytes, flops, ...}, `latency` {impl: {batch:
+    {median_ms, iqr_ms, images_per_s, ...}}}, `is` / `kid` {mean, std}, `fid`, `swd`,
+    `notes`), and how they were measured."""
+
+    rows: list[dict[str, Any]]
+    metrics: tuple[str, ...]
+    device: str
+    seed: int
+    inception: dict[str, Any] | None = None  # {path, sha256, fid_inception} when IS / FID / KID ran
+
+    def to_json(self) -> dict[str, Any]:
+        """The document `gcc-gan bench --json` writes."""
+        from .. import __version__
+
+        doc: dict[str, Any] = {"gcc_gan_version": __version__, "torch_version": torch.__version__,
+                               "metrics": list(self.metrics), "device": self.device, "seed": self.seed,
+                               "results": self.rows}
+        if self.inception is not None:
+            doc["inception"] = self.inception
+        return doc
+
+
+def run_bench(specs: Sequence[str | Genotype], weights: Sequence[str] | None, width: float | None,
+              opts: BenchOptions, official: bool = False,
+              on_target: Callable[[str, str], None] | None = None) -> BenchReport:
+    """Benchmark every target (see `load_target`) with one `Session`; `weights`: one per
+    target or None; `official`: rows also get `executed` and `official` params / MACs;
+    `on_target(label, source)` is called before each target is measured."""
+    if weights and len(weights) != len(specs):
+        raise GccGanError(f"--weights given {len(weights)} time(s) for {len(specs)} target(s): give one per target")
+    session = Session(opts)  # validates options and loads Inception before any long work
+    loaded = [load_target(t, weights[i] if weights else None, width) for i, t in enumerate(specs)]
+    disambiguate_labels(loaded, list(weights) if weights else None, width)
+    rows = []
+    for t in loaded:
+        if on_target is not None:
+            on_target(t.label, t.source)
+        rows.append(session.run(t))
+    if official:
+        for t, r in zip(loaded, rows):
+            r["executed"], r["official"] = {"params": t.params, "macs": t.macs}, t.official_counts()
+    inc = session.inception
+    return BenchReport(rows, opts.metrics, opts.device, opts.seed,
+                       None if inc is None else {"path": str(inc.path), "sha256": inc.sha256,
+                                                 "fid_inception": inc.verified})
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
-"""What `gcc-gan bench` measures: a genotype (file or zoo entry, optionally re-widthed and
-with trained weights) or a `gcc-gan compile` output directory, loaded into the modules
-and files the measurements need."""
+"""What `gcc-gan bench` / `gcc_gan.bench` measure: a genotype (file, zoo entry or
+`Genotype`, optionally re-widthed and with trained weights), a `gcc-gan train` run or a
+`gcc-gan compile` output directory, loaded into the modules and files the measurements
+need."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import GccGanError
 from ..genotype_dsl.analysis import NetInfo
+from ..genotype_dsl.model import Genotype
 from ..genotype_dsl.ops import Shape
 
 
@@ -59,6 +61,18 @@ class Target:
             load_weights(m, self.weights, self.source)
         return m.eval()
 
+    def official_counts(self) -> dict[str, int] | None:
+        """Params and MACs as the official code counts them (None when unknown: a compile
+        directory, or a generator that no longer matches its encoding)."""
+        from ..genotype_dsl.encodings import OFFICIAL_FORMATS, official_counts
+
+        if self.info is None:
+            return None
+        counts: tuple[int, int] | None = (self.params, self.macs)
+        if (self.encoding or {}).get("format") in OFFICIAL_FORMATS:
+            counts = official_counts(self.info.net, self.encoding)
+        return None if counts is None else {"params": counts[0], "macs": counts[1]}
+
 
 def read_weights(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     """Canonical-layout generator weights: a `.safetensors` file (gcc-gan import / train /
@@ -91,21 +105,26 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Tensor]:
     return dict(sd)
 
 
-def load_genotype_target(spec: str, weights: str | None = None, width: float | None = None,
-                         seed: int = 0) -> Target:
+def load_genotype_target(spec: str | Genotype, weights: str | os.PathLike[str] | None = None,
+                         width: float | None = None, seed: int = 0, source: str | None = None) -> Target:
+    """A genotype's generator; `source`: what the user named (default: `spec`)."""
     from ..compiler.pipeline import compile_network
     from ..genotype_dsl.analysis import generator_at_width
-    from ..train.rundir import genotype_for_weights
+    from ..train.rundir import genotype_for_weights, spec_name
 
     # weights from a training run: its own genotype at the trained width
     g, infos, width = genotype_for_weights(spec, weights, width, "gcc-gan bench")
-    info = generator_at_width(infos, spec, width, "; bench measures generators")
+    source = source or spec_name(spec)
+    info = generator_at_width(infos, source, width, "; bench measures generators")
     w = read_weights(weights) if weights is not None else None
     c = compile_network(info, w, role="generator", genotype=g, seed=seed)
-    label = spec[4:] if spec.startswith("zoo:") else (g.name or Path(spec).stem)
+    if isinstance(spec, str) and spec.startswith("zoo:"):
+        label = spec[4:]
+    else:
+        label = g.name or (Path(source).stem if isinstance(spec, str) else source)
     if width is not None:
         label += f" ×{width:g}"
-    return Target(label=label, source=spec, module=c.instantiate(), input_shapes=dict(c.input_shapes),
+    return Target(label=label, source=source, module=c.instantiate(), input_shapes=dict(c.input_shapes),
                   output_shapes=dict(c.output_shapes), params=info.params, macs=info.macs,
                   macs_compiled=int(c.report["macs_after"]), info=info, weights=w,
                   ir_ops=[o for e in c.ir.edges for o in e.ops] if c.ir is not None else [],
@@ -192,10 +211,34 @@ def disambiguate_labels(targets: list[Target], weights: list[str] | None = None,
             t.label = f"{t.label} #{seen[t.label]}"
 
 
-def load_target(spec: str, weights: str | None = None, width: float | None = None) -> Target:
-    if not spec.startswith("zoo:") and Path(spec).is_dir():
+def resolve_source(spec: str, weights: str | os.PathLike[str] | None = None, width: float | None = None
+                   ) -> tuple[Literal["compiled", "genotype"], str, str | os.PathLike[str] | None]:
+    """What FILE|DIR|zoo:NAME names, for every command that takes one (bench, sample):
+    ("compiled", DIR, None) for a compile directory (has report.json); ("genotype", spec,
+    weights) for a genotype file or zoo entry, and for a training run directory (has
+    genotype.json): its genotype.json with the run as `weights` unless others are given
+    (the final EMA generator, else the newest checkpoint's)."""
+    p = Path(spec)
+    if spec.startswith("zoo:") or p.is_file():
+        return "genotype", spec, weights
+    if not p.is_dir():
+        raise GccGanError(f"{spec}: no such file or directory")
+    if (p / "report.json").is_file():
         if weights is not None or width is not None:
             raise GccGanError(f"{spec}: --weights and --width apply to genotypes; a compile directory "
                               "already has its weights and width")
-        return load_dir_target(spec)
-    return load_genotype_target(spec, weights, width)
+        return "compiled", spec, None
+    if (p / "genotype.json").is_file():
+        return "genotype", str(p / "genotype.json"), weights if weights is not None else spec
+    raise GccGanError(f"{spec}: a directory that is neither a gcc-gan compile directory (no report.json) nor a "
+                      "training run (no genotype.json)")
+
+
+def load_target(spec: str | Genotype, weights: str | None = None, width: float | None = None) -> Target:
+    """`spec`: anything `resolve_source` takes, or a `Genotype`."""
+    if isinstance(spec, Genotype):
+        return load_genotype_target(spec, weights, width)
+    kind, what, weights = resolve_source(spec, weights, width)
+    if kind == "compiled":
+        return load_dir_target(what)
+    return load_genotype_target(what, weights, width, source=spec)

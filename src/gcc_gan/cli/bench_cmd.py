@@ -81,19 +81,6 @@ def size_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table
     return _table(title, cols, results)
 
 
-def official_counts_of(t: Any) -> dict[str, int] | None:
-    """Params and MACs of a target as the official code counts them (None when unknown:
-    a compile directory, or a generator that no longer matches its encoding)."""
-    from ..genotype_dsl.encodings import OFFICIAL_FORMATS, official_counts
-
-    if t.info is None:
-        return None
-    counts: tuple[int, int] | None = (t.params, t.macs)
-    if (t.encoding or {}).get("format") in OFFICIAL_FORMATS:
-        counts = official_counts(t.info.net, t.encoding)
-    return None if counts is None else {"params": counts[0], "macs": counts[1]}
-
-
 def official_table(results: list[dict[str, Any]]) -> Table:
     """Executed counts beside the official code's (which include computed-but-unused layers)."""
     def off(key: str, scale: float, fmt: str) -> Any:
@@ -145,7 +132,8 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
 @app.command("bench")
 def bench_cmd(
     targets: List[str] = typer.Argument(..., metavar="FILE|DIR|zoo:NAME...",
-                                        help="genotype files, zoo entries or gcc-gan compile output dirs"),
+                                        help="genotype files, zoo entries, gcc-gan compile output dirs or "
+                                        "training runs"),
     weights: Optional[List[str]] = typer.Option(None, "--weights", help="generator weights (canonical-layout "
                                                 ".safetensors or checkpoint); once per genotype, in order"),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated: size,macs,latency,is,fid,kid,swd "
@@ -171,51 +159,34 @@ def bench_cmd(
 ) -> None:
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
     check_genotypes(list(targets))  # before torch is imported
+    from ..api import benchmark
     from ..atomic import atomic_write_text
-    from ..bench.runner import BenchOptions, Session, parse_metrics
-    from ..bench.targets import disambiguate_labels, load_target
+    from ..bench.runner import parse_metrics
 
     if json_out is not None:
         hold_for_command(json_out, f"--json {json_out}")
     ms = parse_metrics(metrics)
     if json_out is not None:
         refuse_overwrite(json_out, force, "--json")
-    if weights and len(weights) != len(targets):
-        raise GccGanError(f"--weights given {len(weights)} time(s) for {len(targets)} target(s): give one per target")
-    opts = BenchOptions(metrics=ms, num_samples=num_samples, real=real, inception_weights=inception_weights,
-                        device=device, compile=compile_, batches=_ints(batches, "--batches"), repeats=repeats,
-                        batch_size=batch_size, seed=seed)
-    session = Session(opts)  # validates options and loads Inception before any long work
-    loaded = [load_target(t, weights[i] if weights else None, width) for i, t in enumerate(targets)]
-    disambiguate_labels(loaded, weights, width)
-    results = []
-    for t in loaded:
-        console.print(f"[dim]benchmarking {t.label} ({t.source})…[/dim]", highlight=False)
-        results.append(session.run(t))
-    if count == "official":
-        for t, r in zip(loaded, results):
-            r["executed"], r["official"] = {"params": t.params, "macs": t.macs}, official_counts_of(t)
+    bs = _ints(batches, "--batches")
+    report = benchmark(list(targets), weights=weights, metrics=ms, width=width, batches=bs,
+                       repeats=repeats, compile=compile_, num_samples=num_samples, real=real,
+                       inception_weights=inception_weights, batch_size=batch_size, seed=seed, device=device,
+                       count=count, progress=True, on_target=lambda label, source: console.print(
+                           f"[dim]benchmarking {label} ({source})…[/dim]", highlight=False))
+    results = report.rows
     console.print(comparison_table(results, ms))
     if count == "official":
         console.print(official_table(results))
     if "size" in ms or "macs" in ms:
         console.print(size_table(results, ms))
     if "latency" in ms:
-        console.print(latency_table(results, opts.batches))
+        console.print(latency_table(results, bs))
     for r in results:
         for n in r.get("notes", []):
             console.print(f"[yellow]note[/yellow] {r['method']}: {n}", highlight=False)
     if json_out is not None:
-        import torch
-
-        from .. import __version__
-
-        doc = {"gcc_gan_version": __version__, "torch_version": torch.__version__, "metrics": list(ms),
-               "device": device, "seed": seed, "results": results}
-        if session.inception is not None:
-            doc["inception"] = {"path": str(session.inception.path), "sha256": session.inception.sha256,
-                                "fid_inception": session.inception.verified}
-        atomic_write_text(json_out, json.dumps(doc, indent=1) + "\n")
+        atomic_write_text(json_out, json.dumps(report.to_json(), indent=1) + "\n")
         console.print(f"wrote {json_out}", highlight=False)
 
 

@@ -6,20 +6,16 @@ from __future__ import annotations
 import shlex
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Literal, Optional
+from typing import Any, List, Literal, Optional
 
 import typer
 from rich.markup import escape
 
-if TYPE_CHECKING:  # torch is imported by the commands themselves: `gcc-gan --help` stays fast
-    from torch import Tensor
-
+from ..api import ROLES
 from ..errors import GccGanError
 from ..runlock import hold_for_command
 from .app import app, console, err_console, refuse_overwrite
 from .max_memory import max_memory_option
-
-ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
 
 
 def _fmt_int(n: int | None) -> str:
@@ -28,52 +24,6 @@ def _fmt_int(n: int | None) -> str:
 
 def _fmt_macs(n: int | None) -> str:
     return "?" if n is None else f"{n / 1e6:,.1f} M"
-
-
-def load_weights_file(path: Path) -> dict[str, Tensor]:
-    """A safetensors file of tensors; every failure is a readable GccGanError."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if not path.exists():
-        raise GccGanError(f"{path}: no such weights file")
-    if not path.is_file():
-        raise GccGanError(f"{path}: is not a file; expected a .safetensors weights file")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise GccGanError(f"{path}: not a readable safetensors file ({str(e).strip() or type(e).__name__})") from None
-
-
-def weights_for(role: str, weights: dict[str, Tensor], roles: tuple[str, ...], path: Path) -> dict[str, Tensor]:
-    """The canonical-layout tensors of one network: keys prefixed `generator.` /
-    `discriminator.` (one file for both) or, for a single network, unprefixed."""
-    prefix = f"{role}."
-    mine = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
-    if mine:
-        return mine
-    if len(roles) == 1 and not any(k.startswith(("generator.", "discriminator.")) for k in weights):
-        return weights
-    raise GccGanError(f"{path}: no tensors for the {role} (with --net both, keys must start with "
-                      f"'generator.' / 'discriminator.')")
-
-
-def weights_by_role(path: Path, roles: tuple[str, ...]) -> dict[str, dict[str, Tensor]]:
-    from ..train.rundir import CHECKPOINT_FILES, checkpoint_dir
-
-    """Canonical-layout weights per network from a .safetensors file (see `weights_for`)
-    or a training checkpoint directory (the EMA generator when there is one)."""
-    if not path.is_dir():
-        given = load_weights_file(path)
-        return {role: weights_for(role, given, roles, path) for role in roles}
-    ckpt = checkpoint_dir(path)
-    out = {}
-    for role in roles:
-        f = next((ckpt / n for n in CHECKPOINT_FILES[role] if (ckpt / n).is_file()), None)
-        if f is None:
-            raise GccGanError(f"{ckpt}: no {' or '.join(CHECKPOINT_FILES[role])} for the {role}")
-        out[role] = load_weights_file(f)
-    return out
 
 
 @app.command("compile")

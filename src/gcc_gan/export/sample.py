@@ -118,19 +118,6 @@ def _check_backend(backend: str, compiled: bool = False) -> None:
         raise GccGanError("--compile applies to the torch backend (onnxruntime optimises its graph itself)")
 
 
-def _genotype_weights(weights: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Canonical-layout generator weights from a file (safetensors / torch checkpoint) or a
-    training run / checkpoint directory (its EMA generator)."""
-    from ..bench.targets import read_weights
-
-    p = Path(weights)
-    if p.is_dir():
-        from ..cli.compile_cmd import weights_by_role
-
-        return weights_by_role(p, ("generator",))["generator"]
-    return read_weights(p)
-
-
 def load_compiled_dir(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False) -> Sampler:
     """The generator of a `gcc-gan compile` output directory (`compiled`: see _torch_run)."""
     from ..bench.targets import load_dir_target
@@ -151,6 +138,7 @@ def load_genotype_generator(spec: str, weights: str | os.PathLike[str] | None = 
                             width: float | None = None, seed: int = 0, compiled: bool = False) -> Sampler:
     """A genotype's generator, compiled in memory, with `weights` (a file or a training
     run) or, without them, the compiler's seeded initialisation (`seed`)."""
+    from ..bench.targets import read_weights
     from ..compiler.pipeline import compile_network
     from ..genotype_dsl.analysis import generator_at_width
     from ..train.rundir import genotype_for_weights
@@ -159,7 +147,7 @@ def load_genotype_generator(spec: str, weights: str | os.PathLike[str] | None = 
     # weights from a training run: its own genotype at the trained width
     g, infos, width = genotype_for_weights(spec, weights, width, "gcc-gan sample")
     info = generator_at_width(infos, spec, width, " to sample from")
-    w = _genotype_weights(weights) if weights is not None else None
+    w = read_weights(weights) if weights is not None else None  # a file, or a run's EMA generator
     c = compile_network(info, w, role="generator", genotype=g, seed=seed)
     module = c.instantiate()
     shape = _image_shape(next(iter(c.output_shapes.values())), spec)
@@ -181,22 +169,12 @@ def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[st
     """`source`: a compile directory (has report.json), a training run directory (has
     genotype.json and weights; the final EMA generator, else the newest checkpoint's), a
     genotype JSON file or `zoo:NAME` (with `weights`, or freshly initialised)."""
-    s = str(source)
-    p = Path(s)
-    if not s.startswith("zoo:") and p.is_dir():
-        if (p / "report.json").is_file():
-            if weights is not None or width is not None:
-                raise GccGanError(f"{s}: --weights and --width apply to genotypes; a compile directory already "
-                                  "has its weights and width")
-            return load_compiled_dir(p, backend, compiled)
-        if (p / "genotype.json").is_file():
-            return load_genotype_generator(str(p / "genotype.json"), weights if weights is not None else p, backend,
-                                           width, compiled=compiled)
-        raise GccGanError(f"{s}: a directory that is neither a gcc-gan compile directory (report.json) nor a "
-                          "training run (genotype.json + weights)")
-    if not s.startswith("zoo:") and not p.exists():
-        raise GccGanError(f"{s}: no such file or directory")
-    return load_genotype_generator(s, weights, backend, width, compiled=compiled)
+    from ..bench.targets import resolve_source
+
+    kind, spec, weights = resolve_source(str(source), weights, width)
+    if kind == "compiled":
+        return load_compiled_dir(spec, backend, compiled)
+    return load_genotype_generator(spec, weights, backend, width, compiled=compiled)
 
 
 # --------------------------------------------------------------------------- latents and images

@@ -1,5 +1,6 @@
-"""Weights that come from a training run, for every command that takes them (compile,
-bench): the run knows the network it trained, so its own genotype and width are used.
+"""Weights for every command and API function that takes them (compile, bench, sample):
+canonical-layout `.safetensors` files, and weights that come from a training run, which
+knows the network it trained, so its own genotype and width are used.
 
 A run (`gcc-gan train -o RUN`) holds `config.json` and `genotype.json`, the latter AT THE
 TRAINED WIDTH (e.g. ×0.25 with `--preset tiny`). Given `--weights RUN` (or a file or
@@ -15,10 +16,14 @@ import re
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import GccGanError
 from ..genotype_dsl.io import load_genotype, parse_genotype, read_json
 from ..genotype_dsl.model import Genotype
+
+if TYPE_CHECKING:  # torch is imported where tensors are read: the callers' checks stay fast
+    from torch import Tensor
 
 #: files of a training checkpoint directory (gcc-gan train), in the canonical layout
 CHECKPOINT_FILES = {"generator": ("generator_ema.safetensors", "generator.safetensors"),
@@ -55,16 +60,59 @@ def checkpoint_dir(path: Path) -> Path:
                       f"(a training checkpoint) or step-N/ checkpoints inside it")
 
 
+def role_weights_file(ckpt: Path, role: str) -> Path:
+    """The weights file of `role` ("generator": the EMA one when there is one) in the
+    checkpoint directory `ckpt` (see `checkpoint_dir`)."""
+    f = next((ckpt / n for n in CHECKPOINT_FILES[role] if (ckpt / n).is_file()), None)
+    if f is None:
+        raise GccGanError(f"{ckpt}: no {' or '.join(CHECKPOINT_FILES[role])} for the {role}")
+    return f
+
+
 def generator_weights_file(path: Path) -> Path:
     """The generator weights a path names: the file itself, or in a run / checkpoint
     directory the final (or newest checkpoint's EMA) generator."""
     if not path.is_dir():
         return path
+    return role_weights_file(checkpoint_dir(path), "generator")
+
+
+def load_weights_file(path: Path) -> dict[str, Tensor]:
+    """A safetensors file of tensors; every failure is a readable GccGanError."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.exists():
+        raise GccGanError(f"{path}: no such weights file")
+    if not path.is_file():
+        raise GccGanError(f"{path}: is not a file; expected a .safetensors weights file")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise GccGanError(f"{path}: not a readable safetensors file ({str(e).strip() or type(e).__name__})") from None
+
+
+def weights_for(role: str, weights: dict[str, Tensor], roles: tuple[str, ...], path: Path) -> dict[str, Tensor]:
+    """The canonical-layout tensors of one network: keys prefixed `generator.` /
+    `discriminator.` (one file for both) or, for a single network, unprefixed."""
+    prefix = f"{role}."
+    mine = {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+    if mine:
+        return mine
+    if len(roles) == 1 and not any(k.startswith(("generator.", "discriminator.")) for k in weights):
+        return weights
+    raise GccGanError(f"{path}: no tensors for the {role} (with --net both, keys must start with "
+                      f"'generator.' / 'discriminator.')")
+
+
+def weights_by_role(path: Path, roles: tuple[str, ...]) -> dict[str, dict[str, Tensor]]:
+    """Canonical-layout weights per network from a .safetensors file (see `weights_for`)
+    or a training checkpoint / run directory (the EMA generator when there is one)."""
+    if not path.is_dir():
+        given = load_weights_file(path)
+        return {role: weights_for(role, given, roles, path) for role in roles}
     ckpt = checkpoint_dir(path)
-    f = next((ckpt / n for n in CHECKPOINT_FILES["generator"] if (ckpt / n).is_file()), None)
-    if f is None:
-        raise GccGanError(f"{ckpt}: no {' or '.join(CHECKPOINT_FILES['generator'])} for the generator")
-    return f
+    return {role: load_weights_file(role_weights_file(ckpt, role)) for role in roles}
 
 
 def find_run(weights: Path) -> Path | None:
@@ -112,17 +160,22 @@ def load_run_genotype(spec: str, weights: Path, width: float | None,
     return run_genotype(spec, load_genotype(spec), weights, width, command)
 
 
-def genotype_for_weights(spec: str, weights: str | Path | None, width: float | None,
+def spec_name(spec: str | Genotype) -> str:
+    """How messages name a genotype: as the user typed it, or a Genotype by its name."""
+    return spec if isinstance(spec, str) else f"genotype {spec.name or spec.digest()[:12]}"
+
+
+def genotype_for_weights(spec: str | Genotype, weights: str | Path | None, width: float | None,
                          command: str) -> tuple[Genotype, dict, float | None]:
-    """(genotype, its analysed networks, width still to apply) for `spec` used with
-    `weights`: a training run's own genotype at its trained width (see `run_genotype`)
-    when the weights come from one, else `spec` itself at `width`."""
+    """(genotype, its analysed networks, width still to apply) for `spec` (FILE, zoo:NAME
+    or a Genotype) used with `weights`: a training run's own genotype at its trained width
+    (see `run_genotype`) when the weights come from one, else `spec` itself at `width`."""
     from ..genotype_dsl.analysis import analyze_genotype
     from ..genotype_dsl.io import load_and_analyze
 
-    g, infos = load_and_analyze(spec)
+    g, infos = (spec, analyze_genotype(spec)) if isinstance(spec, Genotype) else load_and_analyze(spec)
     if weights is not None:
-        trained = run_genotype(spec, g, Path(weights), width, command=command)
+        trained = run_genotype(spec_name(spec), g, Path(weights), width, command=command)
         if trained is not None:
             return trained, analyze_genotype(trained), None
     return g, infos, width
