@@ -64,6 +64,34 @@ def test_budget_halves_compiled_macs(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert compiled_cost(cand.generator).macs == int(by_name[p.stem]["compiled_macs"])
 
 
+def test_dggan_budget_halves_compiled_macs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DGGAN at half the unconstrained tiny result's compiled MACs: the tiny space (4x4 -> 16x16,
+    13 actions, K 2, p 0.4, 5 steps) with fewer training iterations per candidate so it runs
+    in seconds (the architectures and costs are the preset's; only the scores are rougher).
+    Every 16x16 network with the paper's 16-wide FADEs costs >= 1,133,824 MACs, so the limit
+    is reached only by the reachability pruning and narrower FADE blocks (spaces/dggan.py)."""
+    from gcc_gan.search.run import SearchRequest, search
+    from gcc_gan.search.spaces.dggan import cheapest_completion
+
+    fast = {"reward": "swd", "init_iters": 4, "child_iters": 2, "reward_images": 16, "batch_size": 4, "workers": 1}
+    free = search(SearchRequest(method="dggan", preset="tiny", out=tmp_path / "free", overrides=fast)).out
+    m_free = shown_macs(free / "genotype.json", capsys)
+    assert m_free >= 1_133_824  # base + two 16-wide FADEs (+ any G-convs)
+    limit = m_free // 2
+    out = search(SearchRequest(method="dggan", preset="tiny", out=tmp_path / "half",
+                               overrides={**fast, "max_macs": limit})).out
+    g = load_genotype(out / "genotype.json")
+    assert shown_macs(out / "genotype.json", capsys) <= limit
+    assert g.provenance.search_cost["compiled_macs"] <= limit and g.provenance.search_cost["budget_max_macs"] == limit
+    assert "FADE 8" in g.provenance.encoding["actions"]  # two 16-wide FADEs are over any such limit
+    table = rows(out / "candidates.csv")
+    trained = [r for r in table if r["status"] == "ok"]
+    assert any(r["status"] == "over budget" for r in table)
+    for r in trained:  # every trained state could still reach 16x16 within the limit
+        net = load_genotype(out / "candidates" / r["id"] / "genotype.json").generator
+        assert compiled_cost(cheapest_completion(net, 16, 8)).macs <= limit
+
+
 def test_budget_flags_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["search", "--iters", "2", "-o", str(tmp_path / "a"), "--max-macs", "lots"]) == 1
     assert "--max-macs 'lots'" in capsys.readouterr().err

@@ -36,6 +36,7 @@ from gcc_gan.search.spaces.dggan import (
     settle,
 )
 from gcc_gan.search.strategies.growth import (
+    Reach,
     allowed,
     doublings,
     normalise,
@@ -457,3 +458,69 @@ def test_budget_discards_children_before_training(tmp_path: Path) -> None:
     assert all(not (out / "candidates" / r["id"] / "weights.safetensors").exists()
                for r in capped if r["status"] == "over budget")
     assert (out / "pareto.csv").is_file() and (out / "pareto.png").is_file()
+
+
+def test_reachability_pruning_never_walks_into_a_dead_end() -> None:
+    """Compiler-aware DGGAN (issue 16): with the old per-child check a cheap child could be
+    admitted from which no route reached the target within the budget. `Reach` admits a
+    child only when its cheapest completion (remaining FADEs at the narrowest width) fits,
+    and a FADE takes the widest width that does; so every route planned by `plan_children`
+    ends at the target within the budget, whatever it draws."""
+    from gcc_gan.compiler.cost import Budget, compiled_cost
+    from gcc_gan.search.spaces.dggan import cheapest_completion, fade_g, fade_widths
+
+    cfg = make_config("dggan", "tiny", {"reward": "swd", "dg_p": 0.5})
+    acts = actions(cfg.dg_kernels, cfg.dg_filters)
+    g0, d0 = base_pair(cfg.d0, cfg.dg_channels, cfg.latent)
+    assert fade_widths(16, (8, 16, 32)) == [16, 8] and fade_widths(512, (32, 1024, 256)) == [512, 256, 32]
+    lo = compiled_cost(cheapest_completion(g0, 16, 8)).macs  # the cheapest network at 16x16
+    paper = compiled_cost(cheapest_completion(g0, 16, 16)).macs  # base + the paper's two FADEs
+    assert lo < paper // 2  # half the cheapest free result is reachable only with narrower FADEs
+
+    # one admission by hand: a limit between "FADE 16 then FADE 8" and "FADE 16 then FADE 16"
+    fade16_8 = compiled_cost(settle(fade_g(cheapest_completion(g0, 8, 16), 8))).macs
+    reach = Reach(Budget(max_macs=fade16_8), 16, 16, cfg.dg_filters)
+    a, c = reach.admit(g0, d0, FADE)
+    assert a == FADE and c.macs == fade16_8  # the paper's width stays completable
+    g1 = settle(grow(g0, d0, FADE, 16)[0])
+    a, c = reach.admit(g1, settle(grow(g0, d0, FADE, 16)[1]), FADE)
+    assert a == Action("FADE", 0, 8) and a.label == "FADE 8" and c.macs == fade16_8
+    big = Action("G-conv", 7, 32)
+    a, c = reach.admit(g0, d0, big)
+    assert a is None and c.macs > fade16_8
+    assert c.macs == compiled_cost(cheapest_completion(grow(g0, d0, big, 16)[0], 16, 8)).macs
+    assert reach.admit(g0, d0, Action("D-conv", 7, 32))[0] == Action("D-conv", 7, 32)  # D is never budgeted
+
+    # random walks through plan_children at budgets from the cheapest network to half the paper's
+    for limit in (lo, (lo + paper // 2) // 2, paper // 2):
+        reach = Reach(Budget(max_macs=limit), cfg.target, cfg.dg_channels, cfg.dg_filters)
+        for seed in range(2):
+            c_ = make_config("dggan", "tiny", {"reward": "swd", "dg_p": 0.5, "seed": seed})
+            nets = {"c0": (g0, d0)}
+            st = {"step": 0, "parents": ["c0"], "nodes": {"c0": {"resolution": 4}}}
+            for step in range(c_.max_steps):
+                st["step"] = step
+                kids = plan_children(st, c_, acts, "topk", lambda p, a, r=reach, n=nets: r.admit(*n[p], a))
+                ok = [k for k in kids if k.get("status") != "over budget"]
+                assert ok, f"step {step + 1}: a dead end at MACs <= {limit}"
+                for k in kids:
+                    g, d = grow(*nets[k["parent"]], Action.from_dict(k["action"]), c_.dg_channels)
+                    g, d = settle(g), settle(d)
+                    assert (k["completion_macs"] <= limit) == (k.get("status") != "over budget")
+                    if k.get("status") != "over budget":
+                        nets[k["id"]] = (g, d)
+                        st["nodes"][k["id"]] = {"resolution": resolution(d)}
+                        assert compiled_cost(g).macs <= k["completion_macs"]
+                st["parents"] = [k["id"] for k in ok][:2]  # any two: pruning must not depend on scores
+            assert all(st["nodes"][p]["resolution"] == 16 and compiled_cost(nets[p][0]).macs <= limit
+                       for p in st["parents"])
+
+
+def test_budget_below_the_cheapest_network_fails_before_training(tmp_path: Path) -> None:
+    from gcc_gan.errors import GccGanError
+    from gcc_gan.search.run import SearchRequest, search
+
+    with pytest.raises(GccGanError, match=r"no network in the DGGAN space reaches 16x16 within the budget .*"
+                                          r"base plus 2 FADE\(s\) with 8-wide G blocks, compiles to 340,224 MACs"):
+        search(SearchRequest(method="dggan", out=tmp_path / "x", overrides={"reward": "swd", "max_macs": 340_000}))
+    assert not (tmp_path / "x").exists()

@@ -2,8 +2,9 @@
 
 Every searcher uses one of three hooks:
 
-* `admit(budget, net)` — discard-before-training (random search, DGGAN children, AutoGAN
-  candidates): the compiled cost, and whether it fits;
+* `admit(budget, net)` — discard-before-training (random search, AutoGAN candidates): the
+  compiled cost, and whether it fits (DGGAN admits a child by the cost of its cheapest
+  completion to the target instead: `strategies/growth.py`, `Reach`);
 * `ExpectedCost` — differentiable searchers (AdversarialNAS, DEGAS): the expected compiled
   cost under the architecture distribution as a function of α, and the Lagrangian penalty
   added to G's architecture loss;

@@ -18,6 +18,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .plots import PALETTE, _save
+from .spaces.dggan import Action
 
 UNIT = {"fid": "FID", "swd": "SWD ×1e3"}
 
@@ -26,7 +27,7 @@ def _label(n: dict[str, Any]) -> str:
     a = n.get("action")
     if not a:
         return "base"
-    return a["kind"] if a["kind"] == "FADE" else f"{a['kind']} {a['kernel']}x{a['kernel']} {a['filters']}"
+    return Action.from_dict(a).label
 
 
 def plot_tree(nodes: list[dict[str, Any]], route: set[str], path: Path, metric: str, policy: str) -> None:

@@ -6,7 +6,9 @@ the one op registry (pixel_norm, leaky_relu, minibatch_stddev, conv, upsample, a
 * `G-conv k f`: a conv k×k with f filters (+ leaky ReLU 0.2, pixel norm) before G's toRGB;
 * `D-conv k f`: a conv k×k with f filters (+ leaky ReLU 0.2) right after D's fromRGB;
 * `FADE`: both double their resolution with a ProgGAN block (G: upsample + 2× conv3×3 and a
-  new toRGB; D: a new fromRGB + 2× conv3×3 + avg-pool), faded in.
+  new toRGB; D: a new fromRGB + 2× conv3×3 + avg-pool), faded in. Its blocks are
+  `dg_channels` wide, as in the paper; only under a compute budget may G's new block be
+  narrower (`FADE w`, see `fade_widths`), the one extension of the paper's space.
 
 The fade-in is the trainer's α schedule over the DSL network itself: while fading, the
 grown network keeps the old path as a second edge into one node (G: the image node gets
@@ -41,11 +43,13 @@ LRELU = 0.2
 class Action:
     kind: str  # "G-conv", "D-conv" or "FADE"
     kernel: int = 0
-    filters: int = 0
+    filters: int = 0  # FADE: the width of G's new block (0: the space's dg_channels)
 
     @property
     def label(self) -> str:
-        return self.kind if self.kind == "FADE" else f"{self.kind} {self.kernel}x{self.kernel} {self.filters}"
+        if self.kind == "FADE":
+            return f"FADE {self.filters}" if self.filters else "FADE"
+        return f"{self.kind} {self.kernel}x{self.kernel} {self.filters}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "kernel": self.kernel, "filters": self.filters}
@@ -136,9 +140,30 @@ def grow(g: Network, d: Network, a: Action, fade_channels: int) -> tuple[Network
         return grow_g(g, a.kernel, a.filters), d
     if a.kind == "D-conv":
         return g, grow_d(d, a.kernel, a.filters)
-    if a.kind == "FADE":
-        return fade_g(g, fade_channels), fade_d(d, fade_channels)
+    if a.kind == "FADE":  # a budget may narrow G's new block (a.filters); D's is never budgeted
+        return fade_g(g, a.filters or fade_channels), fade_d(d, fade_channels)
     raise ValueError(f"unknown action {a.kind!r}")
+
+
+def fade_widths(channels: int, filters: tuple[int, ...]) -> list[int]:
+    """The widths a FADE may give G's new block under a compute budget, widest first: the
+    paper's `channels`, then the narrower conv widths the action set already offers (tiny:
+    16, 8; paper: 512 … 32). Without a budget every FADE is `channels` wide (the paper)."""
+    return sorted({channels, *(f for f in filters if f < channels)}, reverse=True)
+
+
+def cheapest_completion(g: Network, target: int, width: int) -> Network:
+    """G grown from `g` to the target resolution by FADEs alone, each `width` wide (settled):
+    the route's cheapest completion when `width` is the narrowest FADE width (G- and D-convs
+    only add layers). The budgeted search admits a state only when this fits (reachability
+    pruning, strategies/growth.py), so it never admits a dead end. The check is sufficient,
+    not exact: a narrow G-conv narrows the next FADE's first conv's input, and could in
+    principle complete a state this rejects (in the tiny space every G-conv costs more than
+    it saves)."""
+    g = settle(g)
+    while _g_res(g) < target:
+        g = settle(fade_g(g, width))
+    return g
 
 
 def grow_g(g: Network, k: int, f: int) -> Network:

@@ -8,6 +8,16 @@ resolution (§2.6.1); the top K children become the parents (parents never survi
 the remaining steps equal the remaining doublings, only FADE is allowed (§2.6.2); the
 emitted candidate is the best one at the target resolution.
 
+Under a compute budget (`--max-macs / --max-params / --max-latency`, issue 16) the search
+prunes by reachability (`Reach`): a child is admitted only when its cheapest completion —
+the child plus the remaining FADEs at the narrowest FADE width, priced by the compiler's
+cost model on the IR, without training — fits the budget, so every trained state can still
+reach the target within it and the search never walks into a dead end. A drawn pair that
+fails is recorded as 'over budget' (never trained). A FADE takes the widest width of
+`fade_widths` whose child stays completable: the paper's width whenever the budget allows,
+a narrower G block only where it must (the one extension of the paper's space; without a
+budget the search is the paper's, draw for draw).
+
 Random search (`--method random --space dggan`): R routes from the same base candidate,
 each step every route takes one uniformly drawn allowed action (the same forcing rule), so
 every route ends at the target resolution; R defaults to DGGAN's expected number of children
@@ -32,6 +42,7 @@ import json
 import math
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +52,11 @@ from rich.console import Console
 
 from ...atomic import atomic_write_bytes, atomic_write_text
 from ...checkpoints import clean_partial, console_warner, load_newest, write_checkpoint
+from ...compiler.cost import Budget, Cost
 from ...errors import GccGanError
 from ...genotype_dsl.model import Genotype, Network, Provenance
 from ...train.trainer import mix_seed
-from ..budget import admit, budget_record, check_final
+from ..budget import budget_record, check_final
 from ..config import SearchConfig
 from ..spaces.dggan import (
     FADE,
@@ -53,7 +65,9 @@ from ..spaces.dggan import (
     actions,
     alpha_at,
     base_pair,
+    cheapest_completion,
     equalized_lr,
+    fade_widths,
     grow,
     inherit,
     net_cost,
@@ -187,31 +201,89 @@ def allowed(acts: list[Action], res: int, target: int, remaining: int) -> list[A
     return [a for a in acts if a.kind != "FADE" or left > 0]
 
 
-def plan_children(state: dict[str, Any], cfg: SearchConfig, acts: list[Action], policy: str) -> list[dict[str, Any]]:
-    """The step's children, a pure function of (seed, step, parents)."""
+Admit = Callable[[str, Action], tuple[Action | None, Cost]]  # (parent, action) → admitted action or None
+
+
+class Reach:
+    """Reachability pruning under a budget: a state is kept only when its cheapest completion
+    (`cheapest_completion`: the remaining FADEs at the narrowest FADE width) compiles within
+    the budget. Priced by the compiler's cost model on the IR (`Budget.cost`), no training."""
+
+    def __init__(self, budget: Budget, target: int, channels: int, filters: tuple[int, ...]) -> None:
+        self.budget, self.target, self.channels = budget, target, channels
+        self.widths = fade_widths(channels, filters)
+
+    def completion(self, g: Network) -> Cost:
+        return self.budget.cost(cheapest_completion(g, self.target, self.widths[-1]))
+
+    def admit(self, g: Network, d: Network, a: Action) -> tuple[Action | None, Cost]:
+        """The action as admitted (a FADE with the widest width that stays completable) and
+        the child's completion cost, or None and the cheapest completion cost seen."""
+        options = [a] if a.kind != "FADE" else [FADE if w == self.channels else Action("FADE", 0, w)
+                                                 for w in self.widths]
+        cost: Cost | None = None
+        for b in options:
+            cost = self.completion(grow(g, d, b, self.channels)[0])
+            if self.budget.fits(cost):
+                return b, cost
+        assert cost is not None
+        return None, cost
+
+
+def plan_children(state: dict[str, Any], cfg: SearchConfig, acts: list[Action], policy: str,
+                  admit: Admit | None = None) -> list[dict[str, Any]]:
+    """The step's children, a pure function of (seed, step, parents) — and, under a budget,
+    of `admit` (the reachability pruning): a drawn pair it rejects is planned as an 'over
+    budget' child (recorded, never trained); the empty-set rule and random routes draw among
+    admissible actions only. Ids and seeds follow the draw order, so without rejections the
+    plan is the unbudgeted one."""
     s = state["step"]
     rng = np.random.default_rng(mix_seed(cfg.seed, s, 7))
     remaining = cfg.max_steps - s
     nodes = state["nodes"]
-    pairs: list[tuple[str, Action]] = []
+    seen: dict[tuple[str, Action], tuple[Action | None, Cost | None]] = {}
+
+    def ok(p: str, a: Action) -> tuple[Action | None, Cost | None]:
+        if admit is None:
+            return a, None
+        if (p, a) not in seen:
+            seen[(p, a)] = admit(p, a)
+        return seen[(p, a)]
+
+    def options(p: str, al: list[Action]) -> list[tuple[Action, Cost | None]]:
+        return [(b, c) for b, c in (ok(p, a) for a in al) if b is not None]
+
+    per = [(p, allowed(acts, nodes[p]["resolution"], cfg.target, remaining)) for p in state["parents"]]
+    planned: list[tuple[str, Action, Cost | None, bool]] = []  # (parent, action, completion cost, admitted)
     if policy == "topk":
-        per = [(p, allowed(acts, nodes[p]["resolution"], cfg.target, remaining)) for p in state["parents"]]
         draws = rng.random(sum(len(a) for _, a in per))
-        i = 0
-        for p, al in per:
-            for a in al:
-                if draws[i] < cfg.dg_p:
-                    pairs.append((p, a))
-                i += 1
-        if not pairs:  # notes §2.6.3: no pair kept, so one action per parent
-            pairs = [(p, al[int(rng.integers(len(al)))]) for p, al in per]
+        drawn = [pa for pa, x in zip(((p, a) for p, al in per for a in al), draws) if x < cfg.dg_p]
+        for p, a in drawn:
+            b, c = ok(p, a)
+            planned.append((p, a if b is None else b, c, b is not None))
+        if not any(adm for *_, adm in planned):  # notes §2.6.3: no pair kept, so one action per parent
+            for p, al in per:
+                opts = options(p, al)
+                if opts:
+                    b, c = opts[int(rng.integers(len(opts)))]
+                    planned.append((p, b, c, True))
             state.setdefault("resampled", []).append(s)
-    else:  # random routes: one uniform allowed action per route
-        for p in state["parents"]:
-            al = allowed(acts, nodes[p]["resolution"], cfg.target, remaining)
-            pairs.append((p, al[int(rng.integers(len(al)))]))
-    return [{"id": f"s{s + 1}-{j:03d}", "parent": p, "action": a.to_dict(), "step": s + 1,
-             "seed": mix_seed(cfg.seed, s + 1, j)} for j, (p, a) in enumerate(pairs)]
+    else:  # random routes: one uniform allowed (and admissible) action per route
+        for p, al in per:
+            opts = options(p, al)
+            if opts:  # none: the route ends (only possible at the target under a budget)
+                b, c = opts[int(rng.integers(len(opts)))]
+                planned.append((p, b, c, True))
+    out = []
+    for j, (p, a, c, adm) in enumerate(planned):
+        child: dict[str, Any] = {"id": f"s{s + 1}-{j:03d}", "parent": p, "action": a.to_dict(), "step": s + 1,
+                                 "seed": mix_seed(cfg.seed, s + 1, j)}
+        if c is not None:  # under a budget: the compiled MACs of the child's cheapest completion
+            child["completion_macs"] = c.macs
+            if not adm:
+                child["status"] = "over budget"
+        out.append(child)
+    return out
 
 
 def normalise(records: list[dict[str, Any]]) -> None:
@@ -242,13 +314,16 @@ class GrowthSearch:
         self.policy = "topk" if cfg.method == "dggan" else "random"
         self.acts = actions(cfg.dg_kernels, cfg.dg_filters)
         self.routes = cfg.routes or max(1, round(expected_children(cfg, len(self.acts)) / cfg.max_steps))
+        self.reach = Reach(cfg.budget, cfg.target, cfg.dg_channels, cfg.dg_filters) if cfg.budget.active else None
         self.inception_weights = inception_weights
         self.events = 0
         self.state: dict[str, Any] = {}
         self.resumed_from: int | None = None  # the step a --resume continued from
 
     def preflight(self) -> None:
-        """Fail before any training (and in this process) when the FID weights are missing."""
+        """Fail before any training (and in this process) when the FID weights are missing or
+        no network within the budget reaches the target."""
+        self.check_base()
         if self.cfg.reward == "fid":
             from ...bench.inception import resolve_weights
 
@@ -316,27 +391,52 @@ class GrowthSearch:
         assert geno.generator is not None and geno.discriminator is not None
         return geno.generator, geno.discriminator
 
+    def admit(self) -> Admit | None:
+        """The reachability pruning for `plan_children` (None without a budget)."""
+        reach = self.reach
+        if reach is None:
+            return None
+        nets: dict[str, tuple[Network, Network]] = {}
+
+        def admit(p: str, a: Action) -> tuple[Action | None, Cost]:
+            if p not in nets:
+                nets[p] = self.networks(p)
+            return reach.admit(*nets[p], a)
+        return admit
+
+    def check_base(self) -> None:
+        """Under a budget, fail before any training when even the cheapest network that reaches
+        the target (the base plus the FADEs at the narrowest width) is over it."""
+        if self.reach is None:
+            return
+        cfg = self.cfg
+        g, _ = base_pair(cfg.d0, cfg.dg_channels, cfg.latent)
+        c = self.reach.completion(g)
+        if not cfg.budget.fits(c):
+            n = doublings(cfg.d0, cfg.target)
+            raise GccGanError(
+                f"no network in the DGGAN space reaches {cfg.target}x{cfg.target} within the budget "
+                f"({cfg.budget.describe()}): the cheapest, the base plus {n} FADE(s) with {self.reach.widths[-1]}-wide "
+                f"G blocks, compiles to {c.macs:,} MACs, {c.params:,} params")
+
     def run_jobs(self, planned: list[dict[str, Any]], executor: Any, label: str) -> None:
         from ...executor.base import Job
 
         todo = [c for c in planned if c["id"] not in self.state["nodes"]]
         jobs = []
-        budget = self.cfg.budget
         for c in todo:
+            if c.get("status") == "over budget":  # the plan's reachability pruning: discarded before training
+                self.state["nodes"][c["id"]] = {**c, "score": None, "resolution": None, "iters": 0, "sha256": None}
+                self.log({"event": "candidate", "id": c["id"], "parent": c.get("parent"), "step": c["step"],
+                          "action": Action.from_dict(c["action"]).label, "status": "over budget",
+                          "completion_macs": c["completion_macs"]})
+                continue
             if c.get("parent"):
                 g, d = grow(*self.networks(c["parent"]), Action.from_dict(c["action"]), self.cfg.dg_channels)
                 iters = self.cfg.child_iters
             else:
                 g, d = base_pair(self.cfg.d0, self.cfg.dg_channels, self.cfg.latent)
                 iters = self.cfg.init_iters
-            if budget.active:  # compiler-aware search: a child over budget is discarded before training
-                ok, cost = admit(budget, settle(g))  # what it is once trained (α = 1), and is stored
-                if not ok:
-                    self.state["nodes"][c["id"]] = {**c, "status": "over budget", "score": None, "resolution": None,
-                                                    "iters": 0, "sha256": None, "compiled_macs": cost.macs}
-                    self.log({"event": "candidate", "id": c["id"], "parent": c.get("parent"), "step": c["step"],
-                              "status": "over budget", "compiled_macs": cost.macs})
-                    continue
             jobs.append(Job(c["id"], train_candidate, (self.job_spec(c, g, d, iters),), threads=1))
         by_id = {c["id"]: c for c in todo}
 
@@ -377,9 +477,7 @@ class GrowthSearch:
             self.run_jobs([base], ex, "base")
         if self.state["nodes"]["c0"]["score"] is None:
             c0 = self.state["nodes"]["c0"]
-            why = (f"its generator compiles to {c0['compiled_macs']:,} MACs, over the budget "
-                   f"({self.cfg.budget.describe()})" if c0["status"] == "over budget" else c0.get("error") or "diverged")
-            raise GccGanError(f"the base candidate failed ({why})")
+            raise GccGanError(f"the base candidate failed ({c0.get('error') or 'diverged'})")
         if not self.state["parents"] and self.state["step"] == 0:
             self.state["parents"] = ["c0"] if self.policy == "topk" else ["c0"] * self.routes
         steps_run = 0
@@ -387,10 +485,20 @@ class GrowthSearch:
             if stop_after is not None and steps_run >= stop_after:
                 return self.state
             if not self.state["planned"]:
-                self.state["planned"] = plan_children(self.state, cfg, self.acts, self.policy)
+                self.state["planned"] = plan_children(self.state, cfg, self.acts, self.policy, self.admit())
                 self.save()
             planned = self.state["planned"]
             s = self.state["step"] + 1
+            if all(c.get("status") == "over budget" for c in planned):
+                # under a budget, every parent is at the target and none can grow within it
+                # (below the target a FADE always can: pruning keeps only completable states)
+                self.run_jobs(planned, ex, f"step {s}")
+                self.console.print(f"step {s}/{cfg.max_steps}: no child of the parents fits the budget; the search "
+                                   "ends here", highlight=False)
+                self.log({"event": "step", "step": s, "children": len(planned), "parents": [], "ended": True})
+                self.state.update(step=cfg.max_steps, planned=[], elapsed_s=time.perf_counter() - t0)
+                self.save()
+                break
             self.console.print(f"step {s}/{cfg.max_steps}: {len(planned)} children of {len(set(self.state['parents']))} "
                                "parent(s)", highlight=False)
             self.run_jobs(planned, ex, f"step {s}")
@@ -475,7 +583,9 @@ def finish(gs: GrowthSearch, wall: float) -> Genotype:
                   "policy": gs.policy, "routes": gs.routes if gs.policy == "random" else None,
                   "reward": cfg.reward, "reward_kind": "FID (Inception)" if cfg.reward == "fid"
                   else "SWD x 1e3 (explicit proxy, no Inception weights)", "d0": cfg.d0, "target": cfg.target,
-                  "max_steps": cfg.max_steps},
+                  "max_steps": cfg.max_steps,
+                  # under a budget: the G-block widths a FADE could take (widest that stays completable)
+                  **({"fade_widths": gs.reach.widths} if gs.reach is not None else {})},
         notes=f"gcc-gan search --method {cfg.method}" + (" --space dggan" if cfg.method == "random" else "")
         + f" --preset {cfg.preset} --k {cfg.dg_k} --p {cfg.dg_p} --reward {cfg.reward}")
     prov.search_cost.update(budget_record(cfg.budget, check_final(cfg.budget, g)))
