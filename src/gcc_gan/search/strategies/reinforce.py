@@ -235,7 +235,7 @@ class AutoGanSearcher(Searcher):
             return self.native([ch[f"t{j}"] for j in range(len(sizes))]).network
 
         probs = {e: [1.0] * n for e, n in edges.items()}
-        fixed, _, _ = repair({f"t{j}": v for j, v in enumerate(arch)}, probs, edges, build, cfg.budget)
+        fixed, _, _ = repair({f"t{j}": v for j, v in enumerate(arch)}, probs, edges, build, self.cfg.budget)
         return [fixed[f"t{j}"] for j in range(len(sizes))]
 
     # ------------------------------------------------------------------ the run loop
