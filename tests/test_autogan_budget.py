@@ -151,3 +151,36 @@ def test_search_at_half_the_unconstrained_compiled_macs(tmp_path: Path, capsys: 
 def test_unreachable_budget_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(GccGanError, match="no architecture within the budget"):
         _search(tmp_path / "x", max_macs=1000)
+
+
+def test_budgeted_search_resumes_exactly(tmp_path: Path) -> None:
+    """The switchable BNs are checkpointed with the supernet, and scoring a child (BN
+    re-calibration) leaves the shared statistics as they were: stop + resume = one run."""
+    over = {**SMALL, "max_macs": 150_000}
+    full, part = tmp_path / "full", tmp_path / "part"
+    search(SearchRequest(method="autogan", data=DATA, out=full, device="cpu", overrides=over))  # type: ignore[arg-type]
+    search(SearchRequest(method="autogan", data=DATA, out=part, device="cpu", overrides=over,  # type: ignore[arg-type]
+                         stop_after=7))
+    search(SearchRequest(method="autogan", data=DATA, out=part, device="cpu", overrides=over,  # type: ignore[arg-type]
+                         resume=True))
+    assert json.loads((full / "topk.json").read_text()) == json.loads((part / "topk.json").read_text())
+    a, b = (load_file(str(p / "child.safetensors")) for p in (full, part))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_scoring_a_child_leaves_the_shared_statistics() -> None:
+    """BN re-calibration before a child's reward works on the child's own statistics and
+    puts the shared (and switchable) BN buffers back afterwards."""
+    from gcc_gan.search.config import make_config
+    from gcc_gan.search.strategies.reinforce import AutoGanSearcher
+    from gcc_gan.train.data import load_dataset
+
+    cfg = make_config("autogan", "tiny", {**SMALL, "max_macs": 150_000})
+    s = AutoGanSearcher(cfg, torch.device("cpu"))
+    s.bind_data(load_dataset(DATA, cfg.size))
+    tokens = [1, 1, 0, 1, 3]  # pre-activation, BN, bilinear, shortcut, ×0.25
+    with torch.no_grad():
+        s.g.child(tokens).train()(torch.randn(8, cfg.latent) * 3 + 1)  # statistics unlike the calibration's
+    before = {k: v.clone() for k, v in s.g.state_dict().items()}
+    s._reward(tokens, 0)
+    assert all(torch.equal(before[k], v) for k, v in s.g.state_dict().items())
