@@ -23,6 +23,12 @@ from scratch and keeps the best; `gcc-gan train` does that for each topk.json ve
 Follows the official code where paper and code differ (notes §1.3), except where `clean`
 mode fixes its quirks (§1.4); unused shared parameters get no Adam step (modern
 `zero_grad(set_to_none)`), where the official PyTorch 1.x zeroed their gradients.
+
+Under a budget (`--max-macs / --max-params / --max-latency`; gcc-gan's extension): a
+full-depth child over budget is penalised in the reward and never enters the final top-K
+(`fits`), and every cell also gets a width token (spaces/autogan.py): a child is then a
+token vector with the cell's width last, `split_tokens` gives the AutoGAN vector and the
+widths, and each child's BN statistics are re-estimated before it is scored (`_calibrate`).
 """
 
 from __future__ import annotations
