@@ -105,9 +105,11 @@ class Narrow(nn.Module):
     """A shared conv (or transposed conv) run at fewer channels: the first `cout` output and
     the first `cin` input channels of its weights (slimmable networks' weight sharing across
     widths; BN is not sliced but switched, see SharedGenerator). Its parameters are the
-    shared module's (gradients land in the slices); its state_dict holds the slices under
-    the plain module's names, so a narrowed child's state_dict is its genotype's canonical
-    weight layout."""
+    shared module's (gradients land in the slices; the channels outside get a zero gradient,
+    so Adam still moves them by their momentum, as in slimmable training with one shared
+    optimizer — unlike a slot the child does not use at all); its state_dict holds the
+    slices under the plain module's names, so a narrowed child's state_dict is its
+    genotype's canonical weight layout."""
 
     def __init__(self, base: nn.Module, cin: int, cout: int) -> None:
         super().__init__()
