@@ -389,7 +389,8 @@ class AutoGanSearcher(Searcher):
         if self.final is None:
             self.final = self.topk(self.cfg.iters, distinct=True, min_distinct=True)
             if self.widths:  # the emitted child keeps the BN statistics its reward was measured with
-                self._calibrate(self.g.child(self.final[0]["arch"]), mix_seed(self.cfg.seed, self.cfg.iters, 77) % 2**31)
+                seed = mix_seed(self.cfg.seed, self.cfg.iters, 77) % 2**31  # topk()'s reward seed
+                self._calibrate(self.g.child(self.final[0]["arch"]), seed)
         return self.final
 
     def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
