@@ -28,6 +28,7 @@ from gcc_gan.search.spaces.autogan import (
     WIDTHS,
     Narrow,
     SharedGenerator,
+    cheapest_cost,
     child_native,
     split_tokens,
     stage_of,
@@ -127,8 +128,7 @@ def test_search_at_half_the_unconstrained_compiled_macs(tmp_path: Path, capsys: 
     assert m_free == compiled_cost(g_free.generator).macs
     limit = m_free // 2
     # no child of AutoGAN's own space (every width gf) fits: the widths are what makes it reachable
-    cheapest = autogan_generator([0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0], gf=8, latent=6, bottom=2).network
-    assert compiled_cost(cheapest).macs > limit
+    assert cheapest_cost(8, 6, 2, False)[0] > limit
     out = _search(tmp_path / "half", max_macs=limit)
     g = load_genotype(out / "genotype.json")
     assert g.generator is not None
@@ -148,9 +148,20 @@ def test_search_at_half_the_unconstrained_compiled_macs(tmp_path: Path, capsys: 
     assert cli(["validate", str(out / "genotype.json")]) == 0
 
 
-def test_unreachable_budget_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(GccGanError, match="no architecture within the budget"):
-        _search(tmp_path / "x", max_macs=1000)
+def test_unreachable_budget_is_a_clear_error_before_training(tmp_path: Path) -> None:
+    """`cheapest_cost` bounds every child of the space from below (random children never
+    compile cheaper), so a limit under it fails at once, with nothing written."""
+    macs, params = cheapest_cost(8, 6, 2, True)
+    rng = np.random.default_rng(1)
+    for _ in range(150):
+        tokens = [int(rng.integers(n)) for s in range(3) for n in stage_tokens(s, True)]
+        c = compiled_cost(child_native(tokens, 8, 6, 2, True).network)
+        assert c.macs >= macs and c.params >= params
+    assert cheapest_cost(8, 6, 2, False)[0] > macs
+    for over in ({"max_macs": macs - 1}, {"max_params": params - 1}):
+        with pytest.raises(GccGanError, match="no architecture within the budget"):
+            _search(tmp_path / "x", **over)
+        assert not (tmp_path / "x").exists()
 
 
 def test_budgeted_search_resumes_exactly(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ is no width token, and the search is exactly AutoGAN's.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import OrderedDict
 from typing import Any, Sequence
@@ -42,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...compiler.cost import compiled_cost
 from ...compiler.interpreter import Interpreter, build_op
 from ...genotype_dsl.analysis import NetInfo, OpInfo, analyze
 from ...genotype_dsl.encodings import (
@@ -99,6 +101,23 @@ def split_tokens(tokens: Sequence[int], widths: bool = False) -> tuple[list[int]
 def child_native(tokens: Sequence[int], gf: int, latent: int, bottom: int, widths: bool = False) -> Native:
     arch, ws = split_tokens(tokens, widths)
     return autogan_generator(arch, gf=gf, latent=latent, bottom=bottom, widths=ws)
+
+
+@functools.lru_cache(maxsize=16)
+def cheapest_cost(gf: int, latent: int, bottom: int, widths: bool) -> tuple[int, int]:
+    """(fewest compiled MACs, fewest compiled parameters) of any full-depth child: every
+    cell at its narrowest width, no norm, shortcut or skip (each only adds compiled cost,
+    as does width), minimised over every cell's conv type and upsampling (216 children)."""
+    w = WIDTHS.index(min(WIDTHS))
+    best: tuple[int, int] | None = None
+    for choice in itertools.product(itertools.product((0, 1), (0, 1, 2)), repeat=STAGES):
+        tokens: list[int] = []
+        for k, (conv, up) in enumerate(choice):
+            tokens += [conv, 0, up, 0] + ([0] if k else []) + ([w] if widths else [])
+        c = compiled_cost(child_native(tokens, gf, latent, bottom, widths).network)
+        best = (c.macs, c.params) if best is None else (min(best[0], c.macs), min(best[1], c.params))
+    assert best is not None
+    return best
 
 
 class Narrow(nn.Module):

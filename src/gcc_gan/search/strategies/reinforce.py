@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...atomic import atomic_write_bytes, atomic_write_text
+from ...errors import GccGanError
 from ...genotype_dsl.encodings import sngan_discriminator
 from ...genotype_dsl.model import Network
 from ...train.trainer import mix_seed
@@ -51,8 +52,10 @@ from ..budget import admit
 from ..config import SearchConfig
 from ..rewards import DESCRIPTION, Reward, resize
 from ..spaces.autogan import (
+    WIDTHS,
     GrowingDiscriminator,
     SharedGenerator,
+    cheapest_cost,
     child_native,
     split_tokens,
     stage_of,
@@ -77,6 +80,8 @@ class AutoGanSearcher(Searcher):
         # under a budget, each cell's width is searched too (spaces/autogan.py: without it no
         # child of AutoGAN's space can meet a tight budget); without one, AutoGAN's space exactly
         self.widths = cfg.budget.active
+        if self.widths:
+            self._check_reachable()
         self.per = cfg.shared_steps + cfg.ctrl_steps
         self.stage = 0
         self.n_resets = 0
@@ -96,6 +101,16 @@ class AutoGanSearcher(Searcher):
         self._new_controller()
 
     # ------------------------------------------------------------------ construction
+    def _check_reachable(self) -> None:
+        """A MACs / params limit below every child of the space is an error before any
+        training (latency has no such bound: it is checked on the children)."""
+        b = self.cfg.budget
+        macs, params = cheapest_cost(self.cfg.gf, self.cfg.latent, self.cfg.bottom, self.widths)
+        if (b.max_macs is not None and macs > b.max_macs) or (b.max_params is not None and params > b.max_params):
+            raise GccGanError(f"no architecture within the budget ({b.describe()}) exists in the AutoGAN space at "
+                              f"gf {self.cfg.gf}: its cheapest child (every cell ×{min(WIDTHS):g} wide) compiles to "
+                              f"{macs:,} MACs and the one with the fewest parameters to {params:,}")
+
     def bind_data(self, data: Any) -> None:
         self.data = data
         self.reward_fn = Reward(self.cfg.reward, self.cfg.reward_images, data, self.device,
