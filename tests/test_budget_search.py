@@ -102,10 +102,11 @@ def test_budget_flags_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_autogan_budget_penalises_and_derives_within(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The tiny AutoGAN space's cheapest child compiles to ~1.24 M MACs (half of a free
-    search's result is out of reach): a limit between that and a free result's cost."""
+    """The tiny preset at half the unconstrained seed-0 result's compiled MACs (1,431,872 / 2;
+    README): out of reach of AutoGAN's own space (cheapest child 1,242,432), reached through
+    the width search a budget adds (tests/test_autogan_budget.py computes the half itself)."""
     out = tmp_path / "ag"
-    limit = 1_300_000
+    limit = 715_936
     assert cli(["search", "--method", "autogan", "--preset", "tiny", "--reward", "swd", "-o", str(out),
                 "--max-macs", str(limit)]) == 0
     assert shown_macs(out / "genotype.json", capsys) <= limit

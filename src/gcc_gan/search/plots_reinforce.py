@@ -23,8 +23,10 @@ def _choice_names(token: str, n: int) -> list[str]:
 
 def plot_controller(history: Path, rewards: list[dict[str, Any]], events: list[dict[str, Any]], path: Path) -> None:
     rows = read_history(history)
-    fig = Figure(figsize=(13, 9.5))
-    axes = fig.subplots(4, 5, squeeze=False)
+    # a budgeted search also picks each cell's width (spaces/autogan.py): one more column
+    kinds = TOKEN_NAMES + (("width",) if any(k.endswith(".width") for r in rows for k in r.get("tokens", {})) else ())
+    fig = Figure(figsize=(13 * len(kinds) / 5, 9.5))
+    axes = fig.subplots(4, len(kinds), squeeze=False)
     grows = [e["step"] for e in events if e["kind"] == "grow"]
     resets = [e["step"] for e in events if e["kind"] == "reset"]
 
@@ -44,11 +46,12 @@ def plot_controller(history: Path, rewards: list[dict[str, Any]], events: list[d
         ax.set_xlim(0, end)
         marks(ax)
         ax.tick_params(labelsize=6)
-    axes[0][4].set_axis_off()
+    for c in range(4, len(kinds)):
+        axes[0][c].set_axis_off()
     axes[0][4].text(0, 0.5, "grey: growth (new stage, new controller)\nred dashed: dynamic reset\n"
                     "token panels: the controller's\nprobabilities along its most\nlikely sequence", fontsize=7)
     for cell in range(3):
-        for t, kind in enumerate(TOKEN_NAMES):
+        for t, kind in enumerate(kinds):
             ax = axes[cell + 1][t]
             name = f"cell{cell + 1}.{kind}"
             pts = [(r["step"], r["tokens"][name]) for r in rows if name in r.get("tokens", {})]

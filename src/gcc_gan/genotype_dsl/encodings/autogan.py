@@ -12,6 +12,10 @@ Pre-activation cell: [norm ->] ReLU -> up -> conv3x3 (=h, + skip-ins) -> [norm -
 conv3x3. Post-activation: up -> conv3x3 -> [norm ->] ReLU (=h, + skip-ins) -> conv3x3 ->
 [norm ->] ReLU. Stem: linear to bottom×bottom; head: BN -> ReLU -> conv3x3 -> tanh.
 
+`widths` (not AutoGAN's: gcc-gan's width search under a compiled-cost budget, see
+search/spaces/autogan.py) gives each cell's channels as a multiple of gf (its `h` and `out`
+nodes); the stem stays at gf. Without it every cell is gf wide, as published.
+
 Checkpoint layouts: `refs` are the hand-written `models/` names (`c1`, `c2`, `n1`, `n2`,
 `c_sc`, `skip_in_ops.i` over the cell's skip-ins); `layouts["search"]` are the search
 code's (`models_search/shared_gan.py`, what `train_derived.py` saves): `pre_conv1.conv`,
@@ -57,9 +61,23 @@ def _up_ops(mode: str, scale: int) -> list[OpCall]:
     return [op("upsample", mode=mode, scale=scale)]
 
 
-def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bottom: int = 4) -> Native:
+def parse_widths(widths: Sequence[float], n_cells: int) -> list[float]:
+    """Per-cell width multipliers: one positive number per cell."""
+    try:
+        ws = [float(w) for w in widths]
+        ok = all(not isinstance(w, (str, bytes, bool)) for w in widths)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or len(ws) != n_cells or not all(0 < w <= 64 for w in ws):
+        raise GccGanError(f"AutoGAN widths must be one positive multiplier of gf per cell ({n_cells}), got {widths!r}")
+    return ws
+
+
+def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bottom: int = 4,
+                      widths: Sequence[float] | None = None) -> Native:
     cells = parse_autogan_arch(arch)
     check_sizes(gf=gf, latent=latent, bottom=bottom)
+    ws = [1.0] * len(cells) if widths is None else parse_widths(widths, len(cells))
     b = NetBuilder(gf)
     z = b.latent("z", latent)
     prev = b.node("stem", width=1)
@@ -83,7 +101,7 @@ def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bot
         mode, norm = UP[up_id], NORM[norm_id]
         c = f"cell{k}"
         nrm = [op(norm)] if norm else []
-        h = b.node(f"{c}.h", width=1, cell=c)
+        h = b.node(f"{c}.h", width=ws[k - 1], cell=c)
         if conv_type == 1:  # pre-activation
             up = _up_ops(mode, 2)
             ops1 = [*nrm, op("relu"), *up, op("conv", kernel=3)]
@@ -112,7 +130,7 @@ def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bot
                     search[x if len(up) == 1 else f"{x}.{t}"] = (f"{c}.skip_in{n_in}", t)
                 n_in += 1
         skips.append(h)
-        out = b.node(f"{c}.out", width=1, cell=c)
+        out = b.node(f"{c}.out", width=ws[k - 1], cell=c)
         if conv_type == 1:
             ops2 = [*nrm, op("relu"), op("conv", kernel=3)]
             refs2 = {len(ops2) - 1: f"{c}.c2", **({0: f"{c}.n2"} if norm == "batch_norm" else {})}
@@ -128,7 +146,7 @@ def autogan_generator(arch: Sequence[int], gf: int = 256, latent: int = 128, bot
         prev = out
     to_rgb(b, prev)
     enc = {"format": "autogan", "arch": [a for cell in cells for a in cell], "gf": gf, "latent": latent,
-           "bottom": bottom}
+           "bottom": bottom, **({} if widths is None else {"widths": ws})}
     # the search code's cells hold every block; those set_arch did not pick are never run
     spare = tuple(f"cell{k}." for k in range(1, len(cells) + 1))
     return Native(b.build(), b.refs, enc, layouts={"search": Layout(search, spare)})

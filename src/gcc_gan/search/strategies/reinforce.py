@@ -23,6 +23,12 @@ from scratch and keeps the best; `gcc-gan train` does that for each topk.json ve
 Follows the official code where paper and code differ (notes §1.3), except where `clean`
 mode fixes its quirks (§1.4); unused shared parameters get no Adam step (modern
 `zero_grad(set_to_none)`), where the official PyTorch 1.x zeroed their gradients.
+
+Under a budget (`--max-macs / --max-params / --max-latency`; gcc-gan's extension): a
+full-depth child over budget is penalised in the reward and never enters the final top-K
+(`fits`), and every cell also gets a width token (spaces/autogan.py): a child is then a
+token vector with the cell's width last, `split_tokens` gives the AutoGAN vector and the
+widths, and each child's BN statistics are re-estimated before it is scored (`_calibrate`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...atomic import atomic_write_bytes, atomic_write_text
+from ...errors import GccGanError
 from ...genotype_dsl.encodings import sngan_discriminator
 from ...genotype_dsl.model import Network
 from ...train.trainer import mix_seed
@@ -45,14 +52,21 @@ from ..budget import admit
 from ..config import SearchConfig
 from ..rewards import DESCRIPTION, Reward, resize
 from ..spaces.autogan import (
-    TOKEN_NAMES,
+    WIDTHS,
     GrowingDiscriminator,
     SharedGenerator,
+    cheapest_cost,
     child_native,
+    split_tokens,
     stage_of,
     stage_tokens,
+    token_names,
 )
 from .controller import Controller, Sample, clean_loss, faithful_loss
+
+
+def _bns(child: nn.Module) -> list[nn.BatchNorm2d]:
+    return [m for m in child.modules() if isinstance(m, nn.BatchNorm2d)]
 
 SUB_ARCH, SUB_Z_D, SUB_Z_G = 0, 1, 2  # sub-streams of a step's randomness
 
@@ -63,6 +77,11 @@ class AutoGanSearcher(Searcher):
         # `--method random --space autogan`: the paper's weight-sharing random-search baseline —
         # uniform tokens instead of the controller, no policy update, all else the same
         self.uniform = cfg.method == "random"
+        # under a budget, each cell's width is searched too (spaces/autogan.py: without it no
+        # child of AutoGAN's space can meet a tight budget); without one, AutoGAN's space exactly
+        self.widths = cfg.budget.active
+        if self.widths:
+            self._check_reachable()
         self.per = cfg.shared_steps + cfg.ctrl_steps
         self.stage = 0
         self.n_resets = 0
@@ -82,6 +101,16 @@ class AutoGanSearcher(Searcher):
         self._new_controller()
 
     # ------------------------------------------------------------------ construction
+    def _check_reachable(self) -> None:
+        """A MACs / params limit below every child of the space is an error before any
+        training (latency has no such bound: it is checked on the children)."""
+        b = self.cfg.budget
+        macs, params = cheapest_cost(self.cfg.gf, self.cfg.latent, self.cfg.bottom, self.widths)
+        if (b.max_macs is not None and macs > b.max_macs) or (b.max_params is not None and params > b.max_params):
+            raise GccGanError(f"no architecture within the budget ({b.describe()}) exists in the AutoGAN space at "
+                              f"gf {self.cfg.gf}: its cheapest child (every cell ×{min(WIDTHS):g} wide) compiles to "
+                              f"{macs:,} MACs and the one with the fewest parameters to {params:,}")
+
     def bind_data(self, data: Any) -> None:
         self.data = data
         self.reward_fn = Reward(self.cfg.reward, self.cfg.reward_images, data, self.device,
@@ -89,7 +118,8 @@ class AutoGanSearcher(Searcher):
 
     def _build_gan(self) -> None:
         cfg = self.cfg
-        self.g = SharedGenerator(cfg.gf, cfg.latent, cfg.bottom, mix_seed(cfg.seed, 11, self.n_resets)).to(self.device)
+        self.g = SharedGenerator(cfg.gf, cfg.latent, cfg.bottom, mix_seed(cfg.seed, 11, self.n_resets),
+                                 widths=self.widths).to(self.device)
         self.d = GrowingDiscriminator(cfg.df, cfg.size, True, mix_seed(cfg.seed, 12, self.n_resets)).to(self.device)
         self.d.stage = self.stage
         self.opt_g = adam(list(self.g.parameters()), cfg.lr, cfg.beta1, cfg.beta2)
@@ -98,7 +128,7 @@ class AutoGanSearcher(Searcher):
     def _new_controller(self) -> None:
         with torch.random.fork_rng(devices=[]):  # PyTorch default init, from a seed of its own
             torch.manual_seed(mix_seed(self.cfg.seed, 21, self.stage))
-            self.ctrl = Controller(stage_tokens(self.stage), self.cfg.hid).to(self.device)
+            self.ctrl = Controller(stage_tokens(self.stage, self.widths), self.cfg.hid).to(self.device)
         # official: Adam(ctrl_lr, (beta1, beta2)) = (0, 0.9) (search.py:51-52)
         self.ctrl_opt = adam(list(self.ctrl.parameters()), self.cfg.ctrl_lr, self.cfg.beta1, self.cfg.beta2)
 
@@ -121,7 +151,7 @@ class AutoGanSearcher(Searcher):
             p = self.prefixes[int(torch.randint(len(self.prefixes), (1,), generator=gen))]
             prefix, hidden = list(p["arch"]), self._hidden(p)
         if self.uniform:
-            tokens = stage_tokens(self.stage)
+            tokens = stage_tokens(self.stage, self.widths)
             acts = [int(torch.randint(n, (1,), generator=gen)) for n in tokens]
             n = torch.tensor(tokens, dtype=torch.float64)
             return prefix + acts, Sample(acts, -n.log(), n.log(), (torch.zeros(1, 1), torch.zeros(1, 1)))
@@ -133,7 +163,46 @@ class AutoGanSearcher(Searcher):
         if self.reward_fn is None:
             raise RuntimeError("bind_data() must run before rewards are computed")
         self.n_evals += 1
-        return float(self.reward_fn(self.g.child(arch), self.cfg.latent, self.size_at(self.stage), seed))
+        child = self.g.child(arch)
+        if not self.widths:
+            return float(self.reward_fn(child, self.cfg.latent, self.size_at(self.stage), seed))
+        saved = [(m, {k: v.clone() for k, v in m.state_dict().items()}) for m in _bns(child)]
+        try:
+            self._calibrate(child, seed)
+            return float(self.reward_fn(child, self.cfg.latent, self.size_at(self.stage), seed))
+        finally:  # the shared BN statistics as they were: scoring must not change other children
+            for m, st in saved:
+                m.load_state_dict(st)
+
+    @torch.no_grad()
+    def _calibrate(self, child: nn.Module, seed: int) -> None:
+        """Width search only: re-estimate the BN statistics of a child on its own features
+        (Once-for-All / AutoSlim's BN re-calibration of a sub-network before it is scored):
+        with widths, a shared or switchable BN's running statistics mix children whose
+        inputs differ in width, and a child scored on them can collapse to one constant
+        image (dead ReLUs after a shifted mean), whose SWD is unbounded. Exact averages over
+        `reward_images` latents of their own stream."""
+        bns = _bns(child)
+        momenta = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        was = child.training
+        child.train()
+        gen = torch.Generator().manual_seed(mix_seed(seed, 79) % 2**63)
+        try:
+            n = self.cfg.reward_images
+            for start in range(0, n, self.cfg.g_batch):
+                z = torch.randn(min(self.cfg.g_batch, n - start), self.cfg.latent, generator=gen)
+                child(z.to(self.device))
+        finally:
+            child.train(was)
+            for m, mom in zip(bns, momenta):
+                m.momentum = mom
+
+    def native(self, tokens: list[int]) -> Any:
+        """A child's converted network (genotype_dsl.encodings.Native)."""
+        return child_native(tokens, self.cfg.gf, self.cfg.latent, self.cfg.bottom, self.widths)
 
     def fits(self, arch: list[int]) -> tuple[bool, float]:
         """(within budget, relative excess) of a child; only a full-depth child (last stage) is
@@ -141,7 +210,7 @@ class AutoGanSearcher(Searcher):
         networks whose cost the budget does not describe."""
         if not self.cfg.budget.active or self.stage < len(self.cfg.grow_at):
             return True, 0.0
-        ok, c = admit(self.cfg.budget, child_native(arch, self.cfg.gf, self.cfg.latent, self.cfg.bottom).network)
+        ok, c = admit(self.cfg.budget, self.native(arch).network)
         return ok, self.cfg.budget.excess(c)
 
     def topk(self, s: int, distinct: bool, min_distinct: bool = False) -> list[dict[str, Any]]:
@@ -180,15 +249,14 @@ class AutoGanSearcher(Searcher):
         swaps, the largest compiled saving first, since tokens have no marginal probabilities)."""
         from ..budget import repair
 
-        sizes = [n for st in range(stage_of(arch) + 1) for n in stage_tokens(st)]
+        sizes = [n for st in range(stage_of(arch, self.widths) + 1) for n in stage_tokens(st, self.widths)]
         edges = {f"t{j}": n for j, n in enumerate(sizes)}
-        cfg = self.cfg
 
         def build(ch: dict[str, int]) -> Network:
-            return child_native([ch[f"t{j}"] for j in range(len(sizes))], cfg.gf, cfg.latent, cfg.bottom).network
+            return self.native([ch[f"t{j}"] for j in range(len(sizes))]).network
 
         probs = {e: [1.0] * n for e, n in edges.items()}
-        fixed, _, _ = repair({f"t{j}": v for j, v in enumerate(arch)}, probs, edges, build, cfg.budget)
+        fixed, _, _ = repair({f"t{j}": v for j, v in enumerate(arch)}, probs, edges, build, self.cfg.budget)
         return [fixed[f"t{j}"] for j in range(len(sizes))]
 
     # ------------------------------------------------------------------ the run loop
@@ -313,13 +381,13 @@ class AutoGanSearcher(Searcher):
 
     def token_names(self) -> list[str]:
         """Names of the current controller's tokens, e.g. cell2.conv."""
-        return [f"cell{self.stage + 1}.{TOKEN_NAMES[t]}" for t in range(len(stage_tokens(self.stage)))]
+        return [f"cell{self.stage + 1}.{t}" for t in token_names(self.stage, self.widths)]
 
     def log_extra(self) -> dict[str, Any]:
         """The current controller's token distributions along its greedy path from the best
         prefix (no randomness consumed), and the last controller step's numbers."""
         if self.uniform:
-            dists = [[1.0 / n] * n for n in stage_tokens(self.stage)]
+            dists = [[1.0 / n] * n for n in stage_tokens(self.stage, self.widths)]
         else:
             with torch.no_grad():
                 hidden = self._hidden(self.prefixes[0]) if self.prefixes else None
@@ -335,11 +403,14 @@ class AutoGanSearcher(Searcher):
     def _final(self) -> list[dict[str, Any]]:
         if self.final is None:
             self.final = self.topk(self.cfg.iters, distinct=True, min_distinct=True)
+            if self.widths:  # the emitted child keeps the BN statistics its reward was measured with
+                seed = mix_seed(self.cfg.seed, self.cfg.iters, 77) % 2**31  # topk()'s reward seed
+                self._calibrate(self.g.child(self.final[0]["arch"]), seed)
         return self.final
 
     def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
         best = self._final()[0]
-        nat = child_native(best["arch"], self.cfg.gf, self.cfg.latent, self.cfg.bottom)
+        nat = self.native(best["arch"])
         d = sngan_discriminator(df=self.cfg.df, size=self.size_at(self.stage), sn=True).network
         return nat.network, d, dict(nat.encoding), {f"reward_{self.cfg.reward}": best["reward"]}
 
@@ -351,7 +422,7 @@ class AutoGanSearcher(Searcher):
         evals = [(f"child-step{r['step']}", r["arch"], r.get("raw_reward", r["reward"]), r["step"]) for r in self.rewards
                  if len(r["arch"]) == full]
         evals += [(f"top{j + 1}", p["arch"], p["reward"], self.cfg.iters) for j, p in enumerate(self._final())]
-        cands = [Candidate(n, child_native(a, self.cfg.gf, self.cfg.latent, self.cfg.bottom).network, float(r), st)
+        cands = [Candidate(n, self.native(a).network, float(r), st)
                  for n, a, r, st in evals]
         return cands, f"reward_{self.cfg.reward}", True
 
@@ -360,12 +431,18 @@ class AutoGanSearcher(Searcher):
         stages = [{"stage": 0, "from_step": 0}] + [
             {"stage": e["stage"], "from_step": e["step"], "prefixes": [p["arch"] for p in e["topk"]]}
             for e in self.events if e["kind"] == "grow"]
-        info = {"arch": self._final()[0]["arch"], "reward": cfg.reward, "reward_definition": DESCRIPTION[cfg.reward],
+        info = {**self._arch_record(self._final()[0]["arch"]), "reward": cfg.reward,
+                "reward_definition": DESCRIPTION[cfg.reward],
                 "mode": cfg.mode, "stages": stages, "resets": [e["step"] for e in self.events if e["kind"] == "reset"]}
         how = "--method random --space autogan" if self.uniform else f"--method autogan --mode {cfg.mode}"
         return {"notes": f"gcc-gan search {how} --preset {cfg.preset} --reward {cfg.reward}; "
                          f"{'random' if self.uniform else 'autogan'} search: {json.dumps(info, separators=(',', ':'))}",
                 "search_cost": {"resets": float(self.n_resets), "reward_evals": float(self.n_evals)}}
+
+    def _arch_record(self, tokens: list[int]) -> dict[str, Any]:
+        """{"arch": the AutoGAN vector} (+ "widths": per-cell multipliers of gf when searched)."""
+        arch, widths = split_tokens(tokens, self.widths)
+        return {"arch": arch} if widths is None else {"arch": arch, "widths": widths}
 
     def write_outputs(self, out: Path) -> None:
         """topk.json, child.safetensors (the best child's shared weights, canonical layout) and
@@ -378,13 +455,14 @@ class AutoGanSearcher(Searcher):
         final = self._final()
         doc = {"reward": self.cfg.reward, "reward_definition": DESCRIPTION[self.cfg.reward], "gf": self.cfg.gf,
                "latent": self.cfg.latent, "bottom": self.cfg.bottom,
-               "topk": [{"arch": p["arch"], "reward": p["reward"]} for p in final],
+               "topk": [{**self._arch_record(p["arch"]), "reward": p["reward"]} for p in final],
                "stages": [e for e in self.events if e["kind"] == "grow"],
                "resets": [e for e in self.events if e["kind"] != "grow"]}
         atomic_write_text(out / "topk.json", json.dumps(doc, indent=1) + "\n")
         child = self.g.child(final[0]["arch"])
         atomic_write_bytes(out / "child.safetensors", save(tensors_of(child), metadata={
-            "format": "pt", "arch": json.dumps(final[0]["arch"]), "searcher": "autogan"}))
+            "format": "pt", **{k: json.dumps(v) for k, v in self._arch_record(final[0]["arch"]).items()},
+            "searcher": "autogan"}))
         plot_controller(out / "history.jsonl", self.rewards, self.events, out / "controller.png")
 
     @torch.no_grad()
