@@ -9,9 +9,9 @@ one. Suffixes match in any case. The number is read as a `Decimal`, so `4.1G` is
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import Mapping
 
 from .errors import GccGanError
 
@@ -38,7 +38,8 @@ class Units:
 
     def __post_init__(self) -> None:
         lower = {k.lower(): v for k, v in self.table.items()}
-        assert len(lower) == len(self.table), f"suffixes of a {self.kind} differ only in case"
+        if len(lower) != len(self.table):  # a programming error in the table, not user input
+            raise ValueError(f"suffixes of a {self.kind} that differ only in case: {list(self.table)}")
         object.__setattr__(self, "_lower", lower)
 
     @property
