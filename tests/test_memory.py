@@ -115,7 +115,7 @@ def test_environment_variable_sets_the_limit(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(ENV, "1GB")
     Interpreter(info)
     monkeypatch.setenv(ENV, "lots")
-    with pytest.raises(GccGanError, match=f"{ENV}: 'lots' is not a size"):
+    with pytest.raises(GccGanError, match=rf"\${ENV} 'lots': expected a size"):
         Interpreter(info)
 
 

@@ -15,8 +15,8 @@ weights of the network.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import torch
@@ -24,6 +24,7 @@ import torch
 from ..errors import GccGanError
 from ..genotype_dsl.analysis import NetInfo, analyze
 from ..genotype_dsl.model import Network
+from ..units import Units
 from .interpreter import Interpreter
 from .ir import lower
 from .passes import run_passes
@@ -106,33 +107,20 @@ def measure_latency(net: Network | NetInfo, backend: str = "torch", batch: int =
 
 # --------------------------------------------------------------------------- budgets
 
-_UNITS = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+COUNT = Units("count", "800M, 3M, 1.5G or 12000", {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12},
+              scientific=True)
+TIME_MS = Units("time", "5ms, 0.5s or 200us (a bare number is ms)",
+                {"": 1, "ms": 1, "s": 1000, "us": Decimal("0.001")})
 
 
 def parse_count(text: str | None, flag: str) -> int | None:
     """'800M', '3M', '1.5G', '12000' → an integer count (None passes through)."""
-    if text is None:
-        return None
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kKMGT]?)\s*", str(text))
-    if not m:
-        raise GccGanError(f"{flag} {text!r}: expected a count such as 800M, 3M, 1.5G or 12000")
-    val = float(m.group(1)) * _UNITS[m.group(2)]
-    if val <= 0:
-        raise GccGanError(f"{flag} {text!r}: must be positive")
-    return int(val)
+    return None if text is None else COUNT.parse_int(text, flag)
 
 
 def parse_ms(text: str | None, flag: str) -> float | None:
-    """'5ms', '5', '0.5s' → milliseconds."""
-    if text is None:
-        return None
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|us)?\s*", str(text))
-    if not m:
-        raise GccGanError(f"{flag} {text!r}: expected a time such as 5ms or 0.5s")
-    val = float(m.group(1)) * {"ms": 1.0, None: 1.0, "s": 1e3, "us": 1e-3}[m.group(2)]
-    if val <= 0:
-        raise GccGanError(f"{flag} {text!r}: must be positive")
-    return val
+    """'5ms', '5', '0.5s' → milliseconds (None passes through)."""
+    return None if text is None else TIME_MS.parse_float(text, flag)
 
 
 @dataclass(frozen=True)

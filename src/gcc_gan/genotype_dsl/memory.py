@@ -16,30 +16,25 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 
 from ..errors import GccGanError
+from ..units import Units
 from .analysis import NetInfo
 
 ENV = "GCC_GAN_MAX_MEMORY"
 DEFAULT_LIMIT = 8 * 10**9
 BYTES_PER_VALUE = 4  # float32
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
-          "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+SIZE = Units("size", "8GB, 512MB or 1.5GiB",
+             {"": 1, "B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+              "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12})
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, flag: str | None = None) -> int:
     """Bytes of a size such as `8GB`, `512MB`, `1.5GiB` or `1000000` (decimal units as
-    `show` prints them; KiB/MiB/GiB/TiB binary). ValueError with a readable reason."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*", text)
-    unit = m.group(2).lower() if m else ""
-    if not m or unit not in _UNITS:
-        raise ValueError(f"{text!r} is not a size; write e.g. 8GB, 512MB or 1.5GiB")
-    n = float(m.group(1)) * _UNITS[unit]
-    if not 0 < n < 2**63:
-        raise ValueError(f"{text!r}: the size must be positive")
-    return int(n)
+    `show` prints them; KiB/MiB/GiB/TiB binary). A `QuantityError` (a `ValueError` and a
+    `GccGanError`) naming `flag`, where given, otherwise."""
+    return SIZE.parse_int(text, flag)
 
 
 def fmt_bytes(n: float) -> str:
@@ -54,10 +49,7 @@ def memory_limit() -> int:
     raw = os.environ.get(ENV)
     if not raw:
         return DEFAULT_LIMIT
-    try:
-        return parse_size(raw)
-    except ValueError as e:
-        raise GccGanError(f"{ENV}: {e}") from None
+    return parse_size(raw, f"${ENV}")
 
 
 @dataclass(frozen=True)
