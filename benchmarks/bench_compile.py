@@ -1,8 +1,9 @@
 """Compiler benchmark: MACs and throughput of the reference interpreter vs the compiled
 module vs onnxruntime, plus the wall time of `gcc-gan compile` end to end.
 
-All candidates run in one process, interleaved repeat by repeat, so machine noise hits
-them alike; the script prints ratios (absolute times on a shared machine mean little).
+All candidates run in one process, interleaved repeat by repeat in a rotating order
+(`bench.latency.time_interleaved`), so machine noise and order effects hit them alike;
+the script prints ratios (absolute times on a shared machine mean little).
 
     python benchmarks/bench_compile.py                       # autogan-a and adversarialnas, batch 64
     python benchmarks/bench_compile.py --zoo autogan-a --batch 64 --repeats 7 --threads 2
@@ -25,11 +26,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
+from gcc_gan.bench.latency import time_interleaved
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.export.onnx_export import export_onnx
@@ -38,18 +39,6 @@ from gcc_gan.genotype_dsl.analysis import analyze
 from gcc_gan.genotype_dsl.zoo import zoo_genotype
 
 TARGETS = {"autogan-a": (0.75, 1.3), "adversarialnas": (0.82, 1.15)}
-
-
-def interleaved(cands: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {k: [] for k in cands}
-    for f in cands.values():  # warm-up
-        f()
-    for _ in range(repeats):
-        for k, f in cands.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
-    return times
 
 
 def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = True,
@@ -91,9 +80,9 @@ def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = 
             fast([zn])
             print(f"torch.compile (frozen weights) first call {time.perf_counter() - t0:.1f} s")
             cands["torch.compile"] = lambda: fast([zn])
-        times = interleaved(cands, repeats)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    spread = {k: (max(v) - min(v)) / statistics.median(v) for k, v in times.items()}
+        timing = time_interleaved(cands, batch, repeats=repeats)  # rotating order, median and IQR
+    med = {k: t.median_ms / 1e3 for k, t in timing.items()}
+    spread = {k: t.iqr_ms / t.median_ms for k, t in timing.items()}
     r = compiled.report
     print(f"\n== {name}  (batch {batch}, {threads} threads, {repeats} interleaved repeats)")
     print(f"MACs/image   reference {r['macs_before'] / 1e6:9.1f} M   compiled {r['macs_after'] / 1e6:9.1f} M   "
@@ -101,7 +90,7 @@ def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = 
     print(f"passes fired {[p['name'] for p in r['passes'] if p['fired']]}")
     print(f"max abs err  compiled {err:.2e}   onnxruntime {err_ort:.2e}")
     for k in med:
-        print(f"images/s     {k:12s} {batch / med[k]:8.1f}   (median {med[k] * 1e3:8.1f} ms, spread {spread[k]:.0%})")
+        print(f"images/s     {k:12s} {batch / med[k]:8.1f}   (median {med[k] * 1e3:8.1f} ms, IQR {spread[k]:.0%} of it)")
     sp = med["reference"] / med["compiled"]
     ort_vs = med["compiled"] / med["onnxruntime"]
     print(f"speed-up     compiled/reference {sp:.2f}x (target ≥ {TARGETS.get(name, (1, 1))[1]})   "
@@ -131,7 +120,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--zoo", default="autogan-a,adversarialnas")
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=10, help="rounds (a multiple of the candidates: each runs in every position)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--cli-runs", type=int, default=3, help="times `gcc-gan compile` runs end to end (0: skip)")
     ap.add_argument("--no-precisions", action="store_true", help="skip the fp16 / int8 ONNX variants")

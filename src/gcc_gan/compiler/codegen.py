@@ -55,7 +55,7 @@ class Term:
     def named(self, name: str) -> "Term":
         """The term once its expression (or, for add_into, its last op's input) is `name`."""
         if self.add_into() and self.last is not None:
-            return Term(self.last.spec.call_src(self.last.call.params, self.last.ctx, name, ""), self.writable,
+            return Term(self.last.spec.codegen_src(self.last.call.params, self.last.ctx, name, ""), self.writable,
                         self.last, name)
         return Term(name, self.writable)
 
@@ -164,7 +164,7 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
                 for j, op in enumerate(e.ops):
                     m = f"self.{mod_names[(ei, j)]}" if (ei, j) in mod_names else ""
                     ip = op.spec.inplace_src(op.call.params, op.ctx, x, m) if w else None
-                    pre, x = x, ip or op.spec.call_src(op.call.params, op.ctx, x, m)
+                    pre, x = x, ip or op.spec.codegen_src(op.call.params, op.ctx, x, m)
                     w = False if ip else (w if op.spec.writable is None else bool(op.spec.writable))
                     if emit is not None and j < len(e.ops) - 1:
                         emit.append(f"        {tmp} = {x}")

@@ -156,6 +156,11 @@ class OpSpec:
         """Source of the forward expression applying the op to tensor `x` (and module `m`)."""
         raise NotImplementedError
 
+    def codegen_src(self, p: Any, ctx: OpCtx, x: str, m: str) -> str:
+        """The forward expression of the generated module: `call_src` unless a layout or
+        similar speed detail differs (the reference interpreter always runs `call_src`)."""
+        return self.call_src(p, ctx, x, m)
+
     def inplace_src(self, p: Any, ctx: OpCtx, x: str, m: str) -> str | None:
         """Source applying the op in place to a writable `x` (generated code only: no new
         tensor), or None when the op has no in-place form."""
@@ -670,6 +675,11 @@ class Reshape(OpSpec):
         # unflatten, not view(-1, ...): ONNX export then keeps the channel count static
         # (instance_norm after a reshape cannot be exported otherwise)
         return f"{x}.unflatten(1, ({ctx.in_shape[0] // (p.size * p.size)}, {p.size}, {p.size}))"
+
+    def codegen_src(self, p: ReshapeParams, ctx: OpCtx, x: str, m: str) -> str:
+        # the generated module runs its convs channels-last: one copy here spares every
+        # consumer a layout conversion (and sums mixing layouts)
+        return f"{self.call_src(p, ctx, x, m)}.contiguous(memory_format=torch.channels_last)"
 
     def label(self, p: ReshapeParams) -> str:
         return f"reshape {p.size}×{p.size}"
