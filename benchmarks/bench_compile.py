@@ -9,8 +9,9 @@ the script prints ratios (absolute times on a shared machine mean little).
     python benchmarks/bench_compile.py --zoo autogan-a --batch 64 --repeats 7 --threads 2
 
 Targets (issue 3): MACs compiled/reference ≤ 0.75 (autogan-a), ≤ 0.82 (adversarialnas);
-throughput compiled/reference ≥ 1.3 (autogan-a), ≥ 1.15 (adversarialnas); onnxruntime ≥
-compiled eager; `gcc-gan compile zoo:autogan-a -o out` < 10 s.
+throughput compiled/reference ≥ 1.3 (autogan-a), ≥ 1.15 (adversarialnas);
+`gcc-gan compile zoo:autogan-a -o out` < 10 s. (Issue 3 also expected onnxruntime ≥ the
+eager module; issue 14 asked the eager module to catch up, and it has: ≈ 1.0×.)
 Issue 14: the PyTorch module's speed as a fraction of onnxruntime fp32 (goal ≥ 0.95), and
 the fp16 / int8 ONNX variants (`gcc-gan compile --precision`) against fp32 onnxruntime:
 images/s side by side and PSNR on the same latents (goal: int8 ≥ 1.5× at ≥ 30 dB).
@@ -94,7 +95,7 @@ def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = 
     sp = med["reference"] / med["compiled"]
     ort_vs = med["compiled"] / med["onnxruntime"]
     print(f"speed-up     compiled/reference {sp:.2f}x (target ≥ {TARGETS.get(name, (1, 1))[1]})   "
-          f"onnxruntime/compiled {ort_vs:.2f}x (target ≥ 1)")
+          f"onnxruntime/compiled {ort_vs:.2f}x")
     print(f"PyTorch      compiled module / onnxruntime fp32 throughput {1 / ort_vs:.2f}x (issue 14 goal ≥ 0.95)")
     if "torch.compile" in med:
         print(f"PyTorch      torch.compile'd module / onnxruntime fp32 throughput "
