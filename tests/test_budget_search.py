@@ -101,3 +101,17 @@ def test_budgeted_search_resumes_exactly(tmp_path: Path) -> None:
     hist = [json.loads(x) for x in (tmp_path / "b" / "history.jsonl").read_text().splitlines()]
     assert hist[-1]["lambda_macs"] == [json.loads(x) for x in
                                        (tmp_path / "a" / "history.jsonl").read_text().splitlines()][-1]["lambda_macs"]
+
+
+def test_slack_budget_changes_nothing(tmp_path: Path) -> None:
+    """A budget far above anything the supernet can reach leaves the multiplier at 0, so the
+    differentiable search derives exactly what it derives without one (a multiplier
+    starting above 0 pushed α to cheaper ops for its first steps: a 4× cheaper result)."""
+    from gcc_gan.search.run import SearchRequest, search
+
+    search(SearchRequest(out=tmp_path / "free", overrides={"iters": 4}))
+    search(SearchRequest(out=tmp_path / "slack", overrides={"iters": 4, "max_macs": 10**12}))
+    free, slack = load_genotype(tmp_path / "free" / "genotype.json"), load_genotype(tmp_path / "slack" / "genotype.json")
+    assert slack.generator == free.generator
+    hist = [json.loads(x) for x in (tmp_path / "slack" / "history.jsonl").read_text().splitlines()]
+    assert hist and all(h["lambda_macs"] == 0.0 for h in hist)
