@@ -71,6 +71,11 @@ def test_budget_flags_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cli(["search", "--iters", "2", "-o", str(tmp_path / "b"), "--max-latency", "fast"]) == 1
     assert cli(["search", "--method", "random", "--iters", "4", "-o", str(tmp_path / "c"), "--max-macs", "10"]) == 1
     assert "over the budget" in capsys.readouterr().err
+    # a budget no derivation reaches: the advice is a new search, not a --resume that keeps the budget
+    assert cli(["search", "--iters", "2", "-o", str(tmp_path / "d"), "--max-macs", "10"]) == 1
+    (err,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "no architecture within the budget (MACs ≤ 10)" in err and "search again into a new -o" in err
+    assert "--resume` finishes" not in err
 
 
 def test_autogan_budget_penalises_and_derives_within(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

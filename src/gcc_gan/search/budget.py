@@ -48,6 +48,11 @@ Build = Callable[[Choice], Network | None]  # None: the choice is not a valid ar
 QUANTITIES = ("macs", "params")
 
 
+class BudgetUnreachable(GccGanError):
+    """No derivable architecture fits the budget: a setting of the run, so `--resume` (which
+    keeps it) cannot help; the search must be run again with a larger one."""
+
+
 def admit(budget: Budget, net: Network) -> tuple[bool, Cost]:
     """Whether a candidate generator fits the budget, and its compiled cost. The hook a
     searcher calls before training a child: `ok, cost = admit(cfg.budget, gnet)`."""
@@ -171,7 +176,7 @@ def repair(choice: Choice, probs: Mapping[str, Sequence[float]], edges: Mapping[
                 if best is None or cand[:2] > best[:2]:
                     best = cand
         if best is None:
-            raise GccGanError(f"no architecture within the budget ({budget.describe()}) is reachable from the "
+            raise BudgetUnreachable(f"no architecture within the budget ({budget.describe()}) is reachable from the "
                               f"derived one by cheaper-op swaps: the cheapest reached compiles to "
                               f"{cost.macs:,} MACs, {cost.params:,} params")
         _, _, e, i, _ = best

@@ -384,6 +384,12 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
         reason = str(e) or type(e).__name__
         atomic_write_text(out / "search.json", json.dumps({**meta, "status": "failed", "error": reason},
                                                           indent=1) + "\n")
+        from .budget import BudgetUnreachable
+
+        if isinstance(e, BudgetUnreachable):  # the budget is a setting --resume keeps: resuming cannot help
+            raise GccGanError(f"the search trained all {cfg.iters} iterations, but {reason}. The budget is one of "
+                              f"the run's settings (--resume keeps it): search again into a new -o with a budget "
+                              "at or above that cost") from e
         raise GccGanError(f"the search trained all {cfg.iters} iterations, but deriving and writing its results "
                           f"failed: {reason}. The trained supernet is kept in {last_ckpt}; once the cause is "
                           f"fixed, `gcc-gan search --method {cfg.method} -o {shlex.quote(str(out))} --resume` "
