@@ -120,3 +120,14 @@ def test_slack_budget_changes_nothing(tmp_path: Path) -> None:
     assert slack.generator == free.generator
     hist = [json.loads(x) for x in (tmp_path / "slack" / "history.jsonl").read_text().splitlines()]
     assert hist and all(h["lambda_macs"] == 0.0 for h in hist)
+
+
+def test_search_called_from_python_lays_out_wide(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`scale --search` runs `search()` without a console: its lines, on a stderr that is no
+    terminal, are not wrapped at 80 columns (the header was split mid-sentence)."""
+    from gcc_gan.search.run import SearchRequest, search
+
+    out = tmp_path / ("a-long-run-directory-name-" * 3)
+    search(SearchRequest(out=out, overrides={"iters": 1}))
+    (header,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("adversarial search")]
+    assert header.endswith(f"→ {out}") and len(header) > 100
