@@ -189,6 +189,8 @@ def test_output_rules(compiled: Path, tmp_path: Path, capsys: pytest.CaptureFixt
         assert not (tmp_path / name).exists()
     with pytest.raises(GccGanError, match="not a .jpg file"):
         gcc_gan.save_samples(str(compiled), 2, tmp_path / "x.jpg")
+    with pytest.raises(GccGanError, match=r"already exists; replace it with --force \(Python: force=True\)"):
+        gcc_gan.save_samples(str(compiled), 2, out)  # the README example run twice: the API's own spelling too
     assert run(["sample", str(tmp_path / "nope"), "-n", "2", "-o", str(tmp_path / "y.npz")]) == 1
     assert "no such file or directory" in capsys.readouterr().err
     assert run(["sample", str(compiled), "-n", "2", "-o", str(tmp_path / "y.npz"), "--weights", "w.st"]) == 1

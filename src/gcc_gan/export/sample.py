@@ -255,12 +255,12 @@ def check_output(out: str | os.PathLike[str], force: bool = False) -> None:
         raise GccGanError(f"-o {p}: exists and is not a {'directory' if kind == 'folder' else 'file'}")
     if kind == "folder" and p.is_dir() and any(p.iterdir()):
         if not force:
-            raise GccGanError(f"-o {p}: already exists; replace it with --force")
+            raise GccGanError(f"-o {p}: already exists; replace it with --force (Python: force=True)")
         if not (p / SAMPLES_JSON).is_file():
             raise GccGanError(f"-o {p}: exists and is not a gcc-gan sample folder (no {SAMPLES_JSON}); refusing "
                               "to replace it with --force (choose another -o)")
     elif kind != "folder" and p.exists() and not force:
-        raise GccGanError(f"-o {p}: already exists; replace it with --force")
+        raise GccGanError(f"-o {p}: already exists; replace it with --force (Python: force=True)")
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
