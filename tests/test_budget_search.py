@@ -99,6 +99,11 @@ def test_budget_flags_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cli(["search", "--iters", "2", "-o", str(tmp_path / "b"), "--max-latency", "fast"]) == 1
     assert cli(["search", "--method", "random", "--iters", "4", "-o", str(tmp_path / "c"), "--max-macs", "10"]) == 1
     assert "over the budget" in capsys.readouterr().err
+    # a budget no derivation reaches: the advice is a new search, not a --resume that keeps the budget
+    assert cli(["search", "--iters", "2", "-o", str(tmp_path / "d"), "--max-macs", "10"]) == 1
+    (err,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "no architecture within the budget (MACs ≤ 10)" in err and "search again into a new -o" in err
+    assert "--resume` finishes" not in err
 
 
 def test_autogan_budget_penalises_and_derives_within(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -130,3 +135,36 @@ def test_budgeted_search_resumes_exactly(tmp_path: Path) -> None:
     hist = [json.loads(x) for x in (tmp_path / "b" / "history.jsonl").read_text().splitlines()]
     assert hist[-1]["lambda_macs"] == [json.loads(x) for x in
                                        (tmp_path / "a" / "history.jsonl").read_text().splitlines()][-1]["lambda_macs"]
+
+
+def test_slack_budget_changes_nothing(tmp_path: Path) -> None:
+    """A budget far above anything the supernet can reach leaves the multiplier at 0, so the
+    differentiable search derives exactly what it derives without one (a multiplier
+    starting above 0 pushed α to cheaper ops for its first steps: a 4× cheaper result)."""
+    from gcc_gan.search.run import SearchRequest, search
+
+    search(SearchRequest(out=tmp_path / "free", overrides={"iters": 4}))
+    search(SearchRequest(out=tmp_path / "slack", overrides={"iters": 4, "max_macs": 10**12}))
+    free, slack = load_genotype(tmp_path / "free" / "genotype.json"), load_genotype(tmp_path / "slack" / "genotype.json")
+    assert slack.generator == free.generator
+    hist = [json.loads(x) for x in (tmp_path / "slack" / "history.jsonl").read_text().splitlines()]
+    assert hist and all(h["lambda_macs"] == 0.0 for h in hist)
+
+
+def test_search_called_from_python_lays_out_wide(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`scale --search` runs `search()` without a console: its lines, on a stderr that is no
+    terminal, are not wrapped at 80 columns (the header was split mid-sentence)."""
+    from gcc_gan.search.run import SearchRequest, search
+
+    out = tmp_path / ("a-long-run-directory-name-" * 3)
+    search(SearchRequest(out=out, overrides={"iters": 1}))
+    (header,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("adversarial search")]
+    assert header.endswith(f"→ {out}") and len(header) > 100
+
+
+def test_search_summary_names_the_pareto_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r"
+    assert cli(["search", "--iters", "1", "-o", str(out), "--pareto", "1"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("pareto:")]
+    assert f"{out / 'pareto.csv'}, {out / 'pareto.png'}, 1 front genotype(s) in {out / 'pareto'}/" in line
+    assert (out / "pareto.png").is_file() and len(list((out / "pareto").glob("*.json"))) == 1

@@ -165,7 +165,7 @@ def test_folder_is_a_data_spec_and_a_torch_fidelity_input(compiled: Path, tmp_pa
 def test_output_rules(compiled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "s"
     assert run(["sample", str(compiled), "-n", "2", "-o", str(out)]) == 0
-    capsys.readouterr()
+    assert capsys.readouterr().err == ""  # stderr no terminal: no progress bar, not even its blank line
     assert run(["sample", str(compiled), "-n", "2", "-o", str(out)]) == 1
     assert "already exists; replace it with --force" in capsys.readouterr().err
     assert run(["sample", str(compiled), "-n", "3", "-o", str(out), "--force"]) == 0
@@ -182,6 +182,15 @@ def test_output_rules(compiled: Path, tmp_path: Path, capsys: pytest.CaptureFixt
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err
         assert not (tmp_path / "x.npz").exists()
+    for name in ("grid.jpg", "s.npy", "g.JPEG"):  # a file gcc-gan cannot write, not a folder named so
+        assert run(["sample", str(compiled), "-n", "2", "-o", str(tmp_path / name)]) == 1
+        err = capsys.readouterr().err
+        assert "a folder of PNGs" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / name).exists()
+    with pytest.raises(GccGanError, match="not a .jpg file"):
+        gcc_gan.save_samples(str(compiled), 2, tmp_path / "x.jpg")
+    with pytest.raises(GccGanError, match=r"already exists; replace it with --force \(Python: force=True\)"):
+        gcc_gan.save_samples(str(compiled), 2, out)  # the README example run twice: the API's own spelling too
     assert run(["sample", str(tmp_path / "nope"), "-n", "2", "-o", str(tmp_path / "y.npz")]) == 1
     assert "no such file or directory" in capsys.readouterr().err
     assert run(["sample", str(compiled), "-n", "2", "-o", str(tmp_path / "y.npz"), "--weights", "w.st"]) == 1

@@ -219,3 +219,17 @@ def test_candidate_trains_and_evaluates(tmp_path: Path, inception_file: Path, on
     assert trained.params == fit.params  # the trainer trained the width the search chose
     again = run_candidate(c)
     assert (again["is"], again["fid"], again["step"]) == (first["is"], first["fid"], 2)
+
+
+def test_plot_writes_is_plainly(tmp_path: Path) -> None:
+    """IS values a hair above 1 (random Inception, tiny runs) are tick-labelled 1.0001, not
+    0.0001 under an offset "+1" in the corner."""
+    from gcc_gan.scale.plot import plot_metric
+
+    rows = [{"genotype": g, "params": p, "target_m": t, "is": v, "status": "ok"}
+            for g, p, t, v in (("a", 31193, 0.03, 1.00006), ("a", 58842, 0.06, 1.00039),
+                               ("b", 35843, 0.03, 1.00007), ("b", 55779, 0.06, 1.00007))]
+    fig = plot_metric(rows, "is", "IS", tmp_path / "is.png", "t")
+    fmt = fig.axes[0].yaxis.get_major_formatter()
+    assert fmt.get_offset() == "" and all(lbl.startswith("1.") for lbl in fmt.format_ticks(fig.axes[0].get_yticks()))
+    assert (tmp_path / "is.png").stat().st_size > 1000

@@ -61,8 +61,11 @@ def to_uint8(images: Tensor) -> Tensor:
 
 
 def progress_bar(enabled: bool = True) -> Progress:
+    """A transient bar on stderr; off where stderr is no terminal (a log would get only the
+    blank line a transient bar leaves)."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err_console, transient=True, disable=not enabled)
+                    TimeRemainingColumn(), console=err_console, transient=True,
+                    disable=not enabled or not err_console.is_terminal)
 
 
 def extract(inception: Inception, batches: Iterator[Tensor], total: int, description: str,

@@ -103,8 +103,13 @@ def search_cmd(
     if (res.out / "generator.safetensors").is_file():  # DGGAN: the winner's trained G and D
         weights = f" --weights {shlex.quote(str(res.out))}"
     unit = "growth steps" if method == "dggan" or space == "dggan" else "iterations"
+    front = sorted((res.out / "pareto").glob("*.json"))  # --pareto K
+    pareto_line = (f"  pareto:   {res.out / 'pareto.csv'}, {res.out / 'pareto.png'}"
+                   + (f", {len(front)} front genotype(s) in {res.out / 'pareto'}/" if front else "") + "\n"
+                   if (res.out / "pareto.csv").is_file() else "")
     console.print(f"done: {res.step} {unit} ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
                   f"  pictures: {', '.join(str(res.out / p) for p in pictures(method, space))}\n"
+                  f"{pareto_line}"
                   f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",
                   highlight=False, soft_wrap=True)

@@ -231,8 +231,18 @@ def image_batches(sampler: Sampler, n: int, seed: int = 0, batch_size: int = 64,
 # --------------------------------------------------------------------------- writers
 
 
+# suffixes of files `-o` cannot write: refused rather than taken for a folder's name
+# (`-o grid.jpg` would otherwise become a directory of PNGs called grid.jpg)
+FILE_SUFFIXES = frozenset((".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".svg",
+                           ".pdf", ".eps", ".npy", ".pt", ".pth", ".pkl", ".pickle", ".h5", ".hdf5", ".zip", ".tar",
+                           ".gz", ".json", ".csv", ".txt", ".safetensors", ".onnx"))
+
+
 def output_kind(out: str | os.PathLike[str]) -> Literal["folder", "npz", "grid"]:
     suffix = Path(out).suffix.lower()
+    if suffix in FILE_SUFFIXES:
+        raise GccGanError(f"-o {out}: gcc-gan sample writes a folder of PNGs (a name without a file suffix), "
+                          f"an .npz or a grid .png, not a {suffix} file")
     return "npz" if suffix == ".npz" else "grid" if suffix == ".png" else "folder"
 
 
@@ -245,12 +255,12 @@ def check_output(out: str | os.PathLike[str], force: bool = False) -> None:
         raise GccGanError(f"-o {p}: exists and is not a {'directory' if kind == 'folder' else 'file'}")
     if kind == "folder" and p.is_dir() and any(p.iterdir()):
         if not force:
-            raise GccGanError(f"-o {p}: already exists; replace it with --force")
+            raise GccGanError(f"-o {p}: already exists; replace it with --force (Python: force=True)")
         if not (p / SAMPLES_JSON).is_file():
             raise GccGanError(f"-o {p}: exists and is not a gcc-gan sample folder (no {SAMPLES_JSON}); refusing "
                               "to replace it with --force (choose another -o)")
     elif kind != "folder" and p.exists() and not force:
-        raise GccGanError(f"-o {p}: already exists; replace it with --force")
+        raise GccGanError(f"-o {p}: already exists; replace it with --force (Python: force=True)")
 
 
 def _png_bytes(image: np.ndarray) -> bytes:

@@ -11,9 +11,10 @@ from ..atomic import atomic_write_bytes
 
 
 def plot_metric(rows: Sequence[dict[str, Any]], metric: str, ylabel: str, path: Path, title: str,
-                unavailable: str | None = None, better: str = "higher is better") -> None:
+                unavailable: str | None = None, better: str = "higher is better") -> Any:
     """`rows` are results.csv rows (dicts). Points are at the ACHIEVED size; failed or
-    unevaluated candidates are left out of the curve and counted in the legend."""
+    unevaluated candidates are left out of the curve and counted in the legend. Returns the
+    matplotlib Figure (also written to `path`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -54,6 +55,7 @@ def plot_metric(rows: Sequence[dict[str, Any]], metric: str, ylabel: str, path: 
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("generator parameters (M)")
     ax.set_ylabel(f"{ylabel} ({better})")
+    ax.ticklabel_format(axis="y", useOffset=False)  # IS 1.00005, not 0.00005 under a corner "+1"
     ax.set_title(title, fontsize=9)
     ax.grid(True, alpha=0.3, which="both")
     if drawn:
@@ -67,3 +69,4 @@ def plot_metric(rows: Sequence[dict[str, Any]], metric: str, ylabel: str, path: 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     atomic_write_bytes(path, buf.getvalue())
+    return fig

@@ -25,9 +25,9 @@ that would make the architecture invalid is charged C(a*) (no gradient through i
 
 Penalty (a Lagrangian with dual ascent, not a fixed FBNet-style weight): for each limited
 quantity q ∈ {MACs, params} with limit M_q, G's architecture loss gets
-λ_q · (E[q] / M_q − 1), and after every step λ_q ← max(0, λ_q + η (E[q] / M_q − 1)): the
-multiplier grows while the expected architecture is over budget and decays to zero once it
-is within (then quality alone drives α). Latency is not differentiable here; it is
+λ_q · (E[q] / M_q − 1), and after every step λ_q ← max(0, λ_q + η (E[q] / M_q − 1)), from
+λ_q = 0: the multiplier grows while the expected architecture is over budget and decays to
+zero once it is within (then quality alone drives α; a budget never exceeded changes nothing). Latency is not differentiable here; it is
 enforced by the derivation (measured on the backend) and by discarding.
 """
 
@@ -49,6 +49,11 @@ Build = Callable[[Choice], Network | None]  # None: the choice is not a valid ar
 QUANTITIES = ("macs", "params")
 
 
+class BudgetUnreachable(GccGanError):
+    """No derivable architecture fits the budget: a setting of the run, so `--resume` (which
+    keeps it) cannot help; the search must be run again with a larger one."""
+
+
 def admit(budget: Budget, net: Network) -> tuple[bool, Cost]:
     """Whether a candidate generator fits the budget, and its compiled cost. The hook a
     searcher calls before training a child: `ok, cost = admit(cfg.budget, gnet)`."""
@@ -68,7 +73,7 @@ class ExpectedCost:
     edges: Mapping[str, int]
     build: Build
     budget: Budget
-    lam0: float = 1.0
+    lam0: float = 0.0  # a slack budget then never touches α (see SearchConfig.budget_lambda)
     lr: float = 0.1
     lam: dict[str, float] = field(default_factory=dict)
     _tables: dict[tuple[int, ...], dict[str, Tensor]] = field(default_factory=dict)
@@ -172,7 +177,7 @@ def repair(choice: Choice, probs: Mapping[str, Sequence[float]], edges: Mapping[
                 if best is None or cand[:2] > best[:2]:
                     best = cand
         if best is None:
-            raise GccGanError(f"no architecture within the budget ({budget.describe()}) is reachable from the "
+            raise BudgetUnreachable(f"no architecture within the budget ({budget.describe()}) is reachable from the "
                               f"derived one by cheaper-op swaps: the cheapest reached compiles to "
                               f"{cost.macs:,} MACs, {cost.params:,} params")
         _, _, e, i, _ = best

@@ -89,7 +89,10 @@ class SearchConfig:
     max_params: int | None = None
     max_latency_ms: float | None = None
     latency_backend: str = "torch"
-    budget_lambda: float = 1.0  # initial Lagrange multiplier of each limited quantity
+    # initial Lagrange multiplier of each limited quantity: 0, so a budget the search never
+    # exceeds leaves it exactly as without one (a positive start would push α to cheap ops
+    # for its first ~λ/budget_lr steps even under a slack budget)
+    budget_lambda: float = 0.0
     budget_lr: float = 0.1  # its dual-ascent step per iteration
     seed: int = 0
     log_every: int = 5

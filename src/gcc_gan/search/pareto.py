@@ -64,7 +64,7 @@ def dedupe(cands: list[Candidate], higher_better: bool) -> list[Candidate]:
         key = c.network.model_dump_json()
         old = seen.get(key)
         if old is None or (c.score > old.score if higher_better else c.score < old.score):
-            seen[key] = c if old is None else Candidate(old.name, c.network, c.score, c.step, c.macs, c.params)
+            seen[key] = c if old is None else Candidate(old.name, c.network, c.score, old.step, c.macs, c.params)
     return list(seen.values())
 
 
@@ -88,9 +88,25 @@ def write_csv(path: Path, cands: list[Candidate], on_front: set[int], score_name
     atomic_write_text(path, buf.getvalue())
 
 
+def zoo_label_groups(zoo: list[tuple[str, float]], xlim: tuple[float, float],
+                     min_frac: float = 0.03) -> list[tuple[float, list[str]]]:
+    """Zoo lines (name, x) grouped where their labels would overlap: x within `min_frac` of
+    the log x axis of each other (autogan-a and autogan-c compile to the same MACs, sngan
+    and autogan-b within 8%) share one label, names stacked side by side."""
+    span = math.log10(xlim[1] / xlim[0]) or 1.0
+    groups: list[tuple[float, list[str]]] = []
+    for name, x in sorted(zoo, key=lambda t: t[1]):
+        if groups and math.log10(x / groups[-1][0]) / span < min_frac:
+            groups[-1][1].append(name)
+        else:
+            groups.append((x, [name]))
+    return groups
+
+
 def plot(path: Path, cands: list[Candidate], idx: list[int], score_name: str, higher_better: bool,
          title: str, budget_macs: int | None = None, zoo: list[tuple[str, int]] | None = None) -> None:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     fig = Figure(figsize=(7.5, 4.8))
     ax = fig.add_subplot(1, 1, 1)
@@ -101,27 +117,38 @@ def plot(path: Path, cands: list[Candidate], idx: list[int], score_name: str, hi
     ax.plot(fx, fy, "-o", color="#C44E52", ms=6, lw=1.5, label=f"Pareto front ({len(idx)})", zorder=3,
             drawstyle="steps-post")
     if budget_macs is not None:
-        ax.axvline(budget_macs / 1e6, color="#4C72B0", ls="--", lw=1.2, label="--max-macs", zorder=1)
+        ax.axvline(budget_macs / 1e6, color="#4C72B0", ls="--", lw=1.2, label=f"--max-macs {budget_macs / 1e6:.4g} M",
+                   zorder=1)
     lo, hi = min(xs), max(xs)
-    shown = [(n, m) for n, m in zoo or [] if lo / 10 <= m / 1e6 <= hi * 10]
-    for name, m in shown:
-        ax.axvline(m / 1e6, color="#55A868", ls=":", lw=1)
-        ax.text(m / 1e6, 0.98, f" {name}", rotation=90, va="top", ha="left", fontsize=7, color="#2E6B3A",
-                transform=ax.get_xaxis_transform())
-    if zoo and not shown:
-        ms = [m / 1e6 for _, m in zoo]
-        ax.text(0.99, 0.01, f"zoo generators: {min(ms):.0f}–{max(ms):.0f} M compiled MACs, outside this range",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="#2E6B3A")
+    shown = [(n, m / 1e6) for n, m in zoo or [] if lo / 10 <= m / 1e6 <= hi * 10]
+    for _, m in shown:
+        ax.axvline(m, color="#55A868", ls=":", lw=1)
     ax.set_xscale("log")
-    from matplotlib.ticker import FuncFormatter
-
+    xlabel = "compiled MACs per image (M, log scale)"
+    if zoo and not shown:  # below the axis, where it cannot cover a point
+        ms = [m / 1e6 for _, m in zoo]
+        xlabel += f"\nzoo generators: {min(ms):.0f}–{max(ms):.0f} M compiled MACs, outside this range"
+    # tick labels of one size; on a wide range only 2× and 5× minor ticks are labelled (90 and
+    # 100, 900 and 1000 ran into each other)
     fmt = FuncFormatter(lambda v, _: f"{v:g}")
     ax.xaxis.set_major_formatter(fmt)
+    ax.autoscale_view()
+    x0, x1 = ax.get_xlim()
+    wide = math.log10(x1 / x0) > 1.0
+    ax.xaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0) if wide else tuple(range(2, 10)), numticks=20))
     ax.xaxis.set_minor_formatter(fmt)
-    ax.tick_params(axis="x", which="minor", labelsize=7)
-    ax.set_xlabel("compiled MACs per image (M, log scale)")
+    ax.tick_params(axis="x", which="both", labelsize=8)
+    if shown:  # zoo names on a top axis, outside the data: grouped where they would overlap
+        top = ax.secondary_xaxis("top")
+        groups = zoo_label_groups(shown, (x0, x1))
+        top.set_xticks([x for x, _ in groups], labels=["\n".join(names) for _, names in groups])
+        top.xaxis.set_minor_formatter(NullFormatter())
+        top.tick_params(axis="x", which="minor", length=0)
+        top.tick_params(axis="x", which="major", labelsize=7, labelcolor="#2E6B3A", color="#55A868", rotation=90)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{score_name} ({'higher' if higher_better else 'lower'} is better)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title + ("\nzoo generators (dotted): compiled MACs only; their scores are not comparable"
+                          if shown else ""), fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
@@ -142,7 +169,7 @@ def write_pareto(searcher: Any, cfg: Any, out: Path, final: Genotype, k: int = 0
     write_csv(out / "pareto.csv", cands, set(idx), score_name)
     zoo = [(n, m) for n, m in zoo_points()]
     plot(out / "pareto.png", cands, idx, score_name, higher,
-         f"{cfg.method} search: {len(cands)} candidates, compiled cost vs {score_name}", cfg.max_macs, zoo)
+         f"{cfg.method} search: {len(cands)} candidate{'s' * (len(cands) != 1)}, compiled cost vs {score_name}", cfg.max_macs, zoo)
     if k > 0:  # within the budget's MACs / params (latency is measured for the final genotype only)
         ok = [i for i in idx if (cfg.max_macs is None or cands[i].macs <= cfg.max_macs)
               and (cfg.max_params is None or cands[i].params <= cfg.max_params)]

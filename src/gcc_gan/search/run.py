@@ -41,6 +41,7 @@ from rich.console import Console
 from ..atomic import atomic_write_bytes, atomic_write_text, disk_full_as_error
 from ..checkpoints import (Checkpoint, clean_partial, console_warner, cpu_tensors, list_checkpoints, load_newest,
                            optim_join, optim_split, write_checkpoint)
+from ..console import make_console
 from ..distributed import (SINGLE, DataParallel, WorkerExit, end_rank_on_error,
                            close, from_env, seed_rank, sync_batchnorm)
 from ..errors import GccGanError, GenotypeError, Interrupted
@@ -230,7 +231,8 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
                 stack.enter_context(run_lock(o, f"-o {o}"))
                 return o
             out = dp.share(lock)
-            res = _search(req, out, console or Console(stderr=True), dp)
+            # wide where not a terminal, as the CLI's (scale --search calls this without one)
+            res = _search(req, out, console or make_console(stderr=True), dp)
         if not dp.main:
             raise WorkerExit(0)  # done: rank 0 finishes the run and reports
         return res
@@ -384,6 +386,12 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
         reason = str(e) or type(e).__name__
         atomic_write_text(out / "search.json", json.dumps({**meta, "status": "failed", "error": reason},
                                                           indent=1) + "\n")
+        from .budget import BudgetUnreachable
+
+        if isinstance(e, BudgetUnreachable):  # the budget is a setting --resume keeps: resuming cannot help
+            raise GccGanError(f"the search trained all {cfg.iters} iterations, but {reason}. The budget is one of "
+                              f"the run's settings (--resume keeps it): search again into a new -o with a budget "
+                              "at or above that cost") from e
         raise GccGanError(f"the search trained all {cfg.iters} iterations, but deriving and writing its results "
                           f"failed: {reason}. The trained supernet is kept in {last_ckpt}; once the cause is "
                           f"fixed, `gcc-gan search --method {cfg.method} -o {shlex.quote(str(out))} --resume` "
