@@ -249,3 +249,12 @@ def test_torch_compile_switch_gives_the_same_images(compiled: Path) -> None:
     assert np.abs(fast.astype(int) - eager.astype(int)).max() <= 1
     with pytest.raises(GccGanError, match="--compile applies to the torch backend"):
         gcc_gan.load_compiled(compiled, backend="onnx", compiled=True)
+
+
+def test_api_compile_replaces_an_earlier_compile_only_with_force(compiled: Path, small_genotype: Path) -> None:
+    before = (compiled / "report.json").read_bytes()
+    with pytest.raises(GccGanError, match="force=True"):
+        gcc_gan.compile(str(small_genotype), compiled, verify=False)
+    assert (compiled / "report.json").read_bytes() == before
+    gcc_gan.compile(str(small_genotype), compiled, verify=False, force=True)
+    assert (compiled / "report.json").is_file()

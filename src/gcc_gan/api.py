@@ -110,9 +110,9 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
             width: float | None = None, opset: int = 17, passes: bool = True, verify: bool = True, seed: int = 0,
             precisions: Sequence[str] = ("fp32",), calibration_size: int | None = None,
             min_psnr: float | None = None, on_step: Callable[[str], None] | None = None,
-            worker: StandaloneWorker | None = None) -> dict[str, Any]:
-    """Compile `genotype` into `out_dir` (replaced atomically, only when every step and
-    check succeeded): `generator.py` (imports only torch), `.safetensors`, `.onnx`, `.pt2`,
+            worker: StandaloneWorker | None = None, force: bool = False) -> dict[str, Any]:
+    """Compile `genotype` into `out_dir` (an earlier compile there is replaced only with
+    `force=True`, like `--force`; atomically, only when every step and check succeeded): `generator.py` (imports only torch), `.safetensors`, `.onnx`, `.pt2`,
     and `report.json`, whose content is returned. `net`: "g", "d" or "both" (default: the
     generator, or the discriminator of a D-only genotype).
 
@@ -125,6 +125,8 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
     from .export.onnx_export import check_opset
     from .export.precision import PrecisionOptions
 
+    if (Path(out_dir) / "report.json").is_file() and not force:
+        raise GccGanError(f"{out_dir}: a compile output already exists; replace it with force=True (CLI: --force)")
     check_opset(opset)
     popts = PrecisionOptions.make(precisions, calibration_size, min_psnr)
     g, refs, infos, roles = _interpreters(genotype, weights, net=net, width=width, seed=seed)

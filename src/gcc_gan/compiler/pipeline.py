@@ -97,7 +97,7 @@ def header(g: Genotype | None, role: str, report: dict[str, Any]) -> str:
                  f"(reference {report['macs_before']:,})")
     fired = [p["name"] for p in report["passes"] if p["fired"]]
     lines.append(f"Passes applied: {', '.join(fired) if fired else 'none'}")
-    lines.append("Standalone: needs only torch. Load weights with safetensors.torch.load_file.")
+    lines.append("Standalone: the module imports only torch; the weights load with safetensors.")
     return "\n".join(lines)
 
 
@@ -129,7 +129,7 @@ def usage(role: str, inputs: Mapping[str, Shape], outputs: Mapping[str, Shape]) 
         return ""
     out = "×".join(map(str, next(iter(outputs.values()))))
     return "\n".join([
-        "Usage (needs only torch and safetensors):",
+        "Usage (torch, and safetensors for the weights):",
         "",
         "    import torch",
         "    from safetensors.torch import load_file",
