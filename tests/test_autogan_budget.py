@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_autogan import TINY
 
 from gcc_gan.cli.main import run as cli
 from gcc_gan.compiler.cost import compiled_cost
@@ -40,9 +41,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 DATA = "synthetic?n=64"
 # test_autogan.py's TINY schedule at gf 8 (widths 8 / 6 / 4 / 2 channels)
-SMALL = dict(gf=8, df=4, latent=6, bottom=2, batch_size=4, g_batch=4, hid=8, search_iters=3, grow_at=(1, 2),
-             shared_steps=3, ctrl_steps=2, n_critic=2, num_candidate=3, topk=2, reward="swd", reward_images=8,
-             reset_window=2, iters=15, log_every=1, checkpoint_every=5)
+SMALL = {**TINY, "gf": 8, "checkpoint_every": 5}
 
 
 def test_width_tokens_only_with_widths() -> None:

@@ -191,7 +191,12 @@ def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os
     (plus `samples.json`), an `.npz` holding `arr_0` (uint8 NHWC) or one grid `.png`,
     atomically. An existing `out` is replaced only with `force` (a folder only if it is an
     earlier sample folder)."""
-    from .export.sample import check_output, check_sample_args, image_batches, write_samples
+    from .export.sample import (
+        check_output,
+        check_sample_args,
+        image_batches,
+        write_samples,
+    )
 
     check_sample_args(n, batch_size)
     check_output(out, force)  # before the (possibly slow) load

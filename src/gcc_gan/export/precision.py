@@ -84,7 +84,10 @@ def to_fp16(src: Path, dst: Path) -> list[str]:
     """fp16 weights and math, fp32 input/output. Returns the op types kept in fp32 (those
     of the graph on onnxruntime's converter's block list; none for our networks)."""
     import onnx
-    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+    from onnxruntime.transformers.float16 import (
+        DEFAULT_OP_BLOCK_LIST,
+        convert_float_to_float16,
+    )
 
     model = onnx.load(str(src))
     with quiet():
@@ -118,8 +121,13 @@ def to_int8(src: Path, dst: Path, input_shapes: Mapping[str, Shape], calibration
     Conv/Gemm stay fp32, sub-pixel ConvTransposes become phase Convs first (`onnx_phases`).
     Returns what was kept in fp32 and the calibration used."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
-    from onnxruntime.quantization import quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     pre = dst.with_name(f".{dst.stem}.pre.onnx")
