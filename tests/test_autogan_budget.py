@@ -68,6 +68,22 @@ def test_converter_widths() -> None:
             autogan_generator(arch, gf=16, latent=8, bottom=2, widths=bad)
 
 
+def test_convert_takes_the_widths_of_a_budgeted_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arch = "1,0,1,1,1,0,0,1,1,1,0,1,0,3"
+    out = tmp_path / "g.json"
+    assert cli(["convert", "autogan", arch, "--gf", "16", "--latent", "8", "--bottom", "2", "--widths",
+                "1, 0.5,0.25", "-o", str(out)]) == 0
+    g = load_genotype(str(out))
+    want = autogan_generator([int(a) for a in arch.split(",")], gf=16, latent=8, bottom=2, widths=[1, 0.5, 0.25])
+    assert g.generator == want.network and g.provenance.encoding["widths"] == [1.0, 0.5, 0.25]
+    capsys.readouterr()
+    for fmt, widths, msg in (("autogan", "1,x,1", "comma-separated numbers"), ("autogan", "1,1", "one positive"),
+                             ("adversarialnas", "1,1,1", "applies to autogan")):
+        assert cli(["convert", fmt, arch, "--widths", widths, "-o", str(tmp_path / "bad.json")]) == 1
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "bad.json").exists()
+
+
 def test_narrowed_child_equals_compiled_standalone() -> None:
     """Children of every stage at random widths: the shared-weights child (after BN statistics
     moved) equals the compiled genotype with the child's state_dict; its parameters are the

@@ -145,3 +145,39 @@ def test_variants_need_the_generator(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run(["compile", "zoo:sngan-d", "-o", str(tmp_path / "d"), "--precision", "int8"]) == 1
     assert "precision variants are made of the generator" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()
+
+
+def test_show_reports_the_variants(variants: tuple[Path, dict], capsys: pytest.CaptureFixture[str]) -> None:
+    out, report = variants
+    capsys.readouterr()
+    assert run(["show", str(out)]) == 0
+    text = capsys.readouterr().out
+    v = report["networks"]["generator"]["precision"]["int8"]
+    assert f"generator int8: generator.int8.onnx, PSNR {v['psnr_db']:.1f} dB against fp32" in text
+    assert f"{v['speedup_vs_fp32']:.2f}× fp32 onnxruntime images/s" in text
+
+
+def test_sample_runs_a_precision_variant(variants: tuple[Path, dict], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = variants
+    want = gcc_gan.sample(gcc_gan.load_compiled(out, backend="onnx"), 8, seed=2)
+    for p in ("fp16", "int8"):
+        gen = gcc_gan.load_compiled(out, backend="onnx", precision=p)
+        assert gen.backend == f"onnx {p}"
+        got = gcc_gan.sample(gen, 8, seed=2)
+        assert psnr_db(got.astype(np.float32) / 127.5, want.astype(np.float32) / 127.5) >= 30
+    assert run(["sample", str(out), "-n", "4", "-o", str(tmp_path / "s.npz"), "--backend", "onnx",
+                "--precision", "int8"]) == 0
+    assert "onnx int8" in capsys.readouterr().out
+    assert np.load(tmp_path / "s.npz")["arr_0"].shape == (4, 32, 32, 3)
+    for args, msg in ((["--precision", "int8"], "add --backend onnx"),
+                      (["--backend", "onnx", "--precision", "int4"], "must be one of fp32, fp16, int8")):
+        assert run(["sample", str(out), "-n", "1", "-o", str(tmp_path / "e.npz"), *args]) == 1
+        assert msg in capsys.readouterr().err
+    with pytest.raises(GccGanError, match="compile --precision int8"):
+        gcc_gan.load_generator("zoo:dcgan", backend="onnx", precision="int8")
+    bare = tmp_path / "bare"
+    gcc_gan.compile("zoo:dcgan", bare, verify=False, width=0.0625)
+    with pytest.raises(GccGanError, match=r"no generator\.fp16\.onnx \(compile with --precision fp16\)"):
+        gcc_gan.load_compiled(bare, backend="onnx", precision="fp16")
+    assert not (tmp_path / "e.npz").exists()

@@ -138,25 +138,29 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
                              on_step=on_step, precision=popts)
 
 
-def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False) -> Sampler:
+def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False,
+                  precision: str = "fp32") -> Sampler:
     """The generator of a `gcc-gan compile` directory: `.module` (the standalone PyTorch
     module, torch backend), `.latent_dim`, `.image_shape`, and `gen(z)` → float NCHW
     images in [-1, 1] for float32 numpy latents. `backend`: "torch" or "onnx" (onnxruntime).
     `compiled=True` runs the module through torch.compile with frozen weights (needs a
-    C++ compiler; minutes of start-up on a slow CPU; then faster than eager, near onnxruntime)."""
+    C++ compiler; minutes of start-up on a slow CPU; then faster than eager, near onnxruntime).
+    `precision`: "fp16" / "int8" run `generator.fp16.onnx` / `generator.int8.onnx` (from
+    `compile(..., precisions=[...])`; backend "onnx")."""
     from .export.sample import load_compiled_dir
 
-    return load_compiled_dir(path, backend, compiled)
+    return load_compiled_dir(path, backend, compiled, precision)
 
 
 def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
-                   backend: str = "torch", width: float | None = None, compiled: bool = False) -> Sampler:
+                   backend: str = "torch", width: float | None = None, compiled: bool = False,
+                   precision: str = "fp32") -> Sampler:
     """A generator to sample from: a compile directory, a training run directory, or a
     genotype file / `zoo:NAME` (with `weights`, else freshly initialised with seed 0).
-    `compiled`: as in `load_compiled`."""
+    `compiled`, `precision`: as in `load_compiled`."""
     from .export.sample import load_generator as _load
 
-    return _load(source, weights, backend, width, compiled)
+    return _load(source, weights, backend, width, compiled, precision)
 
 
 def _sampler(source: Sampler | str | os.PathLike[str], weights: Any, backend: str) -> Sampler:

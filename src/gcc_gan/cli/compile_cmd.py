@@ -69,7 +69,7 @@ def compile_cmd(
     # torch and compiles; it is killed on any error below
     worker = None if no_verify else StandaloneWorker()
     try:
-        _compile(g, roles, out, weights, width, opset, no_passes, no_verify, seed, worker, t0,
+        _compile(g, roles, out, weights, width, opset, no_passes, no_verify, seed, worker, t0, force,
                  (precision or ["fp32"], calibration_size, min_psnr))
     finally:
         if worker is not None:
@@ -111,7 +111,7 @@ def _analyzed(genotype: str, weights: Optional[Path], width: Optional[float], ne
 
 
 def _compile(g: Any, roles: tuple[str, ...], out: Path, weights: Optional[Path], width: Optional[float],
-             opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any, t0: float,
+             opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any, t0: float, force: bool,
              precision: tuple[list[str], int, float] = (["fp32"], 128, 30.0)) -> None:
     from ..api import compile as compile_genotype
 
@@ -120,7 +120,7 @@ def _compile(g: Any, roles: tuple[str, ...], out: Path, weights: Optional[Path],
         report = compile_genotype(g, out, weights=weights, net=net, width=width, opset=opset,
                                   passes=not no_passes, verify=not no_verify, seed=seed, worker=worker,
                                   precisions=precision[0], calibration_size=precision[1], min_psnr=precision[2],
-                                  on_step=lambda what: status.update(f"{what}…"))
+                                  on_step=lambda what: status.update(f"{what}…"), force=force)
     _print_summary(out, report, time.perf_counter() - t0)
 
 

@@ -190,6 +190,10 @@ def _show_compiled(path: str, as_json: bool) -> None:
         for t in f["derived_tensors"]:
             console.print(f"{role} {t['edge']}: {t['tensor']} {'×'.join(map(str, t['shape']))} computed from "
                           f"{t['computed_from']}", highlight=False, markup=False)
+        for p, v in f["precision"].items():
+            speed = "?" if v["speedup_vs_fp32"] is None else f"{v['speedup_vs_fp32']:.2f}×"
+            console.print(f"{role} {p}: {v['file']}, PSNR {v['psnr_db']:.1f} dB against fp32 (max abs error "
+                          f"{v['max_abs_err']:.2g}), {speed} fp32 onnxruntime images/s", highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -374,16 +378,24 @@ def convert(
     with_d: Optional[str] = typer.Option(None, "--with-d", metavar="FILE|zoo:NAME",
                                          help="Also include this genotype's discriminator (e.g. zoo:sngan-d)."),
     name: Optional[str] = typer.Option(None, "--name", help="Genotype name (default: the output file's stem)."),
+    widths: Optional[str] = typer.Option(None, "--widths", metavar="W1,W2,W3", help=(
+        "autogan: per-cell width multipliers of gf (a budgeted search's topk.json `widths`, e.g. 0.25,0.25,0.5)")),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Convert a published AutoGAN arch vector or AdversarialNAS genotype into a genotype file."""
     from ..genotype_dsl.encodings import adversarialnas_generator, autogan_generator
 
+    if widths is not None and fmt is not Format.autogan:
+        raise GccGanError("--widths applies to autogan arch vectors (a budgeted AutoGAN search's cell widths)")
     _out_path(output, force)
     raw = _shape_for(fmt.value, parse_arch_arg(arch))
     z = latent if latent is not None else DEFAULT_LATENT[fmt.value]
     if fmt is Format.autogan:
-        native = autogan_generator(raw, gf=gf, latent=z, bottom=bottom)
+        try:
+            ws = None if widths is None else [float(w) for w in widths.split(",")]
+        except ValueError:
+            raise GccGanError(f"--widths {widths!r}: comma-separated numbers, one per cell (e.g. 1,0.5,0.25)") from None
+        native = autogan_generator(raw, gf=gf, latent=z, bottom=bottom, widths=ws)
     else:
         native = adversarialnas_generator(raw, gf=gf, latent=z, bottom=bottom, dataset=dataset.value)
     disc = None

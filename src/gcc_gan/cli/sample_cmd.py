@@ -27,6 +27,9 @@ def sample_cmd(
     truncation: Optional[float] = typer.Option(None, "--truncation", help=(
         "truncate the latent normal to [-T, T] (default: none)")),
     backend: str = typer.Option("torch", "--backend", help="torch (the compiled module) or onnx (onnxruntime)"),
+    precision: str = typer.Option("fp32", "--precision", help=(
+        "onnx backend: fp16 or int8 runs generator.fp16.onnx / generator.int8.onnx of a compile directory "
+        "(gcc-gan compile --precision)")),
     width: Optional[float] = typer.Option(None, "--width", help="multiply a genotype's base width by MULT"),
     compiled: bool = typer.Option(False, "--compile", help=(
         "torch backend: torch.compile with frozen weights (needs a C++ compiler; compiling takes from tens of "
@@ -41,7 +44,7 @@ def sample_cmd(
 
     check_sample_args(n, batch_size)
     check_output(out, force)
-    gen = load_generator(source, weights, backend, width, compiled)
+    gen = load_generator(source, weights, backend, width, compiled, precision)
     path = save_samples(gen, n, out, seed=seed, batch_size=batch_size, truncation=truncation, force=force,
                         progress=progress)
     c, h, w = gen.image_shape

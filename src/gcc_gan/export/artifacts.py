@@ -192,7 +192,8 @@ def onnx_params(path: Path) -> int:
 
 def compiled_params(out_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """Per network of a compile directory's report.json: source, stored (safetensors /
-    ONNX) and runtime parameters, and the derived tensors."""
+    ONNX) and runtime parameters, the derived tensors, and the precision variants' checks
+    (file, PSNR and max error against fp32, images/s relative to fp32)."""
     d = Path(out_dir)
     try:
         report = json.loads((d / "report.json").read_text(encoding="utf-8"))
@@ -200,8 +201,10 @@ def compiled_params(out_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]
     except (OSError, ValueError, KeyError, TypeError):
         raise GccGanError(f"{d}: not a gcc-gan compile directory (no readable report.json)") from None
     keys = ("params_source", "params_stored", "params_onnx", "params_runtime")
+    checks = ("file", "psnr_db", "max_abs_err", "speedup_vs_fp32")
     return {role: {**{k: r.get(k) for k in keys}, "derived_tensors": r.get("derived_tensors", []),
-                   "macs_before": r.get("macs_before"), "macs_after": r.get("macs_after")}
+                   "macs_before": r.get("macs_before"), "macs_after": r.get("macs_after"),
+                   "precision": {p: {k: v.get(k) for k in checks} for p, v in (r.get("precision") or {}).items()}}
             for role, r in nets.items()}
 
 

@@ -118,20 +118,37 @@ def _check_backend(backend: str, compiled: bool = False) -> None:
         raise GccGanError("--compile applies to the torch backend (onnxruntime optimises its graph itself)")
 
 
-def load_compiled_dir(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False) -> Sampler:
-    """The generator of a `gcc-gan compile` output directory (`compiled`: see _torch_run)."""
+def _check_precision(precision: str, backend: str) -> None:
+    from .precision import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise GccGanError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision != "fp32" and backend != "onnx":
+        raise GccGanError(f"--precision {precision}: the {precision} variant is an ONNX file; add --backend onnx")
+
+
+def load_compiled_dir(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False,
+                      precision: str = "fp32") -> Sampler:
+    """The generator of a `gcc-gan compile` output directory (`compiled`: see _torch_run;
+    `precision`: fp16 / int8 run that ONNX variant, written by `compile --precision`)."""
     from ..bench.targets import load_dir_target
+    from .precision import variant_file
 
     _check_backend(backend, compiled)
+    _check_precision(precision, backend)
     t = load_dir_target(str(path))
     shape = _image_shape(next(iter(t.output_shapes.values())), str(path))
     if backend == "onnx":
         if t.onnx is None:
             raise GccGanError(f"{path}: no generator.onnx (compile it again, or use --backend torch)")
-        run = _onnx_run(t.onnx)
+        onnx = t.onnx if precision == "fp32" else Path(t.onnx).with_name(variant_file("generator", precision))
+        if not Path(onnx).is_file():
+            raise GccGanError(f"{path}: no {Path(onnx).name} (compile with --precision {precision})")
+        run = _onnx_run(onnx)
     else:
         run = _torch_run(t.module, compiled)
-    return Sampler(str(path), backend, t.latent_dims, shape, run, t.module if backend == "torch" else None)
+    label = backend if precision == "fp32" else f"{backend} {precision}"
+    return Sampler(str(path), label, t.latent_dims, shape, run, t.module if backend == "torch" else None)
 
 
 def load_genotype_generator(spec: str, weights: str | os.PathLike[str] | None = None, backend: str = "torch",
@@ -165,15 +182,21 @@ def load_genotype_generator(spec: str, weights: str | os.PathLike[str] | None = 
 
 
 def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
-                   backend: str = "torch", width: float | None = None, compiled: bool = False) -> Sampler:
+                   backend: str = "torch", width: float | None = None, compiled: bool = False,
+                   precision: str = "fp32") -> Sampler:
     """`source`: a compile directory (has report.json), a training run directory (has
     genotype.json and weights; the final EMA generator, else the newest checkpoint's), a
-    genotype JSON file or `zoo:NAME` (with `weights`, or freshly initialised)."""
+    genotype JSON file or `zoo:NAME` (with `weights`, or freshly initialised). `precision`
+    (fp16 / int8 ONNX variants) needs a compile directory compiled with it."""
     from ..bench.targets import resolve_source
 
+    _check_precision(precision, backend)
     kind, spec, weights = resolve_source(str(source), weights, width)
     if kind == "compiled":
-        return load_compiled_dir(spec, backend, compiled)
+        return load_compiled_dir(spec, backend, compiled, precision)
+    if precision != "fp32":
+        raise GccGanError(f"--precision {precision}: sample from a directory written by `gcc-gan compile "
+                          f"--precision {precision}` (the variant is made and verified there)")
     return load_genotype_generator(spec, weights, backend, width, compiled=compiled)
 
 
