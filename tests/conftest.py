@@ -46,3 +46,15 @@ def write_file(tmp_path: Path) -> Callable[[str | bytes, str], Path]:
         return p
 
     return write
+
+
+@pytest.fixture(scope="session")
+def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random-weight Inception in the pytorch-fid layout, written once per session (the
+    machine has no real weights; tests of IS/FID/KID paths use these)."""
+    from gcc_gan.bench import inception as inc
+
+    p = tmp_path_factory.getbasetemp() / "inception-random.pth"
+    if not p.exists():
+        inc.save_random_weights(p, seed=0)
+    return p

@@ -377,15 +377,6 @@ def test_tiny_preset_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
                 "-o", str(out / "compiled")]) == 0
 
 
-@pytest.fixture(scope="session")
-def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gcc_gan.bench import inception as inc
-
-    p = tmp_path_factory.getbasetemp() / "inception-random.pth"  # shared with test_bench.py / test_metrics.py
-    if not p.exists():
-        inc.save_random_weights(p, seed=0)
-    return p
-
 
 def test_is_and_fid_rewards_are_the_bench_metrics(inception_file: Path) -> None:
     """The IS / FID⁻¹ rewards are the bench's IS and FID of the child's samples (random

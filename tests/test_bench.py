@@ -24,13 +24,6 @@ from gcc_gan.genotype_dsl.zoo import zoo_genotype
 SMALL = "0.0625"
 
 
-@pytest.fixture(scope="session")
-def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    p = tmp_path_factory.getbasetemp() / "inception-random.pth"  # shared with test_metrics.py
-    if not p.exists():
-        inc.save_random_weights(p, seed=0)
-    return p
-
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -39,13 +39,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no real Inception found by accident
 
 
-@pytest.fixture(scope="module")
-def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    p = tmp_path_factory.getbasetemp() / "inception-random.pth"  # shared with test_metrics.py
-    if not p.exists():
-        inc.save_random_weights(p, seed=0)
-    return p
-
 
 def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
     code = run([str(a) for a in args])

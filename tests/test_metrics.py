@@ -18,13 +18,6 @@ from gcc_gan.bench import metrics as M
 from gcc_gan.errors import GccGanError
 
 
-@pytest.fixture(scope="session")
-def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    p = tmp_path_factory.getbasetemp() / "inception-random.pth"  # shared with test_bench.py
-    if not p.exists():
-        inc.save_random_weights(p, seed=0)
-    return p
-
 
 @pytest.fixture(scope="session")
 def inception(inception_file: Path) -> inc.Inception:

@@ -17,7 +17,6 @@ from PIL import Image
 from safetensors.torch import save_file
 
 import gcc_gan
-from gcc_gan.bench import inception as inc
 from gcc_gan.cli.main import run
 from gcc_gan.errors import GccGanError
 from gcc_gan.export.sample import latent_batches
@@ -29,13 +28,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 README = Path(__file__).resolve().parents[1] / "README.md"
 SMALL = 0.0625  # width 16 instead of 256: same graph, fast
 
-
-@pytest.fixture(scope="session")
-def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    p = tmp_path_factory.getbasetemp() / "inception-random.pth"  # shared with test_metrics.py / test_bench.py
-    if not p.exists():
-        inc.save_random_weights(p, seed=0)
-    return p
 
 
 @pytest.fixture(scope="module")

@@ -187,15 +187,6 @@ def test_resume_after_kill(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 # ----------------------------------------------------------------------------- one candidate, evaluated
 
 
-@pytest.fixture(scope="session")
-def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gcc_gan.bench import inception as inc
-
-    p = tmp_path_factory.getbasetemp() / "inception-random.pth"  # shared with test_bench / test_metrics
-    if not p.exists():
-        inc.save_random_weights(p, seed=0)
-    return p
-
 
 def test_candidate_trains_and_evaluates(tmp_path: Path, inception_file: Path, one_thread: None) -> None:
     """The job itself, in-process: train (2 iterations), then IS / FID through bench's
