@@ -54,7 +54,7 @@ class Term:
 
     def named(self, name: str) -> "Term":
         """The term once its expression (or, for add_into, its last op's input) is `name`."""
-        if self.add_into() and self.last is not None:
+        if self.last is not None and self.add_into():
             return Term(self.last.spec.codegen_src(self.last.call.params, self.last.ctx, name, ""), self.writable,
                         self.last, name)
         return Term(name, self.writable)

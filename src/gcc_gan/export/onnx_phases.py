@@ -84,8 +84,8 @@ def convtranspose_to_phases(model: Any) -> dict[str, list[str]]:
     if done:
         del g.node[:]
         g.node.extend(nodes)
-        used = {i for n in g.node for i in n.input}
-        keep = [i for i in g.initializer if i.name in used or i.name in {x.name for x in g.input}]
+        used = {i for n in g.node for i in n.input} | {x.name for x in g.input}
+        keep = [i for i in g.initializer if i.name in used]
         del g.initializer[:]
         g.initializer.extend(keep)
     return done
