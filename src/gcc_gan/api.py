@@ -112,8 +112,9 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
             min_psnr: float | None = None, on_step: Callable[[str], None] | None = None,
             worker: StandaloneWorker | None = None, force: bool = False) -> dict[str, Any]:
     """Compile `genotype` into `out_dir` (an earlier compile there is replaced only with
-    `force=True`, like `--force`; atomically, only when every step and check succeeded): `generator.py` (imports only torch), `.safetensors`, `.onnx`, `.pt2`,
-    and `report.json`, whose content is returned. `net`: "g", "d" or "both" (default: the
+    `force=True`, like `--force`; atomically, only when every step and check succeeded):
+    `generator.py` (imports only torch), `.safetensors`, `.onnx`, `.pt2` and `report.json`,
+    whose content is returned. `net`: "g", "d" or "both" (default: the
     generator, or the discriminator of a D-only genotype).
 
     `precisions`: any of "fp32", "fp16", "int8" (the generator's `generator.fp16.onnx` /
