@@ -250,15 +250,22 @@ def _dggan_make() -> dict[str, Any]:
 
 
 def _dggan(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
-    """A random route of random length under the forcing rule; the candidate (settled) after it."""
-    from gcc_gan.search.spaces.dggan import base_pair, grow, resolution, settle
+    """A random route of random length under the forcing rule; the candidate (settled) after it.
+    Half the FADEs narrow G's new block to a width a budget may pick (`fade_widths`)."""
+    from dataclasses import replace
+
+    from gcc_gan.search.spaces.dggan import FADE, base_pair, fade_widths, grow, resolution, settle
     from gcc_gan.search.strategies.growth import allowed
 
     cfg = st["cfg"]
     g, d = base_pair(cfg.d0, cfg.dg_channels, cfg.latent)
+    widths = fade_widths(cfg.dg_channels, cfg.dg_filters)
     for s in range(int(rng.integers(cfg.max_steps + 1))):
         al = allowed(st["acts"], resolution(d), cfg.target, cfg.max_steps - s)
-        g, d = grow(g, d, al[int(rng.integers(len(al)))], cfg.dg_channels)
+        a = al[int(rng.integers(len(al)))]
+        if a.kind == FADE.kind and rng.integers(2):
+            a = replace(a, filters=int(rng.choice(widths)))
+        g, d = grow(g, d, a, cfg.dg_channels)
         g, d = settle(g), settle(d)
     return {"generator": g, "discriminator": d}
 
@@ -275,18 +282,20 @@ def _autogan_make() -> dict[str, Any]:
     from gcc_gan.search.strategies.controller import Controller
 
     torch.manual_seed(0)
-    ctrls = [Controller(stage_tokens(stage), 8) for stage in range(3)]
+    # without and with the width token a budgeted search adds to each cell
+    ctrls = {w: [Controller(stage_tokens(stage, w), 8) for stage in range(3)] for w in (False, True)}
     return {"ctrls": ctrls, "gen": torch.Generator().manual_seed(0)}
 
 
 def _autogan(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
     """A child the controller samples at a random stage (random prefix and LSTM state, logits
-    scaled at random so peaked distributions occur too), converted as search does."""
+    scaled at random so peaked distributions occur too; half of them with per-cell width
+    tokens, as under a budget), converted as search does."""
     from gcc_gan.search.spaces.autogan import child_native, stage_tokens
 
-    stage = int(rng.integers(3))
-    ctrl = st["ctrls"][stage]
-    prefix = [int(rng.integers(n)) for s in range(stage) for n in stage_tokens(s)]
+    stage, widths = int(rng.integers(3)), bool(rng.integers(2))
+    ctrl = st["ctrls"][widths][stage]
+    prefix = [int(rng.integers(n)) for s in range(stage) for n in stage_tokens(s, widths)]
     hidden = (torch.from_numpy(rng.standard_normal((1, 8))).float(),
               torch.from_numpy(rng.standard_normal((1, 8))).float()) if stage else None
     scale = float(rng.choice([1.0, 8.0]))
@@ -296,7 +305,7 @@ def _autogan(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]
         smp = ctrl.sample(st["gen"], hidden)
         for q in ctrl.parameters():
             q.div_(scale)
-    return {"generator": child_native(prefix + smp.actions, 4, 6, 2).network}
+    return {"generator": child_native(prefix + smp.actions, 4, 6, 2, widths).network}
 
 
 class _AutoganSpace:
