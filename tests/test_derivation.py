@@ -254,7 +254,14 @@ def _dggan(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
     Half the FADEs narrow G's new block to a width a budget may pick (`fade_widths`)."""
     from dataclasses import replace
 
-    from gcc_gan.search.spaces.dggan import FADE, base_pair, fade_widths, grow, resolution, settle
+    from gcc_gan.search.spaces.dggan import (
+        FADE,
+        base_pair,
+        fade_widths,
+        grow,
+        resolution,
+        settle,
+    )
     from gcc_gan.search.strategies.growth import allowed
 
     cfg = st["cfg"]
