@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gcc_gan.checkpoints import KILL_AFTER_ENV
 from gcc_gan.cli.main import run as cli
 from gcc_gan.compiler.kernels import dilated_conv
 from gcc_gan.compiler.pipeline import compile_network
@@ -291,18 +291,13 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     code = ("import torch; torch.set_num_threads(1)\n"
             "from pathlib import Path\nfrom gcc_gan.search.run import SearchRequest, search\n"
             f"search(SearchRequest(data={DATA!r}, out=Path({str(out)!r}), device='cpu', "
-            f"overrides={ {**TINY, 'iters': 400, 'checkpoint_every': 1} !r}))\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not list((out / "checkpoints").glob("step-*/state.json")):
-            time.sleep(0.2)
-        assert list((out / "checkpoints").glob("step-*")), "no checkpoint appeared"
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+            f"overrides={ {**TINY, 'iters': 8, 'checkpoint_every': 1} !r}))\n")
+    env = {**os.environ, KILL_AFTER_ENV: "3"}  # SIGKILLed right after its step-3 checkpoint
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     assert not (out / "genotype.json").exists()
     done = max(int(p.name[5:]) for p in (out / "checkpoints").glob("step-*"))
+    assert done == 3
     assert cli(["search", "-o", str(out), "--resume", "--iters", str(done - 1)]) == 1  # ends before the run
     res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu", overrides={"iters": done + 2}))
     assert res.resumed_from == done and res.step == done + 2
