@@ -24,6 +24,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# Under pytest-xdist (`-n auto`, the default) every worker is a process of its own: share the
+# cores between them instead of each running torch's default of one thread per core.
+if (_workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))) > 1:
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // _workers))
+
 
 @pytest.fixture
 def one_thread() -> Iterator[None]:
