@@ -327,6 +327,7 @@ def _ray_workers() -> list[int]:
     return pids
 
 
+@pytest.mark.slow  # fast twins: test_executor.py (Ray = local results, a SIGKILLed job retried)
 def test_ray_same_results_and_a_killed_worker_is_retried(reference: Path, tmp_path: Path) -> None:
     pytest.importorskip("ray")
     run = tmp_path / "ray"
@@ -432,6 +433,7 @@ def test_equalized_lr_is_adam_on_the_scaled_weight() -> None:
     assert abs(float(fresh.weight.detach().std()) / he_scale(fresh.weight) - 1) < 0.05 and not fresh.bias.any()
 
 
+@pytest.mark.slow  # fast twin: test_reachability_pruning_never_walks_into_a_dead_end (admission, no training)
 def test_budget_discards_children_before_training(tmp_path: Path) -> None:
     """Compiler-aware DGGAN (issue 16): children whose generator compiles over --max-macs are
     recorded as 'over budget' and never trained; the winner fits; pareto.csv is written."""
