@@ -274,8 +274,19 @@ def test_adversarial_hard_sampling_fixed_d(tmp_path: Path) -> None:
     assert g.provenance.encoding["discriminator"]["format"] == "sngan-d"
 
 
-def test_resume_is_exact(tmp_path: Path) -> None:
-    full = _run(tmp_path / "full", iters=5)
+@pytest.fixture(scope="module")
+def full5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One uninterrupted 5-iteration search that the resume tests compare against (read only)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as every test of this module runs (one_thread)
+    try:
+        return _run(tmp_path_factory.mktemp("search") / "full", iters=5)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_resume_is_exact(tmp_path: Path, full5: Path) -> None:
+    full = full5
     part = _run(tmp_path / "part", iters=5, stop_after=3)  # "killed" after step 3 (checkpoint at 2)
     assert not (part / "genotype.json").exists()
     _run(part, iters=5, resume=True)
@@ -332,7 +343,7 @@ def _fail_derive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(AdversarialSearcher, "derive", derive)
 
 
-def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Path,
+def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Path, full5: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 10: a crash in the derivation lost the run (search.json stayed 'running' and
     --resume repeated it). Now: status 'failed' with the reason, the error names the
@@ -340,7 +351,7 @@ def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Pat
     from gcc_gan.errors import GccGanError
     from gcc_gan.search.strategies.differentiable import AdversarialSearcher
 
-    full = _run(tmp_path / "full", iters=5)
+    full = full5
     out = tmp_path / "run"
     _fail_derive(monkeypatch)
     with pytest.raises(GccGanError) as e:
