@@ -275,8 +275,14 @@ def search_ref(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("name,damage,words", SEARCH_DAMAGE, ids=[f"{n or 'legacy'}-{i}"
-                                                                  for i, (n, _, _) in enumerate(SEARCH_DAMAGE)])
+# each case resumes and finishes a search: three kinds of damage in the default run (a cut file,
+# a checksum mismatch, a legacy pickle), the rest behind -m slow (the same fallback path)
+FAST_DAMAGE = {0, 5, 8}
+
+
+@pytest.mark.parametrize("name,damage,words", [
+    pytest.param(*case, id=f"{case[0] or 'legacy'}-{i}", marks=() if i in FAST_DAMAGE else pytest.mark.slow)
+    for i, case in enumerate(SEARCH_DAMAGE)])
 def test_search_resume_falls_back_past_a_damaged_checkpoint(
         search_ref: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
         damage: Callable[[Path], None], words: str) -> None:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cli
 import torch
 from PIL import Image
 
 from gcc_gan.bench import inception as inc
-from gcc_gan.cli.main import run
 from gcc_gan.console import PLAIN_WIDTH, make_console
 from gcc_gan.errors import GccGanError
 from gcc_gan.genotype_dsl.io import save_genotype
@@ -38,12 +38,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(inc.ENV_VAR, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no real Inception found by accident
 
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def shell(cmd: str, cwd: Path) -> subprocess.CompletedProcess[str]:

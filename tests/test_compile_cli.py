@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import assert_clean_error, cli
 import torch
 from safetensors.torch import save_file
 
-from gcc_gan.cli.main import run
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.compiler.pipeline import CompiledNetwork
 from gcc_gan.errors import GccGanError
@@ -48,20 +48,6 @@ STANDALONE_USER = textwrap.dedent("""
     assert img.shape == (5, 3, 32, 32), img.shape
     print(float(np.abs(onnx_img - img).max()), float((prog(z) - torch.from_numpy(img)).abs().max()))
 """)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_clean_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 1, err
-    assert "error:" in err and "Traceback" not in err, err
-    flat = " ".join(err.split())
-    for f in fragments:
-        assert f in flat, (f, err)
 
 
 def leftovers(parent: Path) -> list[str]:

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
+from conftest import cli_flat as cli
 import torch
 from official_nets import (AdversarialNASGen, AutoGANModels, AutoGANSearch, Discriminator, randomize,
                            save_checkpoint, training_checkpoint)
 from safetensors.torch import load_file, save_file
 
-from gcc_gan.cli.main import run
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.errors import GccGanError
@@ -64,12 +64,6 @@ def do_import(tmp: Path, method: str, ckpt: Path, genotype: Path, net: str = "g"
     out = tmp / f"w_{net}.safetensors"
     res = import_checkpoint(method, ckpt, genotype, out, net=net, **kw)
     return load_file(str(out)), res
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, " ".join(out.split()), " ".join(err.split())
 
 
 def compiled_outputs(out: Path, x: torch.Tensor, role: str = "generator") -> tuple[torch.Tensor, torch.Tensor]:

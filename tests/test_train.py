@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from gcc_gan.checkpoints import KILL_AFTER_ENV
 from gcc_gan.cli.main import run as cli
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.errors import GccGanError
@@ -178,8 +177,10 @@ def test_weights_nan_without_loss_nan_is_caught_before_checkpoint(tmp_path: Path
 # --------------------------------------------------------------------------- resume after kill -9
 
 
-def _cli_proc(args: list[str]) -> subprocess.Popen[bytes]:
+def _cli_proc(args: list[str], kill_after: int | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # identical threading in every process
+    if kill_after is not None:  # SIGKILLed right after the checkpoint of that step
+        env[KILL_AFTER_ENV] = str(kill_after)
     return subprocess.Popen([sys.executable, "-c", "from gcc_gan.cli.main import main; main()", "train", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
@@ -194,16 +195,10 @@ def test_resume_after_kill9_is_bit_exact(tmp_path: Path) -> None:
     args = ["zoo:dcgan", "--data", DATA, "--preset", "tiny", "--width", "0.0625", "--batch-size", "8",
             "--iters", "24", "--checkpoint-every", "3", "--log-every", "2", "--sample-every", "10", "--device", "cpu"]
     ref = _cli_proc([*args, "-o", str(tmp_path / "ref")])
-    victim = _cli_proc([*args, "-o", str(tmp_path / "run")])
+    victim = _cli_proc([*args, "-o", str(tmp_path / "run")], kill_after=9)
+    victim.wait(timeout=300)
+    assert victim.returncode == -signal.SIGKILL, victim.stderr.read().decode() if victim.stderr else ""
     ck = tmp_path / "run" / "checkpoints"
-    deadline = time.time() + 120
-    while not (ck.is_dir() and any(p.name.startswith("step-") for p in ck.iterdir())):
-        assert victim.poll() is None, victim.stderr.read().decode() if victim.stderr else ""
-        assert time.time() < deadline
-        time.sleep(0.02)
-    time.sleep(random.uniform(0.0, 0.5))  # any moment after the first checkpoint
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
     assert ref.wait(timeout=300) == 0, ref.stderr.read().decode() if ref.stderr else ""
     killed_at = max(int(p.name[5:]) for p in ck.iterdir() if p.name.startswith("step-"))
     before = (tmp_path / "run" / "log.csv").read_bytes().splitlines(keepends=True)
