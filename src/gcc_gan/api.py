@@ -110,7 +110,8 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
             width: float | None = None, opset: int = 17, passes: bool = True, verify: bool = True, seed: int = 0,
             precisions: Sequence[str] = ("fp32",), calibration_size: int | None = None,
             min_psnr: float | None = None, on_step: Callable[[str], None] | None = None,
-            worker: StandaloneWorker | None = None, force: bool = False) -> dict[str, Any]:
+            worker: StandaloneWorker | None = None, force: bool = False, torch_fidelity: bool = False,
+            model_card: bool = False) -> dict[str, Any]:
     """Compile `genotype` into `out_dir` (an earlier compile there is replaced only with
     `force=True`, like `--force`; atomically, only when every step and check succeeded):
     `generator.py` (imports only torch), `.safetensors`, `.onnx`, `.pt2` and `report.json`,
@@ -120,7 +121,10 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
     `precisions`: any of "fp32", "fp16", "int8" (the generator's `generator.fp16.onnx` /
     `generator.int8.onnx`; int8 calibrated on `calibration_size` fixed-seed latents). Each
     variant is verified against fp32 (max error, PSNR, images/s side by side, in the
-    report); one below `min_psnr` dB (default 30) is an error and nothing is written."""
+    report); one below `min_psnr` dB (default 30) is an error and nothing is written.
+    The generator's ONNX gets ONNX-model-zoo test data (`test_data_set_0/`);
+    `torch_fidelity`: also `generator.uint8.onnx` (input z, uint8 NCHW output, for
+    torch-fidelity); `model_card`: a Hugging Face Hub README.md + config.json."""
     from .compiler.pipeline import compile_network
     from .export.artifacts import write_compile_dir
     from .export.onnx_export import check_opset
@@ -136,7 +140,7 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
                           "(PSNR of its images); compile with --net g or both")
     compiled = [compile_network(infos[r], refs[r].state_dict(), role=r, passes=passes, genotype=g) for r in roles]
     return write_compile_dir(out_dir, compiled, g, opset=opset, verify=verify, interpreters=refs, worker=worker,
-                             on_step=on_step, precision=popts)
+                             on_step=on_step, precision=popts, torch_fidelity=torch_fidelity, model_card=model_card)
 
 
 def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False,
