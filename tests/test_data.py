@@ -41,6 +41,8 @@ def test_spec_parsing() -> None:
     ("cifar10", "needs a path"),
     ("cifar10:", "needs a path"),
     ("synthetic:/some/path", "takes no path"),
+    ("digits:/some/path", "takes no path"),
+    ("digits?n=5", "accepts no options"),
     ("cifar10:/x?color=1", "unknown option"),
     ("synthetic?n=abc", "n='abc'"),
     ("synthetic?n=3", "must be an integer"),
@@ -48,6 +50,23 @@ def test_spec_parsing() -> None:
 def test_bad_specs(spec: str, msg: str) -> None:
     with pytest.raises(GccGanError, match=msg):
         load_dataset(spec)
+
+
+# --------------------------------------------------------------------------- digits
+
+
+def test_digits_are_sklearns_images_upsampled() -> None:
+    from sklearn.datasets import load_digits
+
+    d = load_dataset("digits", 16)
+    assert len(d) == 1797 and d.size == 16 and "digits" in d.description
+    x = d.batch(np.arange(4))
+    assert x.shape == (4, 3, 16, 16) and x.min() >= -1.0 and x.max() <= 1.0
+    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 0], x[:, 2])  # gray as RGB
+    raw = load_digits().images[:4]
+    native = load_dataset("digits", 8).batch(np.arange(4))[:, 0].numpy()  # no resize at 8×8
+    np.testing.assert_allclose((native + 1.0) * 127.5, np.rint(raw * 255.0 / 16.0), atol=1e-3)
+    assert load_dataset("digits").size == 32  # the default resolution
 
 
 # --------------------------------------------------------------------------- synthetic

@@ -141,7 +141,7 @@ def card_files(out_dir: Path, report: dict[str, Any], bench: dict[str, Any] | No
     data_id = data_name.split(":")[0].split("?")[0]
     evals = [EvalResult(task_type=PIPELINE_TAG, dataset_type=data_id, dataset_name=data_name, metric_type=k,
                         metric_value=round(v, 6), metric_name=_METRIC_NAMES.get(k, k), metric_config=proto,
-                        verified=False, source_name="gcc-gan bench") for k, v, proto in measured]
+                        verified=False) for k, v, proto in measured]
     data = ModelCardData(library_name=LIBRARY, pipeline_tag=PIPELINE_TAG, license="mit",
                          tags=["gan", "unconditional-image-generation", "gcc-gan", "onnx", "safetensors"],
                          datasets=[data_id], model_name=gname, eval_results=evals or None)
@@ -166,7 +166,7 @@ def card_files(out_dir: Path, report: dict[str, Any], bench: dict[str, Any] | No
     if measured:
         body += ["## Measured", "", "| metric | value |", "|---|---|"]
         body += [f"| {_METRIC_NAMES.get(k, k)} | {v:.4g} |" for k, v, _ in measured]
-        body += ["", f"Protocol: {line}", ""]
+        body += ["", f"{line}", ""]
     body += [f"Latent inputs: {json.dumps(lat)}; outputs: {json.dumps(shape)}.", ""]
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body))
     config = {"library_name": LIBRARY, "gcc_gan_version": __version__, "pipeline_tag": PIPELINE_TAG,
