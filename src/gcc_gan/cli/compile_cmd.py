@@ -58,6 +58,10 @@ def compile_cmd(
     from ..export.precision import PrecisionOptions  # no torch: option values are checked first
 
     PrecisionOptions.make(precision, calibration_size, min_psnr)
+    if model_card:  # a missing package fails now, not after the compile
+        from ..export.hub import require_hub
+
+        require_hub()
     hold_for_command(out, f"-o {out}")  # before any slow work: a second compile into -o fails at once
     # files and names are checked before torch is imported (seconds): a typo fails at once
     if (out / "report.json").is_file():  # a previous compile (anything else is refused, --force or not)

@@ -97,6 +97,16 @@ def read_test_data(dir_: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 # --------------------------------------------------------------------------- model card
 
+
+def require_hub() -> tuple[Any, Any, Any]:
+    """huggingface_hub's EvalResult, ModelCard, ModelCardData, or one readable error."""
+    try:
+        from huggingface_hub import EvalResult, ModelCard, ModelCardData
+    except ImportError:
+        raise GccGanError("model cards are written with huggingface_hub (offline, nothing is uploaded): "
+                          "pip install 'gcc-gan[hub]'") from None
+    return EvalResult, ModelCard, ModelCardData
+
 _METRIC_NAMES = {"is": "Inception Score", "fid": "FID", "kid": "KID", "swd": "SWD ×10³", "precision": "Precision",
                  "recall": "Recall", "density": "Density", "coverage": "Coverage"}
 
@@ -128,8 +138,7 @@ def card_files(out_dir: Path, report: dict[str, Any], bench: dict[str, Any] | No
     """{file name: text} of the Hub layout for a compile directory (`report`: its
     report.json; `bench`: a `gcc-gan bench --json` document of it; `provenance`: the
     genotype's, whose metrics are the paper's reported ones)."""
-    from huggingface_hub import EvalResult, ModelCard, ModelCardData
-
+    EvalResult, ModelCard, ModelCardData = require_hub()
     from .. import __version__
 
     gname = (report.get("genotype") or {}).get("name") or out_dir.name
