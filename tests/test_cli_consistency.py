@@ -200,7 +200,7 @@ def test_help_is_plain_and_complete(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--preset <tiny|paper>" in out and "--loss <hinge|ns|wgan-gp>" in out  # choices, not <str>
     assert "--device <auto|cpu|cuda>" in out
     flat = " ".join(out.split())
-    assert "folder:PATH, lsun:PATH or synthetic (default)" in flat  # --data's help is not cut
+    assert "folder:PATH, lsun:PATH, digits or synthetic (default)" in flat  # --data's help is not cut
     assert "show this message and exit" in out
     code, out, _ = cli(capsys, "--help")
     flat = " ".join(out.split())
