@@ -49,6 +49,20 @@ def test_clean_mode_feeds_the_clean_resize_to_the_same_network(inception_file: P
     assert not torch.allclose(net.features(small, "clean")[0], net.features(small, "legacy-tf")[0], atol=1e-3)
 
 
+def test_stats_in_the_other_resize_mode_are_refused(inception_file: Path) -> None:
+    from gcc_gan.bench import stats as S
+    from gcc_gan.bench.metrics import Gaussian
+
+    net = inc.load_inception(inception_file, warn_unverified=False)
+    s = S.RealStats(Gaussian(np.zeros(2048), np.eye(2048), 2), np.zeros((2, 2048), np.float32),
+                    S.protocol("digits", 32, 2, net))
+    assert s.protocol["resize"] == "tf1x-bilinear-299" and "subset_seed" not in s.protocol  # cache keys unchanged
+    S.check_compatible(s, net, "s.npz")
+    with pytest.raises(GccGanError, match="--fid-mode clean"):
+        S.check_compatible(s, net, "s.npz", "clean")
+    assert S.protocol("digits", 32, 2, net, "clean", subset_seed=1)["subset_seed"] == 1
+
+
 def test_prdc_equals_reference_package() -> None:
     import prdc as reference
 
