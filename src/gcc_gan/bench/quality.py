@@ -30,6 +30,8 @@ from .metrics import (
 )
 
 if TYPE_CHECKING:
+    from .inception import Inception
+    from .protocol import Protocol
     from .stats import RealStats
     from .targets import Target
 
@@ -52,18 +54,26 @@ def spread_pairs(pairs: list[tuple[float, float]], inner: str) -> dict[str, Any]
     return {**spread(means), f"{inner}_std": [s for _, s in pairs]}
 
 
-def _real_record(session: Any, reals: list[RealStats]) -> dict[str, Any]:
+def real_record(source: str, reals: list[RealStats]) -> dict[str, Any]:
+    """The real side of a protocol record: source, count, subsets, the stats file's sha256."""
     from .inception import file_sha256
 
     r0 = reals[0]
-    rec: dict[str, Any] = {"source": session.opts.real, "num_samples": r0.gaussian.n,
+    rec: dict[str, Any] = {"source": source, "num_samples": r0.gaussian.n,
                            "dataset_size": r0.dataset_size, "subsampled": r0.subsampled,
                            "subset_seeds": sorted({int(r.protocol.get("subset_seed", 0)) for r in reals})}
     if r0.file is not None and r0.file.is_file():
         rec["file"] = str(r0.file)
-        rec["file_kind"] = "stats file" if session.opts.real.endswith(".npz") else "cached stats"
+        rec["file_kind"] = "stats file" if source.endswith(".npz") else "cached stats"
         rec["sha256"] = file_sha256(r0.file)
     return rec
+
+
+def base_record(p: Protocol, seeds: list[int], inc: Inception) -> dict[str, Any]:
+    """What every quality number's protocol record holds (bench rows, scale results)."""
+    return {"preset": p.to_json(), "num_generated": p.num_samples, "latent_seeds": seeds, "repeats": len(seeds),
+            "truncation": p.truncation,
+            "inception": {"path": str(inc.path), "sha256": inc.sha256, "fid_inception": inc.verified}}
 
 
 def quality_runs(session: Any, t: Target, real_of: Callable[[int], RealStats] | None) -> dict[str, Any]:
@@ -91,16 +101,13 @@ def quality_runs(session: Any, t: Target, real_of: Callable[[int], RealStats] | 
                 if "prdc" in m:
                     r["prdc"] = prdc(real.kid_features[:PRDC_MAX], feats.pool[:PRDC_MAX], p.prdc_k)
             runs.append(r)
-    record: dict[str, Any] = {"preset": p.to_json(), "num_generated": p.num_samples, "latent_seeds": seeds,
-                              "repeats": o.repeats, "truncation": p.truncation,
-                              "inception": {"path": str(inc.path), "sha256": inc.sha256,
-                                            "fid_inception": inc.verified}}
+    record = base_record(p, seeds, inc)
     out: dict[str, Any] = {"num_samples": p.num_samples}
     if "is" in m:
         record["is_splits"] = p.is_splits
         out["is"] = spread_pairs([r["is"] for r in runs], "splits")
     if reals:
-        record["real"] = _real_record(session, reals)
+        record["real"] = real_record(o.real, reals)
         out["real"] = {"source": o.real, "num_samples": reals[0].gaussian.n}
     if "fid" in runs[0]:
         out["fid"] = spread([r["fid"] for r in runs])
