@@ -270,3 +270,16 @@ def test_sample_order_is_a_pure_function_of_position() -> None:
     assert np.array_equal(b.indices(17, 9), whole[17:26])  # a fresh instance, mid-epoch, spanning epochs
     assert np.array_equal(b.indices(0, 5), whole[:5])
     assert not np.array_equal(SampleOrder(10, seed=4).indices(0, 35), whole)
+
+
+@pytest.mark.slow
+def test_train_and_search_run_on_digits(tmp_path: Path) -> None:
+    """The issue's commands on the bundled digits (minutes on a loaded CPU: slow; the fast
+    twin is test_digits_are_sklearns_images_upsampled)."""
+    from gcc_gan.cli.main import run
+
+    assert run(["train", "zoo:dcgan", "--data", "digits", "--preset", "tiny", "--iters", "2",
+                "-o", str(tmp_path / "train")]) == 0
+    assert (tmp_path / "train" / "generator.safetensors").is_file()
+    assert run(["search", "--data", "digits", "--preset", "tiny", "--iters", "2", "-o", str(tmp_path / "search")]) == 0
+    assert (tmp_path / "search" / "genotype.json").is_file()
