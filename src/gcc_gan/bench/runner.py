@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 
 from ..errors import GccGanError
 from .inception import ENV_VAR, Inception, load_inception, resolve_weights
 from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
-from .metrics import SEED, generated_batches, to_uint8, warn
+from .metrics import SEED, warn
 from .protocol import Protocol, check_fid_mode, get_protocol
 from .quality import quality_runs, swd_runs
 from .size import flop_check, size_report
