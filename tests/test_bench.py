@@ -41,7 +41,7 @@ def _bench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
 def test_bench_zoo_size_macs_latency(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out_json = tmp_path / "b.json"
     code, out, err = _bench(capsys, "zoo:autogan-a", "zoo:adversarialnas", "--width", SMALL,
-                            "--metrics", "size,macs,latency", "--batches", "1,2", "--repeats", "2",
+                            "--metrics", "size,macs,latency", "--batches", "1,2", "--latency-repeats", "2",
                             "--json", str(out_json))
     assert code == 0, err
     doc = json.loads(out_json.read_text())
@@ -73,7 +73,7 @@ def test_bench_quality_metrics_and_stats_cache(capsys: pytest.CaptureFixture[str
     assert code == 0, err
     r = json.loads(out_json.read_text())["results"][0]
     assert 1.0 <= r["is"]["mean"] <= 1008.0
-    assert np.isfinite(r["fid"]) and r["fid"] > 0
+    assert np.isfinite(r["fid"]["mean"]) and r["fid"]["mean"] > 0 and r["fid"]["std"] is None
     assert np.isfinite(r["kid"]["mean"])
     assert r["real"]["num_samples"] == 10  # real images used: min(dataset, --num-samples)
     assert "fewer than 2048" in err  # the FID warning
@@ -158,7 +158,7 @@ def test_bench_compile_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     write_compile_dir(d, [compile_network(info, genotype=g)], g, verify=False)
     out_json = tmp_path / "d.json"
     code, _, err = _bench(capsys, str(d), "--metrics", "size,macs,latency", "--batches", "1",
-                          "--repeats", "1", "--json", str(out_json))
+                          "--latency-repeats", "1", "--json", str(out_json))
     assert code == 0, err
     r = json.loads(out_json.read_text())["results"][0]
     assert r["size"]["params"] == info.params and r["size"]["macs"] == info.macs
@@ -222,7 +222,7 @@ def test_api_bench_agrees_with_show(tiny_genotype: Path, capsys: pytest.CaptureF
     assert run(["show", str(tiny_genotype), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)["generator"]
     seen: list[tuple[str, str]] = []
-    report = gcc_gan.benchmark(tiny_genotype, batches=[1, 2], repeats=2, on_target=lambda *a: seen.append(a))
+    report = gcc_gan.benchmark(tiny_genotype, batches=[1, 2], latency_repeats=2, on_target=lambda *a: seen.append(a))
     assert seen == [("dcgan", str(tiny_genotype))]
     assert report.metrics == ("size", "macs", "latency") and report.inception is None
     (row,) = report.rows

@@ -175,7 +175,7 @@ def test_piped_tables_are_complete(tmp_path: Path) -> None:
     show = (tmp_path / "show.txt").read_text()
     assert "…" not in show and "8,846,851 (8.85 M)" in show
     p = shell("gcc-gan bench zoo:dcgan zoo:autogan-a --width 0.0625 --metrics size,macs,latency --batches 1 "
-              "--repeats 1 | tee bench.txt > /dev/null", tmp_path)
+              "--latency-repeats 1 | tee bench.txt > /dev/null", tmp_path)
     assert p.returncode == 0, p.stderr
     bench = (tmp_path / "bench.txt").read_text()
     assert not [line for line in bench.splitlines() if "…" in line and not line.startswith("benchmarking")]
@@ -194,7 +194,7 @@ def test_help_is_plain_and_complete(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--preset <tiny|paper>" in out and "--loss <hinge|ns|wgan-gp>" in out  # choices, not <str>
     assert "--device <auto|cpu|cuda>" in out
     flat = " ".join(out.split())
-    assert "folder:PATH, lsun:PATH or synthetic (default)" in flat  # --data's help is not cut
+    assert "folder:PATH, lsun:PATH, digits or synthetic (default)" in flat  # --data's help is not cut
     assert "show this message and exit" in out
     code, out, _ = cli(capsys, "--help")
     flat = " ".join(out.split())

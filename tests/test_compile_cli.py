@@ -26,7 +26,8 @@ from gcc_gan.genotype_dsl.zoo import zoo_genotype
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 SMALL = "0.0625"  # width 16 instead of 256: same graph, fast
-ARTIFACTS = ["generator.py", "generator.safetensors", "generator.onnx", "generator.pt2", "report.json"]
+ARTIFACTS = ["generator.py", "generator.safetensors", "generator.onnx", "generator.pt2", "report.json",
+             "test_data_set_0"]  # the ONNX model zoo's test data beside generator.onnx
 
 # Run in `python -I` with gcc_gan removed from sys.path and blocked: what a user without
 # gcc-gan does with the artifacts. Prints the max abs difference torch vs onnxruntime.

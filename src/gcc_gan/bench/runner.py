@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 
 from ..errors import GccGanError
 from .inception import ENV_VAR, Inception, load_inception, resolve_weights
 from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
-from .metrics import SEED, fid, generated_batches, generator_features, inception_score, kid, to_uint8, warn
+from .metrics import SEED, warn
+from .protocol import Protocol, check_fid_mode, get_protocol
+from .quality import quality_runs, swd_runs
 from .size import flop_check, size_report
 from .stats import RealStats, resolve_real
 from .targets import Target, disambiguate_labels, load_target
@@ -23,9 +24,10 @@ from .targets import Target, disambiguate_labels, load_target
 if TYPE_CHECKING:
     from ..genotype_dsl.model import Genotype
 
-METRICS = ("size", "macs", "latency", "is", "fid", "kid", "swd")
+METRICS = ("size", "macs", "latency", "is", "fid", "kid", "prdc", "swd")
 DEFAULT_METRICS = ("size", "macs", "latency")
-NEEDS_INCEPTION = {"is", "fid", "kid"}
+NEEDS_INCEPTION = {"is", "fid", "kid", "prdc"}
+NEEDS_REAL = {"fid", "kid", "prdc"}
 
 
 def parse_metrics(text: str | None) -> tuple[str, ...]:
@@ -42,19 +44,27 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
 @dataclass
 class BenchOptions:
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    num_samples: int = 50_000
+    num_samples: int | None = None  # None: the protocol's
     real: str | None = None
     inception_weights: str | None = None
     device: str = "cpu"
     compile: bool = False
     batches: tuple[int, ...] = (1, 64)
-    repeats: int | None = None
+    latency_repeats: int | None = None
     batch_size: int = 64
     seed: int = SEED
     progress: bool = True
     cache_dir: str | None = None
+    protocol: str | None = None  # a preset name (bench/protocol.py); None: the default
+    fid_mode: str | None = None  # None: the protocol's
+    repeats: int = 1  # quality metrics over this many latent seeds (mean ± std)
+
+    def resolved_protocol(self) -> Protocol:
+        return get_protocol(self.protocol).with_overrides(num_samples=self.num_samples,
+                                                           fid_mode=check_fid_mode(self.fid_mode))
 
     def check(self) -> None:
+        self.num_samples = self.resolved_protocol().num_samples
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise GccGanError(f"--device must be cpu or cuda, not {self.device!r}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -65,11 +75,11 @@ class BenchOptions:
                 raise GccGanError(f"--num-samples must be positive, not {self.num_samples}")
             if "is" in self.metrics and self.num_samples < 10:
                 raise GccGanError(f"--num-samples {self.num_samples}: IS over 10 splits needs at least 10 samples")
-            if {"fid", "kid"} & wants and not self.real:
-                raise GccGanError("FID / KID compare with real data: give --real DATASPEC (e.g. cifar10:/data/cifar10, "
-                                  "synthetic) or --real stats.npz (from gcc-gan stats)")
-            if {"fid", "kid"} & wants and self.num_samples < 2:
-                raise GccGanError("FID / KID need --num-samples of at least 2")
+            if NEEDS_REAL & wants and not self.real:
+                raise GccGanError("FID / KID / PRDC compare with real data: give --real DATASPEC (e.g. "
+                                  "cifar10:/data/cifar10, digits) or --real stats.npz (from gcc-gan stats)")
+            if NEEDS_REAL & wants and self.num_samples < 2:
+                raise GccGanError("FID / KID / PRDC need --num-samples of at least 2")
         if "swd" in self.metrics:
             if not self.real or self.real.endswith(".npz"):
                 raise GccGanError("SWD compares with real images: give --real DATASPEC (e.g. cifar10:/data/cifar10, "
@@ -80,7 +90,9 @@ class BenchOptions:
             raise GccGanError(f"--batch-size must be positive, not {self.batch_size}")
         if any(b < 1 for b in self.batches):
             raise GccGanError("latency batch sizes must be positive")
-        if self.repeats is not None and self.repeats < 1:
+        if self.latency_repeats is not None and self.latency_repeats < 1:
+            raise GccGanError(f"--latency-repeats must be positive, not {self.latency_repeats}")
+        if self.repeats < 1:
             raise GccGanError(f"--repeats must be positive, not {self.repeats}")
         if "latency" in self.metrics and not self.batches:
             raise GccGanError("latency needs at least one batch size")
@@ -93,6 +105,7 @@ class Session:
     def __init__(self, opts: BenchOptions) -> None:
         opts.check()
         self.opts = opts
+        self.protocol = opts.resolved_protocol()
         self.device = torch.device(opts.device)
         self.inception: Inception | None = None
         self.quality_unavailable: str | None = None  # why IS / FID / KID are not measured
@@ -108,23 +121,29 @@ class Session:
                 self.quality_unavailable = "no FID Inception weights"
             else:
                 self.inception = load_inception(opts.inception_weights, self.device)
-        self._real: dict[int, RealStats] = {}
+        self._real: dict[tuple[int, int], RealStats] = {}
         self._real_file: RealStats | None = None
-        wants_real = bool({"fid", "kid"} & set(opts.metrics))
+        wants_real = bool(NEEDS_REAL & set(opts.metrics))
         if self.inception is not None and opts.real and opts.real.endswith(".npz") and wants_real:
-            self._real_file = resolve_real(opts.real, 0, None, self.inception)  # a bad file fails now
+            # a bad file fails now
+            self._real_file = resolve_real(opts.real, 0, None, self.inception, fid_mode=self.protocol.fid_mode)
 
-    def real_stats(self, size: int) -> RealStats:
+    def real_stats(self, size: int, repeat: int = 0) -> RealStats:
+        """Real statistics at `size`; repeat i draws another real subset (subset seed i)
+        where the real set is larger than the protocol's real count, else the same."""
         assert self.inception is not None and self.opts.real is not None
-        if size not in self._real:
-            s = self._real_file or resolve_real(self.opts.real, size, self.opts.num_samples, self.inception,
-                                                self.opts.cache_dir, self.opts.progress)
+        if repeat and (self._real_file is not None or not self.real_stats(size).subsampled):
+            return self.real_stats(size)
+        if (size, repeat) not in self._real:
+            s = self._real_file or resolve_real(self.opts.real, size, self.protocol.real_count(), self.inception,
+                                                self.opts.cache_dir, self.opts.progress, self.protocol.fid_mode,
+                                                subset_seed=repeat)
             rs = s.protocol.get("size")
             if rs is not None and int(rs) != size:
                 warn(f"--real {self.opts.real}: real statistics are at {rs}×{rs}, the generator makes "
                      f"{size}×{size} images; FID / KID across resolutions are not comparable with published numbers")
-            self._real[size] = s
-        return self._real[size]
+            self._real[(size, repeat)] = s
+        return self._real[(size, repeat)]
 
     # ------------------------------------------------------------------------ per target
 
@@ -196,7 +215,7 @@ class Session:
         if self.opts.compile:
             compiled = torch.compile(t.module)
             cands["torch.compile"] = lambda b: torch_runner(compiled, t.input_shapes, b, dev)
-        res = measure(cands, self.opts.batches, self.opts.repeats, dev)
+        res = measure(cands, self.opts.batches, self.opts.latency_repeats, dev)
         base = res.get("interpreter")
         out: dict[str, Any] = {}
         for name, per_batch in res.items():
@@ -210,41 +229,11 @@ class Session:
 
     def _quality(self, t: Target) -> dict[str, Any]:
         assert self.inception is not None
-        o = self.opts
-        # real statistics first: a bad --real fails before the long generation
-        real = self.real_stats(t.image_size) if {"fid", "kid"} & set(o.metrics) else None
-        feats = generator_features(self.inception, t.module, t.latent_dims, o.num_samples, o.batch_size, o.seed,
-                                   o.progress)
-        out: dict[str, Any] = {"num_samples": o.num_samples}
-        if "is" in o.metrics:
-            mean, std = inception_score(feats.logits, seed=o.seed)
-            out["is"] = {"mean": mean, "std": std}
-        if real is not None:
-            out["real"] = {"source": o.real, "num_samples": real.gaussian.n}
-            if "fid" in o.metrics:
-                out["fid"] = fid(feats, real.gaussian)
-            if "kid" in o.metrics:
-                mean, std = kid(feats.pool, real.kid_features, seed=o.seed)
-                out["kid"] = {"mean": mean, "std": std}
-        return out
-
+        real = (lambda i: self.real_stats(t.image_size, i)) if NEEDS_REAL & set(self.opts.metrics) else None
+        return quality_runs(self, t, real)
 
     def _swd(self, t: Target) -> dict[str, Any]:
-        from ..train.data import load_dataset
-        from .swd import MAX_IMAGES, swd
-
-        o = self.opts
-        n = min(o.num_samples, MAX_IMAGES)
-        if o.num_samples > MAX_IMAGES:
-            warn(f"SWD uses {MAX_IMAGES} images (ProGAN's protocol), not --num-samples {o.num_samples}")
-        data = load_dataset(o.real or "", t.image_size)
-        if len(data) < n:
-            n = len(data)
-        real = to_uint8(data.batch(np.random.RandomState(o.seed).choice(len(data), n, replace=False)))
-        t.module.eval()
-        fake = torch.cat(list(generated_batches(t.module, t.latent_dims, n, o.batch_size, o.seed, self.device)))
-        res = swd(fake.cpu(), real, seed=o.seed).to_json()
-        return {**res, "num_samples": n, "real": o.real}
+        return swd_runs(self, t)
 
 
 @dataclass
@@ -260,6 +249,8 @@ class BenchReport:
     device: str
     seed: int
     inception: dict[str, Any] | None = None  # {path, sha256, fid_inception} when IS / FID / KID ran
+    protocol: dict[str, Any] | None = None  # the evaluation preset (bench/protocol.py) when quality metrics ran
+    repeats: int = 1
 
     def to_json(self) -> dict[str, Any]:
         """The document `gcc-gan bench --json` writes."""
@@ -270,6 +261,9 @@ class BenchReport:
                                "results": self.rows}
         if self.inception is not None:
             doc["inception"] = self.inception
+        if self.protocol is not None:
+            doc["protocol"] = self.protocol
+            doc["repeats"] = self.repeats
         return doc
 
 
@@ -293,9 +287,11 @@ def run_bench(specs: Sequence[str | Genotype], weights: Sequence[str] | None, wi
         for t, r in zip(loaded, rows):
             r["executed"], r["official"] = {"params": t.params, "macs": t.macs}, t.official_counts()
     inc = session.inception
+    quality = bool((NEEDS_INCEPTION | {"swd"}) & set(opts.metrics))
     return BenchReport(rows, opts.metrics, opts.device, opts.seed,
                        None if inc is None else {"path": str(inc.path), "sha256": inc.sha256,
-                                                 "fid_inception": inc.verified})
+                                                 "fid_inception": inc.verified},
+                       session.protocol.to_json() if quality else None, opts.repeats)
 
 
 @contextlib.contextmanager

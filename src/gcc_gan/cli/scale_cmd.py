@@ -19,7 +19,7 @@ def scale_cmd(
     sizes: str = typer.Option(..., "--sizes", help="target generator sizes in millions of parameters, e.g. 1,2,4,8,16,25"),
     out: Path = typer.Option(..., "-o", "--out", help="output directory (results.csv, plots, state, runs/)"),
     data: str = typer.Option("synthetic", "--data", help="training (and FID real) data: cifar10:PATH, stl10:PATH, "
-                             "folder:PATH, lsun:PATH or synthetic"),
+                             "folder:PATH, lsun:PATH, digits or synthetic"),
     d: str = typer.Option("zoo:sngan-d", "--d", help="the fixed discriminator every candidate trains against"),
     preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (smoke run: 20 iterations, batch 16) or "
                                             "paper (the papers' protocol); default: paper with a GPU, tiny without"),

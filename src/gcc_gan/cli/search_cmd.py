@@ -18,7 +18,7 @@ def search_cmd(
     method: Literal["adversarial", "degas", "autogan", "dggan", "random"] = typer.Option(
         "adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS), autogan (AutoGAN), dggan "
         "(DGGAN) or random (random search; --space)"),
-    data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH or "
+    data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH, digits or "
                                        "synthetic (default: the embedded synthetic set)"),
     preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (minutes on a CPU) or paper (the "
                                             "papers' protocol); default: paper with a GPU, tiny without"),

@@ -16,7 +16,7 @@ def train_cmd(
     genotype: Optional[str] = typer.Argument(None, metavar="FILE|zoo:NAME",
                                              help="genotype whose generator to train (optional with --resume)"),
     data: Optional[str] = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH[?split=train+unlabeled], "
-                                       "folder:PATH, lsun:PATH or synthetic (default)"),
+                                       "folder:PATH, lsun:PATH, digits or synthetic (default)"),
     out: Path = typer.Option(..., "-o", "--out", help="run directory"),
     d: Optional[str] = typer.Option(None, "--d", help="discriminator: FILE or zoo:NAME (default: the genotype's "
                                     "own, else zoo:sngan-d)"),
