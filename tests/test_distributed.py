@@ -96,7 +96,7 @@ def test_killed_worker_stops_the_run_and_resume_finishes(tmp_path: Path) -> None
     import time
 
     run = tmp_path / "run"
-    p = _cli("search", "--nproc", "2", "--preset", "tiny", "--iters", "30", "-o", str(run))
+    p = _cli("search", "--nproc", "2", "--preset", "tiny", "--iters", "40", "-o", str(run))
     deadline = time.monotonic() + 240
     while not (run / "checkpoints" / "step-00000025").is_dir():
         assert p.poll() is None, p.communicate()
@@ -112,7 +112,7 @@ def test_killed_worker_stops_the_run_and_resume_finishes(tmp_path: Path) -> None
     assert "--resume" in errors[0] and "--nproc" not in errors[0]
     assert not (run / "genotype.json").exists()
 
-    r = _cli("search", "--preset", "tiny", "--iters", "30", "-o", str(run), "--resume")
+    r = _cli("search", "--preset", "tiny", "--iters", "40", "-o", str(run), "--resume")
     out, err = r.communicate(timeout=300)
     assert r.returncode == 0, err
     assert "resuming from step 25" in err, err
