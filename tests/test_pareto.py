@@ -8,7 +8,14 @@ import pytest
 from PIL import Image
 
 from gcc_gan.genotype_dsl.zoo import zoo_genotype
-from gcc_gan.search.pareto import Candidate, dedupe, front, plot, zoo_label_groups, zoo_points
+from gcc_gan.search.pareto import (
+    Candidate,
+    dedupe,
+    front,
+    plot,
+    zoo_label_groups,
+    zoo_points,
+)
 
 
 def test_dedupe_keeps_the_first_name_and_step() -> None:
