@@ -18,7 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gcc_gan.checkpoints import list_checkpoints
+from gcc_gan.checkpoints import KILL_AFTER_ENV, list_checkpoints
 from gcc_gan.genotype_dsl.analysis import analyze
 from gcc_gan.genotype_dsl.io import load_genotype
 from gcc_gan.search.config import make_config
@@ -229,8 +229,9 @@ search(SearchRequest(method=sys.argv[1], out=Path(sys.argv[2]), resume=sys.argv[
 """
 
 
-def _run(out: Path, overrides: dict, resume: bool = False, method: str = "dggan") -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+def _run(out: Path, overrides: dict, resume: bool = False, method: str = "dggan",
+         **env_over: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), **env_over}
     ov = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
     return subprocess.Popen([sys.executable, "-c", SCRIPT, method, str(out), json.dumps(ov), "1" if resume else "0"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -281,19 +282,18 @@ def test_micro_search_outputs(reference: Path) -> None:
 
 def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path: Path) -> None:
     run = tmp_path / "killed"
-    p = _run(run, MICRO)
-    deadline = time.time() + 240
-    while time.time() < deadline and len(list((run / "candidates").glob("*/weights.safetensors"))) < 2:
-        time.sleep(0.2)
-    assert p.poll() is None, "the search ended before it could be killed"
-    os.killpg(p.pid, signal.SIGKILL)
-    p.wait()
+    # SIGKILLed (with its worker) right after its third checkpoint (one per finished candidate)
+    p = _run(run, MICRO, **{KILL_AFTER_ENV: "3"})
+    out, _ = p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL, out.decode()
+    assert not (run / "genotype.json").exists()
     # the children the last checkpoint recorded as finished (a weights file written after it,
     # before the kill, belongs to an unrecorded child, which is rightly trained again)
     cks = list_checkpoints(run / "checkpoints")
     recorded = json.loads(cks[-1].joinpath("state.json").read_text())["search"]["nodes"] if cks else {}
     done_before = {cid: (run / "candidates" / cid / "weights.safetensors").stat().st_mtime_ns
                    for cid, n in recorded.items() if n.get("sha256")}
+    assert done_before, recorded  # else "not trained again" below would check nothing
     _finish(_run(run, MICRO, resume=True))
     assert _digest(run) == _digest(reference)
     state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["search"]
