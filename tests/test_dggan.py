@@ -309,7 +309,8 @@ def test_random_search_in_the_dggan_space(tmp_path: Path) -> None:
     _finish(_run(run, {**MICRO, "space": "dggan", "routes": 2, "equalized_lr": True}, method="random"))
     g = json.loads((run / "genotype.json").read_text())
     assert g["provenance"]["encoding"]["policy"] == "random"
-    assert g["provenance"]["encoding"]["actions"][-1] == "FADE" or "FADE" in g["provenance"]["encoding"]["actions"]
+    acts = g["provenance"]["encoding"]["actions"]  # one per step; 4x4 to the 8x8 target: exactly one FADE
+    assert len(acts) == MICRO["max_steps"] and [a for a in acts if a.startswith("FADE")] == ["FADE"], acts
     rows = (run / "candidates.csv").read_text().splitlines()[1:]
     assert len(rows) == 1 + 2 * MICRO["max_steps"]  # base + one child per route per step
 
