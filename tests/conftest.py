@@ -7,6 +7,7 @@ CI machines are shared and slow) and `big` for long sweeps
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -107,3 +108,10 @@ def assert_cli_error(run: CliRun, *fragments: str) -> None:
     """`assert_clean_error` for a whole `cli(...)` call: stdout holds no traceback either."""
     assert "Traceback" not in run.out, run.out
     assert_clean_error(run.code, run.err, *fragments)
+
+
+def shown_macs(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
+    """The generator's compiled MACs as `gcc-gan show --json` reports them."""
+    r = cli(capsys, "show", path, "--json")
+    assert r.code == 0, r.err
+    return int(json.loads(r.out)["generator"]["compiled_macs"])

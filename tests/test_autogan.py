@@ -309,7 +309,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
     assert load_genotype(full / "genotype.json").digest() == load_genotype(out / "genotype.json").digest()
     assert json.loads((full / "topk.json").read_text()) == json.loads((out / "topk.json").read_text())
     a, b = (load_file(str(p / "child.safetensors")) for p in (full, out))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert a and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert _strip(full / "history.jsonl") == _strip(out / "history.jsonl")
 
 

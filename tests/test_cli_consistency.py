@@ -296,7 +296,7 @@ def test_bench_labels_same_named_targets_by_path(tmp_path: Path, capsys: pytest.
     code, _, err = cli(capsys, "bench", "zoo:dcgan", "zoo:dcgan", "--width", "0.0625", "--metrics", "size",
                        "--json", tmp_path / "r2.json", "--force")
     labels = [r["method"] for r in json.loads((tmp_path / "r2.json").read_text())["results"]]
-    assert code == 0 and len(set(labels)) == 2
+    assert code == 0 and labels == ["zoo:dcgan ×0.0625 #1", "zoo:dcgan ×0.0625 #2"], err
 
 
 def test_bench_without_inception_reports_the_rest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -276,13 +276,15 @@ def test_killed_compile_leaves_no_directory(tmp_path: Path) -> None:
                              "--width", SMALL], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "TMPDIR": str(tmp)})
     try:
-        deadline = time.monotonic() + 120
+        deadline, mid_write = time.monotonic() + 120, False
         while time.monotonic() < deadline and proc.poll() is None:
             temps = list(tmp_path.glob(".out.tmp-*"))
             if temps and (temps[0] / "generator.safetensors").exists():
+                mid_write = True
                 break
             time.sleep(0.02)
         assert proc.poll() is None, "compile finished before it could be killed"
+        assert mid_write, "never saw the half-written temp directory: the kill would test nothing"
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.kill()

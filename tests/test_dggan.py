@@ -230,10 +230,8 @@ search(SearchRequest(method=sys.argv[1], out=Path(sys.argv[2]), resume=sys.argv[
 
 
 def _run(out: Path, overrides: dict, resume: bool = False, method: str = "dggan",
-         kill_after: int | None = None) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
-    if kill_after is not None:  # the process group is SIGKILLed right after that search checkpoint
-        env[KILL_AFTER_ENV] = str(kill_after)
+         **env_over: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), **env_over}
     ov = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
     return subprocess.Popen([sys.executable, "-c", SCRIPT, method, str(out), json.dumps(ov), "1" if resume else "0"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -284,7 +282,8 @@ def test_micro_search_outputs(reference: Path) -> None:
 
 def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path: Path) -> None:
     run = tmp_path / "killed"
-    p = _run(run, MICRO, kill_after=3)
+    # SIGKILLed (with its worker) right after its third checkpoint (one per finished candidate)
+    p = _run(run, MICRO, **{KILL_AFTER_ENV: "3"})
     out, _ = p.communicate(timeout=300)
     assert p.returncode == -signal.SIGKILL, out.decode()
     assert not (run / "genotype.json").exists()
@@ -294,6 +293,7 @@ def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path:
     recorded = json.loads(cks[-1].joinpath("state.json").read_text())["search"]["nodes"] if cks else {}
     done_before = {cid: (run / "candidates" / cid / "weights.safetensors").stat().st_mtime_ns
                    for cid, n in recorded.items() if n.get("sha256")}
+    assert done_before, recorded  # else "not trained again" below would check nothing
     _finish(_run(run, MICRO, resume=True))
     assert _digest(run) == _digest(reference)
     state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["search"]
@@ -309,7 +309,8 @@ def test_random_search_in_the_dggan_space(tmp_path: Path) -> None:
     _finish(_run(run, {**MICRO, "space": "dggan", "routes": 2, "equalized_lr": True}, method="random"))
     g = json.loads((run / "genotype.json").read_text())
     assert g["provenance"]["encoding"]["policy"] == "random"
-    assert g["provenance"]["encoding"]["actions"][-1] == "FADE" or "FADE" in g["provenance"]["encoding"]["actions"]
+    acts = g["provenance"]["encoding"]["actions"]  # one per step; 4x4 to the 8x8 target: exactly one FADE
+    assert len(acts) == MICRO["max_steps"] and [a for a in acts if a.startswith("FADE")] == ["FADE"], acts
     rows = (run / "candidates.csv").read_text().splitlines()[1:]
     assert len(rows) == 1 + 2 * MICRO["max_steps"]  # base + one child per route per step
 

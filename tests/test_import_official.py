@@ -449,9 +449,11 @@ def test_show_and_bench_count_official(tmp_path: Path, capsys: pytest.CaptureFix
     res = tmp_path / "bench.json"
     code, out, err = cli(capsys, "bench", gen, "--metrics", "size", "--count", "official", "--json", res)
     assert code == 0, err
-    assert "Params (M) official" in out or "official" in out
     r = json.loads(res.read_text())["results"][0]
     assert r["official"]["params"] - r["executed"]["params"] == 4160
+    # the official-count table, with the official figure (as "official" alone was true of any output here)
+    assert "counts as executed and as the official code counts them" in out, out
+    assert f"{r['official']['params'] / 1e6:.4f}" in out and f"{r['executed']['params'] / 1e6:.4f}" in out
 
 
 def test_convert_accepts_every_alpha2genotype_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ well. They take minutes on a 2-core CPU: `pytest -m slow tests/test_paper_smoke.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,11 @@ def test_paper_preset_builds_and_steps(method: str, tmp_path: Path, inception_fi
     run = tmp_path / method
     search(SearchRequest(method=method, preset="paper", data=DATA, out=run, overrides=over, device="cpu"))
     _check(run)
+    # it ran the paper configuration: every preset setting the schedule does not override
+    cfg = json.loads((run / "search.json").read_text())["config"]
+    assert cfg["preset"] == "paper"
+    kept = {k: json.loads(json.dumps(v)) for k, v in PRESETS[(method, "paper")].items() if k not in over}
+    assert kept and {k: cfg[k] for k in kept} == kept
 
 
 def test_train_paper_preset_one_step(tmp_path: Path) -> None:
@@ -62,3 +68,6 @@ def test_train_paper_preset_one_step(tmp_path: Path) -> None:
     code = cli(["train", "zoo:autogan-a", "--data", DATA, "--preset", "paper", "--iters", "1", "-o", str(out), "--device", "cpu"])
     assert code == 0
     assert (out / "generator.safetensors").is_file()
+    conf = json.loads((out / "config.json").read_text())["train"]
+    assert conf["iters"] == 1
+    assert (conf["n_critic"], conf["beta1"]) == (5, 0.0)  # the paper's, not the tiny preset's 1 / 0.5

@@ -245,8 +245,12 @@ def test_torch_compile_switch_gives_the_same_images(compiled: Path) -> None:
 
 def test_api_compile_replaces_an_earlier_compile_only_with_force(compiled: Path, small_genotype: Path) -> None:
     before = (compiled / "report.json").read_bytes()
+    stamp = (compiled / "report.json").stat()
     with pytest.raises(GccGanError, match="force=True"):
         gcc_gan.compile(str(small_genotype), compiled, verify=False)
     assert (compiled / "report.json").read_bytes() == before
+    assert (compiled / "report.json").stat().st_ino == stamp.st_ino  # untouched
     gcc_gan.compile(str(small_genotype), compiled, verify=False, force=True)
-    assert (compiled / "report.json").is_file()
+    again = (compiled / "report.json").stat()  # written anew (atomically: a new file), same content
+    assert (again.st_ino, again.st_mtime_ns) != (stamp.st_ino, stamp.st_mtime_ns)
+    assert json.loads((compiled / "report.json").read_text())["genotype"] == json.loads(before)["genotype"]

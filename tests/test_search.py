@@ -224,7 +224,18 @@ def test_derivation_always_valid(normal: list[list[float]], up: list[list[float]
             probs[f"cell{k}.up{i}"] = up[2 * (k - 1) + i]
         for i in range(5):
             probs[f"cell{k}.c{i}"] = normal[5 * (k - 1) + i]
-    parse_adversarialnas_arch(derive_rows(probs))
+    rows = derive_rows(probs)
+    parse_adversarialnas_arch(rows)  # valid: raises on a node left without input
+    for k, row in enumerate(rows, start=1):  # and the most likely op wherever that is valid
+        p = [probs[f"cell{k}.up{i}"] for i in range(2)] + [probs[f"cell{k}.c{i}"] for i in range(5)]
+        first_max = [q.index(max(q)) for q in p]
+        assert row[:2] == first_max[:2]
+        for group in ((2, 3), (4, 5, 6)):
+            if any(first_max[i] for i in group):
+                assert [row[i] for i in group] == [first_max[i] for i in group]
+            else:  # all 'None': the one best non-'None' (edge, op) of the group is added
+                (i,) = [i for i in group if row[i]]
+                assert p[i][row[i]] == max(max(p[j][1:]) for j in group)
 
 
 # --------------------------------------------------------------------------- end to end
