@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from ..console import progress as phase
 from ..errors import GccGanError
 from .inception import ENV_VAR, Inception, load_inception, resolve_weights
 from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 METRICS = ("size", "macs", "latency", "is", "fid", "kid", "swd")
 DEFAULT_METRICS = ("size", "macs", "latency")
 NEEDS_INCEPTION = {"is", "fid", "kid"}
+QUALITY_SAMPLES = 50_000  # IS / FID / KID without --num-samples: the papers' protocol
 
 
 def parse_metrics(text: str | None) -> tuple[str, ...]:
@@ -42,7 +44,7 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
 @dataclass
 class BenchOptions:
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    num_samples: int = 50_000
+    num_samples: int | None = None  # None: QUALITY_SAMPLES for IS / FID / KID, SWD_SAMPLES for SWD
     real: str | None = None
     inception_weights: str | None = None
     device: str = "cpu"
@@ -61,20 +63,20 @@ class BenchOptions:
             raise GccGanError("--device cuda: no CUDA device is available")
         wants = NEEDS_INCEPTION & set(self.metrics)
         if wants:
-            if self.num_samples < 1:
-                raise GccGanError(f"--num-samples must be positive, not {self.num_samples}")
-            if "is" in self.metrics and self.num_samples < 10:
-                raise GccGanError(f"--num-samples {self.num_samples}: IS over 10 splits needs at least 10 samples")
+            if self.quality_samples < 1:
+                raise GccGanError(f"--num-samples must be positive, not {self.quality_samples}")
+            if "is" in self.metrics and self.quality_samples < 10:
+                raise GccGanError(f"--num-samples {self.quality_samples}: IS over 10 splits needs at least 10 samples")
             if {"fid", "kid"} & wants and not self.real:
                 raise GccGanError("FID / KID compare with real data: give --real DATASPEC (e.g. cifar10:/data/cifar10, "
                                   "synthetic) or --real stats.npz (from gcc-gan stats)")
-            if {"fid", "kid"} & wants and self.num_samples < 2:
+            if {"fid", "kid"} & wants and self.quality_samples < 2:
                 raise GccGanError("FID / KID need --num-samples of at least 2")
         if "swd" in self.metrics:
             if not self.real or self.real.endswith(".npz"):
                 raise GccGanError("SWD compares with real images: give --real DATASPEC (e.g. cifar10:/data/cifar10, "
                                   "synthetic); a stats.npz holds no images")
-            if self.num_samples < 2:
+            if self.num_samples is not None and self.num_samples < 2:
                 raise GccGanError("SWD needs --num-samples of at least 2")
         if self.batch_size < 1:
             raise GccGanError(f"--batch-size must be positive, not {self.batch_size}")
@@ -84,6 +86,19 @@ class BenchOptions:
             raise GccGanError(f"--repeats must be positive, not {self.repeats}")
         if "latency" in self.metrics and not self.batches:
             raise GccGanError("latency needs at least one batch size")
+
+    @property
+    def quality_samples(self) -> int:
+        """Generated images for IS / FID / KID."""
+        return QUALITY_SAMPLES if self.num_samples is None else self.num_samples
+
+    @property
+    def swd_samples(self) -> int:
+        """Generated (and real) images for SWD: its own quick default, or --num-samples up to
+        ProGAN's 16k (its cost grows with the count: sorting 128 descriptors per image)."""
+        from .swd import MAX_IMAGES, SWD_SAMPLES
+
+        return SWD_SAMPLES if self.num_samples is None else min(self.num_samples, MAX_IMAGES)
 
 
 class Session:
@@ -117,7 +132,7 @@ class Session:
     def real_stats(self, size: int) -> RealStats:
         assert self.inception is not None and self.opts.real is not None
         if size not in self._real:
-            s = self._real_file or resolve_real(self.opts.real, size, self.opts.num_samples, self.inception,
+            s = self._real_file or resolve_real(self.opts.real, size, self.opts.quality_samples, self.inception,
                                                 self.opts.cache_dir, self.opts.progress)
             rs = s.protocol.get("size")
             if rs is not None and int(rs) != size:
@@ -133,15 +148,19 @@ class Session:
         t.module.to(self.device).eval()
         out: dict[str, Any] = {"method": t.label, "source": t.source, "image_size": t.image_size,
                                "latent_dims": t.latent_dims}
-        with _tmpdir() as tmp:
+        with _tmpdir() as tmp, phase(f"{t.label}: size", enabled=self.opts.progress, transient=True) as step:
             onnx = t.onnx
             if "size" in m or "latency" in m:
+                if onnx is None:
+                    step.update(description=f"{t.label}: ONNX export")
                 onnx = onnx or self._export_onnx(t, tmp)
             if "size" in m or "macs" in m:
+                step.update(description=f"{t.label}: size and FLOP check")
                 checks = self._flop_checks(t) if "macs" in m else None
                 out["size"] = size_report(t.params, t.macs, onnx, checks).to_json()
                 out["size"]["macs_compiled"] = t.macs_compiled
             if "latency" in m:
+                step.update(description=f"{t.label}: latency")
                 out["latency"] = self._latency(t, onnx)
         if NEEDS_INCEPTION & set(m):
             if self.inception is not None:
@@ -213,9 +232,9 @@ class Session:
         o = self.opts
         # real statistics first: a bad --real fails before the long generation
         real = self.real_stats(t.image_size) if {"fid", "kid"} & set(o.metrics) else None
-        feats = generator_features(self.inception, t.module, t.latent_dims, o.num_samples, o.batch_size, o.seed,
+        feats = generator_features(self.inception, t.module, t.latent_dims, o.quality_samples, o.batch_size, o.seed,
                                    o.progress)
-        out: dict[str, Any] = {"num_samples": o.num_samples}
+        out: dict[str, Any] = {"num_samples": o.quality_samples}
         if "is" in o.metrics:
             mean, std = inception_score(feats.logits, seed=o.seed)
             out["is"] = {"mean": mean, "std": std}
@@ -234,16 +253,21 @@ class Session:
         from .swd import MAX_IMAGES, swd
 
         o = self.opts
-        n = min(o.num_samples, MAX_IMAGES)
-        if o.num_samples > MAX_IMAGES:
-            warn(f"SWD uses {MAX_IMAGES} images (ProGAN's protocol), not --num-samples {o.num_samples}")
+        n = o.swd_samples
+        if o.num_samples is not None and o.num_samples > MAX_IMAGES:  # asked for more than SWD takes
+            warn(f"SWD uses at most {MAX_IMAGES} images (ProGAN's protocol), not --num-samples {o.num_samples}")
         data = load_dataset(o.real or "", t.image_size)
         if len(data) < n:
             n = len(data)
         real = to_uint8(data.batch(np.random.RandomState(o.seed).choice(len(data), n, replace=False)))
         t.module.eval()
-        fake = torch.cat(list(generated_batches(t.module, t.latent_dims, n, o.batch_size, o.seed, self.device)))
-        res = swd(fake.cpu(), real, seed=o.seed).to_json()
+        with phase(f"{t.label}: SWD, generating", n, enabled=o.progress, transient=True) as step:
+            fake = []
+            for x in generated_batches(t.module, t.latent_dims, n, o.batch_size, o.seed, self.device):
+                fake.append(x.cpu())
+                step.advance(len(x))
+        with phase(f"{t.label}: SWD of {n} generated vs {n} real images", enabled=o.progress, transient=True):
+            res = swd(torch.cat(fake), real, seed=o.seed).to_json()
         return {**res, "num_samples": n, "real": o.real}
 
 
@@ -260,6 +284,8 @@ class BenchReport:
     device: str
     seed: int
     inception: dict[str, Any] | None = None  # {path, sha256, fid_inception} when IS / FID / KID ran
+    targets: int | None = None  # how many targets were asked for
+    partial: bool = False  # True while (or when interrupted before) every target has its row
 
     def to_json(self) -> dict[str, Any]:
         """The document `gcc-gan bench --json` writes."""
@@ -267,7 +293,9 @@ class BenchReport:
 
         doc: dict[str, Any] = {"gcc_gan_version": __version__, "torch_version": torch.__version__,
                                "metrics": list(self.metrics), "device": self.device, "seed": self.seed,
-                               "results": self.rows}
+                               "results": self.rows, "partial": self.partial}
+        if self.partial and self.targets is not None:
+            doc["targets"] = self.targets
         if self.inception is not None:
             doc["inception"] = self.inception
         return doc
@@ -275,27 +303,32 @@ class BenchReport:
 
 def run_bench(specs: Sequence[str | Genotype], weights: Sequence[str] | None, width: float | None,
               opts: BenchOptions, official: bool = False,
-              on_target: Callable[[str, str], None] | None = None) -> BenchReport:
+              on_target: Callable[[str, str], None] | None = None,
+              on_row: Callable[[BenchReport], None] | None = None) -> BenchReport:
     """Benchmark every target (see `load_target`) with one `Session`; `weights`: one per
     target or None; `official`: rows also get `executed` and `official` params / MACs;
-    `on_target(label, source)` is called before each target is measured."""
+    `on_target(label, source)` is called before each target is measured, `on_row(report)`
+    after each, with the rows so far (`partial` until the last one)."""
     if weights and len(weights) != len(specs):
         raise GccGanError(f"--weights given {len(weights)} time(s) for {len(specs)} target(s): give one per target")
     session = Session(opts)  # validates options and loads Inception before any long work
     loaded = [load_target(t, weights[i] if weights else None, width) for i, t in enumerate(specs)]
     disambiguate_labels(loaded, list(weights) if weights else None, width)
-    rows = []
-    for t in loaded:
+    inc = session.inception
+    report = BenchReport([], opts.metrics, opts.device, opts.seed,
+                         None if inc is None else {"path": str(inc.path), "sha256": inc.sha256,
+                                                   "fid_inception": inc.verified}, len(loaded), partial=True)
+    for i, t in enumerate(loaded):
         if on_target is not None:
             on_target(t.label, t.source)
-        rows.append(session.run(t))
-    if official:
-        for t, r in zip(loaded, rows):
-            r["executed"], r["official"] = {"params": t.params, "macs": t.macs}, t.official_counts()
-    inc = session.inception
-    return BenchReport(rows, opts.metrics, opts.device, opts.seed,
-                       None if inc is None else {"path": str(inc.path), "sha256": inc.sha256,
-                                                 "fid_inception": inc.verified})
+        row = session.run(t)
+        if official:
+            row["executed"], row["official"] = {"params": t.params, "macs": t.macs}, t.official_counts()
+        report.rows.append(row)
+        report.partial = i + 1 < len(loaded)
+        if on_row is not None:
+            on_row(report)
+    return report
 
 
 @contextlib.contextmanager
