@@ -447,9 +447,9 @@ def _growth(req: SearchRequest, cfg: SearchConfig, data_spec: str, out: Path, co
     meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}
     atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
     what = (f"top-K growth, K {cfg.dg_k}, p {cfg.dg_p}" if gs.policy == "topk" else f"{gs.routes} random routes")
-    console.print(f"{cfg.method} search ({cfg.preset} preset, dggan space, {what}, {cfg.d0}x{cfg.d0} -> "
-                  f"{cfg.target}x{cfg.target} in {cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor) "
-                  f"on {data_spec} -> {out}" + (" (resuming)" if req.resume else ""), highlight=False)
+    console.print(f"{cfg.method} search ({cfg.preset} preset, dggan space, {what}, {cfg.d0}×{cfg.d0} → "
+                  f"{cfg.target}×{cfg.target} in {cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor) "
+                  f"on {data_spec} → {out}" + (" (resuming)" if req.resume else ""), highlight=False)
     state = gs.run(req.resume, req.stop_after)
     if state["step"] < cfg.max_steps:  # stopped early on request (tests)
         return SearchResult(out, out / "genotype.json", state["step"], time.perf_counter() - t_start, None)
