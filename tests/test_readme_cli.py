@@ -144,6 +144,8 @@ def test_readme_states_the_presets_as_the_code_has_them() -> None:
     assert paper.lr_g == paper.lr_d and tiny["lr_g"] == tiny["lr_d"]
     assert f"`--preset paper`: lr {lr(paper.lr_g)}, betas ({paper.beta1:g}, {paper.beta2:g}), n_critic {paper.n_critic}" \
         in desc
+    lr_help = next(p.help for p in commands()["train"].params if p.name == "lr")
+    assert f"paper {lr(paper.lr_g)}, tiny {lr(tiny['lr_g'])}" in lr_help  # and --help says the same
     assert f"`--preset tiny`: lr {lr(tiny['lr_g'])}, betas ({tiny['beta1']:g}, {tiny['beta2']:g}), n_critic " \
            f"{tiny['n_critic']}" in desc
 

@@ -1,4 +1,5 @@
-"""Rich consoles that never cut output written to a file or a pipe.
+"""Rich consoles that never cut output written to a file or a pipe, and `progress`, the one
+progress display of every long command (a bar on a terminal, plain lines elsewhere).
 
 On a terminal rich wraps at the window width. Written to a file, a pipe or a CI log, a
 plain `Console` assumes 80 columns, hard-wraps long lines and squeezes tables (`inter…`,
