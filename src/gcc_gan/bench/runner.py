@@ -148,7 +148,9 @@ class Session:
         t.module.to(self.device).eval()
         out: dict[str, Any] = {"method": t.label, "source": t.source, "image_size": t.image_size,
                                "latent_dims": t.latent_dims}
-        with _tmpdir() as tmp, phase(f"{t.label}: size", enabled=self.opts.progress, transient=True) as step:
+        static = [k for k in ("size", "macs", "latency") if k in m]
+        with _tmpdir() as tmp, phase(f"{t.label}: {', '.join(static)}", enabled=self.opts.progress and bool(static),
+                                     transient=True) as step:
             onnx = t.onnx
             if "size" in m or "latency" in m:
                 if onnx is None:
