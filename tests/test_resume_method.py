@@ -38,8 +38,8 @@ def test_resume_without_method_continues_the_runs_own(degas_run: Path, tmp_path:
                        check=False)
     assert p.returncode == 0, p.stderr
     assert "degas search" in p.stderr and "resuming from step 2" in p.stderr
-    assert f"done: 3 iterations (resumed at 2, " in p.stdout
-    assert "op_probabilities.png" in p.stdout  # the pictures of the run's method, not of the default one
+    assert "done: 3 iterations (resumed at 2, " in p.stdout
+    assert f"pictures: {degas_run}/genotype.png, {degas_run}/op_probabilities.png" in p.stdout
     meta = json.loads((degas_run / "search.json").read_text())
     assert meta["config"]["method"] == "degas" and meta["status"] == "done"
     assert (degas_run / "genotype.json").is_file()
