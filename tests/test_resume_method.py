@@ -57,11 +57,17 @@ def test_resume_with_a_different_method_names_both(degas_run: Path, capsys: pyte
 
 
 def test_resume_without_o_takes_the_newest_run_of_any_method(degas_run: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     from gcc_gan.search.run import default_out
 
     monkeypatch.chdir(tmp_path)
+    assert run(["search", "--resume", "--device", "cpu"]) == 1  # nothing to resume: said plainly
+    assert "--resume: no runs/search-* run to resume (give the run directory with -o)" in capsys.readouterr().err
     (tmp_path / "runs").mkdir()
     degas_run.rename(tmp_path / "runs" / "search-degas")
     assert default_out(None, True) == Path("runs") / "search-degas"
     assert default_out(None, False) == Path("runs") / "search-adversarial"  # a new run: the default method
+    assert run(["search", "--resume", "--device", "cpu"]) == 0  # neither -o nor --method
+    assert "done: 3 iterations (resumed at 2, " in capsys.readouterr().out
+    assert json.loads((tmp_path / "runs" / "search-degas" / "search.json").read_text())["status"] == "done"

@@ -77,7 +77,10 @@ def search_cmd(
 
     if method is None and not resume:
         method = "adversarial"
-    if method is None and out is not None:  # --resume: the run's method (its search.json)
+    if method is None:  # --resume: the run (default: the newest runs/search-*) and its method (search.json)
+        from ..search.run import default_out
+
+        out = out if out is not None else default_out(None, True)
         method = _run_config(out).get("method")
     if nproc != 1:
         from .dist_launch import launch_workers
