@@ -143,7 +143,7 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
                              on_step=on_step, precision=popts, torch_fidelity=torch_fidelity, model_card=model_card)
 
 
-def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False,
+def load_compiled(path: str | os.PathLike[str], backend: str | None = None, compiled: bool = False,
                   precision: str = "fp32") -> Sampler:
     """The generator of a `gcc-gan compile` directory: `.module` (the standalone PyTorch
     module, torch backend), `.latent_dim`, `.image_shape`, and `gen(z)` → float NCHW
@@ -151,14 +151,15 @@ def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled
     `compiled=True` runs the module through torch.compile with frozen weights (needs a
     C++ compiler; minutes of start-up on a slow CPU; then faster than eager, near onnxruntime).
     `precision`: "fp16" / "int8" run `generator.fp16.onnx` / `generator.int8.onnx` (from
-    `compile(..., precisions=[...])`; backend "onnx")."""
+    `compile(..., precisions=[...])`; they run on onnxruntime, the backend they imply when
+    `backend` is None; torch is an error)."""
     from .export.sample import load_compiled_dir
 
     return load_compiled_dir(path, backend, compiled, precision)
 
 
 def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
-                   backend: str = "torch", width: float | None = None, compiled: bool = False,
+                   backend: str | None = None, width: float | None = None, compiled: bool = False,
                    precision: str = "fp32") -> Sampler:
     """A generator to sample from: a compile directory, a training run directory, or a
     genotype file / `zoo:NAME` (with `weights`, else freshly initialised with seed 0).
@@ -225,7 +226,8 @@ def benchmark(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | s
               inception_weights: str | os.PathLike[str] | None = None, batch_size: int = 64, seed: int = 2020,
               device: str = "cpu", count: str = "executed", progress: bool = False,
               protocol: str | None = None, fid_mode: str | None = None, repeats: int = 1,
-              on_target: Callable[[str, str], None] | None = None) -> BenchReport:
+              on_target: Callable[[str, str], None] | None = None,
+              on_row: Callable[[BenchReport], None] | None = None) -> BenchReport:
     """Benchmark generators side by side, as `gcc-gan bench` does (it calls this function;
     not named `bench`: `gcc_gan.bench` is the subpackage of the measurements).
 
@@ -239,11 +241,14 @@ def benchmark(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | s
     "cifar10:PATH", or a `gcc-gan stats` .npz for FID / KID / PRDC), measured under
     `protocol` (a preset of bench/protocol.py: "torch-fidelity" (default), "autogan",
     "studiogan", "clean-fid") with its sample count and `fid_mode` ("legacy-tf" / "clean")
-    unless `num_samples` / `fid_mode` are given; `repeats` runs (latent seeds seed,
+    unless `num_samples` / `fid_mode` are given (SWD: 256 images unless
+    `num_samples` is given, at most 16384); `repeats` runs (latent seeds seed,
     seed + 1, ...) give mean ± std. Latency: median / IQR of `latency_repeats` interleaved
     calls (default: ~3 s per batch size) at each of `batches`, for
     the interpreter, the compiled module, onnxruntime (and torch.compile with `compile`).
     `count="official"`: rows also hold params / MACs as the official code counts them.
+    `on_target(label, source)` is called before each target, `on_row(report)` after each
+    with the rows so far (`report.partial` until the last).
 
     Returns a `BenchReport`: `.rows`, one dict per target (`method`, `size` {params, macs,
     fp32_bytes, onnx_bytes, ...}, `latency` {impl: {batch: {median_ms, images_per_s, ...}}},
@@ -264,4 +269,5 @@ def benchmark(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | s
                         batch_size=batch_size, seed=seed, progress=progress, protocol=protocol, fid_mode=fid_mode,
                         repeats=repeats)
     return run_bench([os.fspath(t) if isinstance(t, os.PathLike) else t for t in specs],
-                     None if ws is None else [os.fspath(w) for w in ws], width, opts, count == "official", on_target)
+                     None if ws is None else [os.fspath(w) for w in ws], width, opts, count == "official", on_target,
+                     on_row)

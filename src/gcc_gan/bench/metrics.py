@@ -16,10 +16,10 @@ from typing import Callable, Iterator, Literal
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
+from ..console import progress as phase
+from ..console import stderr_console
 from ..errors import GccGanError
 from .inception import Inception
 
@@ -28,9 +28,6 @@ IS_SPLITS = 10
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 SEED = 2020  # torch-fidelity's default rng seed, so the same seed gives the same numbers
-
-err_console = Console(stderr=True)
-
 
 _ONCE: set[str] | None = None
 
@@ -52,7 +49,7 @@ def warn(message: str) -> None:
         if message in _ONCE:
             return
         _ONCE.add(message)
-    err_console.print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False, soft_wrap=True)
+    stderr_console().print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- features
@@ -79,27 +76,18 @@ def to_uint8(images: Tensor) -> Tensor:
     return images.mul(127.5).add_(127.5).clamp_(0.0, 255.0).to(torch.uint8)
 
 
-def progress_bar(enabled: bool = True) -> Progress:
-    """A transient bar on stderr; off where stderr is no terminal (a log would get only the
-    blank line a transient bar leaves)."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err_console, transient=True,
-                    disable=not enabled or not err_console.is_terminal)
-
-
 def extract(inception: Inception, batches: Iterator[Tensor], total: int, description: str,
             progress: bool = True, fid_mode: str = "legacy-tf") -> Features:
     """Features of uint8 image batches (N, 3, H, W), with a progress bar; `fid_mode`: the
     resize to 299 (see `Inception.features`)."""
     pools: list[Tensor] = []
     logits: list[Tensor] = []
-    with progress_bar(progress) as bar:
-        task = bar.add_task(description, total=total)
+    with phase(description, total, enabled=progress, transient=True) as task:
         for x in batches:
             p, lg = inception.features(x, fid_mode)
             pools.append(p)
             logits.append(lg)
-            bar.advance(task, x.shape[0])
+            task.advance(x.shape[0])
     if not pools:
         raise GccGanError("no images to compute features of")
     return Features(torch.cat(pools).numpy(), torch.cat(logits).numpy())

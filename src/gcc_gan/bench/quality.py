@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import torch
 
+from ..console import progress as phase
 from .metrics import (
     PRDC_MAX,
     fid,
@@ -133,18 +134,22 @@ def swd_runs(session: Any, t: Target) -> dict[str, Any]:
     from .swd import MAX_IMAGES, swd
 
     o = session.opts
-    n = min(o.num_samples, MAX_IMAGES)
-    if o.num_samples > MAX_IMAGES:
-        warn(f"SWD uses {MAX_IMAGES} images (ProGAN's protocol), not --num-samples {o.num_samples}")
+    if o.swd_asked_more:
+        warn(f"SWD uses at most {MAX_IMAGES} images (ProGAN's protocol), not --num-samples {o.num_samples}")
     data = load_dataset(o.real or "", t.image_size)
-    n = min(n, len(data))
+    n = min(o.swd_samples, len(data))
     seeds = [o.seed + i for i in range(o.repeats)]
     t.module.eval()
     results = []
     for seed in seeds:
         real = to_uint8(data.batch(np.random.RandomState(seed).choice(len(data), n, replace=False)))
-        fake = torch.cat(list(generated_batches(t.module, t.latent_dims, n, o.batch_size, seed, session.device)))
-        results.append(swd(fake.cpu(), real, seed=seed).to_json())
+        with phase(f"{t.label}: SWD, generating", n, enabled=o.progress, transient=True) as step:
+            fake = []
+            for x in generated_batches(t.module, t.latent_dims, n, o.batch_size, seed, session.device):
+                fake.append(x.cpu())
+                step.advance(len(x))
+        with phase(f"{t.label}: SWD of {n} generated vs {n} real images", enabled=o.progress, transient=True):
+            results.append(swd(torch.cat(fake), real, seed=seed).to_json())
     levels = {k: float(np.mean([r["levels"][k] for r in results])) for k in results[0]["levels"]}
     return {**spread([r["mean"] for r in results]), "levels": levels, "num_samples": n, "real": o.real,
             "protocol": {"num_generated": n, "num_real": n, "real": o.real, "latent_seeds": seeds,

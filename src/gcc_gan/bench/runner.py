@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import torch
 
+from ..console import progress as phase
 from ..errors import GccGanError
 from .inception import ENV_VAR, Inception, load_inception, resolve_weights
 from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
@@ -44,7 +45,7 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
 @dataclass
 class BenchOptions:
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    num_samples: int | None = None  # None: the protocol's
+    num_samples: int | None = None  # None: the protocol's (SWD: SWD_SAMPLES)
     real: str | None = None
     inception_weights: str | None = None
     device: str = "cpu"
@@ -63,7 +64,16 @@ class BenchOptions:
         return get_protocol(self.protocol).with_overrides(num_samples=self.num_samples,
                                                            fid_mode=check_fid_mode(self.fid_mode))
 
+    swd_samples: int = 0  # set by check(): SWD's own quick default, or --num-samples up to 16k
+    swd_asked_more: bool = False  # --num-samples above what SWD takes (said once, when SWD runs)
+
     def check(self) -> None:
+        from .swd import MAX_IMAGES, SWD_SAMPLES
+
+        # SWD's cost grows with the count (128 descriptors per image, sorted per direction): it
+        # has its own default instead of the quality protocol's 50k
+        self.swd_samples = SWD_SAMPLES if self.num_samples is None else min(self.num_samples, MAX_IMAGES)
+        self.swd_asked_more = self.num_samples is not None and self.num_samples > MAX_IMAGES
         self.num_samples = self.resolved_protocol().num_samples
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise GccGanError(f"--device must be cpu or cuda, not {self.device!r}")
@@ -84,7 +94,7 @@ class BenchOptions:
             if not self.real or self.real.endswith(".npz"):
                 raise GccGanError("SWD compares with real images: give --real DATASPEC (e.g. cifar10:/data/cifar10, "
                                   "synthetic); a stats.npz holds no images")
-            if self.num_samples < 2:
+            if self.swd_samples < 2:
                 raise GccGanError("SWD needs --num-samples of at least 2")
         if self.batch_size < 1:
             raise GccGanError(f"--batch-size must be positive, not {self.batch_size}")
@@ -96,6 +106,19 @@ class BenchOptions:
             raise GccGanError(f"--repeats must be positive, not {self.repeats}")
         if "latency" in self.metrics and not self.batches:
             raise GccGanError("latency needs at least one batch size")
+
+    @property
+    def quality_samples(self) -> int:
+        """Generated images for IS / FID / KID."""
+        return QUALITY_SAMPLES if self.num_samples is None else self.num_samples
+
+    @property
+    def swd_samples(self) -> int:
+        """Generated (and real) images for SWD: its own quick default, or --num-samples up to
+        ProGAN's 16k (its cost grows with the count: sorting 128 descriptors per image)."""
+        from .swd import MAX_IMAGES, SWD_SAMPLES
+
+        return SWD_SAMPLES if self.num_samples is None else min(self.num_samples, MAX_IMAGES)
 
 
 class Session:
@@ -152,15 +175,21 @@ class Session:
         t.module.to(self.device).eval()
         out: dict[str, Any] = {"method": t.label, "source": t.source, "image_size": t.image_size,
                                "latent_dims": t.latent_dims}
-        with _tmpdir() as tmp:
+        static = [k for k in ("size", "macs", "latency") if k in m]
+        with _tmpdir() as tmp, phase(f"{t.label}: {', '.join(static)}", enabled=self.opts.progress and bool(static),
+                                     transient=True) as step:
             onnx = t.onnx
             if "size" in m or "latency" in m:
+                if onnx is None:
+                    step.update(description=f"{t.label}: ONNX export")
                 onnx = onnx or self._export_onnx(t, tmp)
             if "size" in m or "macs" in m:
+                step.update(description=f"{t.label}: size and FLOP check")
                 checks = self._flop_checks(t) if "macs" in m else None
                 out["size"] = size_report(t.params, t.macs, onnx, checks).to_json()
                 out["size"]["macs_compiled"] = t.macs_compiled
             if "latency" in m:
+                step.update(description=f"{t.label}: latency")
                 out["latency"] = self._latency(t, onnx)
         if NEEDS_INCEPTION & set(m):
             if self.inception is not None:
@@ -251,6 +280,8 @@ class BenchReport:
     inception: dict[str, Any] | None = None  # {path, sha256, fid_inception} when IS / FID / KID ran
     protocol: dict[str, Any] | None = None  # the evaluation preset (bench/protocol.py) when quality metrics ran
     repeats: int = 1
+    targets: int | None = None  # how many targets were asked for
+    partial: bool = False  # True while (or when interrupted before) every target has its row
 
     def to_json(self) -> dict[str, Any]:
         """The document `gcc-gan bench --json` writes."""
@@ -258,7 +289,9 @@ class BenchReport:
 
         doc: dict[str, Any] = {"gcc_gan_version": __version__, "torch_version": torch.__version__,
                                "metrics": list(self.metrics), "device": self.device, "seed": self.seed,
-                               "results": self.rows}
+                               "results": self.rows, "partial": self.partial}
+        if self.partial and self.targets is not None:
+            doc["targets"] = self.targets
         if self.inception is not None:
             doc["inception"] = self.inception
         if self.protocol is not None:
@@ -269,29 +302,34 @@ class BenchReport:
 
 def run_bench(specs: Sequence[str | Genotype], weights: Sequence[str] | None, width: float | None,
               opts: BenchOptions, official: bool = False,
-              on_target: Callable[[str, str], None] | None = None) -> BenchReport:
+              on_target: Callable[[str, str], None] | None = None,
+              on_row: Callable[[BenchReport], None] | None = None) -> BenchReport:
     """Benchmark every target (see `load_target`) with one `Session`; `weights`: one per
     target or None; `official`: rows also get `executed` and `official` params / MACs;
-    `on_target(label, source)` is called before each target is measured."""
+    `on_target(label, source)` is called before each target is measured, `on_row(report)`
+    after each, with the rows so far (`partial` until the last one)."""
     if weights and len(weights) != len(specs):
         raise GccGanError(f"--weights given {len(weights)} time(s) for {len(specs)} target(s): give one per target")
     session = Session(opts)  # validates options and loads Inception before any long work
     loaded = [load_target(t, weights[i] if weights else None, width) for i, t in enumerate(specs)]
     disambiguate_labels(loaded, list(weights) if weights else None, width)
-    rows = []
-    for t in loaded:
-        if on_target is not None:
-            on_target(t.label, t.source)
-        rows.append(session.run(t))
-    if official:
-        for t, r in zip(loaded, rows):
-            r["executed"], r["official"] = {"params": t.params, "macs": t.macs}, t.official_counts()
     inc = session.inception
     quality = bool((NEEDS_INCEPTION | {"swd"}) & set(opts.metrics))
-    return BenchReport(rows, opts.metrics, opts.device, opts.seed,
-                       None if inc is None else {"path": str(inc.path), "sha256": inc.sha256,
-                                                 "fid_inception": inc.verified},
-                       session.protocol.to_json() if quality else None, opts.repeats)
+    report = BenchReport([], opts.metrics, opts.device, opts.seed,
+                         None if inc is None else {"path": str(inc.path), "sha256": inc.sha256,
+                                                   "fid_inception": inc.verified},
+                         session.protocol.to_json() if quality else None, opts.repeats, len(loaded), partial=True)
+    for i, t in enumerate(loaded):
+        if on_target is not None:
+            on_target(t.label, t.source)
+        row = session.run(t)
+        if official:
+            row["executed"], row["official"] = {"params": t.params, "macs": t.macs}, t.official_counts()
+        report.rows.append(row)
+        report.partial = i + 1 < len(loaded)
+        if on_row is not None:
+            on_row(report)
+    return report
 
 
 @contextlib.contextmanager

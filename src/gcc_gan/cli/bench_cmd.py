@@ -4,16 +4,25 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
-from typing import Any, List, Literal, Optional
+from typing import TYPE_CHECKING, Any, List, Literal, Optional
 
 import typer
 from rich.table import Table
 
+from ..atomic import atomic_write_text
 from ..errors import GccGanError
 from ..runlock import hold_for_command
-from .app import app, check_genotypes, console, refuse_overwrite
+from .app import app, check_genotypes, console, err_console, refuse_overwrite
 from .max_memory import max_memory_option
+
+if TYPE_CHECKING:  # torch is imported only when the command runs
+    from ..bench.runner import BenchReport
+
+#: tests: `bench` sends itself SIGINT after this many finished rows (Ctrl-C at a known point)
+SIGINT_AFTER_ROWS = "GCC_GAN_TEST_SIGINT_AFTER_ROWS"
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -48,6 +57,16 @@ def _table(title: str, cols: list[tuple[str, Any]], results: list[dict[str, Any]
 
 def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table:
     """The papers' comparison table: one row per method."""
+    return _table("gcc-gan bench", _comparison_columns(metrics), results)
+
+
+def row_line(r: dict[str, Any], metrics: tuple[str, ...], i: int, total: int) -> str:
+    """One finished row as a line, printed as soon as it is measured (the tables come at the end)."""
+    cells = [f"{name} {fn(r)}" for name, fn in _comparison_columns(metrics)[1:]]
+    return f"row {i}/{total}: {r['method']}" + (f" · {' · '.join(cells)}" if cells else "")
+
+
+def _comparison_columns(metrics: tuple[str, ...]) -> list[tuple[str, Any]]:
     cols: list[tuple[str, Any]] = [("Method", lambda r: r["method"])]
     if "size" in metrics or "macs" in metrics:
         cols.append(("Params (M)", lambda r: f"{r['size']['params_m']:.2f}"))
@@ -66,7 +85,7 @@ def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) ->
         cols.append(("SWD ×10³", lambda r: _pm(r.get("swd"), ".2f")))
     if "latency" in metrics:
         cols.append(("best img/s", lambda r: _best(r["latency"])))
-    return _table("gcc-gan bench", cols, results)
+    return cols
 
 
 def protocol_lines(results: list[dict[str, Any]]) -> list[str]:
@@ -164,7 +183,8 @@ def bench_cmd(
     metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated: size,macs,latency,is,fid,kid,"
                                           "prdc,swd (default size,macs,latency)"),
     num_samples: Optional[int] = typer.Option(None, "--num-samples", help="generated samples for IS / FID / KID / "
-                                              "PRDC / SWD (default: the protocol's, 50,000)"),
+                                              "PRDC (default: the protocol's, 50,000) and SWD (default 256, at "
+                                              "most 16384)"),
     protocol: Optional[str] = typer.Option(None, "--protocol", help="evaluation protocol preset: torch-fidelity "
                                            "(default), autogan (the seed papers' tables), studiogan, clean-fid"),
     fid_mode: Optional[str] = typer.Option(None, "--fid-mode", help="legacy-tf (TF1 bilinear resize, "
@@ -194,7 +214,6 @@ def bench_cmd(
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
     check_genotypes(list(targets))  # before torch is imported
     from ..api import benchmark
-    from ..atomic import atomic_write_text
     from ..bench.runner import parse_metrics
 
     if json_out is not None:
@@ -203,12 +222,41 @@ def bench_cmd(
     if json_out is not None:
         refuse_overwrite(json_out, force, "--json")
     bs = _ints(batches, "--batches")
-    report = benchmark(list(targets), weights=weights, metrics=ms, width=width, batches=bs,
-                       latency_repeats=latency_repeats, compile=compile_, num_samples=num_samples, real=real,
-                       protocol=protocol, fid_mode=fid_mode, repeats=quality_repeats,
-                       inception_weights=inception_weights, batch_size=batch_size, seed=seed, device=device,
-                       count=count, progress=True, on_target=lambda label, source: console.print(
-                           f"[dim]benchmarking {label} ({source})…[/dim]", highlight=False))
+    done: list[BenchReport] = []  # the rows so far: kept when interrupted
+
+    def on_row(report: BenchReport) -> None:
+        done[:] = [report]
+        n = len(report.rows)
+        console.print(row_line(report.rows[-1], ms, n, report.targets or n), highlight=False, markup=False)
+        if json_out is not None:  # the file holds every finished row (marked partial until the last)
+            atomic_write_text(json_out, json.dumps(report.to_json(), indent=1) + "\n")
+        if n == int(os.environ.get(SIGINT_AFTER_ROWS, 0) or -1):  # tests: Ctrl-C at a known point
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+            os.kill(os.getpid(), signal.SIGINT)
+
+    try:
+        report = benchmark(list(targets), weights=weights, metrics=ms, width=width, batches=bs,
+                           latency_repeats=latency_repeats, compile=compile_, num_samples=num_samples,
+                           real=real, protocol=protocol, fid_mode=fid_mode, repeats=quality_repeats,
+                           inception_weights=inception_weights, batch_size=batch_size, seed=seed, device=device,
+                           count=count, progress=True, on_row=on_row, on_target=lambda label, source: console.print(
+                               f"[dim]benchmarking {label} ({source})…[/dim]", highlight=False))
+    except KeyboardInterrupt:
+        if not done:
+            raise
+        report = done[0]
+        _print_report(report, ms, bs, count, num_samples)
+        kept = f"; {json_out} holds them, marked partial" if json_out is not None else ""
+        err_console.print(f"interrupted: kept the {len(report.rows)} finished row(s) of {report.targets}{kept}",
+                          highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+    _print_report(report, ms, bs, count, num_samples)
+    if json_out is not None:
+        console.print(f"wrote {json_out}", highlight=False)
+
+
+def _print_report(report: BenchReport, ms: tuple[str, ...], bs: tuple[int, ...], count: str,
+                  num_samples: int | None) -> None:
     results = report.rows
     console.print(comparison_table(results, ms))
     for line in protocol_lines(results):
@@ -219,12 +267,17 @@ def bench_cmd(
         console.print(size_table(results, ms))
     if "latency" in ms:
         console.print(latency_table(results, bs))
+    swd_counts = sorted({r["swd"]["num_samples"] for r in results if "swd" in r})
+    if swd_counts:
+        from ..bench.swd import MAX_IMAGES
+
+        counts = " / ".join(map(str, swd_counts))
+        default = (f" (SWD's default, for a quick comparison: --num-samples N for more, up to ProGAN's "
+                   f"{MAX_IMAGES}; values at different counts are not comparable)") if num_samples is None else ""
+        console.print(f"SWD over {counts} generated and as many real images per row{default}", highlight=False)
     for r in results:
         for n in r.get("notes", []):
             console.print(f"[yellow]note[/yellow] {r['method']}: {n}", highlight=False)
-    if json_out is not None:
-        atomic_write_text(json_out, json.dumps(report.to_json(), indent=1) + "\n")
-        console.print(f"wrote {json_out}", highlight=False)
 
 
 @app.command("stats")

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from ..api import ROLES
+from ..console import progress
 from ..errors import GccGanError
 from ..runlock import hold_for_command
 from .app import app, console, err_console, refuse_overwrite
@@ -125,11 +126,11 @@ def _compile(g: Any, roles: tuple[str, ...], out: Path, weights: Optional[Path],
     from ..api import compile as compile_genotype
 
     net = "both" if len(roles) == 2 else ("g" if roles == ("generator",) else "d")
-    with err_console.status("compiling", spinner="dots") as status:
+    with progress("compiling", console=err_console, transient=True) as task:  # a line per step when piped
         report = compile_genotype(g, out, weights=weights, net=net, width=width, opset=opset,
                                   passes=not no_passes, verify=not no_verify, seed=seed, worker=worker,
                                   precisions=precision[0], calibration_size=precision[1], min_psnr=precision[2],
-                                  on_step=lambda what: status.update(f"{what}…"), force=force,
+                                  on_step=lambda what: task.update(description=what), force=force,
                                   torch_fidelity=torch_fidelity, model_card=model_card)
     _print_summary(out, report, time.perf_counter() - t0)
 

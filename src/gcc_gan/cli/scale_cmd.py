@@ -65,7 +65,7 @@ def scale_cmd(
                        retries=retries,
                        num_samples=num_samples, inception_weights=inception_weights,
                        allow_random_inception=allow_random_inception, resume=resume, device=device,
-                       progress=err_console.is_terminal, search=search)
+                       progress=True, search=search)
     res = run_scale(req, console=err_console)
     t = Table(title=f"size scaling → {res.out}")
     for col in ("genotype", "target M", "width ×", "params M", "MACs G", "IS", "FID", "status", "wall s"):

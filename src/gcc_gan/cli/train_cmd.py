@@ -32,7 +32,8 @@ def train_cmd(
     n_critic: Optional[int] = typer.Option(None, "--n-critic", help="D steps per G step"),
     loss: Optional[Literal["hinge", "ns", "wgan-gp"]] = typer.Option(None, "--loss", help="hinge (default), "
                                                                      "ns or wgan-gp"),
-    lr: Optional[float] = typer.Option(None, "--lr", help="G learning rate (and D's unless --d-lr); default 2e-4"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="G learning rate (and D's unless --d-lr); default: "
+                                      "the preset's (paper 2e-4, tiny 5e-4)"),
     d_lr: Optional[float] = typer.Option(None, "--d-lr", help="D learning rate"),
     lr_decay: Optional[bool] = typer.Option(None, "--lr-decay/--no-lr-decay", help="linear LR decay to 0"),
     ema: Optional[float] = typer.Option(None, "--ema", help="EMA decay of G (0 = off)"),
