@@ -29,6 +29,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # cores between them instead of each running torch's default of one thread per core.
 if (_workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))) > 1:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // _workers))
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # xdist's workers get COLUMNS=80 (no terminal behind them), which gcc-gan's consoles honour
+    # like a user's setting: the output the tests read would wrap as in no real run
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 
 @pytest.fixture

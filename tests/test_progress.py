@@ -88,7 +88,7 @@ def test_swd_counts_default_and_cap() -> None:
     assert BenchOptions(metrics=("swd",), real="synthetic").swd_samples == SWD_SAMPLES == 256
     assert BenchOptions(metrics=("swd",), real="synthetic", num_samples=20).swd_samples == 20
     assert BenchOptions(metrics=("swd",), real="synthetic", num_samples=50_000).swd_samples == MAX_IMAGES
-    assert BenchOptions(metrics=("fid",), real="synthetic").quality_samples == 50_000
+    assert BenchOptions(metrics=("fid",), real="synthetic").quality_samples == 50_000  # the default protocol's
 
 
 def test_bench_swd_says_its_count_and_warns_only_when_asked_for_more(capsys: pytest.CaptureFixture[str],

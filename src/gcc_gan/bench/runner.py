@@ -45,7 +45,7 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
 @dataclass
 class BenchOptions:
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    num_samples: int | None = None  # None: the protocol's (SWD: SWD_SAMPLES)
+    num_samples: int | None = None  # as given; None: the protocol's (SWD: SWD_SAMPLES)
     real: str | None = None
     inception_weights: str | None = None
     device: str = "cpu"
@@ -64,31 +64,22 @@ class BenchOptions:
         return get_protocol(self.protocol).with_overrides(num_samples=self.num_samples,
                                                            fid_mode=check_fid_mode(self.fid_mode))
 
-    swd_samples: int = 0  # set by check(): SWD's own quick default, or --num-samples up to 16k
-    swd_asked_more: bool = False  # --num-samples above what SWD takes (said once, when SWD runs)
-
     def check(self) -> None:
-        from .swd import MAX_IMAGES, SWD_SAMPLES
-
-        # SWD's cost grows with the count (128 descriptors per image, sorted per direction): it
-        # has its own default instead of the quality protocol's 50k
-        self.swd_samples = SWD_SAMPLES if self.num_samples is None else min(self.num_samples, MAX_IMAGES)
-        self.swd_asked_more = self.num_samples is not None and self.num_samples > MAX_IMAGES
-        self.num_samples = self.resolved_protocol().num_samples
+        n = self.quality_samples
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise GccGanError(f"--device must be cpu or cuda, not {self.device!r}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise GccGanError("--device cuda: no CUDA device is available")
         wants = NEEDS_INCEPTION & set(self.metrics)
         if wants:
-            if self.num_samples < 1:
-                raise GccGanError(f"--num-samples must be positive, not {self.num_samples}")
-            if "is" in self.metrics and self.num_samples < 10:
-                raise GccGanError(f"--num-samples {self.num_samples}: IS over 10 splits needs at least 10 samples")
+            if n < 1:
+                raise GccGanError(f"--num-samples must be positive, not {n}")
+            if "is" in self.metrics and n < 10:
+                raise GccGanError(f"--num-samples {n}: IS over 10 splits needs at least 10 samples")
             if NEEDS_REAL & wants and not self.real:
                 raise GccGanError("FID / KID / PRDC compare with real data: give --real DATASPEC (e.g. "
                                   "cifar10:/data/cifar10, digits) or --real stats.npz (from gcc-gan stats)")
-            if NEEDS_REAL & wants and self.num_samples < 2:
+            if NEEDS_REAL & wants and n < 2:
                 raise GccGanError("FID / KID / PRDC need --num-samples of at least 2")
         if "swd" in self.metrics:
             if not self.real or self.real.endswith(".npz"):
@@ -109,8 +100,8 @@ class BenchOptions:
 
     @property
     def quality_samples(self) -> int:
-        """Generated images for IS / FID / KID."""
-        return QUALITY_SAMPLES if self.num_samples is None else self.num_samples
+        """Generated images for IS / FID / KID / PRDC: the protocol's, or --num-samples."""
+        return self.resolved_protocol().num_samples
 
     @property
     def swd_samples(self) -> int:
@@ -119,6 +110,13 @@ class BenchOptions:
         from .swd import MAX_IMAGES, SWD_SAMPLES
 
         return SWD_SAMPLES if self.num_samples is None else min(self.num_samples, MAX_IMAGES)
+
+    @property
+    def swd_asked_more(self) -> bool:
+        """--num-samples above what SWD takes (said once, when SWD runs)."""
+        from .swd import MAX_IMAGES
+
+        return self.num_samples is not None and self.num_samples > MAX_IMAGES
 
 
 class Session:
