@@ -13,7 +13,7 @@ from rich.table import Table
 from ..errors import GccGanError
 from ..runlock import hold_for_command
 from .app import app, check_genotypes, console, refuse_overwrite
-from .max_memory import max_memory_option
+from .max_memory import check_process, max_memory_option
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -159,6 +159,7 @@ def bench_cmd(
 ) -> None:
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
     check_genotypes(list(targets))  # before torch is imported
+    check_process("benchmark")
     from ..api import benchmark
     from ..atomic import atomic_write_text
     from ..bench.runner import parse_metrics
@@ -201,8 +202,10 @@ def stats_cmd(
     device: Literal["cpu", "cuda"] = typer.Option("cpu", "--device", help="cpu or cuda"),
     batch_size: int = typer.Option(64, "--batch-size", help="batch size of the Inception forward passes"),
     force: bool = typer.Option(False, "--force", help="replace an existing stats file"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Compute real-data statistics for FID / KID (mean, covariance, KID features) into a .npz."""
+    check_process("statistics")
     hold_for_command(out, f"-o {out}")
     from ..bench.inception import load_inception
     from ..bench.stats import compute_real_stats, save_stats

@@ -46,8 +46,8 @@ def compile_cmd(
         "fp32, fp16 and/or int8 (repeat or comma-separate): extra generator.fp16.onnx / generator.int8.onnx, "
         "each verified against fp32 (max error, PSNR, images/s)")),
     calibration_size: int = typer.Option(128, "--calibration-size", help="int8: latents (fixed seed) to calibrate on"),
-    min_psnr: float = typer.Option(30.0, "--min-psnr", help="fail (write nothing) when a variant's PSNR vs fp32 "
-                                   "is below this many dB"),
+    min_psnr: float = typer.Option(30.0, "--min-psnr", min=0.0, help="fail (write nothing) when a variant's PSNR "
+                                   "vs fp32 is below this many dB (0 or more)"),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
     t0 = time.perf_counter()
@@ -60,7 +60,12 @@ def compile_cmd(
         refuse_overwrite(out, force, kind="directory")
     if weights is not None and not weights.exists():
         raise GccGanError(f"{weights}: no such weights file")
-    _, g, roles, width = _analyzed(genotype, weights, width, net)
+    infos, g, roles, width = _analyzed(genotype, weights, width, net)
+    from ..genotype_dsl.memory import check_compile
+
+    # the whole compile's peak (exports, onnxruntime, variants) against --max-memory and
+    # `ulimit -v`, before torch is imported or the verification worker started
+    check_compile({r: infos[r] for r in roles}, len(PrecisionOptions.make(precision).variants))
     from ..export.onnx_export import check_opset
     from ..export.standalone import StandaloneWorker
 

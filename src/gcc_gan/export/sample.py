@@ -8,7 +8,12 @@ so a seed names the same images in every tool. Output: uint8 NHWC RGB.
 
 Writers: a folder of PNGs (a valid `folder:` data spec and torch-fidelity input, with a
 `samples.json` saying how it was made), an `.npz` holding `arr_0` (uint8 NHWC, the layout
-torch-fidelity / clean-fid / the TF Inception Score code read), or one grid `.png`.
+torch-fidelity / clean-fid / the TF Inception Score code read), or one grid `.png`. The
+suffix is read case-insensitively (`out.NPZ` is an npz); a name ending in "." is refused.
+The folder and the npz are streamed batch by batch (the npz's `arr_0.npy` member written
+into the zip as the batches come), so any -n holds one batch in memory; the grid needs
+every image. Memory and disk are estimated before sampling starts (`check_resources`).
+Everything is written atomically: a failure, Ctrl-C or SIGTERM leaves no partial output.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..errors import GccGanError
+from ..errors import BadValue, GccGanError
 
 Backend = Literal["torch", "onnx"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
@@ -242,11 +247,15 @@ def image_batches(sampler: Sampler, n: int, seed: int = 0, batch_size: int = 64,
     """`n` images as uint8 NHWC batches, with a progress bar on stderr when asked."""
     from ..bench.metrics import progress_bar
 
+    from ..genotype_dsl.memory import check_resident
+
     check_sample_args(n, batch_size)
     with progress_bar(progress) as bar:
         task = bar.add_task(f"sampling {n} images ({sampler.backend})", total=n)
-        for zs in latent_batches(sampler.latent_dims, n, batch_size, seed, truncation):
+        for k, zs in enumerate(latent_batches(sampler.latent_dims, n, batch_size, seed, truncation)):
             images = to_uint8_nhwc(sampler(*zs))
+            if k == 0:  # one batch's forward is what streaming keeps: check it against --max-memory
+                check_resident("sample")
             bar.advance(task, images.shape[0])
             yield images
 
@@ -262,6 +271,10 @@ FILE_SUFFIXES = frozenset((".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".t
 
 
 def output_kind(out: str | os.PathLike[str]) -> Literal["folder", "npz", "grid"]:
+    """What `-o` names, by its suffix read case-insensitively (`x.NPZ` is an npz)."""
+    name = Path(out).name
+    if not name or name.endswith(".") and name not in (".", ".."):
+        raise BadValue(f"-o {out}: the name ends in '.'; give a folder name, NAME.npz or NAME.png")
     suffix = Path(out).suffix.lower()
     if suffix in FILE_SUFFIXES:
         raise GccGanError(f"-o {out}: gcc-gan sample writes a folder of PNGs (a name without a file suffix), "
@@ -306,16 +319,81 @@ def grid_image(images: np.ndarray, nrow: int | None = None, pad: int = 1) -> np.
     return out
 
 
+PNG_OVERHEAD = 1024  # bytes a PNG may take beyond its raw pixels (headers; incompressible noise)
+
+
+def _grid_shape(n: int, h: int, w: int, c: int, pad: int = 1) -> tuple[int, int, int]:
+    cols = max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / cols)
+    return rows * (h + pad) + pad, cols * (w + pad) + pad, c
+
+
+def check_resources(out: str | os.PathLike[str], n: int, image_shape: Sequence[int], batch_size: int) -> None:
+    """Refuse, before sampling, an output that cannot fit: the disk it needs (at most the
+    raw pixels plus a PNG header per image) against the free space where it goes, and
+    the memory a grid needs (every image and the grid) or one batch needs (images in
+    float32 and uint8, the latents) against --max-memory (see genotype_dsl.memory)."""
+    import shutil
+
+    from ..atomic import _size
+    from ..genotype_dsl.memory import check_resident, fmt_bytes
+
+    c, h, w = (list(image_shape) + [1, 1, 1])[:3]
+    kind = output_kind(out)
+    raw = h * w * 3  # uint8 RGB (grayscale is written as RGB)
+    if kind == "grid":
+        gh, gw, _ = _grid_shape(n, h, w, 3)
+        disk = gh * gw * 3 + PNG_OVERHEAD
+        mem = n * raw + gh * gw * 3
+    else:
+        disk = n * (raw + PNG_OVERHEAD) if kind == "folder" else n * raw + 4096
+        mem = min(n, batch_size) * (raw + 2 * c * h * w * 4)
+    where = Path(os.path.abspath(out)).parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if disk > free:
+        raise GccGanError(f"-o {out}: {n} images need about {fmt_bytes(disk)} of disk, and {where} has "
+                          f"{_size(free)} free; free some space, choose another -o or a smaller -n")
+    check_resident(f"sample of {n} images" if kind == "grid" else "sample", extra=mem)
+
+
+def _write_npz(batches: Iterator[np.ndarray], n: int, path: Path) -> None:
+    """`arr_0` (uint8 N×H×W×C) written into the npz batch by batch: the zip member is a
+    stream, its .npy header (which needs the shape) written from the first batch."""
+    import zipfile
+
+    from numpy.lib import format as npformat
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf, \
+            zf.open("arr_0.npy", "w", force_zip64=True) as f:
+        count = 0
+        for batch in batches:
+            batch = np.ascontiguousarray(batch, dtype=np.uint8)
+            if count == 0:
+                header = {"descr": npformat.dtype_to_descr(batch.dtype), "fortran_order": False,
+                          "shape": (n, *batch.shape[1:])}
+                npformat.write_array_header_2_0(f, header)
+            f.write(memoryview(batch).cast("B"))
+            count += batch.shape[0]
+        if count != n:
+            raise GccGanError(f"the generator gave {count} images, not {n}")
+
+
 def write_samples(batches: Iterator[np.ndarray], n: int, out: str | os.PathLike[str],
                   meta: dict[str, Any] | None = None, force: bool = False) -> Path:
     """Write the images of `batches` (uint8 NHWC) to `out`: a folder of `NNNNNN.png` plus
     samples.json, an `.npz` (`arr_0`), or a grid `.png`, atomically (nothing is left
-    behind on failure)."""
-    from ..atomic import atomic_dir, atomic_write_bytes
+    behind on failure). The folder and the npz are streamed (one batch in memory)."""
+    from ..atomic import atomic_dir, atomic_file, atomic_write_bytes
 
     p = Path(out)
     kind = output_kind(p)
     check_output(p, force)
+    if kind == "npz":
+        with atomic_file(p) as tmp:
+            _write_npz(batches, n, tmp)
+        return p
     if kind == "folder":
         digits = max(6, len(str(n - 1)))
         with atomic_dir(p) as tmp:
@@ -327,12 +405,14 @@ def write_samples(batches: Iterator[np.ndarray], n: int, out: str | os.PathLike[
             info = {"gcc_gan_version": __version__, "n": i, "format": "png", **(meta or {})}
             (tmp / SAMPLES_JSON).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         return p
-    images = np.concatenate(list(batches)) if n else np.zeros((0, 0, 0, 3), np.uint8)
-    if kind == "npz":
-        buf = io.BytesIO()
-        np.savez(buf, arr_0=images)
-        data = buf.getvalue()
-    else:
-        data = _png_bytes(grid_image(images))
-    atomic_write_bytes(p, data)
+    images: np.ndarray | None = None  # one array filled in place (no list of batches beside it)
+    i = 0
+    for batch in batches:
+        if images is None:
+            images = np.empty((n, *batch.shape[1:]), np.uint8)
+        images[i:i + len(batch)] = batch
+        i += len(batch)
+    if images is None:
+        images = np.zeros((0, 0, 0, 3), np.uint8)
+    atomic_write_bytes(p, _png_bytes(grid_image(images)))
     return p

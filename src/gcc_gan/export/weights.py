@@ -8,6 +8,14 @@ paths the native encoding records for each parametrised op, in whichever officia
 the keys show (AutoGAN's `models/` or search-code names). Every tensor is checked against
 the genotype's shapes before anything is allocated. Loading never unpickles arbitrary
 objects (`torch.load(weights_only=True)`).
+
+Archives are bounded before extraction: a zip checkpoint whose members declare more bytes
+than `archive_bound` (16 × the float32 bytes of the genotype's generator and
+discriminator at the asked width, or at 1.5 × its own width when the width is inferred,
+plus 64 MB) is refused by its declared sizes. A training checkpoint holds each network
+about three times (weights, EMA copy, two Adam moments of the optimiser), so that leaves
+ample slack for real checkpoints while a deflate bomb (9 MB expanding to 2 GB) is
+refused in milliseconds instead of meeting the OOM killer.
 """
 
 from __future__ import annotations
@@ -76,13 +84,49 @@ def _is_state_dict(obj: Any) -> bool:
     return isinstance(obj, Mapping) and all(isinstance(v, Tensor) for v in obj.values())
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> Any:
-    """The unpickled checkpoint object (zip or legacy torch format, `weights_only`)."""
+ARCHIVE_SLACK = 16
+ARCHIVE_BASE = 64 * 10**6
+
+
+def archive_bound(g: Genotype, width: float | None = None) -> int:
+    """The most bytes a zip checkpoint of `g`'s networks may expand to (see the module
+    docstring): without `width`, the bound allows the checkpoint to be twice as wide."""
+    from ..genotype_dsl.analysis import analyze_genotype
+
+    params = sum(i.params for i in analyze_genotype(g).values())
+    scale = (width if width is not None else 1.5) ** 2  # parameters grow with the square of the width
+    return int(ARCHIVE_SLACK * 4 * params * scale) + ARCHIVE_BASE
+
+
+def check_archive(p: Path, bound: int) -> None:
+    """Refuse a zip whose members declare more than `bound` bytes, before extracting any."""
+    import zipfile
+
+    if not zipfile.is_zipfile(p):
+        return  # legacy format: read as it is stored, no expansion
+    from ..genotype_dsl.memory import fmt_bytes
+
+    try:
+        with zipfile.ZipFile(p) as zf:
+            declared = sum(i.file_size for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise GccGanError(f"{p}: a damaged zip archive ({e})") from None
+    if declared > bound:
+        raise GccGanError(f"{p}: its archive members expand to {fmt_bytes(declared)} ({fmt_bytes(p.stat().st_size)} "
+                          f"on disk), more than any checkpoint of this genotype holds (at most {fmt_bytes(bound)}); "
+                          "refusing to extract it")
+
+
+def read_checkpoint(path: str | os.PathLike[str], max_bytes: int | None = None) -> Any:
+    """The unpickled checkpoint object (zip or legacy torch format, `weights_only`); a zip
+    whose members declare more than `max_bytes` is refused before extraction."""
     p = Path(path)
     if not p.exists():
         raise GccGanError(f"{p}: no such checkpoint file")
     if not p.is_file():
         raise GccGanError(f"{p}: is not a file; expected a PyTorch checkpoint (.pth / .pt)")
+    if max_bytes is not None:
+        check_archive(p, max_bytes)
     try:
         with torch.serialization.safe_globals(_benign_globals()):
             return torch.load(p, map_location="cpu", weights_only=True)
@@ -403,7 +447,7 @@ def import_checkpoint(method: str, ckpt: str | os.PathLike[str], genotype_spec: 
     dest = Path(out)
     if dest.is_dir():
         raise GccGanError(f"{dest}: is a directory; give a .safetensors file path with -o")
-    obj = read_checkpoint(ckpt)
+    obj = read_checkpoint(ckpt, archive_bound(g, width))
     p = Path(ckpt)
     tensors: dict[str, Tensor] = {}
     results: list[NetImport] = []
