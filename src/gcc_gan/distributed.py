@@ -344,16 +344,19 @@ def launch(argv: Sequence[str], nproc: int, resume_hint: str, err: Callable[[str
             env = {**os.environ, "RANK": str(r), "LOCAL_RANK": str(r), "WORLD_SIZE": str(nproc),
                    "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
                    PARENT_ENV: "1", **threads}
-            # a worker dies with this launcher, however it dies (no orphan keeps the cores)
+            # a worker dies with this launcher, however it dies (no orphan keeps the cores): SIGKILL,
+            # since a worker blocked in a collective or the rendezvous would not run a SIGTERM handler;
+            # a launcher that gets SIGTERM or Ctrl-C stops them gently first (_stop)
             if r == 0:
                 p = subprocess.Popen([sys.executable, "-m", "gcc_gan.cli.main", *argv], env=env,
-                                     preexec_fn=die_with_parent_fn())
+                                     preexec_fn=die_with_parent_fn(signal.SIGKILL))
                 logs.append(None)
             else:
                 log = Path(tmp) / f"rank{r}.log"
                 with open(log, "wb") as f:
                     p = subprocess.Popen([sys.executable, "-m", "gcc_gan.cli.main", *argv], env=env,
-                                         stdout=subprocess.DEVNULL, stderr=f, preexec_fn=die_with_parent_fn())
+                                         stdout=subprocess.DEVNULL, stderr=f,
+                                         preexec_fn=die_with_parent_fn(signal.SIGKILL))
                 logs.append(log)
             procs.append(p)
         try:
