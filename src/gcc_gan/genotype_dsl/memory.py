@@ -25,7 +25,7 @@ session and prepacked weights, the torch.export program and its saved archive; a
 measured) plus 1.5× the activations at the verification batch 64 (torch's reference
 forwards and onnxruntime's arena), plus 4 more copies of the parameters and the
 activations again per fp16 / int8 variant. Measured peak RSS against this estimate
-(README, Memory; tests/test_memory.py checks it on small genotypes) is 0.4–0.9 × it.
+(README, Memory; tests/test_limits.py checks it on small genotypes) is 0.43–0.88 × it.
 """
 
 from __future__ import annotations
