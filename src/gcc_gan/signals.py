@@ -35,7 +35,7 @@ class Terminated(KeyboardInterrupt):
     """The process got SIGTERM; handled wherever Ctrl-C is."""
 
 
-def _on_term(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+def _on_term(signum: int, frame: FrameType | None) -> None:
     global _received
     if _received is not None:  # a second SIGTERM while cleaning up: let the cleanup finish
         return
@@ -77,7 +77,7 @@ def deferred_interrupts() -> Iterator[Callable[[], bool]]:
         yield lambda: False
         return
 
-    def note(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+    def note(signum: int, frame: FrameType | None) -> None:
         global _pending
         if _pending is None:
             _pending = signum

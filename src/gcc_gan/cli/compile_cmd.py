@@ -192,9 +192,14 @@ def import_cmd(
 ) -> None:
     """Import an official AutoGAN / AdversarialNAS checkpoint (generator, discriminator) as canonical weights."""
     hold_for_command(out, f"-o {out}")
+    refuse_overwrite(out, force)
+    if ckpt.is_file():  # a zip that expands past any checkpoint of the genotype: refused before torch loads
+        from ..export.archive import archive_bound, check_archive
+        from ..genotype_dsl.io import load_genotype
+
+        check_archive(ckpt, archive_bound(load_genotype(genotype), width))
     from ..export.weights import import_checkpoint
 
-    refuse_overwrite(out, force)
     results = import_checkpoint(method, ckpt, genotype, out, width=width, key=key, net=net)
     for r in results:
         layout = " (search-code module names)" if r.layout == "search" else ""

@@ -9,6 +9,8 @@ however it dies (gcc_gan.signals.die_with_parent_fn)."""
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import typer
 
@@ -26,7 +28,8 @@ def cpu_cores() -> int:
 
 def nproc_bound(device: str) -> tuple[int, str]:
     """The most workers a `device` run may start on this machine, and what they are."""
-    if device != "cpu":
+    # no NVIDIA driver: a CPU run, known without importing torch (seconds)
+    if device != "cpu" and (device == "cuda" or Path("/proc/driver/nvidia/gpus").is_dir() or sys.platform != "linux"):
         import torch
 
         if torch.cuda.is_available():
@@ -45,8 +48,8 @@ def launch_workers(nproc: int, supported: bool, unsupported: str, device: str = 
                           "WORLD_SIZE); leave --nproc out under torchrun")
     bound, what = nproc_bound(device)
     if nproc > bound:
-        raise typer.BadParameter(f"{nproc}: this machine has {bound} {what} for --device {device}; start at most "
-                                 f"{bound} workers", param_hint="'--nproc'")
+        raise typer.BadParameter(f"{nproc}: more workers than the {bound} {what} of this machine (one worker "
+                                 f"each); start at most {bound}", param_hint="'--nproc'")
     from ..distributed import launch, resume_hint, strip_nproc
 
     argv = command()

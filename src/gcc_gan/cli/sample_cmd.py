@@ -42,12 +42,13 @@ def sample_cmd(
 ) -> None:
     """Generate N images: a PNG folder, an .npz or one grid .png; the same --seed gives the same images.
     Memory and disk are estimated before sampling; the folder and the .npz are streamed."""
-    from ..api import load_generator, save_samples
-    from ..export.sample import check_output, check_sample_args
+    from ..export.sample_out import check_output, check_sample_args
 
-    check_sample_args(n, batch_size)
+    check_sample_args(n, batch_size)  # before torch is imported: a bad -o or -n fails at once
     check_output(out, force)
     check_process("sample")
+    from ..api import load_generator, save_samples
+
     gen = load_generator(source, weights, backend, width, compiled, precision)
     path = save_samples(gen, n, out, seed=seed, batch_size=batch_size, truncation=truncation, force=force,
                         progress=progress)

@@ -9,13 +9,7 @@ the keys show (AutoGAN's `models/` or search-code names). Every tensor is checke
 the genotype's shapes before anything is allocated. Loading never unpickles arbitrary
 objects (`torch.load(weights_only=True)`).
 
-Archives are bounded before extraction: a zip checkpoint whose members declare more bytes
-than `archive_bound` (16 × the float32 bytes of the genotype's generator and
-discriminator at the asked width, or at 1.5 × its own width when the width is inferred,
-plus 64 MB) is refused by its declared sizes. A training checkpoint holds each network
-about three times (weights, EMA copy, two Adam moments of the optimiser), so that leaves
-ample slack for real checkpoints while a deflate bomb (9 MB expanding to 2 GB) is
-refused in milliseconds instead of meeting the OOM killer.
+Zip archives are bounded before extraction (`export.archive`).
 """
 
 from __future__ import annotations
@@ -32,6 +26,7 @@ from torch import Tensor, nn
 from ..compiler.interpreter import Interpreter
 from ..compiler.pipeline import spectral_uv
 from ..errors import GccGanError
+from .archive import archive_bound, check_archive
 from ..genotype_dsl.encodings import from_encoding
 from ..genotype_dsl.encodings.common import Layout, Native, Refs, sngan_discriminator
 from ..genotype_dsl.model import Genotype, Network
@@ -82,39 +77,6 @@ def _load_failure(p: Path, e: Exception) -> str:
 
 def _is_state_dict(obj: Any) -> bool:
     return isinstance(obj, Mapping) and all(isinstance(v, Tensor) for v in obj.values())
-
-
-ARCHIVE_SLACK = 16
-ARCHIVE_BASE = 64 * 10**6
-
-
-def archive_bound(g: Genotype, width: float | None = None) -> int:
-    """The most bytes a zip checkpoint of `g`'s networks may expand to (see the module
-    docstring): without `width`, the bound allows the checkpoint to be twice as wide."""
-    from ..genotype_dsl.analysis import analyze_genotype
-
-    params = sum(i.params for i in analyze_genotype(g).values())
-    scale = (width if width is not None else 1.5) ** 2  # parameters grow with the square of the width
-    return int(ARCHIVE_SLACK * 4 * params * scale) + ARCHIVE_BASE
-
-
-def check_archive(p: Path, bound: int) -> None:
-    """Refuse a zip whose members declare more than `bound` bytes, before extracting any."""
-    import zipfile
-
-    if not zipfile.is_zipfile(p):
-        return  # legacy format: read as it is stored, no expansion
-    from ..genotype_dsl.memory import fmt_bytes
-
-    try:
-        with zipfile.ZipFile(p) as zf:
-            declared = sum(i.file_size for i in zf.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise GccGanError(f"{p}: a damaged zip archive ({e})") from None
-    if declared > bound:
-        raise GccGanError(f"{p}: its archive members expand to {fmt_bytes(declared)} ({fmt_bytes(p.stat().st_size)} "
-                          f"on disk), more than any checkpoint of this genotype holds (at most {fmt_bytes(bound)}); "
-                          "refusing to extract it")
 
 
 def read_checkpoint(path: str | os.PathLike[str], max_bytes: int | None = None) -> Any:
