@@ -1,13 +1,14 @@
 """Memory a command needs, estimated from shape inference before anything is allocated.
 
 What the limit means: the peak resident memory (RSS) of the gcc-gan process, everything
-included: the Python interpreter and its libraries (torch alone is ~0.5 GB resident), the
-networks, their activations, and every copy a command makes. Every command that builds
-a network (the interpreter is the one place networks are built: compile, train, search,
-bench, scale), `sample`, and the searchers' supernets check the estimate against the
-limit and refuse, with the figure and the limit, instead of dying in the allocator; the
-long loops (train, search, scale) also stop with an error when the process's resident
-memory passes the limit (`check_resident`). The limit is `--max-memory SIZE`, else
+included: the Python interpreter and its libraries (torch alone is ~0.6 GB resident), the
+networks, their activations, and every copy a command makes. Every long command first
+checks the process itself (`check_resident`, before torch is imported); every command that
+builds a network (the interpreter is the one place networks are built: compile, train,
+search, bench, scale) and `sample` check the estimate against the limit and refuse, with
+the figure and the limit, instead of dying in the allocator; the searchers' supernets and
+the long loops (train, search) are checked by the process's resident memory once built
+and as they run. The limit is `--max-memory SIZE`, else
 `$GCC_GAN_MAX_MEMORY`, else 8 GB. An address-space limit (`ulimit -v`) is honoured too:
 torch reserves ~3.4 GB of virtual address space when imported, far more than it
 touches, so what is checked there is that the estimated allocations fit in the address
