@@ -297,18 +297,13 @@ class StandaloneWorker:
     Use as a context manager: leaving it kills a worker that is still running."""
 
     def __init__(self) -> None:
-        import signal
-
-        from ..signals import die_with_parent_fn  # here: this file also runs where gcc_gan is not importable
-
         self.io_dir = Path(tempfile.mkdtemp(prefix="gcc-gan-standalone-"))
         self.results_path = self.io_dir / "results.json"
         env = {**os.environ, "OMP_NUM_THREADS": "1"}  # small batches; leave the cores to the parent
         self._stderr = open(self.io_dir / "stderr", "w+", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen([sys.executable, "-B", __file__, str(self.results_path)], env=env,
                                      cwd=self.io_dir, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=self._stderr, text=True,
-                                     preexec_fn=die_with_parent_fn(signal.SIGKILL))  # no orphan after a kill -9
+                                     stderr=self._stderr, text=True)
         self.submitted = False
 
     def __enter__(self) -> StandaloneWorker:
