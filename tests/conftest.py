@@ -7,9 +7,11 @@ CI machines are shared and slow) and `big` for long sweeps
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import pytest
 import torch
@@ -22,6 +24,11 @@ settings.register_profile("big", max_examples=2000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Under pytest-xdist (`-n auto`, the default) every worker is a process of its own: share the
+# cores between them instead of each running torch's default of one thread per core.
+if (_workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))) > 1:
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // _workers))
 
 
 @pytest.fixture
@@ -58,3 +65,53 @@ def inception_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not p.exists():
         inc.save_random_weights(p, seed=0)
     return p
+
+
+# --------------------------------------------------------------------------- CLI helpers
+# One set for every test module: `from conftest import cli, assert_clean_error`.
+
+
+class CliRun(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: object) -> CliRun:
+    """`gcc-gan ARGS` in this process: exit code, stdout, stderr (captured for this call only)."""
+    from gcc_gan.cli.main import run
+
+    capsys.readouterr()
+    code = run([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return CliRun(code, out, err)
+
+
+def cli_flat(capsys: pytest.CaptureFixture[str], *args: object) -> CliRun:
+    """`cli` with whitespace folded: messages wrapped by the console read as one line."""
+    r = cli(capsys, *args)
+    return CliRun(r.code, " ".join(r.out.split()), " ".join(r.err.split()))
+
+
+def assert_clean_error(code: int, err: str, *fragments: str) -> None:
+    """A bad input's contract: exit 1, exactly one `error: …` message, no traceback, and the
+    message names every fragment (whitespace folded, so console wrapping does not matter)."""
+    assert code == 1, err
+    assert "Traceback" not in err, err
+    assert len(re.findall(r"(?:^|\n|\s)error: ", err)) == 1, err
+    flat = " ".join(err.split())
+    for f in fragments:
+        assert f in flat, (f, err)
+
+
+def assert_cli_error(run: CliRun, *fragments: str) -> None:
+    """`assert_clean_error` for a whole `cli(...)` call: stdout holds no traceback either."""
+    assert "Traceback" not in run.out, run.out
+    assert_clean_error(run.code, run.err, *fragments)
+
+
+def shown_macs(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
+    """The generator's compiled MACs as `gcc-gan show --json` reports them."""
+    r = cli(capsys, "show", path, "--json")
+    assert r.code == 0, r.err
+    return int(json.loads(r.out)["generator"]["compiled_macs"])

@@ -22,6 +22,10 @@ def _state(prefix: str, modules: dict[str, torch.nn.Module]) -> dict[str, torch.
     return {f"{prefix}.{k}.{n}": v.detach().clone() for k, m in modules.items() for n, v in m.state_dict().items()}
 
 
+def _alphas(prefix: str, modules: dict[str, torch.nn.Module]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in _state(prefix, modules).items() if ".alphas." in k}
+
+
 def run_steps(dp: DataParallel) -> dict[str, torch.Tensor]:
     torch.set_default_dtype(torch.float64)
     torch.set_num_threads(1)
@@ -37,6 +41,7 @@ def run_steps(dp: DataParallel) -> dict[str, torch.Tensor]:
         sync_batchnorm(m)
     idx = np.arange(2 * cfg.batch_size) * 3
     reals = data.batch(dp.shard_halves(idx)).to(torch.float64)
+    out.update(_alphas("init.adv", s.modules()))  # to show the step moved them
     losses = s.step(0, reals)
     out.update(_state("adv", s.modules()))
     out.update({f"adv.loss.{k}": torch.tensor(v) for k, v in losses.items()})
@@ -47,6 +52,7 @@ def run_steps(dp: DataParallel) -> dict[str, torch.Tensor]:
     sync_batchnorm(d.g)
     d.bind_data(load_dataset("synthetic", cfg.size))
     idx = np.array([3, 0, 7, 12, 5, 9, 1, 15])
+    out.update(_alphas("init.degas", d.modules()))
     losses = d.step(0, torch.from_numpy(idx))  # DEGAS takes the global indices and shards them
     out.update(_state("degas", d.modules()))
     out.update({f"degas.loss.{k}": torch.tensor(v) for k, v in losses.items()})

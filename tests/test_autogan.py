@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from gcc_gan.checkpoints import KILL_AFTER_ENV
 from gcc_gan.cli.main import run as cli
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.genotype_dsl.analysis import analyze, analyze_genotype
@@ -277,7 +277,8 @@ def test_end_to_end_outputs_and_fixed_seed(tmp_path: Path) -> None:
     assert _strip(a / "history.jsonl") == _strip(b / "history.jsonl")
 
 
-@pytest.mark.parametrize("mode", ["clean", "faithful"])
+# faithful differs from clean only in the controller loss, which the resume test restores the same way
+@pytest.mark.parametrize("mode", ["clean", pytest.param("faithful", marks=pytest.mark.slow)])
 def test_resume_is_exact(tmp_path: Path, mode: str) -> None:
     full = _run(tmp_path / "full", mode=mode, reset_threshold=float("inf"))
     part = _run(tmp_path / "part", mode=mode, reset_threshold=float("inf"), stop_after=7)  # checkpoint at 6
@@ -299,23 +300,16 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
             "from pathlib import Path\nfrom gcc_gan.search.run import SearchRequest, search\n"
             f"search(SearchRequest(method='autogan', data={DATA!r}, out=Path({str(out)!r}), device='cpu', "
             f"overrides={ {**over, 'reset_threshold': 'INF'} !r}))\n").replace("'INF'", "float('inf')")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline and len(list((out / "checkpoints").glob("step-*/state.json"))) < 1:
-            time.sleep(0.05)
-        assert list((out / "checkpoints").glob("step-*")), "no checkpoint appeared"
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    if (out / "genotype.json").exists():
-        pytest.skip("the search finished before the kill (machine too fast for this test)")
+    env = {**os.environ, KILL_AFTER_ENV: "10"}  # SIGKILLed right after its step-10 checkpoint
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert not (out / "genotype.json").exists()
     res = search(SearchRequest(method="autogan", data=DATA, out=out, resume=True, device="cpu"))
     assert res.resumed_from is not None and res.step == 24
     assert load_genotype(full / "genotype.json").digest() == load_genotype(out / "genotype.json").digest()
     assert json.loads((full / "topk.json").read_text()) == json.loads((out / "topk.json").read_text())
     a, b = (load_file(str(p / "child.safetensors")) for p in (full, out))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert a and a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert _strip(full / "history.jsonl") == _strip(out / "history.jsonl")
 
 

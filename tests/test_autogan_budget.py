@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import shown_macs
 from safetensors.torch import load_file
 from test_autogan import TINY
 
@@ -127,12 +128,6 @@ def _search(out: Path, **over: object) -> Path:
     search(SearchRequest(method="autogan", data=DATA, out=out, overrides={**SMALL, **over},  # type: ignore[arg-type]
                          device="cpu"))
     return out
-
-
-def shown_macs(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
-    capsys.readouterr()
-    assert cli(["show", str(path), "--json"]) == 0
-    return int(json.loads(capsys.readouterr().out)["generator"]["compiled_macs"])
 
 
 def test_search_at_half_the_unconstrained_compiled_macs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

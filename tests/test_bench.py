@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CliRun, assert_cli_error, cli
 
 from gcc_gan.bench import inception as inc
 from gcc_gan.bench import stats as S
@@ -32,16 +34,14 @@ def _isolated_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no real weights found by accident
 
 
-def _bench(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = run(["bench", *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+def _bench(capsys: pytest.CaptureFixture[str], *args: str) -> CliRun:
+    return cli(capsys, "bench", *args)
 
 
 def test_bench_zoo_size_macs_latency(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out_json = tmp_path / "b.json"
     code, out, err = _bench(capsys, "zoo:autogan-a", "zoo:adversarialnas", "--width", SMALL,
-                            "--metrics", "size,macs,latency", "--batches", "1,2", "--repeats", "2",
+                            "--metrics", "size,macs,latency", "--batches", "1,2", "--latency-repeats", "2",
                             "--json", str(out_json))
     assert code == 0, err
     doc = json.loads(out_json.read_text())
@@ -73,7 +73,7 @@ def test_bench_quality_metrics_and_stats_cache(capsys: pytest.CaptureFixture[str
     assert code == 0, err
     r = json.loads(out_json.read_text())["results"][0]
     assert 1.0 <= r["is"]["mean"] <= 1008.0
-    assert np.isfinite(r["fid"]) and r["fid"] > 0
+    assert np.isfinite(r["fid"]["mean"]) and r["fid"]["mean"] > 0 and r["fid"]["std"] is None
     assert np.isfinite(r["kid"]["mean"])
     assert r["real"]["num_samples"] == 10  # real images used: min(dataset, --num-samples)
     assert "fewer than 2048" in err  # the FID warning
@@ -144,8 +144,7 @@ def test_stats_cli_and_stats_file_as_real(capsys: pytest.CaptureFixture[str], tm
     (["zoo:nope", "--metrics", "size"], "nope"),
 ])
 def test_bench_user_errors(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
-    code, _, err = _bench(capsys, *args)
-    assert code == 1 and message in err and "Traceback" not in err
+    assert_cli_error(_bench(capsys, *args), message)
 
 
 def test_bench_compile_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -158,7 +157,7 @@ def test_bench_compile_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     write_compile_dir(d, [compile_network(info, genotype=g)], g, verify=False)
     out_json = tmp_path / "d.json"
     code, _, err = _bench(capsys, str(d), "--metrics", "size,macs,latency", "--batches", "1",
-                          "--repeats", "1", "--json", str(out_json))
+                          "--latency-repeats", "1", "--json", str(out_json))
     assert code == 0, err
     r = json.loads(out_json.read_text())["results"][0]
     assert r["size"]["params"] == info.params and r["size"]["macs"] == info.macs
@@ -177,13 +176,39 @@ def test_size_cross_check_on_a_spectral_norm_discriminator() -> None:
     assert 0 < bias_adds(ops) < info.macs
 
 
-def test_latency_repeats_are_interleaved() -> None:
+def test_latency_repeats_are_interleaved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rotating order, warm-up left out, median and IQR of each runner's own calls: on a fake
+    clock each call takes a known time (the warm-up 100 ms, so counting it would show)."""
+    from types import SimpleNamespace
+
+    from gcc_gan.bench import latency
+
+    now = [0.0]
+    monkeypatch.setattr(latency, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    costs_ms = {"a": [100, 1, 2, 3], "b": [100, 10, 10, 40], "c": [100, 5, 5, 5]}
     calls: list[str] = []
-    runners = {n: (lambda n=n: calls.append(n)) for n in ("a", "b", "c")}
-    res = time_interleaved(runners, batch=4, warmup=1, repeats=3)
+
+    def runner(n: str) -> Callable[[], None]:
+        left = iter(costs_ms[n])
+
+        def call() -> None:
+            calls.append(n)
+            now[0] += next(left) / 1e3
+        return call
+
+    res = time_interleaved({n: runner(n) for n in costs_ms}, batch=4, warmup=1, repeats=3)
     assert calls[:3] == ["a", "b", "c"]  # warm-up
     assert calls[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # rotating order
-    assert all(t.repeats == 3 and t.batch == 4 and t.median_ms >= 0 and t.iqr_ms >= 0 for t in res.values())
+    assert all(t.repeats == 3 and t.batch == 4 for t in res.values())
+    got = {n: (t.median_ms, t.iqr_ms) for n, t in res.items()}  # numpy's linear percentiles
+    assert got == {"a": pytest.approx((2.0, 1.0)), "b": pytest.approx((10.0, 15.0)), "c": pytest.approx((5.0, 0.0))}
+    # repeats=None: as many rounds as fit in budget_s after a warm-up of 3 × 100 ms
+    costs_ms = {n: [100] + [1] * 30 for n in "abc"}
+    auto = time_interleaved({n: runner(n) for n in costs_ms}, batch=1, budget_s=1.0)
+    assert {t.repeats for t in auto.values()} == {3}  # floor(1.0 / 0.3) = 3
+    costs_ms = {n: [100] + [1] * 30 for n in "abc"}
+    auto = time_interleaved({n: runner(n) for n in costs_ms}, batch=1, budget_s=2.4)
+    assert {t.repeats for t in auto.values()} == {8}
 
 
 def test_bench_with_trained_weights(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -222,7 +247,7 @@ def test_api_bench_agrees_with_show(tiny_genotype: Path, capsys: pytest.CaptureF
     assert run(["show", str(tiny_genotype), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)["generator"]
     seen: list[tuple[str, str]] = []
-    report = gcc_gan.benchmark(tiny_genotype, batches=[1, 2], repeats=2, on_target=lambda *a: seen.append(a))
+    report = gcc_gan.benchmark(tiny_genotype, batches=[1, 2], latency_repeats=2, on_target=lambda *a: seen.append(a))
     assert seen == [("dcgan", str(tiny_genotype))]
     assert report.metrics == ("size", "macs", "latency") and report.inception is None
     (row,) = report.rows

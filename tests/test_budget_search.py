@@ -7,17 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import shown_macs
 
 from gcc_gan.cli.main import run as cli
 from gcc_gan.compiler.cost import compiled_cost
 from gcc_gan.genotype_dsl.io import load_genotype
 from gcc_gan.search.pareto import front
-
-
-def shown_macs(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
-    capsys.readouterr()
-    assert cli(["show", str(path), "--json"]) == 0
-    return int(json.loads(capsys.readouterr().out)["generator"]["compiled_macs"])
 
 
 def rows(path: Path) -> list[dict[str, str]]:

@@ -11,28 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CliRun, assert_cli_error, cli
 
-from gcc_gan.cli.main import run
 from gcc_gan.genotype_dsl.encodings import adversarialnas_generator, autogan_generator
 from gcc_gan.genotype_dsl.io import load_and_analyze, load_genotype
 from gcc_gan.genotype_dsl.zoo import ADVERSARIALNAS_ARCH, AUTOGAN_ARCHS, ENTRIES, zoo_genotype
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_clean_error(code: int, out: str, err: str, *needles: str) -> None:
-    assert code == 1, (out, err)
-    assert err.startswith("error:"), err
-    assert "Traceback" not in out + err
-    for n in needles:
-        assert n in err, (n, err)
 
 
 # ---------------------------------------------------------------------------------------
@@ -75,7 +60,7 @@ def test_validate_reports_every_problem(capsys: pytest.CaptureFixture[str], tmp_
     f = tmp_path / "bad.json"
     f.write_text(json.dumps(d))
     code, out, err = cli(capsys, "validate", f)
-    assert_clean_error(code, out, err, "generator.edges[7].ops[1]", "unknown op 'conv4x4'",
+    assert_cli_error(CliRun(code, out, err), "generator.edges[7].ops[1]", "unknown op 'conv4x4'",
                        "generator.nodes[2].width")
     assert len([ln for ln in err.splitlines() if ln.startswith("  ")]) >= 2  # one problem per line
 
@@ -85,7 +70,7 @@ def test_validate_semantic_problem(capsys: pytest.CaptureFixture[str], tmp_path:
     d["discriminator"]["edges"].append({"src": "logit", "dst": "block1.h", "ops": ["identity"]})
     f = tmp_path / "cycle.json"
     f.write_text(json.dumps(d))
-    assert_clean_error(*cli(capsys, "validate", f), "cycle")
+    assert_cli_error(cli(capsys, "validate", f), "cycle")
 
 
 BAD_FILES = {
@@ -105,13 +90,13 @@ def test_validate_bad_files(capsys: pytest.CaptureFixture[str], tmp_path: Path, 
     data, needle = BAD_FILES[kind]
     f = tmp_path / f"{kind}.json"
     f.write_bytes(data)
-    assert_clean_error(*cli(capsys, "validate", f), needle)
+    assert_cli_error(cli(capsys, "validate", f), needle)
 
 
 def test_validate_missing_and_directory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert_clean_error(*cli(capsys, "validate", tmp_path / "nope.json"), "no such file")
-    assert_clean_error(*cli(capsys, "validate", tmp_path), "directory")
-    assert_clean_error(*cli(capsys, "validate", "zoo:nope"), "no zoo entry 'nope'")
+    assert_cli_error(cli(capsys, "validate", tmp_path / "nope.json"), "no such file")
+    assert_cli_error(cli(capsys, "validate", tmp_path), "directory")
+    assert_cli_error(cli(capsys, "validate", "zoo:nope"), "no zoo entry 'nope'")
 
 
 # ---------------------------------------------------------------------------------------
@@ -181,7 +166,7 @@ def test_zoo_entry_round_trips_through_validate(capsys: pytest.CaptureFixture[st
 
 
 def test_zoo_unknown(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert_clean_error(*cli(capsys, "zoo", "nope", "-o", tmp_path / "x.json"), "no zoo entry")
+    assert_cli_error(cli(capsys, "zoo", "nope", "-o", tmp_path / "x.json"), "no zoo entry")
     assert not (tmp_path / "x.json").exists()
 
 
@@ -207,10 +192,8 @@ def test_schema(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     f = tmp_path / "schema.json"
     assert cli(capsys, "schema", "-o", f)[0] == 0
     assert json.loads(f.read_text()) == schema
-    try:  # the real check where jsonschema is installed
-        import jsonschema
-    except ImportError:
-        return
+    import jsonschema  # a test dependency (extra "test"): a missing one is a failure, not a silent pass
+
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(zoo_genotype("autogan-a").to_dict(), schema)
 
@@ -270,21 +253,21 @@ def test_convert_adversarialnas_npy_with_d(capsys: pytest.CaptureFixture[str], t
 def test_convert_bad_vectors(capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str, arch: str,
                              needle: str) -> None:
     out = tmp_path / "x.json"
-    assert_clean_error(*cli(capsys, "convert", fmt, arch, "-o", out), needle)
+    assert_cli_error(cli(capsys, "convert", fmt, arch, "-o", out), needle)
     assert not out.exists() and list(tmp_path.iterdir()) == []  # nothing half-written
 
 
 def test_convert_bad_npy_and_mismatched_d(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     obj = tmp_path / "obj.npy"
     np.save(obj, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert_clean_error(*cli(capsys, "convert", "adversarialnas", obj, "-o", tmp_path / "o.json"), "numeric")
+    assert_cli_error(cli(capsys, "convert", "adversarialnas", obj, "-o", tmp_path / "o.json"), "numeric")
     garbage = tmp_path / "garbage.npy"
     garbage.write_bytes(b"\x93NUMPY garbage")
-    assert_clean_error(*cli(capsys, "convert", "autogan", garbage, "-o", tmp_path / "o.json"), "garbage.npy")
+    assert_cli_error(cli(capsys, "convert", "autogan", garbage, "-o", tmp_path / "o.json"), "garbage.npy")
     # STL-10 shapes (48×48) do not fit the CIFAR discriminator (32×32)
     code, out, err = cli(capsys, "convert", "adversarialnas", json.dumps(ADVERSARIALNAS_ARCH), "-o",
                          tmp_path / "o.json", "--dataset", "stl10", "--bottom", "6", "--with-d", "zoo:sngan-d")
-    assert_clean_error(code, out, err, "48×48", "32×32")
+    assert_cli_error(CliRun(code, out, err), "48×48", "32×32")
     assert not (tmp_path / "o.json").exists()
 
 

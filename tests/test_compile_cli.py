@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import assert_clean_error, cli
 import torch
 from safetensors.torch import save_file
 
-from gcc_gan.cli.main import run
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.compiler.pipeline import CompiledNetwork
 from gcc_gan.errors import GccGanError
@@ -26,7 +26,8 @@ from gcc_gan.genotype_dsl.zoo import zoo_genotype
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 SMALL = "0.0625"  # width 16 instead of 256: same graph, fast
-ARTIFACTS = ["generator.py", "generator.safetensors", "generator.onnx", "generator.pt2", "report.json"]
+ARTIFACTS = ["generator.py", "generator.safetensors", "generator.onnx", "generator.pt2", "report.json",
+             "test_data_set_0"]  # the ONNX model zoo's test data beside generator.onnx
 
 # Run in `python -I` with gcc_gan removed from sys.path and blocked: what a user without
 # gcc-gan does with the artifacts. Prints the max abs difference torch vs onnxruntime.
@@ -48,20 +49,6 @@ STANDALONE_USER = textwrap.dedent("""
     assert img.shape == (5, 3, 32, 32), img.shape
     print(float(np.abs(onnx_img - img).max()), float((prog(z) - torch.from_numpy(img)).abs().max()))
 """)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_clean_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 1, err
-    assert "error:" in err and "Traceback" not in err, err
-    flat = " ".join(err.split())
-    for f in fragments:
-        assert f in flat, (f, err)
 
 
 def leftovers(parent: Path) -> list[str]:
@@ -289,13 +276,15 @@ def test_killed_compile_leaves_no_directory(tmp_path: Path) -> None:
                              "--width", SMALL], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "TMPDIR": str(tmp)})
     try:
-        deadline = time.monotonic() + 120
+        deadline, mid_write = time.monotonic() + 120, False
         while time.monotonic() < deadline and proc.poll() is None:
             temps = list(tmp_path.glob(".out.tmp-*"))
             if temps and (temps[0] / "generator.safetensors").exists():
+                mid_write = True
                 break
             time.sleep(0.02)
         assert proc.poll() is None, "compile finished before it could be killed"
+        assert mid_write, "never saw the half-written temp directory: the kill would test nothing"
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.kill()

@@ -41,6 +41,8 @@ def test_spec_parsing() -> None:
     ("cifar10", "needs a path"),
     ("cifar10:", "needs a path"),
     ("synthetic:/some/path", "takes no path"),
+    ("digits:/some/path", "takes no path"),
+    ("digits?n=5", "accepts no options"),
     ("cifar10:/x?color=1", "unknown option"),
     ("synthetic?n=abc", "n='abc'"),
     ("synthetic?n=3", "must be an integer"),
@@ -48,6 +50,23 @@ def test_spec_parsing() -> None:
 def test_bad_specs(spec: str, msg: str) -> None:
     with pytest.raises(GccGanError, match=msg):
         load_dataset(spec)
+
+
+# --------------------------------------------------------------------------- digits
+
+
+def test_digits_are_sklearns_images_upsampled() -> None:
+    from sklearn.datasets import load_digits
+
+    d = load_dataset("digits", 16)
+    assert len(d) == 1797 and d.size == 16 and "digits" in d.description
+    x = d.batch(np.arange(4))
+    assert x.shape == (4, 3, 16, 16) and x.min() >= -1.0 and x.max() <= 1.0
+    assert torch.equal(x[:, 0], x[:, 1]) and torch.equal(x[:, 0], x[:, 2])  # gray as RGB
+    raw = load_digits().images[:4]
+    native = load_dataset("digits", 8).batch(np.arange(4))[:, 0].numpy()  # no resize at 8×8
+    np.testing.assert_allclose((native + 1.0) * 127.5, np.rint(raw * 255.0 / 16.0), atol=1e-3)
+    assert load_dataset("digits").size == 32  # the default resolution
 
 
 # --------------------------------------------------------------------------- synthetic
@@ -251,3 +270,16 @@ def test_sample_order_is_a_pure_function_of_position() -> None:
     assert np.array_equal(b.indices(17, 9), whole[17:26])  # a fresh instance, mid-epoch, spanning epochs
     assert np.array_equal(b.indices(0, 5), whole[:5])
     assert not np.array_equal(SampleOrder(10, seed=4).indices(0, 35), whole)
+
+
+@pytest.mark.slow
+def test_train_and_search_run_on_digits(tmp_path: Path) -> None:
+    """The issue's commands on the bundled digits (minutes on a loaded CPU: slow; the fast
+    twin is test_digits_are_sklearns_images_upsampled)."""
+    from gcc_gan.cli.main import run
+
+    assert run(["train", "zoo:dcgan", "--data", "digits", "--preset", "tiny", "--iters", "2",
+                "-o", str(tmp_path / "train")]) == 0
+    assert (tmp_path / "train" / "generator.safetensors").is_file()
+    assert run(["search", "--data", "digits", "--preset", "tiny", "--iters", "2", "-o", str(tmp_path / "search")]) == 0
+    assert (tmp_path / "search" / "genotype.json").is_file()

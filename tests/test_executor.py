@@ -92,9 +92,11 @@ def local_results(tmp_path_factory: pytest.TempPathFactory) -> list[JobResult]:
     return res
 
 
-def test_local_retries_and_reports(local_results: list[JobResult]) -> None:
+def test_local_retries_and_reports(local_results: list[JobResult], one_thread: None) -> None:
     by = check(local_results)
     assert "SIGKILL" in by["die"].errors[0]  # the dead worker is named as such
+    for s in range(3):  # each job's own result (its function on its arguments), not merely "a list"
+        assert by[f"toy{s}"].value[:-1] == pytest.approx(toy_train(s, 25)[:-1], rel=1e-9, abs=1e-12)
 
 
 def test_ray_matches_local(ray_session: Any, local_results: list[JobResult], tmp_path: Path) -> None:

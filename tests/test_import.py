@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from conftest import assert_clean_error
+from conftest import cli_flat as cli
 import torch
 from safetensors.torch import load_file
 
-from gcc_gan.cli.main import run
 from gcc_gan.genotype_dsl.zoo import zoo_genotype
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -26,17 +27,6 @@ def fixture(name: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Ten
     f = np.load(FIXTURES / f"{name}_gf16.npz")
     sd = {k[3:]: torch.from_numpy(f[k]) for k in f.files if k.startswith("sd.")}
     return sd, torch.from_numpy(f["z"]), torch.from_numpy(f["out"])
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = run([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, " ".join(out.split()), " ".join(err.split())
-
-
-def assert_clean_error(code: int, err: str, fragment: str) -> None:
-    assert code == 1 and "error:" in err and "Traceback" not in err, err
-    assert fragment in err, (fragment, err)
 
 
 def compiled_output(out: Path, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -166,14 +166,24 @@ def test_sample_runs_a_precision_variant(variants: tuple[Path, dict], tmp_path: 
         assert gen.backend == f"onnx {p}"
         got = gcc_gan.sample(gen, 8, seed=2)
         assert psnr_db(got.astype(np.float32) / 127.5, want.astype(np.float32) / 127.5) >= 30
-    assert run(["sample", str(out), "-n", "4", "-o", str(tmp_path / "s.npz"), "--backend", "onnx",
+        assert not np.array_equal(got, want)  # close to fp32, but the variant's own images (PSNR is inf for fp32)
+    # int8 implies the ONNX backend; an explicit onnx is the same
+    assert run(["sample", str(out), "-n", "4", "-o", str(tmp_path / "s.npz"), "--precision", "int8"]) == 0
+    assert "onnx int8" in capsys.readouterr().out
+    assert run(["sample", str(out), "-n", "4", "-o", str(tmp_path / "s2.npz"), "--backend", "onnx",
                 "--precision", "int8"]) == 0
     assert "onnx int8" in capsys.readouterr().out
+    assert np.array_equal(np.load(tmp_path / "s.npz")["arr_0"], np.load(tmp_path / "s2.npz")["arr_0"])
     assert np.load(tmp_path / "s.npz")["arr_0"].shape == (4, 32, 32, 3)
-    for args, msg in ((["--precision", "int8"], "add --backend onnx"),
-                      (["--backend", "onnx", "--precision", "int4"], "must be one of fp32, fp16, int8")):
-        assert run(["sample", str(out), "-n", "1", "-o", str(tmp_path / "e.npz"), *args]) == 1
-        assert msg in capsys.readouterr().err
+    # a contradiction or an unknown value on the command line: usage errors (exit 2) naming why
+    for args, msg in ((["--backend", "torch", "--precision", "int8"],
+                       "--precision int8 runs generator.int8.onnx, an ONNX file that onnxruntime runs, not "
+                       "--backend torch"),
+                      (["--precision", "int4"], "'int4' is not one of 'fp32', 'fp16', 'int8'")):
+        assert run(["sample", str(out), "-n", "1", "-o", str(tmp_path / "e.npz"), *args]) == 2
+        assert msg in " ".join(capsys.readouterr().err.split())
+    with pytest.raises(GccGanError, match="not --backend torch"):
+        gcc_gan.load_compiled(out, backend="torch", precision="fp16")
     with pytest.raises(GccGanError, match="compile --precision int8"):
         gcc_gan.load_generator("zoo:dcgan", backend="onnx", precision="int8")
     bare = tmp_path / "bare"

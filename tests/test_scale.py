@@ -206,6 +206,10 @@ def test_candidate_trains_and_evaluates(tmp_path: Path, inception_file: Path, on
     first = run_candidate(c)
     assert first["step"] == 2 and first["d_loss"] is not None
     assert first["is"] >= 1.0 - 1e-9 and first["fid"] > -1e-6  # IS ≥ 1 and FID ≥ 0 by construction
+    proto = first["protocol"]  # the protocol travels with the numbers, as in bench rows
+    assert proto["num_generated"] == 10 and proto["real"]["source"] == "synthetic?n=16"
+    assert proto["real"]["num_samples"] == 10 and len(proto["real"]["sha256"]) == 64 and proto["is_splits"] == 10
+    assert proto["inception"]["fid_inception"] is False and proto["preset"]["resize"] == "tf1x-bilinear-299"
     trained = analyze(zoo_genotype("dcgan").generator.scaled(fit.mult), "generator", role="generator")
     assert trained.params == fit.params  # the trainer trained the width the search chose
     again = run_candidate(c)

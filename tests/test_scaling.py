@@ -1,16 +1,18 @@
 """Loading, validation, analysis and every compiler pass are linear in the graph size
 (issue 10: a 20,000-node chain took over 120 s to compile). Each family of graphs is
-compiled (passes only, no export) at n and 10·n side by side; the time ratio must stay
-far below the ~100× of quadratic behaviour (bound 30×, best of 5 / 2 runs)."""
+compiled (passes only, no export) at n and 10·n; the ratio of the work done — function calls
+counted by a profile hook, deterministic where seconds are not — must stay far below the
+~100× of quadratic behaviour (bound 30×). Timings: benchmarks/bench_compile.py."""
 
 from __future__ import annotations
 
-import gc
-import time
+import sys
 from typing import Any, Callable
 
 import pytest
 
+from gcc_gan.compiler import pipeline
+from gcc_gan.compiler.passes import run_passes
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.genotype_dsl.analysis import analyze_genotype
 from gcc_gan.genotype_dsl.builder import NetBuilder, op
@@ -64,31 +66,35 @@ def blocks(n: int) -> NetBuilder:
     return b
 
 
-def _times(doc: dict[str, Any], repeats: int) -> tuple[float, float, list[str]]:
-    """Best of `repeats`: (load + analysis + passes, load + analysis + the whole
-    compile_network) in seconds, and the passes that fired. The first leaves out building
-    the reference interpreter (linear, but costly per conv), so a quadratic pass cannot hide
-    behind it. The garbage collector is paused while timing: its full collections grow with
-    the number of live objects and made the ratio noisy on a loaded machine."""
-    best_core = best_all = float("inf")
-    fired: list[str] = []
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
+def _calls(doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[int, int, list[str]]:
+    """Function calls (Python and builtin, counted by a profile hook: deterministic, unlike
+    seconds) of (load + analysis + passes, load + analysis + the whole compile_network), and
+    the passes that fired. The first leaves out building the reference interpreter (linear,
+    but many calls per conv), so a quadratic pass cannot hide behind it."""
+    n = {"core": 0, "other": 0}
+    where = ["core"]
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event in ("call", "c_call"):
+            n[where[0]] += 1
+
+    def counted_passes(*args: Any, **kw: Any) -> Any:
+        where[0] = "core"
         try:
-            t0 = time.perf_counter()
-            g = parse_genotype(doc)
-            info = analyze_genotype(g)["generator"]
-            t1 = time.perf_counter()
-            report = compile_network(info).report
-            t2 = time.perf_counter()
+            return run_passes(*args, **kw)
         finally:
-            gc.enable()
-        passes = sum(p["wall_s"] for p in report["passes"])
-        best_core = min(best_core, t1 - t0 + passes)
-        best_all = min(best_all, t2 - t0)
-        fired = [p["name"] for p in report["passes"] if p["fired"]]
-    return best_core, best_all, fired
+            where[0] = "other"
+
+    monkeypatch.setattr(pipeline, "run_passes", counted_passes)
+    sys.setprofile(hook)
+    try:
+        info = analyze_genotype(parse_genotype(doc))["generator"]
+        where[0] = "other"
+        report = compile_network(info).report
+    finally:
+        sys.setprofile(None)
+    fired = [p["name"] for p in report["passes"] if p["fired"]]
+    return n["core"], n["core"] + n["other"], fired
 
 
 @pytest.mark.parametrize("family, n, passes", [
@@ -96,11 +102,12 @@ def _times(doc: dict[str, Any], repeats: int) -> tuple[float, float, list[str]]:
     (parallel, 200, {"dead_code", "fold_identity", "cse", "merge_convs"}),
     (blocks, 20, {"dead_code", "fold_identity", "commute_upsample", "subpixel", "cse", "merge_convs", "fold_bn"}),
 ], ids=["chain", "parallel", "blocks"])
-def test_compile_time_is_linear_in_graph_size(family: Callable[[int], NetBuilder], n: int, passes: set[str]) -> None:
+def test_compile_work_is_linear_in_graph_size(family: Callable[[int], NetBuilder], n: int, passes: set[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     small, large = (Genotype(generator=family(k).build()).to_dict() for k in (n, 10 * n))
-    core_small, all_small, fired = _times(small, repeats=5)  # cheap: more repeats, a steadier minimum
-    core_large, all_large, fired_large = _times(large, repeats=2)
+    core_small, all_small, fired = _calls(small, monkeypatch)
+    core_large, all_large, fired_large = _calls(large, monkeypatch)
     assert passes <= set(fired) and passes <= set(fired_large), (fired, fired_large)
     for what, a, b in (("load, analysis and passes", core_small, core_large),
                        ("load, analysis and compile", all_small, all_large)):
-        assert b / a < RATIO_BOUND, f"{family.__name__} {what}: {10 * n} vs {n}: {b:.2f} s / {a:.3f} s = {b / a:.1f}×"
+        assert b / a < RATIO_BOUND, f"{family.__name__} {what}: {10 * n} vs {n}: {b:,} / {a:,} calls = {b / a:.1f}×"

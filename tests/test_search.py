@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gcc_gan.checkpoints import KILL_AFTER_ENV
 from gcc_gan.cli.main import run as cli
 from gcc_gan.compiler.kernels import dilated_conv
 from gcc_gan.compiler.pipeline import compile_network
@@ -224,7 +224,18 @@ def test_derivation_always_valid(normal: list[list[float]], up: list[list[float]
             probs[f"cell{k}.up{i}"] = up[2 * (k - 1) + i]
         for i in range(5):
             probs[f"cell{k}.c{i}"] = normal[5 * (k - 1) + i]
-    parse_adversarialnas_arch(derive_rows(probs))
+    rows = derive_rows(probs)
+    parse_adversarialnas_arch(rows)  # valid: raises on a node left without input
+    for k, row in enumerate(rows, start=1):  # and the most likely op wherever that is valid
+        p = [probs[f"cell{k}.up{i}"] for i in range(2)] + [probs[f"cell{k}.c{i}"] for i in range(5)]
+        first_max = [q.index(max(q)) for q in p]
+        assert row[:2] == first_max[:2]
+        for group in ((2, 3), (4, 5, 6)):
+            if any(first_max[i] for i in group):
+                assert [row[i] for i in group] == [first_max[i] for i in group]
+            else:  # all 'None': the one best non-'None' (edge, op) of the group is added
+                (i,) = [i for i in group if row[i]]
+                assert p[i][row[i]] == max(max(p[j][1:]) for j in group)
 
 
 # --------------------------------------------------------------------------- end to end
@@ -274,8 +285,19 @@ def test_adversarial_hard_sampling_fixed_d(tmp_path: Path) -> None:
     assert g.provenance.encoding["discriminator"]["format"] == "sngan-d"
 
 
-def test_resume_is_exact(tmp_path: Path) -> None:
-    full = _run(tmp_path / "full", iters=5)
+@pytest.fixture(scope="module")
+def full5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One uninterrupted 5-iteration search that the resume tests compare against (read only)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as every test of this module runs (one_thread)
+    try:
+        return _run(tmp_path_factory.mktemp("search") / "full", iters=5)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_resume_is_exact(tmp_path: Path, full5: Path) -> None:
+    full = full5
     part = _run(tmp_path / "part", iters=5, stop_after=3)  # "killed" after step 3 (checkpoint at 2)
     assert not (part / "genotype.json").exists()
     _run(part, iters=5, resume=True)
@@ -291,18 +313,13 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     code = ("import torch; torch.set_num_threads(1)\n"
             "from pathlib import Path\nfrom gcc_gan.search.run import SearchRequest, search\n"
             f"search(SearchRequest(data={DATA!r}, out=Path({str(out)!r}), device='cpu', "
-            f"overrides={ {**TINY, 'iters': 400, 'checkpoint_every': 1} !r}))\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not list((out / "checkpoints").glob("step-*/state.json")):
-            time.sleep(0.2)
-        assert list((out / "checkpoints").glob("step-*")), "no checkpoint appeared"
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+            f"overrides={ {**TINY, 'iters': 8, 'checkpoint_every': 1} !r}))\n")
+    env = {**os.environ, KILL_AFTER_ENV: "3"}  # SIGKILLed right after its step-3 checkpoint
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     assert not (out / "genotype.json").exists()
     done = max(int(p.name[5:]) for p in (out / "checkpoints").glob("step-*"))
+    assert done == 3
     assert cli(["search", "-o", str(out), "--resume", "--iters", str(done - 1)]) == 1  # ends before the run
     res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu", overrides={"iters": done + 2}))
     assert res.resumed_from == done and res.step == done + 2
@@ -337,7 +354,7 @@ def _fail_derive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(AdversarialSearcher, "derive", derive)
 
 
-def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Path,
+def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Path, full5: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 10: a crash in the derivation lost the run (search.json stayed 'running' and
     --resume repeated it). Now: status 'failed' with the reason, the error names the
@@ -345,7 +362,7 @@ def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Pat
     from gcc_gan.errors import GccGanError
     from gcc_gan.search.strategies.differentiable import AdversarialSearcher
 
-    full = _run(tmp_path / "full", iters=5)
+    full = full5
     out = tmp_path / "run"
     _fail_derive(monkeypatch)
     with pytest.raises(GccGanError) as e:

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import assert_cli_error
+from conftest import cli as run_captured
 from safetensors.torch import load_file
 
+from gcc_gan.checkpoints import KILL_AFTER_ENV
 from gcc_gan.cli.main import run as cli
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.errors import GccGanError
@@ -178,8 +179,8 @@ def test_weights_nan_without_loss_nan_is_caught_before_checkpoint(tmp_path: Path
 # --------------------------------------------------------------------------- resume after kill -9
 
 
-def _cli_proc(args: list[str]) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # identical threading in every process
+def _cli_proc(args: list[str], **env_over: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **env_over}  # identical threading in every process
     return subprocess.Popen([sys.executable, "-c", "from gcc_gan.cli.main import main; main()", "train", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
@@ -194,18 +195,15 @@ def test_resume_after_kill9_is_bit_exact(tmp_path: Path) -> None:
     args = ["zoo:dcgan", "--data", DATA, "--preset", "tiny", "--width", "0.0625", "--batch-size", "8",
             "--iters", "24", "--checkpoint-every", "3", "--log-every", "2", "--sample-every", "10", "--device", "cpu"]
     ref = _cli_proc([*args, "-o", str(tmp_path / "ref")])
-    victim = _cli_proc([*args, "-o", str(tmp_path / "run")])
-    ck = tmp_path / "run" / "checkpoints"
-    deadline = time.time() + 120
-    while not (ck.is_dir() and any(p.name.startswith("step-") for p in ck.iterdir())):
-        assert victim.poll() is None, victim.stderr.read().decode() if victim.stderr else ""
-        assert time.time() < deadline
-        time.sleep(0.02)
-    time.sleep(random.uniform(0.0, 0.5))  # any moment after the first checkpoint
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    # SIGKILLed right after its step-9 checkpoint (mid log window: rows at 8 and 10): a kill
+    # by timer could land after the run had finished, and the resume then tested nothing
+    victim = _cli_proc([*args, "-o", str(tmp_path / "run")], **{KILL_AFTER_ENV: "9"})
+    _, verr = victim.communicate(timeout=300)
+    assert victim.returncode == -signal.SIGKILL, verr.decode()
     assert ref.wait(timeout=300) == 0, ref.stderr.read().decode() if ref.stderr else ""
+    ck = tmp_path / "run" / "checkpoints"
     killed_at = max(int(p.name[5:]) for p in ck.iterdir() if p.name.startswith("step-"))
+    assert killed_at == 9 and not (tmp_path / "run" / "generator.safetensors").exists()
     before = (tmp_path / "run" / "log.csv").read_bytes().splitlines(keepends=True)
     resumed = _cli_proc(["--resume", "-o", str(tmp_path / "run")])
     out, err = resumed.communicate(timeout=300)
@@ -232,11 +230,9 @@ def test_resume_after_kill9_is_bit_exact(tmp_path: Path) -> None:
 
 
 def _fail(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    code = cli(["train", *args])
-    err = capsys.readouterr().err
-    assert code == 1, err
-    assert "Traceback" not in err and "error:" in err
-    return err
+    r = run_captured(capsys, "train", *args)
+    assert_cli_error(r)  # exit 1, one `error:` line, no traceback
+    return r.err
 
 
 def test_cli_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -115,7 +115,8 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
             width: float | None = None, opset: int = 17, passes: bool = True, verify: bool = True, seed: int = 0,
             precisions: Sequence[str] = ("fp32",), calibration_size: int | None = None,
             min_psnr: float | None = None, on_step: Callable[[str], None] | None = None,
-            worker: StandaloneWorker | None = None, force: bool = False) -> dict[str, Any]:
+            worker: StandaloneWorker | None = None, force: bool = False, torch_fidelity: bool = False,
+            model_card: bool = False) -> dict[str, Any]:
     """Compile `genotype` into `out_dir` (an earlier compile there is replaced only with
     `force=True`, like `--force`; atomically, only when every step and check succeeded):
     `generator.py` (imports only torch), `.safetensors`, `.onnx`, `.pt2` and `report.json`,
@@ -125,7 +126,10 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
     `precisions`: any of "fp32", "fp16", "int8" (the generator's `generator.fp16.onnx` /
     `generator.int8.onnx`; int8 calibrated on `calibration_size` fixed-seed latents). Each
     variant is verified against fp32 (max error, PSNR, images/s side by side, in the
-    report); one below `min_psnr` dB (default 30) is an error and nothing is written."""
+    report); one below `min_psnr` dB (default 30) is an error and nothing is written.
+    The generator's ONNX gets ONNX-model-zoo test data (`test_data_set_0/`);
+    `torch_fidelity`: also `generator.uint8.onnx` (input z, uint8 NCHW output, for
+    torch-fidelity); `model_card`: a Hugging Face Hub README.md + config.json."""
     from .compiler.pipeline import compile_network
     from .export.artifacts import write_compile_dir
     from .export.onnx_export import check_opset
@@ -143,10 +147,10 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
                           "(PSNR of its images); compile with --net g or both")
     compiled = [compile_network(infos[r], refs[r].state_dict(), role=r, passes=passes, genotype=g) for r in roles]
     return write_compile_dir(out_dir, compiled, g, opset=opset, verify=verify, interpreters=refs, worker=worker,
-                             on_step=on_step, precision=popts)
+                             on_step=on_step, precision=popts, torch_fidelity=torch_fidelity, model_card=model_card)
 
 
-def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False,
+def load_compiled(path: str | os.PathLike[str], backend: str | None = None, compiled: bool = False,
                   precision: str = "fp32") -> Sampler:
     """The generator of a `gcc-gan compile` directory: `.module` (the standalone PyTorch
     module, torch backend), `.latent_dim`, `.image_shape`, and `gen(z)` → float NCHW
@@ -154,14 +158,15 @@ def load_compiled(path: str | os.PathLike[str], backend: str = "torch", compiled
     `compiled=True` runs the module through torch.compile with frozen weights (needs a
     C++ compiler; minutes of start-up on a slow CPU; then faster than eager, near onnxruntime).
     `precision`: "fp16" / "int8" run `generator.fp16.onnx` / `generator.int8.onnx` (from
-    `compile(..., precisions=[...])`; backend "onnx")."""
+    `compile(..., precisions=[...])`; they run on onnxruntime, the backend they imply when
+    `backend` is None; torch is an error)."""
     from .export.sample import load_compiled_dir
 
     return load_compiled_dir(path, backend, compiled, precision)
 
 
 def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
-                   backend: str = "torch", width: float | None = None, compiled: bool = False,
+                   backend: str | None = None, width: float | None = None, compiled: bool = False,
                    precision: str = "fp32") -> Sampler:
     """A generator to sample from: a compile directory, a training run directory, or a
     genotype file / `zoo:NAME` (with `weights`, else freshly initialised with seed 0).
@@ -224,29 +229,40 @@ def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os
 def benchmark(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | str | os.PathLike[str]], *,
               weights: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
               metrics: str | Sequence[str] = ("size", "macs", "latency"), width: float | None = None,
-              batches: Sequence[int] = (1, 64), repeats: int | None = None, compile: bool = False,  # noqa: A002
-              num_samples: int = 50_000, real: str | os.PathLike[str] | None = None,
+              batches: Sequence[int] = (1, 64), latency_repeats: int | None = None,
+              compile: bool = False,  # noqa: A002
+              num_samples: int | None = None, real: str | os.PathLike[str] | None = None,
               inception_weights: str | os.PathLike[str] | None = None, batch_size: int = 64, seed: int = 2020,
               device: str = "cpu", count: str = "executed", progress: bool = False,
-              on_target: Callable[[str, str], None] | None = None) -> BenchReport:
+              protocol: str | None = None, fid_mode: str | None = None, repeats: int = 1,
+              on_target: Callable[[str, str], None] | None = None,
+              on_row: Callable[[BenchReport], None] | None = None) -> BenchReport:
     """Benchmark generators side by side, as `gcc-gan bench` does (it calls this function;
     not named `bench`: `gcc_gan.bench` is the subpackage of the measurements).
 
     `targets`: one or several of a compile directory, a training run directory, a genotype
     file, `zoo:NAME` or a `Genotype`; `weights`: one per genotype target (a .safetensors /
     checkpoint file or a training run), `width`: a multiplier of each genotype's base width.
-    `metrics`: any of "size", "macs", "latency", "is", "fid", "kid", "swd" (a list or a
-    comma-separated string). IS / FID / KID need Inception weights (`inception_weights`,
-    else `$GCC_GAN_INCEPTION`, else the torch hub cache; never downloaded) and FID / KID /
-    SWD real data (`real`: a data spec such as "cifar10:PATH", or a `gcc-gan stats` .npz
-    for FID / KID), over `num_samples` generated images. Latency: median / IQR of
-    `repeats` interleaved calls (default: ~3 s per batch size) at each of `batches`, for
+    `metrics`: any of "size", "macs", "latency", "is", "fid", "kid", "prdc", "swd" (a list or
+    a comma-separated string). IS / FID / KID / PRDC need Inception weights
+    (`inception_weights`, else `$GCC_GAN_INCEPTION`, else the torch hub cache; never
+    downloaded) and FID / KID / PRDC / SWD real data (`real`: a data spec such as
+    "cifar10:PATH", or a `gcc-gan stats` .npz for FID / KID / PRDC), measured under
+    `protocol` (a preset of bench/protocol.py: "torch-fidelity" (default), "autogan",
+    "studiogan", "clean-fid") with its sample count and `fid_mode` ("legacy-tf" / "clean")
+    unless `num_samples` / `fid_mode` are given (SWD: 256 images unless
+    `num_samples` is given, at most 16384); `repeats` runs (latent seeds seed,
+    seed + 1, ...) give mean ± std. Latency: median / IQR of `latency_repeats` interleaved
+    calls (default: ~3 s per batch size) at each of `batches`, for
     the interpreter, the compiled module, onnxruntime (and torch.compile with `compile`).
     `count="official"`: rows also hold params / MACs as the official code counts them.
+    `on_target(label, source)` is called before each target, `on_row(report)` after each
+    with the rows so far (`report.partial` until the last).
 
     Returns a `BenchReport`: `.rows`, one dict per target (`method`, `size` {params, macs,
     fp32_bytes, onnx_bytes, ...}, `latency` {impl: {batch: {median_ms, images_per_s, ...}}},
-    `is`, `fid`, `kid`, `swd`), and `.to_json()`, the `--json` document."""
+    `is`, `fid`, `kid`, `prdc`, `swd` as {mean, std, ...}, and `protocol`, what they were
+    measured under), and `.to_json()`, the `--json` document."""
     from .bench.runner import BenchOptions, parse_metrics, run_bench
 
     specs = [targets] if isinstance(targets, (str, os.PathLike)) or not isinstance(targets, Sequence) else targets
@@ -258,7 +274,9 @@ def benchmark(targets: Genotype | str | os.PathLike[str] | Sequence[Genotype | s
     names = parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
     opts = BenchOptions(metrics=names, num_samples=num_samples, real=None if real is None else str(real),
                         inception_weights=None if inception_weights is None else str(inception_weights),
-                        device=device, compile=compile, batches=tuple(batches), repeats=repeats,
-                        batch_size=batch_size, seed=seed, progress=progress)
+                        device=device, compile=compile, batches=tuple(batches), latency_repeats=latency_repeats,
+                        batch_size=batch_size, seed=seed, progress=progress, protocol=protocol, fid_mode=fid_mode,
+                        repeats=repeats)
     return run_bench([os.fspath(t) if isinstance(t, os.PathLike) else t for t in specs],
-                     None if ws is None else [os.fspath(w) for w in ws], width, opts, count == "official", on_target)
+                     None if ws is None else [os.fspath(w) for w in ws], width, opts, count == "official", on_target,
+                     on_row)

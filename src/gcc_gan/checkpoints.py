@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
@@ -33,6 +34,10 @@ STATE = "state.json"
 MANIFEST_FORMAT = 1
 _NAME = re.compile(r"^step-(\d{8,})$")
 T = TypeVar("T")
+# Test hook: SIGKILL this process (and its process group when it leads one) right after the
+# checkpoint of this step or a later one is in place, so kill/resume tests kill at a known
+# step instead of racing a timer.
+KILL_AFTER_ENV = "GCC_GAN_TEST_KILL_AFTER_CHECKPOINT"
 
 
 class DamagedCheckpoint(GccGanError):
@@ -120,7 +125,17 @@ def write_checkpoint(root: Path, step: int, tensors: Mapping[str, Mapping[str, t
         _write(tmp / MANIFEST, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     for old in list_checkpoints(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
+    _kill_hook(step)
     return target
+
+
+def _kill_hook(step: int) -> None:
+    at = os.environ.get(KILL_AFTER_ENV)
+    if at is None or step < int(at):
+        return
+    if os.getpgrp() == os.getpid():  # started in a session of its own: take its workers too
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 # --------------------------------------------------------------------------- reading

@@ -38,7 +38,25 @@ PYTORCH_FID_NAME = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's relea
 HUB_NAMES = (FIDELITY_NAME, PYTORCH_FID_NAME)
 FID_SHA256_PREFIX = "6726825d"  # the hash in both release files' names: their sha256 starts with it
 FEATURES = ("2048", "logits_unbiased")  # FID/KID pool features, IS logits (torch-fidelity's defaults)
-RESIZE = "tf1x-bilinear-299"  # torch-fidelity's interpolate_bilinear_2d_like_tensorflow1x
+INPUT_SIZE = 299
+
+
+def clean_resize(images: Tensor, size: int = INPUT_SIZE) -> Tensor:
+    """clean-fid's resize (`make_resizer("PIL", False, "bicubic", (size, size))`): each
+    channel of each uint8 image as a float32 PIL image, bicubic, clipped to [0, 255], not
+    re-quantised. uint8 (N, 3, H, W) -> float32 (N, 3, size, size) on the CPU."""
+    import numpy as np
+    from PIL import Image
+
+    if images.dtype != torch.uint8 or images.dim() != 4:
+        raise GccGanError(f"clean resize expects uint8 (N, C, H, W) images, got {images.dtype} {tuple(images.shape)}")
+    x = images.cpu().numpy()
+    out = np.empty((x.shape[0], x.shape[1], size, size), dtype=np.float32)
+    for i in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            img = Image.fromarray(x[i, c].astype(np.float32), mode="F").resize((size, size), Image.BICUBIC)
+            out[i, c] = np.asarray(img).clip(0, 255)
+    return torch.from_numpy(out)
 
 
 def hub_checkpoint_dir() -> Path:
@@ -164,9 +182,27 @@ class Inception:
     verified: bool = False  # the file's sha256 is the FID Inception's (see the module doc)
 
     @torch.inference_mode()
-    def features(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        """uint8 (N, 3, H, W) images -> (pool features (N, 2048), logits (N, 1008)), float32 on CPU."""
+    def features(self, images: Tensor, fid_mode: str = "legacy-tf") -> tuple[Tensor, Tensor]:
+        """uint8 (N, 3, H, W) images -> (pool features (N, 2048), logits (N, 1008)), float32 on CPU.
+        `fid_mode` "legacy-tf": torch-fidelity's TF1 bilinear resize inside the network;
+        "clean": clean-fid's PIL bicubic resize first (see `clean_resize`)."""
+        if fid_mode == "clean":
+            return self._clean_features(images)
         pool, logits = self.net(images.to(self.device, non_blocking=True))
+        return pool.float().cpu(), logits.float().cpu()
+
+    def _clean_features(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        # torch-fidelity's extractor takes only uint8 and always applies its TF1 resize, an
+        # identity at 299×299; its first conv then gets the clean-resized floats instead,
+        # normalised as the extractor normalises ((x - 128) / 128).
+        x = ((clean_resize(images) - 128.0) / 128.0).to(self.device)
+        first = self.net.Conv2d_1a_3x3
+        handle = first.register_forward_pre_hook(lambda _m, args: (x.to(args[0].dtype),))
+        try:
+            dummy = torch.zeros((images.shape[0], 3, INPUT_SIZE, INPUT_SIZE), dtype=torch.uint8, device=self.device)
+            pool, logits = self.net(dummy)
+        finally:
+            handle.remove()
         return pool.float().cpu(), logits.float().cpu()
 
 

@@ -10,15 +10,16 @@ TF-compatible resize inside the extractor.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable, Iterator, Literal
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import Tensor, nn
 
+from ..console import progress as phase
+from ..console import stderr_console
 from ..errors import GccGanError
 from .inception import Inception
 
@@ -28,12 +29,27 @@ KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 SEED = 2020  # torch-fidelity's default rng seed, so the same seed gives the same numbers
 
-err_console = Console(stderr=True)
+_ONCE: set[str] | None = None
+
+
+@contextlib.contextmanager
+def warnings_once() -> Iterator[None]:
+    """Inside: each distinct warning is printed once (repeats of a measurement)."""
+    global _ONCE
+    before, _ONCE = _ONCE, set()
+    try:
+        yield
+    finally:
+        _ONCE = before
 
 
 def warn(message: str) -> None:
     """A visible warning on stderr (not an error: the run goes on)."""
-    err_console.print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False, soft_wrap=True)
+    if _ONCE is not None:
+        if message in _ONCE:
+            return
+        _ONCE.add(message)
+    stderr_console().print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- features
@@ -60,26 +76,18 @@ def to_uint8(images: Tensor) -> Tensor:
     return images.mul(127.5).add_(127.5).clamp_(0.0, 255.0).to(torch.uint8)
 
 
-def progress_bar(enabled: bool = True) -> Progress:
-    """A transient bar on stderr; off where stderr is no terminal (a log would get only the
-    blank line a transient bar leaves)."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err_console, transient=True,
-                    disable=not enabled or not err_console.is_terminal)
-
-
 def extract(inception: Inception, batches: Iterator[Tensor], total: int, description: str,
-            progress: bool = True) -> Features:
-    """Features of uint8 image batches (N, 3, H, W), with a progress bar."""
+            progress: bool = True, fid_mode: str = "legacy-tf") -> Features:
+    """Features of uint8 image batches (N, 3, H, W), with a progress bar; `fid_mode`: the
+    resize to 299 (see `Inception.features`)."""
     pools: list[Tensor] = []
     logits: list[Tensor] = []
-    with progress_bar(progress) as bar:
-        task = bar.add_task(description, total=total)
+    with phase(description, total, enabled=progress, transient=True) as task:
         for x in batches:
-            p, lg = inception.features(x)
+            p, lg = inception.features(x, fid_mode)
             pools.append(p)
             logits.append(lg)
-            bar.advance(task, x.shape[0])
+            task.advance(x.shape[0])
     if not pools:
         raise GccGanError("no images to compute features of")
     return Features(torch.cat(pools).numpy(), torch.cat(logits).numpy())
@@ -102,7 +110,7 @@ def generated_batches(generator: nn.Module | Callable[..., Tensor], dims: list[i
 
 
 def generator_features(inception: Inception, generator: nn.Module, dims: list[int], n: int, batch_size: int = 64,
-                       seed: int = SEED, progress: bool = True) -> Features:
+                       seed: int = SEED, progress: bool = True, fid_mode: str = "legacy-tf") -> Features:
     """Features of `n` generated images; `dims` are the generator's latent sizes, in input order."""
     if n < 1:
         raise GccGanError(f"--num-samples {n}: need at least one sample")
@@ -110,7 +118,7 @@ def generator_features(inception: Inception, generator: nn.Module, dims: list[in
     generator.eval()
     try:
         batches = generated_batches(generator, dims, n, batch_size, seed, inception.device)
-        return extract(inception, batches, n, f"generating + Inception ({n} samples)", progress)
+        return extract(inception, batches, n, f"generating + Inception ({n} samples)", progress, fid_mode)
     finally:
         generator.train(was_training)
 
@@ -250,7 +258,8 @@ def kid(fake: np.ndarray, real: np.ndarray, subsets: int = KID_SUBSETS, subset_s
     if m < 2:
         raise GccGanError(f"KID needs at least 2 samples on each side, got {len(fake)} generated, {len(real)} real")
     if m < subset_size:
-        warn(f"KID subsets of {m} samples (fewer than the usual {subset_size}): the value is noisier")
+        warn(f"KID subsets of {m} samples (fewer than the usual {subset_size}, reduced to fit the smaller set): "
+             "the value is noisier")
     rng = np.random.RandomState(seed)
     vals = np.empty(subsets)
     for i in range(subsets):
@@ -258,3 +267,54 @@ def kid(fake: np.ndarray, real: np.ndarray, subsets: int = KID_SUBSETS, subset_s
         b = real[rng.choice(len(real), m, replace=False)]
         vals[i] = _poly_mmd2_unbiased(a, b)
     return float(vals.mean()), float(vals.std())
+
+
+def kid_subset_size(requested: int, n_fake: int, n_real: int) -> int:
+    """The KID subset size `kid` uses: the requested one, reduced to the smaller set."""
+    return min(requested, n_fake, n_real)
+
+
+# --------------------------------------------------------------------------- PRDC
+
+PRDC_K = 5
+PRDC_MAX = 10_000  # samples per side (Naeem et al. 2020 use 10k real and 10k fake)
+
+
+def _kth_nn_radii(x: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
+    """Distance of each row of x to its k-th nearest other row (the row itself is the 0th,
+    as in the reference `prdc` package), in row chunks so n×n never lives in memory."""
+    out = np.empty(len(x))
+    for i in range(0, len(x), chunk):
+        d = _pairwise(x[i:i + chunk], x)
+        out[i:i + chunk] = np.partition(d, k, axis=1)[:, k]
+    return out
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances, float64."""
+    import scipy.spatial.distance
+
+    return scipy.spatial.distance.cdist(a, b, "euclidean")
+
+
+def prdc(real: np.ndarray, fake: np.ndarray, k: int = PRDC_K, chunk: int = 1024) -> dict[str, float]:
+    """Precision, recall, density and coverage (Naeem et al. 2020) of the fake features
+    against the real ones with k-nearest-neighbour balls, as the reference `prdc` package
+    computes them (same definitions; distances in float64, in chunks)."""
+    real = np.asarray(real, dtype=np.float64)
+    fake = np.asarray(fake, dtype=np.float64)
+    if min(len(real), len(fake)) <= k:
+        raise GccGanError(f"PRDC with k={k} needs more than {k} samples on each side, got {len(fake)} generated, "
+                          f"{len(real)} real")
+    r_real = _kth_nn_radii(real, k, chunk)
+    r_fake = _kth_nn_radii(fake, k, chunk)
+    inside = np.zeros(len(fake))  # per fake: how many real balls hold it
+    recalled = np.zeros(len(real), dtype=bool)
+    covered = np.zeros(len(real), dtype=bool)
+    for i in range(0, len(real), chunk):
+        d = _pairwise(real[i:i + chunk], fake)  # (chunk of real, fake)
+        inside += (d < r_real[i:i + chunk, None]).sum(axis=0)
+        recalled[i:i + chunk] = (d < r_fake[None, :]).any(axis=1)
+        covered[i:i + chunk] = d.min(axis=1) < r_real[i:i + chunk]
+    return {"precision": float((inside > 0).mean()), "recall": float(recalled.mean()),
+            "density": float(inside.mean() / k), "coverage": float(covered.mean())}

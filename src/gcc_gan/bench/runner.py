@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 
+from ..console import progress as phase
 from ..errors import GccGanError
 from .inception import ENV_VAR, Inception, load_inception, resolve_weights
 from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
-from .metrics import SEED, fid, generated_batches, generator_features, inception_score, kid, to_uint8, warn
+from .metrics import SEED, warn
+from .protocol import Protocol, check_fid_mode, get_protocol
+from .quality import quality_runs, swd_runs
 from .size import flop_check, size_report
 from .stats import RealStats, resolve_real
 from .targets import Target, disambiguate_labels, load_target
@@ -23,9 +25,10 @@ from .targets import Target, disambiguate_labels, load_target
 if TYPE_CHECKING:
     from ..genotype_dsl.model import Genotype
 
-METRICS = ("size", "macs", "latency", "is", "fid", "kid", "swd")
+METRICS = ("size", "macs", "latency", "is", "fid", "kid", "prdc", "swd")
 DEFAULT_METRICS = ("size", "macs", "latency")
-NEEDS_INCEPTION = {"is", "fid", "kid"}
+NEEDS_INCEPTION = {"is", "fid", "kid", "prdc"}
+NEEDS_REAL = {"fid", "kid", "prdc"}
 
 
 def parse_metrics(text: str | None) -> tuple[str, ...]:
@@ -42,19 +45,36 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
 @dataclass
 class BenchOptions:
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    num_samples: int = 50_000
+    num_samples: int | None = None  # None: the protocol's (SWD: SWD_SAMPLES)
     real: str | None = None
     inception_weights: str | None = None
     device: str = "cpu"
     compile: bool = False
     batches: tuple[int, ...] = (1, 64)
-    repeats: int | None = None
+    latency_repeats: int | None = None
     batch_size: int = 64
     seed: int = SEED
     progress: bool = True
     cache_dir: str | None = None
+    protocol: str | None = None  # a preset name (bench/protocol.py); None: the default
+    fid_mode: str | None = None  # None: the protocol's
+    repeats: int = 1  # quality metrics over this many latent seeds (mean ± std)
+
+    def resolved_protocol(self) -> Protocol:
+        return get_protocol(self.protocol).with_overrides(num_samples=self.num_samples,
+                                                           fid_mode=check_fid_mode(self.fid_mode))
+
+    swd_samples: int = 0  # set by check(): SWD's own quick default, or --num-samples up to 16k
+    swd_asked_more: bool = False  # --num-samples above what SWD takes (said once, when SWD runs)
 
     def check(self) -> None:
+        from .swd import MAX_IMAGES, SWD_SAMPLES
+
+        # SWD's cost grows with the count (128 descriptors per image, sorted per direction): it
+        # has its own default instead of the quality protocol's 50k
+        self.swd_samples = SWD_SAMPLES if self.num_samples is None else min(self.num_samples, MAX_IMAGES)
+        self.swd_asked_more = self.num_samples is not None and self.num_samples > MAX_IMAGES
+        self.num_samples = self.resolved_protocol().num_samples
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise GccGanError(f"--device must be cpu or cuda, not {self.device!r}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -65,25 +85,40 @@ class BenchOptions:
                 raise GccGanError(f"--num-samples must be positive, not {self.num_samples}")
             if "is" in self.metrics and self.num_samples < 10:
                 raise GccGanError(f"--num-samples {self.num_samples}: IS over 10 splits needs at least 10 samples")
-            if {"fid", "kid"} & wants and not self.real:
-                raise GccGanError("FID / KID compare with real data: give --real DATASPEC (e.g. cifar10:/data/cifar10, "
-                                  "synthetic) or --real stats.npz (from gcc-gan stats)")
-            if {"fid", "kid"} & wants and self.num_samples < 2:
-                raise GccGanError("FID / KID need --num-samples of at least 2")
+            if NEEDS_REAL & wants and not self.real:
+                raise GccGanError("FID / KID / PRDC compare with real data: give --real DATASPEC (e.g. "
+                                  "cifar10:/data/cifar10, digits) or --real stats.npz (from gcc-gan stats)")
+            if NEEDS_REAL & wants and self.num_samples < 2:
+                raise GccGanError("FID / KID / PRDC need --num-samples of at least 2")
         if "swd" in self.metrics:
             if not self.real or self.real.endswith(".npz"):
                 raise GccGanError("SWD compares with real images: give --real DATASPEC (e.g. cifar10:/data/cifar10, "
                                   "synthetic); a stats.npz holds no images")
-            if self.num_samples < 2:
+            if self.swd_samples < 2:
                 raise GccGanError("SWD needs --num-samples of at least 2")
         if self.batch_size < 1:
             raise GccGanError(f"--batch-size must be positive, not {self.batch_size}")
         if any(b < 1 for b in self.batches):
             raise GccGanError("latency batch sizes must be positive")
-        if self.repeats is not None and self.repeats < 1:
+        if self.latency_repeats is not None and self.latency_repeats < 1:
+            raise GccGanError(f"--latency-repeats must be positive, not {self.latency_repeats}")
+        if self.repeats < 1:
             raise GccGanError(f"--repeats must be positive, not {self.repeats}")
         if "latency" in self.metrics and not self.batches:
             raise GccGanError("latency needs at least one batch size")
+
+    @property
+    def quality_samples(self) -> int:
+        """Generated images for IS / FID / KID."""
+        return QUALITY_SAMPLES if self.num_samples is None else self.num_samples
+
+    @property
+    def swd_samples(self) -> int:
+        """Generated (and real) images for SWD: its own quick default, or --num-samples up to
+        ProGAN's 16k (its cost grows with the count: sorting 128 descriptors per image)."""
+        from .swd import MAX_IMAGES, SWD_SAMPLES
+
+        return SWD_SAMPLES if self.num_samples is None else min(self.num_samples, MAX_IMAGES)
 
 
 class Session:
@@ -93,6 +128,7 @@ class Session:
     def __init__(self, opts: BenchOptions) -> None:
         opts.check()
         self.opts = opts
+        self.protocol = opts.resolved_protocol()
         self.device = torch.device(opts.device)
         self.inception: Inception | None = None
         self.quality_unavailable: str | None = None  # why IS / FID / KID are not measured
@@ -108,23 +144,29 @@ class Session:
                 self.quality_unavailable = "no FID Inception weights"
             else:
                 self.inception = load_inception(opts.inception_weights, self.device)
-        self._real: dict[int, RealStats] = {}
+        self._real: dict[tuple[int, int], RealStats] = {}
         self._real_file: RealStats | None = None
-        wants_real = bool({"fid", "kid"} & set(opts.metrics))
+        wants_real = bool(NEEDS_REAL & set(opts.metrics))
         if self.inception is not None and opts.real and opts.real.endswith(".npz") and wants_real:
-            self._real_file = resolve_real(opts.real, 0, None, self.inception)  # a bad file fails now
+            # a bad file fails now
+            self._real_file = resolve_real(opts.real, 0, None, self.inception, fid_mode=self.protocol.fid_mode)
 
-    def real_stats(self, size: int) -> RealStats:
+    def real_stats(self, size: int, repeat: int = 0) -> RealStats:
+        """Real statistics at `size`; repeat i draws another real subset (subset seed i)
+        where the real set is larger than the protocol's real count, else the same."""
         assert self.inception is not None and self.opts.real is not None
-        if size not in self._real:
-            s = self._real_file or resolve_real(self.opts.real, size, self.opts.num_samples, self.inception,
-                                                self.opts.cache_dir, self.opts.progress)
+        if repeat and (self._real_file is not None or not self.real_stats(size).subsampled):
+            return self.real_stats(size)
+        if (size, repeat) not in self._real:
+            s = self._real_file or resolve_real(self.opts.real, size, self.protocol.real_count(), self.inception,
+                                                self.opts.cache_dir, self.opts.progress, self.protocol.fid_mode,
+                                                subset_seed=repeat)
             rs = s.protocol.get("size")
             if rs is not None and int(rs) != size:
                 warn(f"--real {self.opts.real}: real statistics are at {rs}×{rs}, the generator makes "
                      f"{size}×{size} images; FID / KID across resolutions are not comparable with published numbers")
-            self._real[size] = s
-        return self._real[size]
+            self._real[(size, repeat)] = s
+        return self._real[(size, repeat)]
 
     # ------------------------------------------------------------------------ per target
 
@@ -133,15 +175,21 @@ class Session:
         t.module.to(self.device).eval()
         out: dict[str, Any] = {"method": t.label, "source": t.source, "image_size": t.image_size,
                                "latent_dims": t.latent_dims}
-        with _tmpdir() as tmp:
+        static = [k for k in ("size", "macs", "latency") if k in m]
+        with _tmpdir() as tmp, phase(f"{t.label}: {', '.join(static)}", enabled=self.opts.progress and bool(static),
+                                     transient=True) as step:
             onnx = t.onnx
             if "size" in m or "latency" in m:
+                if onnx is None:
+                    step.update(description=f"{t.label}: ONNX export")
                 onnx = onnx or self._export_onnx(t, tmp)
             if "size" in m or "macs" in m:
+                step.update(description=f"{t.label}: size and FLOP check")
                 checks = self._flop_checks(t) if "macs" in m else None
                 out["size"] = size_report(t.params, t.macs, onnx, checks).to_json()
                 out["size"]["macs_compiled"] = t.macs_compiled
             if "latency" in m:
+                step.update(description=f"{t.label}: latency")
                 out["latency"] = self._latency(t, onnx)
         if NEEDS_INCEPTION & set(m):
             if self.inception is not None:
@@ -196,7 +244,7 @@ class Session:
         if self.opts.compile:
             compiled = torch.compile(t.module)
             cands["torch.compile"] = lambda b: torch_runner(compiled, t.input_shapes, b, dev)
-        res = measure(cands, self.opts.batches, self.opts.repeats, dev)
+        res = measure(cands, self.opts.batches, self.opts.latency_repeats, dev)
         base = res.get("interpreter")
         out: dict[str, Any] = {}
         for name, per_batch in res.items():
@@ -210,41 +258,11 @@ class Session:
 
     def _quality(self, t: Target) -> dict[str, Any]:
         assert self.inception is not None
-        o = self.opts
-        # real statistics first: a bad --real fails before the long generation
-        real = self.real_stats(t.image_size) if {"fid", "kid"} & set(o.metrics) else None
-        feats = generator_features(self.inception, t.module, t.latent_dims, o.num_samples, o.batch_size, o.seed,
-                                   o.progress)
-        out: dict[str, Any] = {"num_samples": o.num_samples}
-        if "is" in o.metrics:
-            mean, std = inception_score(feats.logits, seed=o.seed)
-            out["is"] = {"mean": mean, "std": std}
-        if real is not None:
-            out["real"] = {"source": o.real, "num_samples": real.gaussian.n}
-            if "fid" in o.metrics:
-                out["fid"] = fid(feats, real.gaussian)
-            if "kid" in o.metrics:
-                mean, std = kid(feats.pool, real.kid_features, seed=o.seed)
-                out["kid"] = {"mean": mean, "std": std}
-        return out
-
+        real = (lambda i: self.real_stats(t.image_size, i)) if NEEDS_REAL & set(self.opts.metrics) else None
+        return quality_runs(self, t, real)
 
     def _swd(self, t: Target) -> dict[str, Any]:
-        from ..train.data import load_dataset
-        from .swd import MAX_IMAGES, swd
-
-        o = self.opts
-        n = min(o.num_samples, MAX_IMAGES)
-        if o.num_samples > MAX_IMAGES:
-            warn(f"SWD uses {MAX_IMAGES} images (ProGAN's protocol), not --num-samples {o.num_samples}")
-        data = load_dataset(o.real or "", t.image_size)
-        if len(data) < n:
-            n = len(data)
-        real = to_uint8(data.batch(np.random.RandomState(o.seed).choice(len(data), n, replace=False)))
-        t.module.eval()
-        fake = torch.cat(list(generated_batches(t.module, t.latent_dims, n, o.batch_size, o.seed, self.device)))
-        res = swd(fake.cpu(), real, seed=o.seed).to_json()
-        return {**res, "num_samples": n, "real": o.real}
+        return swd_runs(self, t)
 
 
 @dataclass
@@ -260,6 +278,10 @@ class BenchReport:
     device: str
     seed: int
     inception: dict[str, Any] | None = None  # {path, sha256, fid_inception} when IS / FID / KID ran
+    protocol: dict[str, Any] | None = None  # the evaluation preset (bench/protocol.py) when quality metrics ran
+    repeats: int = 1
+    targets: int | None = None  # how many targets were asked for
+    partial: bool = False  # True while (or when interrupted before) every target has its row
 
     def to_json(self) -> dict[str, Any]:
         """The document `gcc-gan bench --json` writes."""
@@ -267,18 +289,25 @@ class BenchReport:
 
         doc: dict[str, Any] = {"gcc_gan_version": __version__, "torch_version": torch.__version__,
                                "metrics": list(self.metrics), "device": self.device, "seed": self.seed,
-                               "results": self.rows}
+                               "results": self.rows, "partial": self.partial}
+        if self.partial and self.targets is not None:
+            doc["targets"] = self.targets
         if self.inception is not None:
             doc["inception"] = self.inception
+        if self.protocol is not None:
+            doc["protocol"] = self.protocol
+            doc["repeats"] = self.repeats
         return doc
 
 
 def run_bench(specs: Sequence[str | Genotype], weights: Sequence[str] | None, width: float | None,
               opts: BenchOptions, official: bool = False,
-              on_target: Callable[[str, str], None] | None = None) -> BenchReport:
+              on_target: Callable[[str, str], None] | None = None,
+              on_row: Callable[[BenchReport], None] | None = None) -> BenchReport:
     """Benchmark every target (see `load_target`) with one `Session`; `weights`: one per
     target or None; `official`: rows also get `executed` and `official` params / MACs;
-    `on_target(label, source)` is called before each target is measured."""
+    `on_target(label, source)` is called before each target is measured, `on_row(report)`
+    after each, with the rows so far (`partial` until the last one)."""
     if weights and len(weights) != len(specs):
         raise GccGanError(f"--weights given {len(weights)} time(s) for {len(specs)} target(s): give one per target")
     from ..genotype_dsl.memory import check_resident
@@ -287,18 +316,23 @@ def run_bench(specs: Sequence[str | Genotype], weights: Sequence[str] | None, wi
     session = Session(opts)  # validates options and loads Inception before any long work
     loaded = [load_target(t, weights[i] if weights else None, width) for i, t in enumerate(specs)]
     disambiguate_labels(loaded, list(weights) if weights else None, width)
-    rows = []
-    for t in loaded:
+    inc = session.inception
+    quality = bool((NEEDS_INCEPTION | {"swd"}) & set(opts.metrics))
+    report = BenchReport([], opts.metrics, opts.device, opts.seed,
+                         None if inc is None else {"path": str(inc.path), "sha256": inc.sha256,
+                                                   "fid_inception": inc.verified},
+                         session.protocol.to_json() if quality else None, opts.repeats, len(loaded), partial=True)
+    for i, t in enumerate(loaded):
         if on_target is not None:
             on_target(t.label, t.source)
-        rows.append(session.run(t))
-    if official:
-        for t, r in zip(loaded, rows):
-            r["executed"], r["official"] = {"params": t.params, "macs": t.macs}, t.official_counts()
-    inc = session.inception
-    return BenchReport(rows, opts.metrics, opts.device, opts.seed,
-                       None if inc is None else {"path": str(inc.path), "sha256": inc.sha256,
-                                                 "fid_inception": inc.verified})
+        row = session.run(t)
+        if official:
+            row["executed"], row["official"] = {"params": t.params, "macs": t.macs}, t.official_counts()
+        report.rows.append(row)
+        report.partial = i + 1 < len(loaded)
+        if on_row is not None:
+            on_row(report)
+    return report
 
 
 @contextlib.contextmanager

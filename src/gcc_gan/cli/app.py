@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Literal, NoReturn
@@ -29,7 +30,7 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from ..atomic import disk_full_message
-from ..console import make_console
+from ..console import PLAIN_WIDTH, make_console
 from ..errors import BadValue, GccGanError, Interrupted
 from ..runlock import command_scope
 from ..signals import exit_code, interrupted_word
@@ -127,6 +128,19 @@ def _polish(cmd: Any, ctx: Any) -> Any:
     return cmd
 
 
+def help_width() -> int:
+    """The width of --help: $COLUMNS, else the terminal's, else (a pipe, a file) PLAIN_WIDTH."""
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    try:
+        if os.isatty(sys.stdout.fileno()):
+            return shutil.get_terminal_size().columns
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (in-process capture)
+        pass
+    return PLAIN_WIDTH
+
+
 class _Group(TyperGroup):
     """Turns user errors raised by any command into `error: ...` + exit 1, both under
     `main()` and when the app is invoked in-process (tests, typer's CliRunner); usage
@@ -159,6 +173,13 @@ class _Group(TyperGroup):
             if msg is None:
                 raise
             fail(msg)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        # --help at the terminal's width (COLUMNS first), and wide where stdout is no
+        # terminal, as all gcc-gan output (click would wrap at 80 columns at most)
+        extra.setdefault("terminal_width", help_width())
+        extra.setdefault("max_content_width", extra["terminal_width"])
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any | None:
         cmd = super().get_command(ctx, cmd_name)

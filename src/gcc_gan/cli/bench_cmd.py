@@ -4,16 +4,25 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
-from typing import Any, List, Literal, Optional
+from typing import TYPE_CHECKING, Any, List, Literal, Optional
 
 import typer
 from rich.table import Table
 
+from ..atomic import atomic_write_text
 from ..errors import GccGanError
 from ..runlock import hold_for_command
-from .app import app, check_genotypes, console, refuse_overwrite
+from .app import app, check_genotypes, console, err_console, refuse_overwrite
 from .max_memory import check_process, max_memory_option
+
+if TYPE_CHECKING:  # torch is imported only when the command runs
+    from ..bench.runner import BenchReport
+
+#: tests: `bench` sends itself SIGINT after this many finished rows (Ctrl-C at a known point)
+SIGINT_AFTER_ROWS = "GCC_GAN_TEST_SIGINT_AFTER_ROWS"
 
 
 def _num(x: float | None, fmt: str) -> str:
@@ -21,7 +30,12 @@ def _num(x: float | None, fmt: str) -> str:
 
 
 def _pm(d: dict[str, float] | None, fmt: str, scale: float = 1.0) -> str:
-    return "–" if not d else f"{d['mean'] * scale:{fmt}} ± {d['std'] * scale:{fmt}}"
+    """`mean ± std` of a metric record (std: over repeats, or IS splits / KID subsets)."""
+    if not d:
+        return "–"
+    if d.get("std") is None:
+        return f"{d['mean'] * scale:{fmt}}"
+    return f"{d['mean'] * scale:{fmt}} ± {d['std'] * scale:{fmt}}"
 
 
 def _quality(key: str, fmt: Any) -> Any:
@@ -43,6 +57,16 @@ def _table(title: str, cols: list[tuple[str, Any]], results: list[dict[str, Any]
 
 def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table:
     """The papers' comparison table: one row per method."""
+    return _table("gcc-gan bench", _comparison_columns(metrics), results)
+
+
+def row_line(r: dict[str, Any], metrics: tuple[str, ...], i: int, total: int) -> str:
+    """One finished row as a line, printed as soon as it is measured (the tables come at the end)."""
+    cells = [f"{name} {fn(r)}" for name, fn in _comparison_columns(metrics)[1:]]
+    return f"row {i}/{total}: {r['method']}" + (f" · {' · '.join(cells)}" if cells else "")
+
+
+def _comparison_columns(metrics: tuple[str, ...]) -> list[tuple[str, Any]]:
     cols: list[tuple[str, Any]] = [("Method", lambda r: r["method"])]
     if "size" in metrics or "macs" in metrics:
         cols.append(("Params (M)", lambda r: f"{r['size']['params_m']:.2f}"))
@@ -51,14 +75,34 @@ def comparison_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) ->
     if "is" in metrics:
         cols.append(("IS", _quality("is", lambda v: _pm(v, ".2f"))))
     if "fid" in metrics:
-        cols.append(("FID", _quality("fid", lambda v: _num(v, ".2f"))))
+        cols.append(("FID", _quality("fid", lambda v: _pm(v, ".2f"))))
     if "kid" in metrics:
         cols.append(("KID ×10³", _quality("kid", lambda v: _pm(v, ".2f", 1e3))))
+    if "prdc" in metrics:
+        for k in ("precision", "recall", "density", "coverage"):
+            cols.append((k.capitalize(), _quality("prdc", lambda v, k=k: _pm((v or {}).get(k), ".3f"))))
     if "swd" in metrics:
-        cols.append(("SWD ×10³", lambda r: _num((r.get("swd") or {}).get("mean"), ".2f")))
+        cols.append(("SWD ×10³", lambda r: _pm(r.get("swd"), ".2f")))
     if "latency" in metrics:
         cols.append(("best img/s", lambda r: _best(r["latency"])))
-    return _table("gcc-gan bench", cols, results)
+    return cols
+
+
+def protocol_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The one-line protocol under the table (one per distinct protocol among the rows)."""
+    from ..bench.protocol import describe
+
+    lines: list[str] = []
+    for r in results:
+        if r.get("protocol"):
+            lines.append(describe(r["protocol"]))
+        swd = (r.get("swd") or {}).get("protocol")
+        if swd:
+            seeds = swd["latent_seeds"]
+            lines.append(f"SWD protocol: {swd['num_generated']} generated vs {swd['num_real']} real ({swd['real']}), "
+                         f"native resolution, latent seed{'s' if len(seeds) > 1 else ''} "
+                         f"{', '.join(map(str, seeds))}; truncation none")
+    return list(dict.fromkeys(lines))
 
 
 def size_table(results: list[dict[str, Any]], metrics: tuple[str, ...]) -> Table:
@@ -136,9 +180,18 @@ def bench_cmd(
                                         "training runs"),
     weights: Optional[List[str]] = typer.Option(None, "--weights", help="generator weights (canonical-layout "
                                                 ".safetensors or checkpoint); once per genotype, in order"),
-    metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated: size,macs,latency,is,fid,kid,swd "
-                                          "(default size,macs,latency)"),
-    num_samples: int = typer.Option(50_000, "--num-samples", help="generated samples for IS / FID / KID"),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="comma-separated: size,macs,latency,is,fid,kid,"
+                                          "prdc,swd (default size,macs,latency)"),
+    num_samples: Optional[int] = typer.Option(None, "--num-samples", help="generated samples for IS / FID / KID / "
+                                              "PRDC (default: the protocol's, 50,000) and SWD (default 256, at "
+                                              "most 16384)"),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="evaluation protocol preset: torch-fidelity "
+                                           "(default), autogan (the seed papers' tables), studiogan, clean-fid"),
+    fid_mode: Optional[str] = typer.Option(None, "--fid-mode", help="legacy-tf (TF1 bilinear resize, "
+                                           "torch-fidelity) or clean (clean-fid's PIL bicubic); default: the "
+                                           "protocol's"),
+    quality_repeats: int = typer.Option(1, "--repeats", help="measure IS / FID / KID / PRDC / SWD over N latent "
+                                        "seeds (and real subsets where subsampled): mean ± std"),
     real: Optional[str] = typer.Option(None, "--real", help="real data for FID / KID: DATASPEC or stats.npz"),
     inception_weights: Optional[str] = typer.Option(None, "--inception-weights",
                                                     help="FID Inception weights file (else $GCC_GAN_INCEPTION, "
@@ -149,7 +202,8 @@ def bench_cmd(
     width: Optional[float] = typer.Option(None, "--width", help="multiply each genotype's base width by MULT"),
     compile_: bool = typer.Option(False, "--compile", help="also time torch.compile of the compiled module"),
     batches: str = typer.Option("1,64", "--batches", help="latency batch sizes"),
-    repeats: Optional[int] = typer.Option(None, "--repeats", help="latency repeats (default: fit ~3 s per batch size)"),
+    latency_repeats: Optional[int] = typer.Option(None, "--latency-repeats",
+                                                  help="latency repeats (default: fit ~3 s per batch size)"),
     batch_size: int = typer.Option(64, "--batch-size", help="batch size of sample generation + Inception"),
     seed: int = typer.Option(2020, "--seed", help="seed of the latents and of the IS / KID sampling"),
     count: Literal["executed", "official"] = typer.Option("executed", "--count",
@@ -161,7 +215,6 @@ def bench_cmd(
     check_genotypes(list(targets))  # before torch is imported
     check_process("benchmark")
     from ..api import benchmark
-    from ..atomic import atomic_write_text
     from ..bench.runner import parse_metrics
 
     if json_out is not None:
@@ -170,31 +223,68 @@ def bench_cmd(
     if json_out is not None:
         refuse_overwrite(json_out, force, "--json")
     bs = _ints(batches, "--batches")
-    report = benchmark(list(targets), weights=weights, metrics=ms, width=width, batches=bs,
-                       repeats=repeats, compile=compile_, num_samples=num_samples, real=real,
-                       inception_weights=inception_weights, batch_size=batch_size, seed=seed, device=device,
-                       count=count, progress=True, on_target=lambda label, source: console.print(
-                           f"[dim]benchmarking {label} ({source})…[/dim]", highlight=False))
+    done: list[BenchReport] = []  # the rows so far: kept when interrupted
+
+    def on_row(report: BenchReport) -> None:
+        done[:] = [report]
+        n = len(report.rows)
+        console.print(row_line(report.rows[-1], ms, n, report.targets or n), highlight=False, markup=False)
+        if json_out is not None:  # the file holds every finished row (marked partial until the last)
+            atomic_write_text(json_out, json.dumps(report.to_json(), indent=1) + "\n")
+        if n == int(os.environ.get(SIGINT_AFTER_ROWS, 0) or -1):  # tests: Ctrl-C at a known point
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+            os.kill(os.getpid(), signal.SIGINT)
+
+    try:
+        report = benchmark(list(targets), weights=weights, metrics=ms, width=width, batches=bs,
+                           latency_repeats=latency_repeats, compile=compile_, num_samples=num_samples,
+                           real=real, protocol=protocol, fid_mode=fid_mode, repeats=quality_repeats,
+                           inception_weights=inception_weights, batch_size=batch_size, seed=seed, device=device,
+                           count=count, progress=True, on_row=on_row, on_target=lambda label, source: console.print(
+                               f"[dim]benchmarking {label} ({source})…[/dim]", highlight=False))
+    except KeyboardInterrupt:
+        if not done:
+            raise
+        report = done[0]
+        _print_report(report, ms, bs, count, num_samples)
+        kept = f"; {json_out} holds them, marked partial" if json_out is not None else ""
+        err_console.print(f"interrupted: kept the {len(report.rows)} finished row(s) of {report.targets}{kept}",
+                          highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+    _print_report(report, ms, bs, count, num_samples)
+    if json_out is not None:
+        console.print(f"wrote {json_out}", highlight=False)
+
+
+def _print_report(report: BenchReport, ms: tuple[str, ...], bs: tuple[int, ...], count: str,
+                  num_samples: int | None) -> None:
     results = report.rows
     console.print(comparison_table(results, ms))
+    for line in protocol_lines(results):
+        console.print(line, highlight=False, soft_wrap=True)
     if count == "official":
         console.print(official_table(results))
     if "size" in ms or "macs" in ms:
         console.print(size_table(results, ms))
     if "latency" in ms:
         console.print(latency_table(results, bs))
+    swd_counts = sorted({r["swd"]["num_samples"] for r in results if "swd" in r})
+    if swd_counts:
+        from ..bench.swd import MAX_IMAGES
+
+        counts = " / ".join(map(str, swd_counts))
+        default = (f" (SWD's default, for a quick comparison: --num-samples N for more, up to ProGAN's "
+                   f"{MAX_IMAGES}; values at different counts are not comparable)") if num_samples is None else ""
+        console.print(f"SWD over {counts} generated and as many real images per row{default}", highlight=False)
     for r in results:
         for n in r.get("notes", []):
             console.print(f"[yellow]note[/yellow] {r['method']}: {n}", highlight=False)
-    if json_out is not None:
-        atomic_write_text(json_out, json.dumps(report.to_json(), indent=1) + "\n")
-        console.print(f"wrote {json_out}", highlight=False)
 
 
 @app.command("stats")
 def stats_cmd(
     data: str = typer.Argument(..., metavar="DATASPEC",
-                               help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH, synthetic"),
+                               help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH, synthetic, digits"),
     out: Path = typer.Option(..., "-o", "--out", help="stats file to write (.npz)"),
     size: Optional[int] = typer.Option(None, "--size", help="image resolution (default: the dataset's)"),
     num_samples: int = typer.Option(50_000, "--num-samples", help="real images to use (all when fewer)"),
@@ -202,18 +292,22 @@ def stats_cmd(
     device: Literal["cpu", "cuda"] = typer.Option("cpu", "--device", help="cpu or cuda"),
     batch_size: int = typer.Option(64, "--batch-size", help="batch size of the Inception forward passes"),
     force: bool = typer.Option(False, "--force", help="replace an existing stats file"),
+    fid_mode: str = typer.Option("legacy-tf", "--fid-mode", help="resize to 299: legacy-tf (torch-fidelity's TF1 "
+                                 "bilinear) or clean (clean-fid's PIL bicubic); bench --fid-mode must match"),
     max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Compute real-data statistics for FID / KID (mean, covariance, KID features) into a .npz."""
     check_process("statistics")
     hold_for_command(out, f"-o {out}")
     from ..bench.inception import load_inception
+    from ..bench.protocol import check_fid_mode
     from ..bench.stats import compute_real_stats, save_stats
     from ..train.data import load_dataset
 
     if out.suffix != ".npz":
         raise GccGanError(f"-o {out}: the stats file must end in .npz")
     refuse_overwrite(out, force)
+    check_fid_mode(fid_mode)
     if num_samples < 2:
         raise GccGanError(f"--num-samples must be at least 2, not {num_samples}")
     if batch_size < 1:
@@ -222,8 +316,8 @@ def stats_cmd(
         raise GccGanError(f"--device must be cpu or cuda, not {device!r}")
     ds = load_dataset(data, size)
     inception = load_inception(inception_weights, device)
-    s = compute_real_stats(data, ds.size, num_samples, inception, batch_size, dataset=ds)
+    s = compute_real_stats(data, ds.size, num_samples, inception, batch_size, dataset=ds, fid_mode=fid_mode)
     save_stats(out, s)
     fid = "" if inception.verified else " (NOT the FID Inception)"
     console.print(f"wrote {out}: statistics of {s.gaussian.n} real images at {ds.size}×{ds.size} from {data}, "
-                  f"Inception sha256 {inception.sha256[:12]}…{fid}", highlight=False)
+                  f"Inception sha256 {inception.sha256[:12]}…{fid}, resize {fid_mode}", highlight=False)

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from ..api import ROLES
+from ..console import progress
 from ..errors import GccGanError
 from ..runlock import hold_for_command
 from .app import app, console, err_console, refuse_overwrite
@@ -48,12 +49,20 @@ def compile_cmd(
     calibration_size: int = typer.Option(128, "--calibration-size", help="int8: latents (fixed seed) to calibrate on"),
     min_psnr: float = typer.Option(30.0, "--min-psnr", min=0.0, help="fail (write nothing) when a variant's PSNR "
                                    "vs fp32 is below this many dB (0 or more)"),
+    torch_fidelity: bool = typer.Option(False, "--torch-fidelity", help="also write generator.uint8.onnx (input z, "
+                                        "uint8 NCHW output): fidelity --input1 it --input1-model-z-size N"),
+    model_card: bool = typer.Option(False, "--model-card", help="also write a Hugging Face Hub model card "
+                                    "(README.md, config.json) into the directory; nothing is uploaded"),
 ) -> None:
     """Compile a genotype to standalone PyTorch source + safetensors, ONNX and .pt2, verified."""
     t0 = time.perf_counter()
     from ..export.precision import PrecisionOptions  # no torch: option values are checked first
 
     PrecisionOptions.make(precision, calibration_size, min_psnr)
+    if model_card:  # a missing package fails now, not after the compile
+        from ..export.hub import require_hub
+
+        require_hub()
     hold_for_command(out, f"-o {out}")  # before any slow work: a second compile into -o fails at once
     # files and names are checked before torch is imported (seconds): a typo fails at once
     if (out / "report.json").is_file():  # a previous compile (anything else is refused, --force or not)
@@ -75,7 +84,7 @@ def compile_cmd(
     worker = None if no_verify else StandaloneWorker()
     try:
         _compile(g, roles, out, weights, width, opset, no_passes, no_verify, seed, worker, t0, force,
-                 (precision or ["fp32"], calibration_size, min_psnr))
+                 (precision or ["fp32"], calibration_size, min_psnr), torch_fidelity, model_card)
     finally:
         if worker is not None:
             worker.close()
@@ -117,15 +126,17 @@ def _analyzed(genotype: str, weights: Optional[Path], width: Optional[float], ne
 
 def _compile(g: Any, roles: tuple[str, ...], out: Path, weights: Optional[Path], width: Optional[float],
              opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any, t0: float, force: bool,
-             precision: tuple[list[str], int, float] = (["fp32"], 128, 30.0)) -> None:
+             precision: tuple[list[str], int, float] = (["fp32"], 128, 30.0), torch_fidelity: bool = False,
+             model_card: bool = False) -> None:
     from ..api import compile as compile_genotype
 
     net = "both" if len(roles) == 2 else ("g" if roles == ("generator",) else "d")
-    with err_console.status("compiling", spinner="dots") as status:
+    with progress("compiling", console=err_console, transient=True) as task:  # a line per step when piped
         report = compile_genotype(g, out, weights=weights, net=net, width=width, opset=opset,
                                   passes=not no_passes, verify=not no_verify, seed=seed, worker=worker,
                                   precisions=precision[0], calibration_size=precision[1], min_psnr=precision[2],
-                                  on_step=lambda what: status.update(f"{what}…"), force=force)
+                                  on_step=lambda what: task.update(description=what), force=force,
+                                  torch_fidelity=torch_fidelity, model_card=model_card)
     _print_summary(out, report, time.perf_counter() - t0)
 
 

@@ -31,6 +31,7 @@ def _register() -> None:
     from . import search_cmd  # noqa: F401  search
     from . import scale_cmd  # noqa: F401  scale
     from . import sample_cmd  # noqa: F401  sample
+    from . import card_cmd  # noqa: F401  card
 
 
 def _exit_code(code: object) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 from rich.markup import escape
@@ -27,10 +27,11 @@ def sample_cmd(
     batch_size: int = typer.Option(64, "--batch-size", help="images per forward pass"),
     truncation: Optional[float] = typer.Option(None, "--truncation", help=(
         "truncate the latent normal to [-T, T] (default: none)")),
-    backend: str = typer.Option("torch", "--backend", help="torch (the compiled module) or onnx (onnxruntime)"),
-    precision: str = typer.Option("fp32", "--precision", help=(
-        "onnx backend: fp16 or int8 runs generator.fp16.onnx / generator.int8.onnx of a compile directory "
-        "(gcc-gan compile --precision)")),
+    backend: Optional[Literal["torch", "onnx"]] = typer.Option(None, "--backend", help=(
+        "torch (the compiled module) or onnx (onnxruntime); default: torch, onnx for --precision fp16 / int8")),
+    precision: Literal["fp32", "fp16", "int8"] = typer.Option("fp32", "--precision", help=(
+        "fp16 or int8 runs generator.fp16.onnx / generator.int8.onnx of a compile directory (gcc-gan compile "
+        "--precision) on onnxruntime")),
     width: Optional[float] = typer.Option(None, "--width", help="multiply a genotype's base width by MULT"),
     compiled: bool = typer.Option(False, "--compile", help=(
         "torch backend: torch.compile with frozen weights (needs a C++ compiler; compiling takes from tens of "
@@ -48,6 +49,11 @@ def sample_cmd(
     check_output(out, force)
     check_process("sample")
     from ..api import load_generator, save_samples
+    from ..export.sample import precision_backend_conflict
+
+    why = precision_backend_conflict(precision, backend)
+    if why is not None:  # a contradiction on the command line: a usage error
+        raise typer.BadParameter(why, param_hint="'--backend'")
 
     gen = load_generator(source, weights, backend, width, compiled, precision)
     path = save_samples(gen, n, out, seed=seed, batch_size=batch_size, truncation=truncation, force=force,

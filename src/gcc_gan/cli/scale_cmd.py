@@ -19,7 +19,7 @@ def scale_cmd(
     sizes: str = typer.Option(..., "--sizes", help="target generator sizes in millions of parameters, e.g. 1,2,4,8,16,25"),
     out: Path = typer.Option(..., "-o", "--out", help="output directory (results.csv, plots, state, runs/)"),
     data: str = typer.Option("synthetic", "--data", help="training (and FID real) data: cifar10:PATH, stl10:PATH, "
-                             "folder:PATH, lsun:PATH or synthetic"),
+                             "folder:PATH, lsun:PATH, digits or synthetic"),
     d: str = typer.Option("zoo:sngan-d", "--d", help="the fixed discriminator every candidate trains against"),
     preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (smoke run: 20 iterations, batch 16) or "
                                             "paper (the papers' protocol); default: paper with a GPU, tiny without"),
@@ -66,7 +66,7 @@ def scale_cmd(
                        retries=retries,
                        num_samples=num_samples, inception_weights=inception_weights,
                        allow_random_inception=allow_random_inception, resume=resume, device=device,
-                       progress=err_console.is_terminal, search=search)
+                       progress=True, search=search)
     res = run_scale(req, console=err_console)
     t = Table(title=f"size scaling → {res.out}")
     for col in ("genotype", "target M", "width ×", "params M", "MACs G", "IS", "FID", "status", "wall s"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import typer
 
@@ -15,10 +15,10 @@ from .max_memory import check_process, max_memory_option
 
 @app.command("search")
 def search_cmd(
-    method: Literal["adversarial", "degas", "autogan", "dggan", "random"] = typer.Option(
-        "adversarial", "--method", help="adversarial (AdversarialNAS), degas (DEGAS), autogan (AutoGAN), dggan "
-        "(DGGAN) or random (random search; --space)"),
-    data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH or "
+    method: Optional[Literal["adversarial", "degas", "autogan", "dggan", "random"]] = typer.Option(
+        None, "--method", help="adversarial (AdversarialNAS; default), degas (DEGAS), autogan (AutoGAN), dggan "
+        "(DGGAN) or random (random search; --space); --resume takes the run's"),
+    data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH, digits or "
                                        "synthetic (default: the embedded synthetic set)"),
     preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (minutes on a CPU) or paper (the "
                                             "papers' protocol); default: paper with a GPU, tiny without"),
@@ -76,6 +76,13 @@ def search_cmd(
     from ..presets import resolve_preset
 
     check_process("search")
+    if method is None and not resume:
+        method = "adversarial"
+    if method is None:  # --resume: the run (default: the newest runs/search-*) and its method (search.json)
+        from ..search.run import default_out
+
+        out = out if out is not None else default_out(None, True)
+        method = _run_config(out).get("method")
     if nproc != 1:
         from .dist_launch import launch_workers
 
@@ -103,6 +110,8 @@ def search_cmd(
     weights = f" --weights {shlex.quote(str(child))}" if child.is_file() else ""
     if (res.out / "generator.safetensors").is_file():  # DGGAN: the winner's trained G and D
         weights = f" --weights {shlex.quote(str(res.out))}"
+    cfg = _run_config(res.out)  # a resumed run's own method and space
+    method, space = cfg.get("method", method), cfg.get("space", space)
     unit = "growth steps" if method == "dggan" or space == "dggan" else "iterations"
     front = sorted((res.out / "pareto").glob("*.json"))  # --pareto K
     pareto_line = (f"  pareto:   {res.out / 'pareto.csv'}, {res.out / 'pareto.png'}"
@@ -110,7 +119,18 @@ def search_cmd(
                    if (res.out / "pareto.csv").is_file() else "")
     console.print(f"done: {res.step} {unit} ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
-                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(method, space))}\n"
+                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space))}\n"
                   f"{pareto_line}"
                   f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",
                   highlight=False, soft_wrap=True)
+
+
+def _run_config(run: Path) -> dict[str, Any]:
+    """The settings a search run recorded (search.json), or {} when it has none readable."""
+    import json
+
+    try:
+        cfg = json.loads((run / "search.json").read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return cfg if isinstance(cfg, dict) else {}

@@ -16,7 +16,7 @@ def train_cmd(
     genotype: Optional[str] = typer.Argument(None, metavar="FILE|zoo:NAME",
                                              help="genotype whose generator to train (optional with --resume)"),
     data: Optional[str] = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH[?split=train+unlabeled], "
-                                       "folder:PATH, lsun:PATH or synthetic (default)"),
+                                       "folder:PATH, lsun:PATH, digits or synthetic (default)"),
     out: Path = typer.Option(..., "-o", "--out", help="run directory"),
     d: Optional[str] = typer.Option(None, "--d", help="discriminator: FILE or zoo:NAME (default: the genotype's "
                                     "own, else zoo:sngan-d)"),
@@ -32,7 +32,8 @@ def train_cmd(
     n_critic: Optional[int] = typer.Option(None, "--n-critic", help="D steps per G step"),
     loss: Optional[Literal["hinge", "ns", "wgan-gp"]] = typer.Option(None, "--loss", help="hinge (default), "
                                                                      "ns or wgan-gp"),
-    lr: Optional[float] = typer.Option(None, "--lr", help="G learning rate (and D's unless --d-lr); default 2e-4"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="G learning rate (and D's unless --d-lr); default: "
+                                      "the preset's (paper 2e-4, tiny 5e-4)"),
     d_lr: Optional[float] = typer.Option(None, "--d-lr", help="D learning rate"),
     lr_decay: Optional[bool] = typer.Option(None, "--lr-decay/--no-lr-decay", help="linear LR decay to 0"),
     ema: Optional[float] = typer.Option(None, "--ema", help="EMA decay of G (0 = off)"),

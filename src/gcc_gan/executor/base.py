@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from rich.console import Console
 
+from ..console import progress as phase
 from ..errors import GccGanError
 
 DEFAULT_RETRIES = 1
@@ -141,17 +142,12 @@ class Executor(abc.ABC):
             raise ValueError("job keys must be unique")
         if not todo:
             return []
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         failures: dict[str, list[str]] = {k: [] for k in keys}
         done: dict[str, JobResult] = {}
-        bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       TextColumn("{task.fields[last]}"), console=self.console, disable=not progress)
         if not self._session:
             self._open()
         try:
-            with bar:
-                task = bar.add_task(label, total=len(todo), last="")
+            with phase(label, len(todo), console=self.console, enabled=progress) as task:
                 for job in todo:
                     self._submit(job)
                 while len(done) < len(todo):
@@ -172,7 +168,7 @@ class Executor(abc.ABC):
                     done[job.key] = res
                     if on_result is not None:
                         on_result(res)
-                    bar.update(task, advance=1, last=f"{job.key}: {res.status}")
+                    task.update(completed=len(done), stats=f"{job.key}: {res.status}")
         finally:
             if not self._session:
                 self._close()

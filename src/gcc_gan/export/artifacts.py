@@ -255,7 +255,8 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
                       interpreters: Mapping[str, torch.nn.Module] | None = None,
                       worker: StandaloneWorker | None = None,
                       on_step: Callable[[str], None] | None = None,
-                      precision: PrecisionOptions | None = None) -> dict[str, Any]:
+                      precision: PrecisionOptions | None = None, torch_fidelity: bool = False,
+                      model_card: bool = False) -> dict[str, Any]:
     """Write every artifact of `compiled` networks into `out_dir` atomically; return the
     report (also written as report.json). Any failing step raises GccGanError and leaves
     `out_dir` as it was. `interpreters` (role -> reference Interpreter holding the same
@@ -269,7 +270,11 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
 
     `precision`: extra ONNX variants of the generator (`generator.fp16.onnx`,
     `generator.int8.onnx`), each verified against `generator.onnx` (max error, PSNR,
-    images/s side by side); one below the PSNR threshold fails the whole compile."""
+    images/s side by side); one below the PSNR threshold fails the whole compile.
+
+    The generator's ONNX always gets ONNX-model-zoo test data (`test_data_set_0/`);
+    `torch_fidelity` adds `generator.uint8.onnx`, `model_card` a Hugging Face Hub
+    README.md + config.json (export/hub.py)."""
     step = on_step or (lambda _what: None)
     t_start = time.perf_counter()
     check_opset(opset)
@@ -339,8 +344,21 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
                     tmp, stem, c.input_shapes, popts,
                     lambda model, p, c=c: describe(model, onnx_metadata(c, genotype, p), onnx_doc(c, genotype, p))))
                 net["files"] += [v["file"] for v in net["precision"].values()]
+            for c, ref in zip(compiled, refs, strict=True):
+                if c.role == "generator":
+                    from .hub import generator_extras
+
+                    step("test data" + (" and generator.uint8.onnx" if torch_fidelity else ""))
+                    extra = generator_extras(tmp, c, ref, opset, torch_fidelity)
+                    nets[c.role]["files"] += extra.pop("files")
+                    nets[c.role].update(extra)
             report["wall_s"] = round(time.perf_counter() - t_start, 4)
             (tmp / "report.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+            if model_card:
+                from .hub import write_card
+
+                step("model card")
+                write_card(tmp, report, provenance=genotype.provenance.model_dump() if genotype else None)
             _normal_permissions(tmp)
     except OSError as e:
         where = f" ({e.filename})" if e.filename else ""

@@ -129,22 +129,40 @@ def _check_backend(backend: str, compiled: bool = False) -> None:
         raise GccGanError("--compile applies to the torch backend (onnxruntime optimises its graph itself)")
 
 
-def _check_precision(precision: str, backend: str) -> None:
+def precision_backend_conflict(precision: str, backend: str | None) -> str | None:
+    """Why `backend` cannot run `precision` (None when it can): the fp16 / int8 variants are
+    ONNX files, which only onnxruntime runs."""
+    if precision != "fp32" and backend not in (None, "onnx"):
+        return (f"--precision {precision} runs generator.{precision}.onnx, an ONNX file that onnxruntime runs, not "
+                f"--backend {backend}; leave --backend out (or give --backend onnx)")
+    return None
+
+
+def resolve_backend(backend: str | None, precision: str) -> str:
+    """The backend to run: as given, else onnx for the fp16 / int8 ONNX variants, else torch."""
+    _check_precision(precision, backend)
+    return backend if backend is not None else ("torch" if precision == "fp32" else "onnx")
+
+
+def _check_precision(precision: str, backend: str | None) -> None:
     from .precision import PRECISIONS
 
     if precision not in PRECISIONS:
         raise GccGanError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision != "fp32" and backend != "onnx":
-        raise GccGanError(f"--precision {precision}: the {precision} variant is an ONNX file; add --backend onnx")
+    why = precision_backend_conflict(precision, backend)
+    if why is not None:
+        raise GccGanError(why)
 
 
-def load_compiled_dir(path: str | os.PathLike[str], backend: str = "torch", compiled: bool = False,
+def load_compiled_dir(path: str | os.PathLike[str], backend: str | None = None, compiled: bool = False,
                       precision: str = "fp32") -> Sampler:
     """The generator of a `gcc-gan compile` output directory (`compiled`: see _torch_run;
-    `precision`: fp16 / int8 run that ONNX variant, written by `compile --precision`)."""
+    `precision`: fp16 / int8 run that ONNX variant, written by `compile --precision`;
+    `backend` None: onnx for those, else torch)."""
     from ..bench.targets import load_dir_target
     from .precision import variant_file
 
+    backend = resolve_backend(backend, precision)
     _check_backend(backend, compiled)
     _check_precision(precision, backend)
     t = load_dir_target(str(path))
@@ -193,15 +211,16 @@ def load_genotype_generator(spec: str, weights: str | os.PathLike[str] | None = 
 
 
 def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None,
-                   backend: str = "torch", width: float | None = None, compiled: bool = False,
+                   backend: str | None = None, width: float | None = None, compiled: bool = False,
                    precision: str = "fp32") -> Sampler:
     """`source`: a compile directory (has report.json), a training run directory (has
     genotype.json and weights; the final EMA generator, else the newest checkpoint's), a
     genotype JSON file or `zoo:NAME` (with `weights`, or freshly initialised). `precision`
-    (fp16 / int8 ONNX variants) needs a compile directory compiled with it."""
+    (fp16 / int8 ONNX variants) needs a compile directory compiled with it; `backend` None:
+    onnx for those variants, else torch."""
     from ..bench.targets import resolve_source
 
-    _check_precision(precision, backend)
+    backend = resolve_backend(backend, precision)
     kind, spec, weights = resolve_source(str(source), weights, width)
     if kind == "compiled":
         return load_compiled_dir(spec, backend, compiled, precision)
@@ -244,18 +263,17 @@ def to_uint8_nhwc(images: np.ndarray) -> np.ndarray:
 def image_batches(sampler: Sampler, n: int, seed: int = 0, batch_size: int = 64, truncation: float | None = None,
                   progress: bool = False) -> Iterator[np.ndarray]:
     """`n` images as uint8 NHWC batches, with a progress bar on stderr when asked."""
-    from ..bench.metrics import progress_bar
+    from ..console import progress as phase
 
     from ..genotype_dsl.memory import check_resident
 
     check_sample_args(n, batch_size)
-    with progress_bar(progress) as bar:
-        task = bar.add_task(f"sampling {n} images ({sampler.backend})", total=n)
+    with phase(f"sampling {n} images ({sampler.backend})", n, enabled=progress, transient=True) as task:
         for k, zs in enumerate(latent_batches(sampler.latent_dims, n, batch_size, seed, truncation)):
             images = to_uint8_nhwc(sampler(*zs))
             if k == 0:  # one batch's forward is what streaming keeps: check it against --max-memory
                 check_resident("sample")
-            bar.advance(task, images.shape[0])
+            task.advance(images.shape[0])
             yield images
 
 

@@ -82,8 +82,9 @@ def _last_losses(run: Path) -> tuple[float | None, float | None]:
         return None, None
 
 
-def evaluate(run: Path, ev: EvalSpec, device: str) -> dict[str, float]:
-    """IS and FID of a training run's final EMA generator (bench's metric path)."""
+def evaluate(run: Path, ev: EvalSpec, device: str) -> dict[str, Any]:
+    """IS and FID of a training run's final EMA generator (bench's metric path), with the
+    protocol record bench keeps beside its numbers (kept in state.json's candidates)."""
     import torch
     from safetensors.torch import load_file
 
@@ -112,7 +113,13 @@ def evaluate(run: Path, ev: EvalSpec, device: str) -> dict[str, float]:
     pool = feats.pool
     fid = (frechet_distance_low_rank(pool, real.gaussian) if len(pool) <= pool.shape[1]
            else frechet_distance(statistics(pool), real.gaussian))
-    return {"is": is_mean, "is_std": is_std, "fid": fid}
+    from ..bench.metrics import IS_SPLITS, SEED
+    from ..bench.protocol import get_protocol
+    from ..bench.quality import base_record, real_record
+
+    record = base_record(get_protocol(None).with_overrides(num_samples=ev.num_samples), [SEED], inc)
+    record.update(is_splits=IS_SPLITS, real=real_record(ev.real, [real]))
+    return {"is": is_mean, "is_std": is_std, "fid": fid, "protocol": record}
 
 
 def run_candidate(c: Candidate) -> dict[str, Any]:

@@ -445,7 +445,7 @@ def _run_scale(req: ScaleRequest, console: Console) -> ScaleResult:
         r["error"] = res.error
         if res.ok:
             v = res.value
-            for k in ("is", "is_std", "fid", "train_s", "eval_s", "d_loss", "g_loss", "started"):
+            for k in ("is", "is_std", "fid", "protocol", "train_s", "eval_s", "d_loss", "g_loss", "started"):
                 r[k] = v.get(k)
         write_outputs(req.out, config, rows)
 

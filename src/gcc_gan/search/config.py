@@ -139,7 +139,7 @@ class SearchConfig:
             need(self.dg_k >= 1, f"--k {self.dg_k}: must be at least 1")
             need(0 < self.dg_p <= 1, f"--p {self.dg_p}: must be in (0, 1]")
             need(self.d0 >= 4 and self.target >= self.d0 and (self.target // self.d0) & (self.target // self.d0 - 1)
-                 == 0 and self.target % self.d0 == 0, f"resolutions {self.d0} -> {self.target}: the target must be "
+                 == 0 and self.target % self.d0 == 0, f"resolutions {self.d0} → {self.target}: the target must be "
                  "the base resolution (at least 4) times a power of two")
             doublings = (self.target // self.d0).bit_length() - 1
             need(self.max_steps >= doublings, f"max_steps {self.max_steps}: reaching {self.target}x{self.target} "

@@ -104,7 +104,9 @@ def zoo_label_groups(zoo: list[tuple[str, float]], xlim: tuple[float, float],
 
 
 def plot(path: Path, cands: list[Candidate], idx: list[int], score_name: str, higher_better: bool,
-         title: str, budget_macs: int | None = None, zoo: list[tuple[str, int]] | None = None) -> None:
+         title: str, budget_macs: int | None = None, zoo: list[tuple[str, int]] | None = None) -> Any:
+    """Draw the candidates, the front and the zoo/budget lines; write `path` and return the
+    matplotlib Figure (so tests can check what was drawn, not just that a PNG exists)."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -155,6 +157,7 @@ def plot(path: Path, cands: list[Candidate], idx: list[int], score_name: str, hi
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, facecolor="white", metadata={"Software": None})
     atomic_write_bytes(path, buf.getvalue())
+    return fig
 
 
 def write_pareto(searcher: Any, cfg: Any, out: Path, final: Genotype, k: int = 0) -> list[Candidate]:

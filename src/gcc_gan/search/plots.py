@@ -77,7 +77,10 @@ def probabilities_figure(rows: list[dict], op_names: dict[str, dict[str, list[st
     ncol = max(ncol, 5)  # room for the title and legend
     height = 1.45 * len(grid) + 1.2
     fig = Figure(figsize=(1.9 * ncol + 0.8, height))
-    axes = fig.subplots(len(grid), ncol, squeeze=False, sharex=True, sharey=True)
+    # the panels show one x and one y range, set on each: sharex/sharey would propagate every
+    # limit to every sibling (quadratic in the ~50 panels: it took seconds per picture)
+    axes = fig.subplots(len(grid), ncol, squeeze=False)
+    x_range = (min(steps), max(steps)) if len(set(steps)) > 1 else None
     # one y range for all panels, from 0: a ±0.005 wiggle must look as small as it is
     top = max((max(p) for row in rows for edges in row["probs"].values() for p in edges.values() if p),
               default=1.0)
@@ -99,11 +102,13 @@ def probabilities_figure(rows: list[dict], op_names: dict[str, dict[str, list[st
             ax.text(0.5, 1.04, f"{e}\n→ {names[best]} {last[best]:.2f}", fontsize=7, ha="center", va="bottom",
                     transform=ax.transAxes)
             ax.set_ylim(0, top)
+            if x_range:
+                ax.set_xlim(*x_range)
             ax.yaxis.set_major_locator(MaxNLocator(4))
             ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))  # iterations
-            ax.tick_params(labelsize=6, labelleft=c == 0)
+            below = grid[r + 1][2] if r + 1 < len(grid) else []
+            ax.tick_params(labelsize=6, labelleft=c == 0, labelbottom=c >= len(below))  # outer panels only
             ax.axhline(1 / len(names), color="#BBBBBB", lw=0.8, ls="--")  # uniform
-            ax.margins(x=0)
             ax.grid(alpha=0.25)
         axes[r][0].set_ylabel(f"{net[0].upper()}: p", fontsize=7)
     handles = [Line2D([], [], color=col, lw=2, label=n) for n, col in colours.items()]

@@ -42,6 +42,7 @@ from ..atomic import atomic_write_bytes, atomic_write_text, disk_full_as_error
 from ..checkpoints import (Checkpoint, clean_partial, console_warner, cpu_tensors, list_checkpoints, load_newest,
                            optim_join, optim_split, write_checkpoint)
 from ..console import make_console
+from ..console import progress as phase
 from ..distributed import (SINGLE, DataParallel, WorkerExit, end_rank_on_error,
                            close, from_env, seed_rank, sync_batchnorm)
 from ..errors import GccGanError, GenotypeError, Interrupted
@@ -63,7 +64,7 @@ DIVERGED_ABS = 1e6
 
 @dataclass
 class SearchRequest:
-    method: str = "adversarial"
+    method: str | None = None  # None: adversarial for a new run; a resumed run's own (an equal one is accepted)
     data: str | None = None
     preset: str = "tiny"
     out: Path | None = None
@@ -76,6 +77,7 @@ class SearchRequest:
     pareto: int = 0  # --pareto K: write the K best front candidates as pareto/NAME.json
 
 
+DEFAULT_METHOD = "adversarial"
 DATA_PARALLEL = ("adversarial", "degas")  # the methods that run data parallel (the others scale out on Ray)
 
 
@@ -106,8 +108,15 @@ def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
     return RandomSearcher(cfg, device)
 
 
-def default_out(method: str, resume: bool) -> Path:
-    base = Path("runs") / f"search-{method}"
+def default_out(method: str | None, resume: bool) -> Path:
+    """runs/search-METHOD, or the next free runs/search-METHOD-N; to resume, the newest of
+    them (any method's newest run when `method` is None)."""
+    if resume and method is None:
+        runs = sorted(Path("runs").glob("search-*/search.json"), key=lambda p: p.stat().st_mtime)
+        if not runs:
+            raise GccGanError("--resume: no runs/search-* run to resume (give the run directory with -o)")
+        return runs[-1].parent
+    base = Path("runs") / f"search-{method or DEFAULT_METHOD}"
     taken = [base] + [base.with_name(f"{base.name}-{k}") for k in range(2, 10_000)]
     existing = [p for p in taken if p.exists()]
     if resume:
@@ -119,7 +128,7 @@ def default_out(method: str, resume: bool) -> Path:
 
 def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
     if not req.resume:
-        cfg = make_config(req.method, req.preset, req.overrides)
+        cfg = make_config(req.method or DEFAULT_METHOD, req.preset, req.overrides)
         data = parse_data_spec(req.data or "synthetic").text
         if out.exists() and not out.is_dir():
             raise GccGanError(f"-o {out}: exists and is not a directory")
@@ -149,8 +158,9 @@ def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
             flag = {"dg_k": "k", "dg_p": "p"}.get(k, k).replace("_", "-")
             raise GccGanError(f"--resume: this run was started with {flag}={getattr(cfg, k)!r}, "
                               f"not {v!r}; resuming keeps the run's settings")
-    if req.method != cfg.method:
-        raise GccGanError(f"--resume: {out} is a search with --method {cfg.method}, not {req.method}")
+    if req.method is not None and req.method != cfg.method:  # the run's own method need not be repeated
+        raise GccGanError(f"--resume: {out} is a search with --method {cfg.method}, not --method {req.method}; "
+                          "leave --method out to continue it")
     cfg = dataclasses.replace(cfg, **{k: v for k, v in given.items() if k in RESUMABLE}).validate()
     return cfg, data
 
@@ -218,7 +228,7 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
         raise GccGanError("--resume and --force contradict each other: pick one")
     dp = SINGLE
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        if req.method not in DATA_PARALLEL:
+        if (req.method or DEFAULT_METHOD) not in DATA_PARALLEL and not (req.resume and req.method is None):
             raise GccGanError(f"--method {req.method}: data-parallel search (--nproc, torchrun) is for "
                               f"{' and '.join(DATA_PARALLEL)}; DGGAN trains its candidates in parallel itself (--workers, "
                               "--executor ray)")
@@ -247,7 +257,8 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
         cks = list_checkpoints(out / "checkpoints")
         where = (f"the last checkpoint is {cks[-1]} (step {int(cks[-1].name[5:])})" if cks
                  else "no checkpoint had been written yet")
-        raise Interrupted(f"{interrupted_word()}; {where}. Continue with: gcc-gan search --method {req.method} --resume "
+        method = f" --method {req.method}" if req.method else ""  # optional: --resume takes the run's
+        raise Interrupted(f"{interrupted_word()}; {where}. Continue with: gcc-gan search{method} --resume "
                           f"-o {shlex.quote(str(out))}") from None
     finally:
         torch.set_num_threads(before)
@@ -331,22 +342,9 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
                   f"{f' × {dp.world} workers' if dp.active else ''}, {cfg.iters} iterations "
                   f"→ {out}" + (f" (resuming from step {start})" if resumed_from is not None else ""),
                   highlight=False)
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                        TimeRemainingColumn(), console=console)
-    task = progress.add_task("search", total=cfg.iters, completed=start, stats="")
-    plain = not console.is_terminal  # no live bar in a log file: print a line every ~10%
     stop = cfg.iters if req.stop_after is None else min(cfg.iters, start + req.stop_after)
-    with progress, open(out / "history.jsonl" if dp.main else os.devnull, "a") as hist:
+    with phase("search", cfg.iters, console=console, completed=start) as task, \
+            open(out / "history.jsonl" if dp.main else os.devnull, "a") as hist:
         for s in range(start, stop):
             idx = order.indices(s * n, n)
             # images: this rank's shard of each half-batch; DEGAS: the global indices
@@ -372,13 +370,11 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
                     hist.flush()
                 stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items()
                                   if k in ("d_loss", "g_loss", "loss", "tau", "reward"))
-                progress.update(task, stats=stats)
-                if plain and (step % max(cfg.log_every, cfg.iters // 10) == 0 or step == cfg.iters):
-                    console.print(f"step {step}/{cfg.iters}  {stats}", highlight=False)  # logs, CI
+                task.update(stats=stats)
             if dp.main and (step % cfg.checkpoint_every == 0 or step == cfg.iters):
                 last_ckpt = save_checkpoint(ckpt_root, step, searcher, elapsed0 + time.perf_counter() - t_start,
                                             history=(out / "history.jsonl").read_bytes())
-            progress.update(task, completed=step)
+            task.update(completed=step)
     if stop < cfg.iters or not dp.main:  # stopped early on request (tests); rank 0 alone finishes
         return SearchResult(out, out / "genotype.json", stop, time.perf_counter() - t_start, resumed_from)
 
@@ -457,9 +453,9 @@ def _growth(req: SearchRequest, cfg: SearchConfig, data_spec: str, out: Path, co
     meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}
     atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
     what = (f"top-K growth, K {cfg.dg_k}, p {cfg.dg_p}" if gs.policy == "topk" else f"{gs.routes} random routes")
-    console.print(f"{cfg.method} search ({cfg.preset} preset, dggan space, {what}, {cfg.d0}x{cfg.d0} -> "
-                  f"{cfg.target}x{cfg.target} in {cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor) "
-                  f"on {data_spec} -> {out}" + (" (resuming)" if req.resume else ""), highlight=False)
+    console.print(f"{cfg.method} search ({cfg.preset} preset, dggan space, {what}, {cfg.d0}×{cfg.d0} → "
+                  f"{cfg.target}×{cfg.target} in {cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor) "
+                  f"on {data_spec} → {out}" + (" (resuming)" if req.resume else ""), highlight=False)
     state = gs.run(req.resume, req.stop_after)
     if state["step"] < cfg.max_steps:  # stopped early on request (tests)
         return SearchResult(out, out / "genotype.json", state["step"], time.perf_counter() - t_start, None)

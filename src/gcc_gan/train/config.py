@@ -6,7 +6,7 @@ betas (0, 0.9), n_critic 5, G batch 128 / D batch 64, EMA of G, linear LR decay 
 without --preset when it trains on a GPU (gcc_gan.presets). `tiny` is sized
 so `gcc-gan train zoo:dcgan --data synthetic --preset tiny` learns the synthetic data
 recognisably in a few minutes on a 2-core CPU (quarter width, batch 32, n_critic 1, Adam
-betas (0.5, 0.999) as in the SNGAN paper's standard-CNN setting, 1,700 iterations with
+lr 5e-4 betas (0.5, 0.999) as in the SNGAN paper's standard-CNN setting, 1,700 iterations with
 linear LR decay, EMA 0.999).
 """
 

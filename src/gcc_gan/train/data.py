@@ -5,6 +5,8 @@
     folder:PATH[?strict=1&max_pixels=N]       any directory of images, recursive
     lsun:PATH[?max_pixels=N]                  an LSUN lmdb (optional extra: pip install 'gcc-gan[lsun]')
     synthetic[?n=N]                           the embedded procedural default (no files)
+    digits                                    scikit-learn's bundled 1,797 8×8 handwritten digits,
+                                              upsampled (32×32 default; optional extra: pip install 'gcc-gan[digits]')
 
 Every dataset yields float32 batches (B, 3, size, size) in [-1, 1]. Which samples form
 batch k is a pure function of (seed, k) (`SampleOrder`), so a resumed run reads exactly
@@ -37,7 +39,7 @@ import torch.nn.functional as F
 
 from ..errors import GccGanError
 
-KINDS = ("cifar10", "stl10", "folder", "lsun", "synthetic")
+KINDS = ("cifar10", "stl10", "folder", "lsun", "synthetic", "digits")
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
 DEFAULT_MAX_PIXELS = 32 * 2**20  # decoded pixels per image: 100 MB as RGB, far below PIL's 179 M
 SCAN_CACHE_VERSION = 1
@@ -74,7 +76,7 @@ def parse_data_spec(spec: str) -> DataSpec:
     path, _, query = rest.partition("?")
     if kind not in KINDS:
         raise GccGanError(f"unknown data spec {spec!r}: expected one of cifar10:PATH, stl10:PATH, folder:PATH, "
-                          "lsun:PATH, synthetic")
+                          "lsun:PATH, synthetic, digits")
     options: dict[str, str] = {}
     for part in filter(None, query.split("&")):  # not urllib: '+' in split=train+unlabeled is literal
         key, eq, value = part.partition("=")
@@ -82,14 +84,15 @@ def parse_data_spec(spec: str) -> DataSpec:
             raise GccGanError(f"data spec {spec!r}: cannot parse option {part!r} (expected key=value&key=value)")
         options[key] = value
     allowed = {"cifar10": {"split"}, "stl10": {"split"}, "folder": {"strict", "max_pixels"}, "lsun": {"max_pixels"},
-               "synthetic": {"n"}}[kind]
+               "synthetic": {"n"}, "digits": set()}[kind]
     unknown = set(options) - allowed
     if unknown:
         raise GccGanError(f"data spec {spec!r}: unknown option(s) {', '.join(sorted(unknown))}; "
                           f"{kind} accepts {', '.join(sorted(allowed)) or 'no options'}")
-    if kind == "synthetic":
+    if kind in ("synthetic", "digits"):
         if path:
-            raise GccGanError(f"data spec {spec!r}: 'synthetic' takes no path (it is generated procedurally)")
+            raise GccGanError(f"data spec {spec!r}: '{kind}' takes no path (it ships with "
+                              f"{'gcc-gan' if kind == 'synthetic' else 'scikit-learn'})")
         return DataSpec(kind, None, options)
     if not path:
         raise GccGanError(f"data spec {spec!r}: {kind} needs a path, e.g. {kind}:/data/{kind}")
@@ -106,6 +109,8 @@ def load_dataset(spec: str, size: int | None = None) -> ImageDataset:
 
         n = _int_option(s, "n", 10_000, 16, 1_000_000)
         return ArrayDataset(synthetic_images(n, size or 32), f"synthetic (n={n})")
+    if s.kind == "digits":
+        return _digits(size)
     assert s.path is not None
     if s.kind == "cifar10":
         return _cifar10(s, size)
@@ -164,6 +169,26 @@ class ArrayDataset:
     def batch(self, indices: np.ndarray) -> torch.Tensor:
         x = self.images[torch.from_numpy(np.asarray(indices, dtype=np.int64))]
         return x.float().mul_(2.0 / 255.0).sub_(1.0)
+
+
+# --------------------------------------------------------------------------- digits
+
+
+def digits_uint8() -> np.ndarray:
+    """scikit-learn's bundled digits (UCI optdigits test set: 1,797 images, 8×8, values
+    0–16, stored inside the package) as uint8 (N, 3, 8, 8), white strokes on black."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise GccGanError("data spec 'digits' needs scikit-learn (its 8×8 digits ship inside it): "
+                          "pip install 'gcc-gan[digits]'") from None
+    x = load_digits().images  # (1797, 8, 8) float64 in [0, 16]
+    g = np.rint(x * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
+    return np.repeat(g[:, None], 3, axis=1)
+
+
+def _digits(size: int | None) -> ArrayDataset:
+    return ArrayDataset(resize_uint8(digits_uint8(), size or 32), "digits (scikit-learn, 8×8 upsampled)")
 
 
 # --------------------------------------------------------------------------- CIFAR-10

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from torchvision.utils import make_grid
 
 from ..atomic import atomic_write_bytes
 
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
 
 def grid(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
     """(N, C, H, W) in [-1, 1] -> (3, H', W') in [0, 1] with 1-pixel gaps."""
+    from torchvision.utils import make_grid  # torchvision takes seconds to import: only when a grid is made
+
     return make_grid(images.float().clamp(-1, 1).add(1).div(2), nrow=nrow, padding=1, pad_value=1.0)
 
 

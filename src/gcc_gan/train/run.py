@@ -496,9 +496,6 @@ class _Logger:
         self.out, self.console, self.cfg, self.start = out, console, cfg, step
 
     def __enter__(self) -> "_Logger":
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
-
         path = self.out / "log.csv"
         new = not path.is_file() or path.stat().st_size == 0
         self.csv_file = open(path, "a", newline="")
@@ -512,12 +509,10 @@ class _Logger:
             self.tb = SummaryWriter(str(self.out / "tb"), purge_step=self.start + 1)
         except ImportError:  # tensorboard is optional
             pass
-        self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[stats]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                                 TimeRemainingColumn(), console=self.console, transient=False)
-        self.task = self.progress.add_task("train", total=self.cfg.iters, completed=self.start, stats="")
-        self.progress.start()
-        self.plain = not self.console.is_terminal
+        from ..console import progress
+
+        self.progress = progress("train", self.cfg.iters, console=self.console, completed=self.start)
+        self.task = self.progress.__enter__()
         return self
 
     def contents(self) -> bytes:
@@ -526,7 +521,7 @@ class _Logger:
         return (self.out / "log.csv").read_bytes()
 
     def advance(self, step: int) -> None:
-        self.progress.update(self.task, completed=step)
+        self.task.update(completed=step)
 
     def row(self, step: int, dl: float, gl: float, lr_g: float, lr_d: float, ips: float, elapsed: float) -> None:
         with disk_full_as_error(self.out / "log.csv"):
@@ -537,12 +532,10 @@ class _Logger:
             for k, v in (("loss/d", dl), ("loss/g", gl), ("lr/g", lr_g), ("speed/images_per_s", ips)):
                 self.tb.add_scalar(k, v, step)
         stats = f"D {dl:.3f}  G {gl:.3f}  {ips:.0f} img/s"
-        self.progress.update(self.task, completed=step, stats=stats)
-        if self.plain and (step % (self.cfg.log_every * 10) == 0 or step == self.cfg.iters):
-            self.console.print(f"step {step}/{self.cfg.iters}  {stats}", highlight=False)
+        self.task.update(completed=step, stats=stats)
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        self.progress.__exit__(None, None, None)
         self.csv_file.close()
         if self.tb is not None:
             self.tb.close()
