@@ -131,7 +131,7 @@ def test_compile_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     doc["generator"]["base_width"] = 65536
     big.write_text(json.dumps(doc))
     assert_cli_error(cli(capsys, "compile", big, "-o", tmp_path / "out", "--no-verify"),
-                     "error: the generator compile needs an estimated 2.6")
+                     "error: the generator compile needs an estimated 3.94 TB")
     assert not (tmp_path / "out").exists()
     small = tmp_path / "tiny.json"
     small.write_text(json.dumps(tiny()))
