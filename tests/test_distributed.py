@@ -150,8 +150,8 @@ def test_nproc_refuses_methods_without_data_parallel(capsys: pytest.CaptureFixtu
 
     assert run(["search", "--method", "autogan", "--nproc", "2", "-o", "never"]) == 1
     assert "data-parallel search (--nproc) is for adversarial and degas" in capsys.readouterr().err
-    assert run(["search", "--nproc", "0", "-o", "never"]) == 1
-    assert "--nproc 0: must be at least 1" in capsys.readouterr().err
+    assert run(["search", "--nproc", "0", "-o", "never"]) == 2  # a usage error, as --nproc 999
+    assert "Invalid value for '--nproc': 0: must be at least 1" in capsys.readouterr().err
     assert not Path("never").exists()
 
 

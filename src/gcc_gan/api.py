@@ -75,7 +75,10 @@ def _net_key(net: str | None, genotype: Genotype | None = None) -> str:
 
 
 def _interpreters(genotype: Genotype | str | os.PathLike[str], weights: Any, *, net: str | None, width: float | None,
-                  seed: int) -> tuple[Genotype, dict[str, nn.Module], dict[str, Any], tuple[str, ...]]:
+                  seed: int, precheck: Callable[[dict[str, Any]], Any] | None = None
+                  ) -> tuple[Genotype, dict[str, nn.Module], dict[str, Any], tuple[str, ...]]:
+    """The roles' interpreters; `precheck(infos)` runs on the analysed networks before any
+    is built (compile's memory check)."""
     import torch
 
     from .compiler.interpreter import Interpreter
@@ -93,6 +96,8 @@ def _interpreters(genotype: Genotype | str | os.PathLike[str], weights: Any, *, 
         if not width > 0:
             raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
         infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
+    if precheck is not None:
+        precheck({r: infos[r] for r in roles})
     given = _weights(weights, roles) if weights is not None else {}
     refs: dict[str, nn.Module] = {}
     for role in roles:
@@ -129,12 +134,14 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
     from .export.artifacts import write_compile_dir
     from .export.onnx_export import check_opset
     from .export.precision import PrecisionOptions
+    from .genotype_dsl.memory import check_compile
 
     if (Path(out_dir) / "report.json").is_file() and not force:
         raise GccGanError(f"{out_dir}: a compile output already exists; replace it with force=True (CLI: --force)")
     check_opset(opset)
     popts = PrecisionOptions.make(precisions, calibration_size, min_psnr)
-    g, refs, infos, roles = _interpreters(genotype, weights, net=net, width=width, seed=seed)
+    g, refs, infos, roles = _interpreters(genotype, weights, net=net, width=width, seed=seed,
+                                          precheck=lambda i: check_compile(i, len(popts.variants)))
     if popts.variants and "generator" not in roles:
         raise GccGanError(f"--precision {','.join(popts.variants)}: precision variants are made of the generator "
                           "(PSNR of its images); compile with --net g or both")
@@ -203,6 +210,7 @@ def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os
     earlier sample folder)."""
     from .export.sample import (
         check_output,
+        check_resources,
         check_sample_args,
         image_batches,
         write_samples,
@@ -211,6 +219,7 @@ def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os
     check_sample_args(n, batch_size)
     check_output(out, force)  # before the (possibly slow) load
     gen = _sampler(source, weights, backend)
+    check_resources(out, n, gen.image_shape, batch_size)  # disk and memory, before the first image
     meta = {"source": gen.source, "backend": gen.backend, "seed": seed, "truncation": truncation,
             "batch_size": batch_size, "latent_dims": gen.latent_dims, "image_shape": list(gen.image_shape),
             **({"weights": str(weights)} if weights is not None else {})}

@@ -1,5 +1,10 @@
 """Atomic file and directory writes: readers (and a killed process) never leave or see a
-half-written artifact."""
+half-written artifact.
+
+Work in progress lives in a hidden sibling `.NAME.tmp-PID-XXXX` (file or directory) and is
+renamed into place on success. An error, Ctrl-C or SIGTERM (`gcc_gan.signals`) removes it;
+SIGKILL cannot be caught, so the next write beside NAME removes the temps whose process
+is gone (`sweep_stale`)."""
 
 from __future__ import annotations
 
@@ -74,6 +79,10 @@ def disk_full_message(e: BaseException, path: str | os.PathLike[str] | None = No
 def _full_message(e: BaseException, path: str | os.PathLike[str] | None) -> str:
     if path is None:
         path = next((x.filename for x in _chain(e) if isinstance(x, OSError) and x.filename), None)
+    if path is None:  # no file name in the error: the output this process is writing, else the cwd
+        from .runlock import current_output
+
+        path = current_output()
     where = Path(os.fsdecode(path)) if path is not None else Path.cwd()
     free = _free(where)
     room = f"{_size(free)} free there" if free is not None else "free space unknown"
@@ -103,14 +112,59 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def _tmp_prefix(p: Path) -> str:
+    return f".{p.name}.tmp-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's live process
+        return True
+    return True
+
+
+def sweep_stale(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the `.NAME.tmp-PID-*` / `.NAME.old-PID-*` siblings of `path` left by a
+    process that no longer runs (a SIGKILL or power loss mid-write); returns them."""
+    p = Path(path)
+    removed = []
+    try:
+        entries = list(os.scandir(p.parent))
+    except OSError:
+        return removed
+    for kind in ("tmp", "old"):
+        head = f".{p.name}.{kind}-"
+        for e in entries:
+            if not e.name.startswith(head):
+                continue
+            pid = e.name[len(head):].split("-", 1)[0]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            target = Path(e.path)
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    target.unlink()
+            removed.append(target)
+    return removed
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Write `path` through a hidden temp file that the block fills (streamed, in any
+    number of writes); it replaces `path` only when the block succeeds, else it is removed."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    sweep_stale(p)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(p), dir=p.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode of a new file
         os.replace(tmp, p)
@@ -123,6 +177,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
@@ -132,15 +191,16 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Build a directory in a hidden sibling temp dir and move it into place only when the
     block succeeds; an existing directory at `path` is replaced at that moment. On failure
     (or kill) the target is untouched and the temp dir is removed (or left hidden as
-    `.NAME.tmp-*`, never as a half-written `NAME`)."""
+    `.NAME.tmp-*`, never as a half-written `NAME`, and swept by the next write)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.tmp-", dir=p.parent))
+    sweep_stale(p)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(p), dir=p.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         yield tmp
         if p.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{p.name}.old-", dir=p.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{p.name}.old-{os.getpid()}-", dir=p.parent))
             os.replace(p, old / "d")
             os.replace(tmp, p)
             shutil.rmtree(old, ignore_errors=True)

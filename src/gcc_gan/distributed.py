@@ -49,6 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import GccGanError
+from .signals import die_with_parent_fn, exit_code
 
 T = TypeVar("T")
 PARENT_ENV = "GCC_GAN_DIST_PARENT"  # set by `launch`: the watchdog reports a lost worker
@@ -343,21 +344,26 @@ def launch(argv: Sequence[str], nproc: int, resume_hint: str, err: Callable[[str
             env = {**os.environ, "RANK": str(r), "LOCAL_RANK": str(r), "WORLD_SIZE": str(nproc),
                    "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
                    PARENT_ENV: "1", **threads}
+            # a worker dies with this launcher, however it dies (no orphan keeps the cores): SIGKILL,
+            # since a worker blocked in a collective or the rendezvous would not run a SIGTERM handler;
+            # a launcher that gets SIGTERM or Ctrl-C stops them gently first (_stop)
             if r == 0:
-                p = subprocess.Popen([sys.executable, "-m", "gcc_gan.cli.main", *argv], env=env)
+                p = subprocess.Popen([sys.executable, "-m", "gcc_gan.cli.main", *argv], env=env,
+                                     preexec_fn=die_with_parent_fn(signal.SIGKILL))
                 logs.append(None)
             else:
                 log = Path(tmp) / f"rank{r}.log"
                 with open(log, "wb") as f:
                     p = subprocess.Popen([sys.executable, "-m", "gcc_gan.cli.main", *argv], env=env,
-                                         stdout=subprocess.DEVNULL, stderr=f)
+                                         stdout=subprocess.DEVNULL, stderr=f,
+                                         preexec_fn=die_with_parent_fn(signal.SIGKILL))
                 logs.append(log)
             procs.append(p)
         try:
             cause = _watch(procs, poll_s)
-        except KeyboardInterrupt:  # Ctrl-C reached every worker too; rank 0 says where to resume
-            _stop(procs, grace=10.0)
-            return 130
+        except KeyboardInterrupt:  # Ctrl-C reached every worker too (SIGTERM: _stop passes it on);
+            _stop(procs, grace=10.0)  # rank 0 says where to resume
+            return exit_code()
         if cause is None:
             return 0
         r, code = cause

@@ -13,6 +13,11 @@ class GccGanError(Exception):
     """An error caused by the user's input (file, flag, data), with a readable message."""
 
 
+class BadValue(GccGanError):
+    """An option value the library refuses on sight (a malformed output name, say): the
+    CLI reports it as a usage error (exit 2), like the values click checks itself."""
+
+
 class Interrupted(GccGanError):
     """The user stopped a long run (Ctrl-C); the message says where its last checkpoint is
     and the exact command that continues it. The CLI prints it and exits 130."""

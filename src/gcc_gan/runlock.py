@@ -123,6 +123,15 @@ def run_lock(path: str | os.PathLike[str], what: str | None = None) -> Iterator[
             os.close(fd)
 
 
+def current_output() -> Path | None:
+    """The output the newest lock this process holds is for (a full disk reported
+    without a file name names it, not the working directory)."""
+    if not _held:
+        return None
+    lp = Path(next(reversed(_held)))
+    return lp.parent / lp.name[1:-len(".lock")]
+
+
 _scopes: list[contextlib.ExitStack] = []  # one per running CLI command
 
 

@@ -308,6 +308,9 @@ def run_bench(specs: Sequence[str | Genotype], weights: Sequence[str] | None, wi
     after each, with the rows so far (`partial` until the last one)."""
     if weights and len(weights) != len(specs):
         raise GccGanError(f"--weights given {len(weights)} time(s) for {len(specs)} target(s): give one per target")
+    from ..genotype_dsl.memory import check_resident
+
+    check_resident("benchmark")  # a --max-memory below what the process already holds
     session = Session(opts)  # validates options and loads Inception before any long work
     loaded = [load_target(t, weights[i] if weights else None, width) for i, t in enumerate(specs)]
     disambiguate_labels(loaded, list(weights) if weights else None, width)

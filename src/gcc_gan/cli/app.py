@@ -4,9 +4,10 @@ a command module, so there is no import cycle.
 
 Exit codes: 0 success; 1 a user error (`GccGanError`, a file the OS refuses, a full
 disk), printed as one `error: ...` line block on stderr, never a traceback; 2 a usage error
-(unknown option, missing argument, a value outside an option's choices: options with fixed
-values are typed `Literal[...]`, so click checks them and lists them), printed by
-typer/click in plain words; 130 interrupted (Ctrl-C). A closed stdout (`| head -1`) is no
+(unknown option, missing argument, a value outside an option's choices or range: options with
+fixed values are typed `Literal[...]`, so click checks them and lists them), printed by
+typer/click in plain words; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM; handled as
+Ctrl-C is, see gcc_gan.signals). A closed stdout (`| head -1`) is no
 error.
 
 Help is click's plain layout (typer's rich panels showed a `<bool>` type on flags and cut
@@ -30,8 +31,9 @@ from typer.core import TyperGroup
 from .. import __version__
 from ..atomic import disk_full_message
 from ..console import PLAIN_WIDTH, make_console
-from ..errors import GccGanError, Interrupted
+from ..errors import BadValue, GccGanError, Interrupted
 from ..runlock import command_scope
+from ..signals import exit_code, interrupted_word
 
 # choices shared by several commands (checked against the library's own lists in tests)
 Device = Literal["auto", "cpu", "cuda"]
@@ -148,12 +150,14 @@ class _Group(TyperGroup):
         try:
             with command_scope():  # output locks a command takes are held until it returns
                 return super().invoke(ctx)
-        except Interrupted as e:  # Ctrl-C in a long run: where it stopped and how to go on
+        except Interrupted as e:  # Ctrl-C / SIGTERM in a long run: where it stopped and how to go on
             err_console.print(Text(str(e)), highlight=False, soft_wrap=True)
-            raise typer.Exit(130)
+            raise typer.Exit(exit_code())
         except KeyboardInterrupt:
-            err_console.print("interrupted", highlight=False)
-            raise typer.Exit(130)
+            err_console.print(interrupted_word(), highlight=False)
+            raise typer.Exit(exit_code())
+        except BadValue as e:  # a value the library refused on sight: a usage error, as click's own
+            raise _UsageError(str(e)) from None
         except GccGanError as e:
             fail(str(e))
         except _UsageError as e:

@@ -16,7 +16,7 @@ from ..atomic import atomic_write_text
 from ..errors import GccGanError
 from ..runlock import hold_for_command
 from .app import app, check_genotypes, console, err_console, refuse_overwrite
-from .max_memory import max_memory_option
+from .max_memory import check_process, max_memory_option
 
 if TYPE_CHECKING:  # torch is imported only when the command runs
     from ..bench.runner import BenchReport
@@ -213,6 +213,7 @@ def bench_cmd(
 ) -> None:
     """Benchmark generators side by side: params, MACs, latency, IS / FID / KID."""
     check_genotypes(list(targets))  # before torch is imported
+    check_process("benchmark")
     from ..api import benchmark
     from ..bench.runner import parse_metrics
 
@@ -293,8 +294,10 @@ def stats_cmd(
     force: bool = typer.Option(False, "--force", help="replace an existing stats file"),
     fid_mode: str = typer.Option("legacy-tf", "--fid-mode", help="resize to 299: legacy-tf (torch-fidelity's TF1 "
                                  "bilinear) or clean (clean-fid's PIL bicubic); bench --fid-mode must match"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
     """Compute real-data statistics for FID / KID (mean, covariance, KID features) into a .npz."""
+    check_process("statistics")
     hold_for_command(out, f"-o {out}")
     from ..bench.inception import load_inception
     from ..bench.protocol import check_fid_mode

@@ -47,8 +47,8 @@ def compile_cmd(
         "fp32, fp16 and/or int8 (repeat or comma-separate): extra generator.fp16.onnx / generator.int8.onnx, "
         "each verified against fp32 (max error, PSNR, images/s)")),
     calibration_size: int = typer.Option(128, "--calibration-size", help="int8: latents (fixed seed) to calibrate on"),
-    min_psnr: float = typer.Option(30.0, "--min-psnr", help="fail (write nothing) when a variant's PSNR vs fp32 "
-                                   "is below this many dB"),
+    min_psnr: float = typer.Option(30.0, "--min-psnr", min=0.0, help="fail (write nothing) when a variant's PSNR "
+                                   "vs fp32 is below this many dB (0 or more)"),
     torch_fidelity: bool = typer.Option(False, "--torch-fidelity", help="also write generator.uint8.onnx (input z, "
                                         "uint8 NCHW output): fidelity --input1 it --input1-model-z-size N"),
     model_card: bool = typer.Option(False, "--model-card", help="also write a Hugging Face Hub model card "
@@ -69,7 +69,12 @@ def compile_cmd(
         refuse_overwrite(out, force, kind="directory")
     if weights is not None and not weights.exists():
         raise GccGanError(f"{weights}: no such weights file")
-    _, g, roles, width = _analyzed(genotype, weights, width, net)
+    infos, g, roles, width = _analyzed(genotype, weights, width, net)
+    from ..genotype_dsl.memory import check_compile
+
+    # the whole compile's peak (exports, onnxruntime, variants) against --max-memory and
+    # `ulimit -v`, before torch is imported or the verification worker started
+    check_compile({r: infos[r] for r in roles}, len(PrecisionOptions.make(precision).variants))
     from ..export.onnx_export import check_opset
     from ..export.standalone import StandaloneWorker
 
@@ -198,9 +203,14 @@ def import_cmd(
 ) -> None:
     """Import an official AutoGAN / AdversarialNAS checkpoint (generator, discriminator) as canonical weights."""
     hold_for_command(out, f"-o {out}")
+    refuse_overwrite(out, force)
+    if ckpt.is_file():  # a zip that expands past any checkpoint of the genotype: refused before torch loads
+        from ..export.archive import archive_bound, check_archive
+        from ..genotype_dsl.io import load_genotype
+
+        check_archive(ckpt, archive_bound(load_genotype(genotype), width))
     from ..export.weights import import_checkpoint
 
-    refuse_overwrite(out, force)
     results = import_checkpoint(method, ckpt, genotype, out, width=width, key=key, net=net)
     for r in results:
         layout = " (search-code module names)" if r.layout == "search" else ""

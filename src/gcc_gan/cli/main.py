@@ -12,6 +12,7 @@ from typing import Sequence
 
 from ..errors import GccGanError
 from ..runlock import set_command
+from ..signals import exit_code, install, interrupted_word
 from .app import _os_message, app, err_console, print_error
 
 _registered = False
@@ -49,6 +50,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if not args:  # plain `gcc-gan`: help, and a clean exit
         args = ["--help"]
     set_command(args)  # output locks name this command line as their holder
+    install()  # SIGTERM ends a command as Ctrl-C does (cleanup, checkpoint message), exit 143
     try:
         app(args=args, prog_name="gcc-gan", standalone_mode=True)
     except SystemExit as e:
@@ -57,8 +59,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         print_error(str(e))
         return 1
     except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return 130
+        err_console.print(interrupted_word())
+        return exit_code()
     return 0
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from .app import app, console
+from .max_memory import check_process, max_memory_option
 
 
 @app.command("sample")
@@ -38,16 +39,22 @@ def sample_cmd(
     force: bool = typer.Option(False, "--force", help="replace an existing output (a folder only if gcc-gan "
                                "sample wrote it)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr"),
+    max_memory: Optional[str] = max_memory_option(),
 ) -> None:
-    """Generate N images: a PNG folder, an .npz or one grid .png; the same --seed gives the same images."""
+    """Generate N images: a PNG folder, an .npz or one grid .png; the same --seed gives the same images.
+    Memory and disk are estimated before sampling; the folder and the .npz are streamed."""
+    from ..export.sample_out import check_output, check_sample_args
+
+    check_sample_args(n, batch_size)  # before torch is imported: a bad -o or -n fails at once
+    check_output(out, force)
+    check_process("sample")
     from ..api import load_generator, save_samples
-    from ..export.sample import check_output, check_sample_args, precision_backend_conflict
+    from ..export.sample import precision_backend_conflict
 
     why = precision_backend_conflict(precision, backend)
     if why is not None:  # a contradiction on the command line: a usage error
         raise typer.BadParameter(why, param_hint="'--backend'")
-    check_sample_args(n, batch_size)
-    check_output(out, force)
+
     gen = load_generator(source, weights, backend, width, compiled, precision)
     path = save_samples(gen, n, out, seed=seed, batch_size=batch_size, truncation=truncation, force=force,
                         progress=progress)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from .app import Device, Preset, app, check_genotypes, console, err_console
-from .max_memory import max_memory_option
+from .max_memory import check_process, max_memory_option
 
 
 @app.command("scale")
@@ -49,6 +49,7 @@ def scale_cmd(
     fixed discriminator; write results.csv, is_vs_size.png and fid_vs_size.png."""
     genotypes = list(genotypes or [])
     check_genotypes([*genotypes, d])  # before torch is imported
+    check_process("sweep")
     from ..presets import resolve_preset
     from ..scale import ScaleRequest, parse_sizes, run_scale
     from ..scale.sweep import saved_preset

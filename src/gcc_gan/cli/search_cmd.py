@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 import typer
 
 from .app import Device, Preset, app, console, err_console
-from .max_memory import max_memory_option
+from .max_memory import check_process, max_memory_option
 
 
 @app.command("search")
@@ -75,6 +75,7 @@ def search_cmd(
     data, the tiny preset on a CPU — a few minutes on a laptop."""
     from ..presets import resolve_preset
 
+    check_process("search")
     if method is None and not resume:
         method = "adversarial"
     if method is None:  # --resume: the run (default: the newest runs/search-*) and its method (search.json)
@@ -87,7 +88,7 @@ def search_cmd(
 
         launch_workers(nproc, method in ("adversarial", "degas"), f"--method {method}: data-parallel search "
                        "(--nproc) is for adversarial and degas; DGGAN trains its candidates in parallel itself "
-                       "(--workers, --executor ray)")
+                       "(--workers, --executor ray)", device)
     choice = resolve_preset(preset, device)
     if choice.note and not resume:  # a resumed search keeps its own preset (search.json)
         err_console.print(choice.note, highlight=False)

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 import typer
 
 from .app import Device, Preset, app, check_genotypes, console, err_console
-from .max_memory import max_memory_option
+from .max_memory import check_process, max_memory_option
 
 
 @app.command("train")
@@ -60,10 +60,11 @@ def train_cmd(
     from ..presets import resolve_preset
 
     check_genotypes([s for s in (genotype, d) if s is not None])  # before torch is imported
+    check_process("training")
     if nproc != 1:
         from .dist_launch import launch_workers
 
-        launch_workers(nproc, True, "")
+        launch_workers(nproc, True, "", device)
     if not resume:  # a resumed run keeps its own preset (config.json)
         choice = resolve_preset(preset, device)
         if choice.note:

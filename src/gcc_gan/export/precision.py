@@ -62,8 +62,8 @@ class PrecisionOptions:
         if size < 1:
             raise GccGanError(f"--calibration-size {size}: need at least one latent")
         psnr = DEFAULT_MIN_PSNR if min_psnr is None else float(min_psnr)
-        if not math.isfinite(psnr):
-            raise GccGanError(f"--min-psnr {psnr}: must be a finite number of dB")
+        if not (math.isfinite(psnr) and psnr >= 0):
+            raise GccGanError(f"--min-psnr {psnr:g}: must be a finite number of dB, 0 or more")
         return PrecisionOptions(tuple(sorted(names, key=PRECISIONS.index)), size, psnr)
 
     @property

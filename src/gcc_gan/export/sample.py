@@ -8,7 +8,12 @@ so a seed names the same images in every tool. Output: uint8 NHWC RGB.
 
 Writers: a folder of PNGs (a valid `folder:` data spec and torch-fidelity input, with a
 `samples.json` saying how it was made), an `.npz` holding `arr_0` (uint8 NHWC, the layout
-torch-fidelity / clean-fid / the TF Inception Score code read), or one grid `.png`.
+torch-fidelity / clean-fid / the TF Inception Score code read), or one grid `.png`. The
+suffix is read case-insensitively (`out.NPZ` is an npz); a name ending in "." is refused.
+The folder and the npz are streamed batch by batch (the npz's `arr_0.npy` member written
+into the zip as the batches come), so any -n holds one batch in memory; the grid needs
+every image. Memory and disk are estimated before sampling starts (`check_resources`).
+Everything is written atomically: a failure, Ctrl-C or SIGTERM leaves no partial output.
 """
 
 from __future__ import annotations
@@ -28,10 +33,16 @@ from torch import nn
 
 from .. import __version__
 from ..errors import GccGanError
+from .sample_out import (  # noqa: F401  the output checks, here for the callers that import them from here
+    SAMPLES_JSON,
+    check_output,
+    check_resources,
+    check_sample_args,
+    output_kind,
+)
 
 Backend = Literal["torch", "onnx"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
-SAMPLES_JSON = "samples.json"  # written into a sample folder: its provenance, and the --force marker
 
 
 @dataclass
@@ -249,59 +260,24 @@ def to_uint8_nhwc(images: np.ndarray) -> np.ndarray:
     return to_uint8(torch.from_numpy(images)).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def check_sample_args(n: int, batch_size: int) -> None:
-    if n < 1:
-        raise GccGanError(f"-n {n}: need at least one image")
-    if batch_size < 1:
-        raise GccGanError(f"--batch-size {batch_size}: must be at least 1")
-
-
 def image_batches(sampler: Sampler, n: int, seed: int = 0, batch_size: int = 64, truncation: float | None = None,
                   progress: bool = False) -> Iterator[np.ndarray]:
     """`n` images as uint8 NHWC batches, with a progress bar on stderr when asked."""
     from ..console import progress as phase
 
+    from ..genotype_dsl.memory import check_resident
+
     check_sample_args(n, batch_size)
     with phase(f"sampling {n} images ({sampler.backend})", n, enabled=progress, transient=True) as task:
-        for zs in latent_batches(sampler.latent_dims, n, batch_size, seed, truncation):
+        for k, zs in enumerate(latent_batches(sampler.latent_dims, n, batch_size, seed, truncation)):
             images = to_uint8_nhwc(sampler(*zs))
+            if k == 0:  # one batch's forward is what streaming keeps: check it against --max-memory
+                check_resident("sample")
             task.advance(images.shape[0])
             yield images
 
 
 # --------------------------------------------------------------------------- writers
-
-
-# suffixes of files `-o` cannot write: refused rather than taken for a folder's name
-# (`-o grid.jpg` would otherwise become a directory of PNGs called grid.jpg)
-FILE_SUFFIXES = frozenset((".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".svg",
-                           ".pdf", ".eps", ".npy", ".pt", ".pth", ".pkl", ".pickle", ".h5", ".hdf5", ".zip", ".tar",
-                           ".gz", ".json", ".csv", ".txt", ".safetensors", ".onnx"))
-
-
-def output_kind(out: str | os.PathLike[str]) -> Literal["folder", "npz", "grid"]:
-    suffix = Path(out).suffix.lower()
-    if suffix in FILE_SUFFIXES:
-        raise GccGanError(f"-o {out}: gcc-gan sample writes a folder of PNGs (a name without a file suffix), "
-                          f"an .npz or a grid .png, not a {suffix} file")
-    return "npz" if suffix == ".npz" else "grid" if suffix == ".png" else "folder"
-
-
-def check_output(out: str | os.PathLike[str], force: bool = False) -> None:
-    """Refuse to replace an existing output without `force`, and with it anything that is
-    not a previous output of the same kind (a folder needs its samples.json)."""
-    p = Path(out)
-    kind = output_kind(p)
-    if p.is_symlink() or (p.exists() and (p.is_dir() != (kind == "folder"))):
-        raise GccGanError(f"-o {p}: exists and is not a {'directory' if kind == 'folder' else 'file'}")
-    if kind == "folder" and p.is_dir() and any(p.iterdir()):
-        if not force:
-            raise GccGanError(f"-o {p}: already exists; replace it with --force (Python: force=True)")
-        if not (p / SAMPLES_JSON).is_file():
-            raise GccGanError(f"-o {p}: exists and is not a gcc-gan sample folder (no {SAMPLES_JSON}); refusing "
-                              "to replace it with --force (choose another -o)")
-    elif kind != "folder" and p.exists() and not force:
-        raise GccGanError(f"-o {p}: already exists; replace it with --force (Python: force=True)")
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -324,16 +300,42 @@ def grid_image(images: np.ndarray, nrow: int | None = None, pad: int = 1) -> np.
     return out
 
 
+def _write_npz(batches: Iterator[np.ndarray], n: int, path: Path) -> None:
+    """`arr_0` (uint8 N×H×W×C) written into the npz batch by batch: the zip member is a
+    stream, its .npy header (which needs the shape) written from the first batch."""
+    import zipfile
+
+    from numpy.lib import format as npformat
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf, \
+            zf.open("arr_0.npy", "w", force_zip64=True) as f:
+        count = 0
+        for batch in batches:
+            batch = np.ascontiguousarray(batch, dtype=np.uint8)
+            if count == 0:
+                header = {"descr": npformat.dtype_to_descr(batch.dtype), "fortran_order": False,
+                          "shape": (n, *batch.shape[1:])}
+                npformat.write_array_header_2_0(f, header)
+            f.write(memoryview(batch).cast("B"))
+            count += batch.shape[0]
+        if count != n:
+            raise GccGanError(f"the generator gave {count} images, not {n}")
+
+
 def write_samples(batches: Iterator[np.ndarray], n: int, out: str | os.PathLike[str],
                   meta: dict[str, Any] | None = None, force: bool = False) -> Path:
     """Write the images of `batches` (uint8 NHWC) to `out`: a folder of `NNNNNN.png` plus
     samples.json, an `.npz` (`arr_0`), or a grid `.png`, atomically (nothing is left
-    behind on failure)."""
-    from ..atomic import atomic_dir, atomic_write_bytes
+    behind on failure). The folder and the npz are streamed (one batch in memory)."""
+    from ..atomic import atomic_dir, atomic_file, atomic_write_bytes
 
     p = Path(out)
     kind = output_kind(p)
     check_output(p, force)
+    if kind == "npz":
+        with atomic_file(p) as tmp:
+            _write_npz(batches, n, tmp)
+        return p
     if kind == "folder":
         digits = max(6, len(str(n - 1)))
         with atomic_dir(p) as tmp:
@@ -345,12 +347,14 @@ def write_samples(batches: Iterator[np.ndarray], n: int, out: str | os.PathLike[
             info = {"gcc_gan_version": __version__, "n": i, "format": "png", **(meta or {})}
             (tmp / SAMPLES_JSON).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         return p
-    images = np.concatenate(list(batches)) if n else np.zeros((0, 0, 0, 3), np.uint8)
-    if kind == "npz":
-        buf = io.BytesIO()
-        np.savez(buf, arr_0=images)
-        data = buf.getvalue()
-    else:
-        data = _png_bytes(grid_image(images))
-    atomic_write_bytes(p, data)
+    images: np.ndarray | None = None  # one array filled in place (no list of batches beside it)
+    i = 0
+    for batch in batches:
+        if images is None:
+            images = np.empty((n, *batch.shape[1:]), np.uint8)
+        images[i:i + len(batch)] = batch
+        i += len(batch)
+    if images is None:
+        images = np.zeros((0, 0, 0, 3), np.uint8)
+    atomic_write_bytes(p, _png_bytes(grid_image(images)))
     return p

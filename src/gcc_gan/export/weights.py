@@ -8,6 +8,8 @@ paths the native encoding records for each parametrised op, in whichever officia
 the keys show (AutoGAN's `models/` or search-code names). Every tensor is checked against
 the genotype's shapes before anything is allocated. Loading never unpickles arbitrary
 objects (`torch.load(weights_only=True)`).
+
+Zip archives are bounded before extraction (`export.archive`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torch import Tensor, nn
 from ..compiler.interpreter import Interpreter
 from ..compiler.pipeline import spectral_uv
 from ..errors import GccGanError
+from .archive import archive_bound, check_archive
 from ..genotype_dsl.encodings import from_encoding
 from ..genotype_dsl.encodings.common import Layout, Native, Refs, sngan_discriminator
 from ..genotype_dsl.model import Genotype, Network
@@ -76,13 +79,16 @@ def _is_state_dict(obj: Any) -> bool:
     return isinstance(obj, Mapping) and all(isinstance(v, Tensor) for v in obj.values())
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> Any:
-    """The unpickled checkpoint object (zip or legacy torch format, `weights_only`)."""
+def read_checkpoint(path: str | os.PathLike[str], max_bytes: int | None = None) -> Any:
+    """The unpickled checkpoint object (zip or legacy torch format, `weights_only`); a zip
+    whose members declare more than `max_bytes` is refused before extraction."""
     p = Path(path)
     if not p.exists():
         raise GccGanError(f"{p}: no such checkpoint file")
     if not p.is_file():
         raise GccGanError(f"{p}: is not a file; expected a PyTorch checkpoint (.pth / .pt)")
+    if max_bytes is not None:
+        check_archive(p, max_bytes)
     try:
         with torch.serialization.safe_globals(_benign_globals()):
             return torch.load(p, map_location="cpu", weights_only=True)
@@ -403,7 +409,7 @@ def import_checkpoint(method: str, ckpt: str | os.PathLike[str], genotype_spec: 
     dest = Path(out)
     if dest.is_dir():
         raise GccGanError(f"{dest}: is a directory; give a .safetensors file path with -o")
-    obj = read_checkpoint(ckpt)
+    obj = read_checkpoint(ckpt, archive_bound(g, width))
     p = Path(ckpt)
     tensors: dict[str, Tensor] = {}
     results: list[NetImport] = []

@@ -369,13 +369,16 @@ def _prepare_out(req: ScaleRequest, config: dict[str, Any], cands: list[Candidat
 
 
 def run_scale(req: ScaleRequest, console: Console | None = None) -> ScaleResult:
+    from ..genotype_dsl.memory import check_resident
     from ..runlock import run_lock
+    from ..signals import interrupted_word
 
+    check_resident("sweep")  # a --max-memory below what the process already holds (candidates: each checked)
     try:
         with run_lock(req.out, f"-o {req.out}"):  # a second sweep into the same -o fails at once
             return _run_scale(req, console or Console(stderr=True))
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; the candidates finished so far are recorded in {req.out / STATE}. "
+        raise Interrupted(f"{interrupted_word()}; the candidates finished so far are recorded in {req.out / STATE}. "
                           f"Continue with: {resume_command(req)}") from None
 
 

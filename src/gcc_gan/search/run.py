@@ -48,8 +48,10 @@ from ..distributed import (SINGLE, DataParallel, WorkerExit, end_rank_on_error,
 from ..errors import GccGanError, GenotypeError, Interrupted
 from ..genotype_dsl.analysis import analyze_genotype
 from ..genotype_dsl.io import save_genotype
+from ..genotype_dsl.memory import check_resident
 from ..genotype_dsl.model import Genotype, Provenance
 from ..runlock import run_lock
+from ..signals import interrupted_word
 from ..train.data import SampleOrder, load_dataset, parse_data_spec
 from ..train.images import save_grid
 from ..train.run import resolve_device
@@ -256,7 +258,7 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
         where = (f"the last checkpoint is {cks[-1]} (step {int(cks[-1].name[5:])})" if cks
                  else "no checkpoint had been written yet")
         method = f" --method {req.method}" if req.method else ""  # optional: --resume takes the run's
-        raise Interrupted(f"interrupted; {where}. Continue with: gcc-gan search{method} --resume "
+        raise Interrupted(f"{interrupted_word()}; {where}. Continue with: gcc-gan search{method} --resume "
                           f"-o {shlex.quote(str(out))}") from None
     finally:
         torch.set_num_threads(before)
@@ -265,6 +267,7 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
 
 def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = SINGLE) -> SearchResult:
     t_start = time.perf_counter()
+    check_resident("search")  # --max-memory below what the process already holds: refused before any work
     cfg, data_spec = dp.share(lambda: _setup(req, out))  # rank 0 checks (and --force clears) the run
     if cfg.method == "dggan" or cfg.space == "dggan":  # candidates as executor jobs, not a step loop
         return _growth(req, cfg, data_spec, out, console, t_start)
@@ -280,6 +283,7 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
         torch.set_num_threads(threads)
     data = load_dataset(data_spec, cfg.size)
     searcher = make_searcher(cfg, device)
+    check_resident("search")  # the data and the supernets (their first steps are checked below)
     if hasattr(searcher, "bind_data"):
         searcher.bind_data(data)  # type: ignore[attr-defined]
     if dp.active:
@@ -347,6 +351,8 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
             batch = data.batch(dp.shard_halves(idx)).to(device) if searcher.reads_images else torch.from_numpy(idx)
             losses = searcher.step(s, batch)
             step = s + 1
+            if step <= 2 or step % cfg.log_every == 0:  # the first steps allocate what the run keeps
+                check_resident("search")
             bad = {k: v for k, v in losses.items() if not math.isfinite(v) or abs(v) > DIVERGED_ABS}
             if bad:
                 k, v = next(iter(bad.items()))

@@ -100,4 +100,11 @@ def make_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig:
         given["d_width"] = given["width"]  # scale D with G unless told otherwise
     if "batch_size" in given and "d_batch_size" not in given:
         given["d_batch_size"] = given["batch_size"]
+    # the checkpoint interval never exceeds the run; a preset's never skips a short run's
+    # mid-run checkpoint (tiny: 250 > --iters 50 gave none before the end)
+    iters = given.get("iters", base.iters)
+    if "checkpoint_every" in given:
+        given["checkpoint_every"] = min(given["checkpoint_every"], max(1, iters))
+    else:
+        given["checkpoint_every"] = min(base.checkpoint_every, max(1, iters // 2))
     return dataclasses.replace(base, **given).validate()

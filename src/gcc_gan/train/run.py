@@ -41,9 +41,10 @@ from ..compiler.interpreter import Interpreter
 from ..errors import GccGanError, Interrupted
 from ..genotype_dsl.analysis import NetInfo, analyze
 from ..genotype_dsl.io import load_genotype, parse_genotype, read_json
-from ..genotype_dsl.memory import check_memory
+from ..genotype_dsl.memory import check_memory, check_resident
 from ..genotype_dsl.model import Genotype, ImageInput, LatentInput, Network
 from ..runlock import run_lock
+from ..signals import deferred_interrupts, interrupted_word, raise_pending
 from ..checkpoints import Checkpoint, console_warner, read_checkpoint
 from ..distributed import (SINGLE, DataParallel, WorkerExit, end_rank_on_error, close, from_env,
                            seed_rank, sync_batchnorm)
@@ -351,7 +352,7 @@ def _train(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], 
         last = _newest(ckpt_root)
         where = (f"the last checkpoint is {last} (iteration {int(last.name[5:])})" if last is not None
                  else "no checkpoint had been written yet")
-        raise Interrupted(f"interrupted at iteration {trainer.step}; {where}. Continue with: "
+        raise Interrupted(f"{interrupted_word()} at iteration {trainer.step}; {where}. Continue with: "
                           f"gcc-gan train --resume -o {shlex.quote(str(out))}") from None
 
 
@@ -368,7 +369,10 @@ def _loop(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], N
           pending: list[tuple[torch.Tensor, torch.Tensor]]) -> RunResult:
     cfg, out, device, dp = setup.cfg, req.out, trainer.device, trainer.dp
     ckpt_root = out / "checkpoints"
-    with (_Logger(out, console, cfg, trainer.step) if dp.main else _NullLogger()) as log:
+    # Ctrl-C / SIGTERM: the step under way finishes, a checkpoint is written at it (so an
+    # early stop always resumes where it stopped), then the run ends with the message
+    with (_Logger(out, console, cfg, trainer.step) if dp.main else _NullLogger()) as log, \
+            deferred_interrupts() as stop_requested:
         t_win, win_start = time.perf_counter(), trainer.step
         while trainer.step < cfg.iters:
             s = trainer.step
@@ -381,6 +385,8 @@ def _loop(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], N
             pending.append((res.d_loss, res.g_loss))
             step = trainer.step
             at_log, at_ckpt = step % cfg.log_every == 0 or step == cfg.iters, step % cfg.checkpoint_every == 0
+            if at_log or step - (resumed_from or 0) <= 2:  # the first steps allocate what the run keeps
+                check_resident("training")
             # checking costs a device sync: every step on CPU (free), at log/checkpoint steps on GPU
             if device.type == "cpu" or at_log or at_ckpt:
                 dl, gl = _check(pending, step, last_ckpt, out)
@@ -396,7 +402,8 @@ def _loop(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], N
                     log.advance(step)
             if step % cfg.sample_every == 0 and dp.main:
                 save_grid(trainer.sample(z_fixed), out / "samples" / f"step-{step:08d}.png")
-            if at_ckpt or step == cfg.iters:
+            stopping = stop_requested()
+            if at_ckpt or step == cfg.iters or stopping:
                 if not trainer.weights_finite():
                     _diverged(step, "weights are not finite", last_ckpt, out)
                 window = [[float(a), float(b)] for a, b in pending]  # losses not yet in a log row
@@ -405,6 +412,8 @@ def _loop(req: TrainRequest, console: Console, on_step: Callable[[GanTrainer], N
                                                 {"elapsed_s": elapsed0 + time.perf_counter() - t_start,
                                                  "log_window": window},
                                                 files={"log.csv": log.contents()})
+            if stopping:
+                raise_pending()
 
     if not dp.main:  # rank 0 alone writes the results
         return RunResult(out, trainer.step, out / "generator.safetensors", time.perf_counter() - t_start,
