@@ -76,7 +76,7 @@ class ExpectedCost:
     lam0: float = 0.0  # a slack budget then never touches α (see SearchConfig.budget_lambda)
     lr: float = 0.1
     lam: dict[str, float] = field(default_factory=dict)
-    _tables: dict[tuple[int, ...], dict[str, Tensor]] = field(default_factory=dict)
+    _tables: dict[tuple[Any, ...], tuple[Cost, dict[str, Tensor]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for q in _limits(self.budget):
@@ -86,18 +86,17 @@ class ExpectedCost:
         net = self.build(choice)
         return None if net is None else compiled_cost(net)
 
-    def table(self, choice: Choice) -> dict[str, Tensor]:
-        """edge → (n_ops, 2) tensor of [MACs, params] of a* with that edge swapped."""
-        ctx = self.build(choice)  # keyed by the network: it may depend on more than α (DEGAS's β)
+    def _context(self, choice: Choice) -> tuple[Cost, dict[str, Tensor]]:
+        """C(a*) and the table of a*: the context network is built once per call (keyed by
+        the network, which may depend on more than α: DEGAS's β), the table once per a*."""
+        ctx = self.build(choice)
         if ctx is None:
             raise ValueError(f"the context architecture {choice} is not valid")
-        key = (*(choice[e] for e in self.edges), hash(ctx.model_dump_json()))
+        key = (*(choice[e] for e in self.edges), ctx.model_dump_json())  # the swaps depend on both
         hit = self._tables.get(key)
         if hit is not None:
             return hit
-        base = self.cost(choice)
-        if base is None:
-            raise ValueError(f"the context architecture {choice} is not valid")
+        base = compiled_cost(ctx)
         out: dict[str, Tensor] = {}
         for e, n in self.edges.items():
             rows = []
@@ -107,14 +106,16 @@ class ExpectedCost:
             out[e] = torch.tensor(rows, dtype=torch.float64)
         if len(self._tables) > 64:
             self._tables.clear()
-        self._tables[key] = out
-        return out
+        self._tables[key] = (base, out)
+        return base, out
+
+    def table(self, choice: Choice) -> dict[str, Tensor]:
+        """edge → (n_ops, 2) tensor of [MACs, params] of a* with that edge swapped."""
+        return self._context(choice)[1]
 
     def expected(self, probs: Mapping[str, Tensor], choice: Choice) -> dict[str, Tensor]:
         """{'macs': E[MACs], 'params': E[params]} as differentiable scalars (float64)."""
-        tab = self.table(choice)
-        base = self.cost(choice)
-        assert base is not None
+        base, tab = self._context(choice)
         tot = torch.tensor([float(base.macs), float(base.params)], dtype=torch.float64)
         for e in self.edges:
             p = probs[e].to(torch.float64)
