@@ -61,6 +61,102 @@ def admit(budget: Budget, net: Network) -> tuple[bool, Cost]:
     return budget.fits(c), c
 
 
+@dataclass(frozen=True)
+class Floor:
+    """A sound lower bound on the compiled cost of every generator a search space can
+    derive (each quantity bounded on its own), and what it is, for the message."""
+
+    macs: int
+    params: int
+    space: str  # "the AdversarialNAS space at gf 8"
+    basis: str  # how the bound is found: "its linear stems and to-RGB conv alone"
+
+
+def refuse_unreachable(budget: Budget, floor: Floor | None) -> None:
+    """A MACs / params limit below the space's floor: no architecture of the space fits, so
+    the search is refused before any data is loaded or anything trained (latency has no
+    such bound: it is measured on the derived network)."""
+    if floor is None:
+        return
+    over = [f"{v:,} {q} (over --max-{flag} {lim:,})" for q, flag, v, lim in
+            (("MACs", "macs", floor.macs, budget.max_macs), ("params", "params", floor.params, budget.max_params))
+            if lim is not None and v > lim]
+    if over:
+        raise BudgetUnreachable(f"no architecture within the budget ({budget.describe()}) exists in {floor.space}: "
+                                f"every one compiles to at least {' and '.join(over)}, a lower bound from "
+                                f"{floor.basis}. Nothing was trained; search with a limit at or above that bound")
+
+
+def fixed_floor(net: Network, fixed: Sequence[str], space: str, basis: str) -> Floor:
+    """A floor from the edges `fixed` of `net`, which every network of its space contains
+    unchanged, each alone into its node (so never merged with another): a linear keeps its
+    compiled cost whatever the passes do around it (no pass rewrites a linear into fewer
+    MACs or parameters); a k×k conv keeps its parameters and costs at least the fewer MACs
+    of its two compiled forms — as written, or the sub-pixel form it takes when it reads a
+    nearest-upsampled map (k > 1, stride 1; a 1×1 conv may run at a lower resolution, so it
+    is not counted). Every other op is counted as 0. Sound, not tight."""
+    from ..genotype_dsl.analysis import analyze
+    from ..genotype_dsl.model import OpCall
+    from ..genotype_dsl.ops import OpCtx
+
+    info = analyze(net)
+    macs = params = 0
+    for e in info.edges:
+        if e.edge.name not in fixed:
+            continue
+        for op in e.ops:
+            name, p = op.call.op, op.call.params
+            if name == "linear":
+                macs += op.call.spec.macs(p, op.ctx, op.call.spec.shape(p, op.ctx))
+                params += op.call.spec.n_params(p, op.ctx)
+            elif name == "conv" and p.kernel > 1 and p.stride == 1:
+                params += op.call.spec.n_params(p, op.ctx)
+                m = op.call.spec.macs(p, op.ctx, op.call.spec.shape(p, op.ctx))
+                c, h, w = op.ctx.in_shape
+                if p.kernel % 2 and h % 2 == 0 and w % 2 == 0:
+                    sub = OpCall.of("subpixel_conv", kernel=p.kernel, bias=p.bias)
+                    ctx = OpCtx((c, h // 2, w // 2), op.ctx.out_channels)
+                    m = min(m, sub.spec.macs(sub.params, ctx, sub.spec.shape(sub.params, ctx)))
+                macs += m
+    return Floor(macs, params, space, basis)
+
+
+def space_floor(cfg: Any) -> Floor | None:
+    """The floor of the space `cfg` searches (a SearchConfig): one mechanism for every
+    searcher. AutoGAN and DGGAN enumerate their cheapest networks (`cheapest_cost`; the
+    base's cheapest completion); AdversarialNAS and DEGAS, whose spaces are too large for
+    that, take `fixed_floor` of the linear stems and the to-RGB conv every derivation has."""
+    if not (cfg.max_macs is not None or cfg.max_params is not None):
+        return None
+    space = cfg.space if cfg.method == "random" else cfg.method
+    if space in ("autogan",):
+        from .spaces.autogan import WIDTHS, cheapest_cost
+
+        macs, params = cheapest_cost(cfg.gf, cfg.latent, cfg.bottom, True)
+        return Floor(macs, params, f"the AutoGAN space at gf {cfg.gf}", f"its cheapest children (every cell "
+                     f"×{min(WIDTHS):g} wide; all 216 such children compiled)")
+    if space == "dggan":
+        from .spaces.dggan import base_pair, cheapest_completion, fade_widths
+        from .strategies.growth import doublings
+
+        width = fade_widths(cfg.dg_channels, cfg.dg_filters)[-1]
+        c = compiled_cost(cheapest_completion(base_pair(cfg.d0, cfg.dg_channels, cfg.latent)[0], cfg.target, width))
+        return Floor(c.macs, c.params, f"the DGGAN space to {cfg.target}x{cfg.target}", f"its cheapest network (the "
+                     f"base plus {doublings(cfg.d0, cfg.target)} FADE(s) with {width}-wide G blocks)")
+    if space == "degas":
+        from .spaces.degas import DegasG, derive_degas
+
+        net = derive_degas(DegasG(cfg.gf, cfg.latent, cfg.bottom, cfg.n_normal))[0]
+        return fixed_floor(net, ("stem", "to_rgb"), f"the DEGAS space at gf {cfg.gf}",
+                           "the linear stem and to-RGB conv every derivation has")
+    from .spaces.adversarialnas import AdvDims, generator_network
+
+    net = generator_network([[0, 0, 1, 1, 1, 1, 1]] * 3, AdvDims(gf=cfg.gf, df=cfg.df, latent=cfg.latent,
+                                                                  bottom=cfg.bottom))[0]
+    return fixed_floor(net, ("l1", "l2", "l3", "to_rgb"), f"the AdversarialNAS space at gf {cfg.gf}",
+                       "the linear stems and to-RGB conv every derivation has")
+
+
 def _limits(budget: Budget) -> dict[str, int]:
     return {q: v for q, v in (("macs", budget.max_macs), ("params", budget.max_params)) if v is not None}
 
