@@ -263,16 +263,20 @@ def repair(choice: Choice, probs: Mapping[str, Sequence[float]], edges: Mapping[
                        and not (budget.max_latency_ms is not None and (cost.latency_ms or 0) > budget.max_latency_ms))
         key = (lambda c: c.params) if params_only else (lambda c: c.macs)
         best: tuple[float, float, str, int, Cost] | None = None
-        for e, n in edges.items():
-            for i in range(n):
-                if i == choice[e] or not allowed(e, i):
-                    continue
-                c2 = None if (nn := build({**choice, e: i})) is None else compiled_cost(nn)
-                if c2 is None or key(c2) >= key(cost):
-                    continue
-                cand = (float(probs[e][i]), float(key(cost) - key(c2)), e, i, c2)
-                if best is None or cand[:2] > best[:2]:
-                    best = cand
+        # the swaps, most likely first (stable: edge order within equal probabilities), so
+        # only those down to the first cheaper one and its ties are compiled — the same pick
+        # as scanning them all in edge order for the largest (probability, saving)
+        swaps = sorted(((float(probs[e][i]), e, i) for e, n in edges.items() for i in range(n)
+                        if i != choice[e] and allowed(e, i)), key=lambda t: -t[0])
+        for p, e, i in swaps:
+            if best is not None and p < best[0]:
+                break
+            c2 = None if (nn := build({**choice, e: i})) is None else compiled_cost(nn)
+            if c2 is None or key(c2) >= key(cost):
+                continue
+            cand = (p, float(key(cost) - key(c2)), e, i, c2)
+            if best is None or cand[:2] > best[:2]:
+                best = cand
         if best is None:
             raise BudgetUnreachable(f"no architecture within the budget ({budget.describe()}) is reachable from the "
                               f"derived one by cheaper-op swaps: the cheapest reached compiles to "
