@@ -8,7 +8,9 @@ Every searcher uses one of three hooks:
 * `ExpectedCost` — differentiable searchers (AdversarialNAS, DEGAS): the expected compiled
   cost under the architecture distribution as a function of α, and the Lagrangian penalty
   added to G's architecture loss;
-* `repair(...)` — derive only architectures within budget: greedy next-cheaper-op repair.
+* `repair(...)` — derive only architectures within budget: greedy next-cheaper-op repair;
+* `space_floor(cfg)` / `refuse_unreachable` — a limit below a sound lower bound of every
+  architecture the space derives is refused before anything is loaded or trained.
 
 The expected cost is *context-aware*: the candidate costs of an edge are measured by
 compiling the current architecture a* (the derivation of the current α) with only that
@@ -20,7 +22,8 @@ bilinear map is not). With p = softmax(α) per edge,
 
 exactly C(a) when α is one-hot at a (then a* = a), and its gradient w.r.t. α_e is the
 softmax-weighted deviation of edge e's in-context costs from their mean, i.e. it moves
-probability to cheaper ops. The table is recompiled only when a* changes (cached). A swap
+probability to cheaper ops. The table is compiled only when a* changes (cached per a*; the
+cost model itself caches per network), so a step that keeps a* costs one build of a*. A swap
 that would make the architecture invalid is charged C(a*) (no gradient through it).
 
 Penalty (a Lagrangian with dual ascent, not a fixed FBNet-style weight): for each limited
