@@ -14,6 +14,7 @@ weights; `codegen` turns it back into standalone source.
 from __future__ import annotations
 
 import copy
+import functools
 import heapq
 from dataclasses import dataclass, field
 
@@ -51,8 +52,10 @@ class IROp:
     def ctx(self) -> OpCtx:
         return OpCtx(self.in_shape, self.out_channels)
 
-    @property
+    @functools.cached_property
     def out_shape(self) -> Shape:
+        # cached: an IROp is never changed in place (passes replace ops: dataclasses.replace),
+        # and the passes and the cost model ask for it hundreds of times per graph
         return self.spec.shape(self.call.params, self.ctx)
 
     @property
