@@ -117,7 +117,7 @@ def test_budget_flags_unparsable_limits(tmp_path: Path, capsys: pytest.CaptureFi
     assert "params (over --max-params 1)" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # trains one step, then the repair compiles every swap until none lowers the cost (~25 s)
+@pytest.mark.slow  # trains one step, then the repair compiles swaps until none lowers the cost (~15 s)
 def test_budget_above_the_floor_that_no_derivation_reaches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Between the floor (125,568 MACs at the tiny preset: a lower bound, not tight) and the
     cheapest architecture the repair reaches, the search trains and the derivation fails:
