@@ -133,7 +133,12 @@ def test_repair_says_what_the_cheapest_reached_costs() -> None:
     preset, no cheaper-op swap reaches a budget above the floor but below it."""
     from gcc_gan.compiler.cost import Budget
     from gcc_gan.search.budget import BudgetUnreachable, repair
-    from gcc_gan.search.spaces.adversarialnas import AdvDims, g_builder, g_edges, rows_to_choice
+    from gcc_gan.search.spaces.adversarialnas import (
+        AdvDims,
+        g_builder,
+        g_edges,
+        rows_to_choice,
+    )
 
     edges, build = g_edges(), g_builder(AdvDims(gf=8, df=8, latent=24, bottom=4))
     choice = rows_to_choice([[0, 0, 1, 0, 0, 0, 1]] * 3)
@@ -170,8 +175,8 @@ def test_budget_floor_is_a_lower_bound_of_every_derivation() -> None:
             if net is not None:
                 costs.append(compiled_cost(net))
         if floor.space.startswith("the AdversarialNAS"):  # the cheapest known (test above): 293,376 MACs
-            costs.append(compiled_cost(build({e: (0 if e.split(".")[1].startswith("up") or e.endswith("c1")
-                                                  or e.endswith("c2") or e.endswith("c3") else 1) for e in edges})))
+            costs.append(compiled_cost(build({e: (0 if e.split(".")[1].startswith("up") or e.endswith(("c1", "c2", "c3"))
+                                                  else 1) for e in edges})))
         for c in costs:
             assert c.macs >= floor.macs > 0 and c.params >= floor.params > 0
             refuse_unreachable(Budget(max_macs=c.macs, max_params=c.params), floor)  # feasible: accepted
