@@ -264,7 +264,7 @@ def meta_tensors(init_src: str | None, sn: bool) -> dict[str, Tensor]:
         from .interpreter import NAMESPACE
 
         with torch.device("meta"):
-            m = eval(init_src, NAMESPACE).eval()  # registry source
+            m = eval(init_src, NAMESPACE).eval()  # noqa: S307 - registry source (as the interpreter)
         layout = tuple((k, tuple(v.shape), v.dtype) for k, v in _module_tensors(m, sn).items())
         _LAYOUTS[(init_src, sn)] = layout
     return {k: torch.empty(shape, dtype=dtype, device="meta") for k, shape, dtype in layout}
