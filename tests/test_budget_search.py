@@ -87,18 +87,112 @@ def test_dggan_budget_halves_compiled_macs(tmp_path: Path, capsys: pytest.Captur
         assert compiled_cost(cheapest_completion(net, 16, 8)).macs <= limit
 
 
-def test_budget_flags_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("method,extra", [("adversarial", []), ("random", []), ("degas", []),
+                                          ("autogan", ["--reward", "swd"]), ("dggan", ["--reward", "swd"]),
+                                          ("random", ["--space", "autogan", "--reward", "swd"])])
+def test_budget_flags_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str,
+                                extra: list[str]) -> None:
+    """A limit below the space's floor (search/budget.space_floor) is refused before -o is
+    made, data is loaded or anything trained: one message naming the bound and the limit."""
+    out = tmp_path / "r"
+    assert cli(["search", "--method", method, *extra, "-o", str(out), "--max-macs", "10", "--max-params", "5M"]) == 1
+    (err,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "no architecture within the budget (MACs ≤ 10, params ≤ 5,000,000) exists in the" in err
+    assert "MACs (over --max-macs 10)" in err and "params (over" not in err and "Nothing was trained" in err
+    assert not out.exists()
+
+
+def test_budget_flags_unparsable_limits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["search", "--iters", "2", "-o", str(tmp_path / "a"), "--max-macs", "lots"]) == 1
     assert "--max-macs 'lots'" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
     assert cli(["search", "--iters", "2", "-o", str(tmp_path / "b"), "--max-latency", "fast"]) == 1
-    assert cli(["search", "--method", "random", "--iters", "4", "-o", str(tmp_path / "c"), "--max-macs", "10"]) == 1
-    assert "over the budget" in capsys.readouterr().err
-    # a budget no derivation reaches: the advice is a new search, not a --resume that keeps the budget
-    assert cli(["search", "--iters", "2", "-o", str(tmp_path / "d"), "--max-macs", "10"]) == 1
+    assert not (tmp_path / "b").exists()
+    assert cli(["search", "--iters", "2", "-o", str(tmp_path / "c"), "--max-params", "1"]) == 1
+    assert "params (over --max-params 1)" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # trains one step, then the repair compiles swaps until none lowers the cost (~15 s)
+def test_budget_above_the_floor_that_no_derivation_reaches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Between the floor (125,568 MACs at the tiny preset: a lower bound, not tight) and the
+    cheapest architecture the repair reaches, the search trains and the derivation fails:
+    the advice is a new search, not a --resume that keeps the budget."""
+    assert cli(["search", "--iters", "1", "-o", str(tmp_path / "d"), "--max-macs", "130000"]) == 1
     (err,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
-    assert "no architecture within the budget (MACs ≤ 10)" in err and "search again into a new -o" in err
+    assert "no architecture within the budget (MACs ≤ 130,000)" in err and "search again into a new -o" in err
     assert "--resume` finishes" not in err
+
+
+def test_repair_says_what_the_cheapest_reached_costs() -> None:
+    """The fast twin of the test above: from the cheapest architecture known at the tiny
+    preset, no cheaper-op swap reaches a budget above the floor but below it."""
+    from gcc_gan.compiler.cost import Budget
+    from gcc_gan.search.budget import BudgetUnreachable, repair
+    from gcc_gan.search.spaces.adversarialnas import (
+        AdvDims,
+        g_builder,
+        g_edges,
+        rows_to_choice,
+    )
+
+    edges, build = g_edges(), g_builder(AdvDims(gf=8, df=8, latent=24, bottom=4))
+    choice = rows_to_choice([[0, 0, 1, 0, 0, 0, 1]] * 3)
+    probs = {e: [1.0 / n] * n for e, n in edges.items()}
+    with pytest.raises(BudgetUnreachable, match=r"MACs ≤ 130,000.*the cheapest reached compiles to 293,376 MACs"):
+        repair(choice, probs, edges, build, Budget(max_macs=130_000))
+
+
+def _floor(method: str, **ov: object) -> object:
+    from gcc_gan.search.budget import space_floor
+    from gcc_gan.search.config import make_config
+
+    return space_floor(make_config(method, "tiny", {"max_macs": 10**12, **ov}))
+
+
+def test_budget_floor_is_a_lower_bound_of_every_derivation() -> None:
+    """AdversarialNAS and DEGAS: random valid derivations (and the cheapest known) compile to
+    at least the floor in MACs and in params; so a budget they meet is never refused."""
+    import numpy as np
+
+    from gcc_gan.compiler.cost import Budget
+    from gcc_gan.search.budget import refuse_unreachable
+    from gcc_gan.search.spaces.adversarialnas import AdvDims, g_builder, g_edges
+    from gcc_gan.search.spaces.degas import DegasG, degas_builder, degas_edges
+
+    rng = np.random.default_rng(0)
+    g = DegasG(16, 32, 4, 1)
+    spaces = [(_floor("adversarial"), g_edges(), g_builder(AdvDims(gf=8, df=8, latent=24, bottom=4))),
+              (_floor("degas"), degas_edges(g), degas_builder(g))]
+    for floor, edges, build in spaces:
+        costs = []
+        while len(costs) < 12:
+            net = build({e: int(rng.integers(n)) for e, n in edges.items()})
+            if net is not None:
+                costs.append(compiled_cost(net))
+        if floor.space.startswith("the AdversarialNAS"):  # the cheapest known (test above): 293,376 MACs
+            costs.append(compiled_cost(build({e: (0 if e.split(".")[1].startswith("up") or e.endswith(("c1", "c2", "c3"))
+                                                  else 1) for e in edges})))
+        for c in costs:
+            assert c.macs >= floor.macs > 0 and c.params >= floor.params > 0
+            refuse_unreachable(Budget(max_macs=c.macs, max_params=c.params), floor)  # feasible: accepted
+
+
+@pytest.mark.parametrize("method", ["autogan", "dggan"])
+def test_budget_floor_of_an_enumerated_space_is_its_cheapest_network(method: str) -> None:
+    """AutoGAN and DGGAN: the floor is the cost of a network of the space itself; as the
+    budget it is accepted, one MAC (or parameter) less is refused."""
+    from gcc_gan.compiler.cost import Budget
+    from gcc_gan.search.budget import BudgetUnreachable, refuse_unreachable
+    from gcc_gan.search.spaces.dggan import base_pair, cheapest_completion
+
+    floor = _floor(method, reward="swd")
+    if method == "dggan":
+        c = compiled_cost(cheapest_completion(base_pair(4, 16, 32)[0], 16, 8))
+        assert (c.macs, c.params) == (floor.macs, floor.params)
+    refuse_unreachable(Budget(max_macs=floor.macs, max_params=floor.params), floor)
+    for b in (Budget(max_macs=floor.macs - 1), Budget(max_params=floor.params - 1)):
+        with pytest.raises(BudgetUnreachable, match="a lower bound from its cheapest"):
+            refuse_unreachable(b, floor)
 
 
 def test_autogan_budget_penalises_and_derives_within(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -523,7 +523,8 @@ def test_budget_below_the_cheapest_network_fails_before_training(tmp_path: Path)
     from gcc_gan.errors import GccGanError
     from gcc_gan.search.run import SearchRequest, search
 
-    with pytest.raises(GccGanError, match=r"no network in the DGGAN space reaches 16x16 within the budget .*"
-                                          r"base plus 2 FADE\(s\) with 8-wide G blocks, compiles to 340,224 MACs"):
+    with pytest.raises(GccGanError, match=r"no architecture within the budget \(MACs ≤ 340,000\) exists in the DGGAN "
+                                          r"space to 16x16: every one compiles to at least 340,224 MACs .*"
+                                          r"base plus 2 FADE\(s\) with 8-wide G blocks"):
         search(SearchRequest(method="dggan", out=tmp_path / "x", overrides={"reward": "swd", "max_macs": 340_000}))
     assert not (tmp_path / "x").exists()

@@ -1,8 +1,8 @@
 """The compiler's cost model: what a network costs once compiled, without its weights.
 
-`compiled_cost(net)` builds the reference interpreter on the meta device (shapes only, no
-memory, no initialisation), lowers it to the IR and runs the same pass pipeline as
-`compile_network`. The passes decide only from shapes and op parameters, except CSE,
+`compiled_cost(net)` lowers the network to a weightless IR (fresh meta tensors: shapes
+only, no memory, no initialisation, no interpreter built) and runs the same pass pipeline
+as `compile_network`. The passes decide only from shapes and op parameters, except CSE,
 which shares a computation only between ops with identical weights: a meta tensor has no
 values, so here only ops without weights (upsampling, ReLU, ...) are ever shared — the
 answer for generic (e.g. trained) weights, which is what a deployed network has. MACs and
@@ -25,7 +25,6 @@ from ..errors import GccGanError
 from ..genotype_dsl.analysis import NetInfo, analyze
 from ..genotype_dsl.model import Network
 from ..units import Units
-from .interpreter import Interpreter
 from .ir import lower
 from .passes import run_passes
 
@@ -57,11 +56,9 @@ def compiled_cost(net: Network | NetInfo, role: str = "generator") -> Cost:
     if hit is not None:
         return hit
     info = net if isinstance(net, NetInfo) else analyze(network, role)
-    with torch.device("meta"):
-        ref = Interpreter(info, what=role)
-    g = lower(info, ref, role)
+    g = lower(info, None, role)  # weightless: no interpreter is built (see `lower`)
     before = g.macs
-    run_passes(g)
+    run_passes(g, trace=False)
     cost = Cost(macs=g.macs, params=g.n_params, macs_source=before)
     if len(_CACHE) > 50_000:
         _CACHE.clear()

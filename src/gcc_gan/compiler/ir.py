@@ -14,6 +14,7 @@ weights; `codegen` turns it back into standalone source.
 from __future__ import annotations
 
 import copy
+import functools
 import heapq
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ from torch import Tensor
 from ..genotype_dsl.analysis import NetInfo
 from ..genotype_dsl.model import OpCall
 from ..genotype_dsl.ops import OpCtx, OpSpec, Shape, fmt_shape
-from .interpreter import Interpreter
+from .interpreter import Interpreter, edge_keys
 
 
 def _same_tensor(a: Tensor, b: Tensor) -> bool:
@@ -51,8 +52,10 @@ class IROp:
     def ctx(self) -> OpCtx:
         return OpCtx(self.in_shape, self.out_channels)
 
-    @property
+    @functools.cached_property
     def out_shape(self) -> Shape:
+        # cached: an IROp is never changed in place (passes replace ops: dataclasses.replace),
+        # and the passes and the cost model ask for it hundreds of times per graph
         return self.spec.shape(self.call.params, self.ctx)
 
     @property
@@ -207,23 +210,24 @@ class IRGraph:
             assert n in fed, f"node {n} has no incoming edge"
 
 
-def lower(info: NetInfo, module: Interpreter, role: str) -> IRGraph:
+def lower(info: NetInfo, module: Interpreter | None, role: str) -> IRGraph:
     """The IR of a validated network, with the (eval-mode) weights of `module`; spectral
-    norm is baked into plain weights."""
-    module = module.eval()
+    norm is baked into plain weights. `module` None: weightless (the cost model), each op
+    holding fresh meta tensors of the shapes its module would have (`meta_tensors`), as
+    lowering an interpreter built on the meta device gives, without building one."""
+    if module is not None:
+        module = module.eval()
     edges: list[IREdge] = []
+    keys = module.keys if module is not None else edge_keys(info)
     for e in info.edges:
-        key = module.keys[e.index]
+        key = keys[e.index]
         ops: list[IROp] = []
         for j, op in enumerate(e.ops):
-            m = module.edges[key][j]
             call = op.call
-            tensors = {k: v.detach().clone() for k, v in m.state_dict().items()}
-            if getattr(call.params, "sn", False):
-                with torch.no_grad():
-                    w = m.weight.detach().clone()  # eval mode: W / sigma with the stored u, v
-                tensors = {k: v for k, v in tensors.items() if not k.startswith("parametrizations.")}
-                tensors["weight"] = w
+            sn = bool(getattr(call.params, "sn", False))
+            tensors = (meta_tensors(call.spec.init_src(call.params, op.ctx), sn) if module is None
+                       else _module_tensors(module.edges[key][j], sn))
+            if sn:
                 call = call.with_params(sn=False)
             ops.append(IROp(call, op.ctx.in_shape, op.ctx.out_channels, tensors))
         edges.append(IREdge([e.edge.src], e.edge.dst, ops, key))
@@ -233,3 +237,34 @@ def lower(info: NetInfo, module: Interpreter, role: str) -> IRGraph:
     g = IRGraph(role, inputs, nodes, edges, outputs)
     g.check()
     return g
+
+
+def _module_tensors(m: torch.nn.Module, sn: bool) -> dict[str, Tensor]:
+    """An op module's state as IR tensors (spectral norm: W / sigma, in eval mode)."""
+    tensors = {k: v.detach().clone() for k, v in m.state_dict().items()}
+    if sn:
+        with torch.no_grad():
+            w = m.weight.detach().clone()  # eval mode: W / sigma with the stored u, v
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("parametrizations.")}
+        tensors["weight"] = w
+    return tensors
+
+
+_LAYOUTS: dict[tuple[str, bool], tuple[tuple[str, tuple[int, ...], torch.dtype], ...]] = {}
+
+
+def meta_tensors(init_src: str | None, sn: bool) -> dict[str, Tensor]:
+    """Fresh meta tensors laid out as `_module_tensors` of the module `init_src` builds:
+    the module is built (on meta) once per source string, its layout kept. Fresh tensors
+    per op, since the passes tell weightless ops apart by tensor identity (CSE)."""
+    if init_src is None:
+        return {}
+    layout = _LAYOUTS.get((init_src, sn))
+    if layout is None:
+        from .interpreter import NAMESPACE
+
+        with torch.device("meta"):
+            m = eval(init_src, NAMESPACE).eval()  # noqa: S307 - registry source (as the interpreter)
+        layout = tuple((k, tuple(v.shape), v.dtype) for k, v in _module_tensors(m, sn).items())
+        _LAYOUTS[(init_src, sn)] = layout
+    return {k: torch.empty(shape, dtype=dtype, device="meta") for k, shape, dtype in layout}

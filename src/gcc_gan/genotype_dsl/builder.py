@@ -7,6 +7,7 @@ implementation uses for it (`refs`), which is what weight import maps checkpoint
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .model import Edge, ImageInput, LatentInput, Network, Node, OpCall, Output
@@ -15,7 +16,17 @@ OpLike = str | dict[str, Any] | OpCall
 
 
 def op(name: str, **params: Any) -> OpCall:
-    return OpCall.of(name, **params)
+    try:
+        return _op(name, tuple(sorted(params.items())))
+    except TypeError:  # an unhashable parameter value: validated afresh
+        return OpCall.of(name, **params)
+
+
+@functools.lru_cache(maxsize=4096)
+def _op(name: str, params: tuple[tuple[str, Any], ...]) -> OpCall:
+    """One validated (frozen) OpCall per distinct op: the searchers build thousands of
+    networks from the same few ops (budget tables, repair), and validation dominated that."""
+    return OpCall.of(name, **dict(params))
 
 
 class NetBuilder:

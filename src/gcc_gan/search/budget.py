@@ -8,7 +8,9 @@ Every searcher uses one of three hooks:
 * `ExpectedCost` — differentiable searchers (AdversarialNAS, DEGAS): the expected compiled
   cost under the architecture distribution as a function of α, and the Lagrangian penalty
   added to G's architecture loss;
-* `repair(...)` — derive only architectures within budget: greedy next-cheaper-op repair.
+* `repair(...)` — derive only architectures within budget: greedy next-cheaper-op repair;
+* `space_floor(cfg)` / `refuse_unreachable` — a limit below a sound lower bound of every
+  architecture the space derives is refused before anything is loaded or trained.
 
 The expected cost is *context-aware*: the candidate costs of an edge are measured by
 compiling the current architecture a* (the derivation of the current α) with only that
@@ -20,7 +22,8 @@ bilinear map is not). With p = softmax(α) per edge,
 
 exactly C(a) when α is one-hot at a (then a* = a), and its gradient w.r.t. α_e is the
 softmax-weighted deviation of edge e's in-context costs from their mean, i.e. it moves
-probability to cheaper ops. The table is recompiled only when a* changes (cached). A swap
+probability to cheaper ops. The table is compiled only when a* changes (cached per a*; the
+cost model itself caches per network), so a step that keeps a* costs one build of a*. A swap
 that would make the architecture invalid is charged C(a*) (no gradient through it).
 
 Penalty (a Lagrangian with dual ascent, not a fixed FBNet-style weight): for each limited
@@ -61,6 +64,102 @@ def admit(budget: Budget, net: Network) -> tuple[bool, Cost]:
     return budget.fits(c), c
 
 
+@dataclass(frozen=True)
+class Floor:
+    """A sound lower bound on the compiled cost of every generator a search space can
+    derive (each quantity bounded on its own), and what it is, for the message."""
+
+    macs: int
+    params: int
+    space: str  # "the AdversarialNAS space at gf 8"
+    basis: str  # how the bound is found: "its linear stems and to-RGB conv alone"
+
+
+def refuse_unreachable(budget: Budget, floor: Floor | None) -> None:
+    """A MACs / params limit below the space's floor: no architecture of the space fits, so
+    the search is refused before any data is loaded or anything trained (latency has no
+    such bound: it is measured on the derived network)."""
+    if floor is None:
+        return
+    over = [f"{v:,} {q} (over --max-{flag} {lim:,})" for q, flag, v, lim in
+            (("MACs", "macs", floor.macs, budget.max_macs), ("params", "params", floor.params, budget.max_params))
+            if lim is not None and v > lim]
+    if over:
+        raise BudgetUnreachable(f"no architecture within the budget ({budget.describe()}) exists in {floor.space}: "
+                                f"every one compiles to at least {' and '.join(over)}, a lower bound from "
+                                f"{floor.basis}. Nothing was trained; search with a limit at or above that bound")
+
+
+def fixed_floor(net: Network, fixed: Sequence[str], space: str, basis: str) -> Floor:
+    """A floor from the edges `fixed` of `net`, which every network of its space contains
+    unchanged, each alone into its node (so never merged with another): a linear keeps its
+    compiled cost whatever the passes do around it (no pass rewrites a linear into fewer
+    MACs or parameters); a k×k conv keeps its parameters and costs at least the fewer MACs
+    of its two compiled forms — as written, or the sub-pixel form it takes when it reads a
+    nearest-upsampled map (k > 1, stride 1; a 1×1 conv may run at a lower resolution, so it
+    is not counted). Every other op is counted as 0. Sound, not tight."""
+    from ..genotype_dsl.analysis import analyze
+    from ..genotype_dsl.model import OpCall
+    from ..genotype_dsl.ops import OpCtx
+
+    info = analyze(net)
+    macs = params = 0
+    for e in info.edges:
+        if e.edge.name not in fixed:
+            continue
+        for op in e.ops:
+            name, p = op.call.op, op.call.params
+            if name == "linear":
+                macs += op.call.spec.macs(p, op.ctx, op.call.spec.shape(p, op.ctx))
+                params += op.call.spec.n_params(p, op.ctx)
+            elif name == "conv" and p.kernel > 1 and p.stride == 1:
+                params += op.call.spec.n_params(p, op.ctx)
+                m = op.call.spec.macs(p, op.ctx, op.call.spec.shape(p, op.ctx))
+                c, h, w = op.ctx.in_shape
+                if p.kernel % 2 and h % 2 == 0 and w % 2 == 0:
+                    sub = OpCall.of("subpixel_conv", kernel=p.kernel, bias=p.bias)
+                    ctx = OpCtx((c, h // 2, w // 2), op.ctx.out_channels)
+                    m = min(m, sub.spec.macs(sub.params, ctx, sub.spec.shape(sub.params, ctx)))
+                macs += m
+    return Floor(macs, params, space, basis)
+
+
+def space_floor(cfg: Any) -> Floor | None:
+    """The floor of the space `cfg` searches (a SearchConfig): one mechanism for every
+    searcher. AutoGAN and DGGAN enumerate their cheapest networks (`cheapest_cost`; the
+    base's cheapest completion); AdversarialNAS and DEGAS, whose spaces are too large for
+    that, take `fixed_floor` of the linear stems and the to-RGB conv every derivation has."""
+    if not (cfg.max_macs is not None or cfg.max_params is not None):
+        return None
+    space = cfg.space if cfg.method == "random" else cfg.method
+    if space in ("autogan",):
+        from .spaces.autogan import WIDTHS, cheapest_cost
+
+        macs, params = cheapest_cost(cfg.gf, cfg.latent, cfg.bottom, True)
+        return Floor(macs, params, f"the AutoGAN space at gf {cfg.gf}", f"its cheapest children (every cell "
+                     f"×{min(WIDTHS):g} wide; all 216 such children compiled)")
+    if space == "dggan":
+        from .spaces.dggan import base_pair, cheapest_completion, fade_widths
+        from .strategies.growth import doublings
+
+        width = fade_widths(cfg.dg_channels, cfg.dg_filters)[-1]
+        c = compiled_cost(cheapest_completion(base_pair(cfg.d0, cfg.dg_channels, cfg.latent)[0], cfg.target, width))
+        return Floor(c.macs, c.params, f"the DGGAN space to {cfg.target}x{cfg.target}", f"its cheapest network (the "
+                     f"base plus {doublings(cfg.d0, cfg.target)} FADE(s) with {width}-wide G blocks)")
+    if space == "degas":
+        from .spaces.degas import DegasG, derive_degas
+
+        net = derive_degas(DegasG(cfg.gf, cfg.latent, cfg.bottom, cfg.n_normal))[0]
+        return fixed_floor(net, ("stem", "to_rgb"), f"the DEGAS space at gf {cfg.gf}",
+                           "the linear stem and to-RGB conv every derivation has")
+    from .spaces.adversarialnas import AdvDims, generator_network
+
+    net = generator_network([[0, 0, 1, 1, 1, 1, 1]] * 3, AdvDims(gf=cfg.gf, df=cfg.df, latent=cfg.latent,
+                                                                  bottom=cfg.bottom))[0]
+    return fixed_floor(net, ("l1", "l2", "l3", "to_rgb"), f"the AdversarialNAS space at gf {cfg.gf}",
+                       "the linear stems and to-RGB conv every derivation has")
+
+
 def _limits(budget: Budget) -> dict[str, int]:
     return {q: v for q, v in (("macs", budget.max_macs), ("params", budget.max_params)) if v is not None}
 
@@ -76,7 +175,7 @@ class ExpectedCost:
     lam0: float = 0.0  # a slack budget then never touches α (see SearchConfig.budget_lambda)
     lr: float = 0.1
     lam: dict[str, float] = field(default_factory=dict)
-    _tables: dict[tuple[int, ...], dict[str, Tensor]] = field(default_factory=dict)
+    _tables: dict[tuple[Any, ...], tuple[Cost, dict[str, Tensor]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for q in _limits(self.budget):
@@ -86,18 +185,17 @@ class ExpectedCost:
         net = self.build(choice)
         return None if net is None else compiled_cost(net)
 
-    def table(self, choice: Choice) -> dict[str, Tensor]:
-        """edge → (n_ops, 2) tensor of [MACs, params] of a* with that edge swapped."""
-        ctx = self.build(choice)  # keyed by the network: it may depend on more than α (DEGAS's β)
+    def _context(self, choice: Choice) -> tuple[Cost, dict[str, Tensor]]:
+        """C(a*) and the table of a*: the context network is built once per call (keyed by
+        the network, which may depend on more than α: DEGAS's β), the table once per a*."""
+        ctx = self.build(choice)
         if ctx is None:
             raise ValueError(f"the context architecture {choice} is not valid")
-        key = (*(choice[e] for e in self.edges), hash(ctx.model_dump_json()))
+        key = (*(choice[e] for e in self.edges), ctx.model_dump_json())  # the swaps depend on both
         hit = self._tables.get(key)
         if hit is not None:
             return hit
-        base = self.cost(choice)
-        if base is None:
-            raise ValueError(f"the context architecture {choice} is not valid")
+        base = compiled_cost(ctx)
         out: dict[str, Tensor] = {}
         for e, n in self.edges.items():
             rows = []
@@ -107,14 +205,16 @@ class ExpectedCost:
             out[e] = torch.tensor(rows, dtype=torch.float64)
         if len(self._tables) > 64:
             self._tables.clear()
-        self._tables[key] = out
-        return out
+        self._tables[key] = (base, out)
+        return base, out
+
+    def table(self, choice: Choice) -> dict[str, Tensor]:
+        """edge → (n_ops, 2) tensor of [MACs, params] of a* with that edge swapped."""
+        return self._context(choice)[1]
 
     def expected(self, probs: Mapping[str, Tensor], choice: Choice) -> dict[str, Tensor]:
         """{'macs': E[MACs], 'params': E[params]} as differentiable scalars (float64)."""
-        tab = self.table(choice)
-        base = self.cost(choice)
-        assert base is not None
+        base, tab = self._context(choice)
         tot = torch.tensor([float(base.macs), float(base.params)], dtype=torch.float64)
         for e in self.edges:
             p = probs[e].to(torch.float64)
@@ -166,16 +266,20 @@ def repair(choice: Choice, probs: Mapping[str, Sequence[float]], edges: Mapping[
                        and not (budget.max_latency_ms is not None and (cost.latency_ms or 0) > budget.max_latency_ms))
         key = (lambda c: c.params) if params_only else (lambda c: c.macs)
         best: tuple[float, float, str, int, Cost] | None = None
-        for e, n in edges.items():
-            for i in range(n):
-                if i == choice[e] or not allowed(e, i):
-                    continue
-                c2 = None if (nn := build({**choice, e: i})) is None else compiled_cost(nn)
-                if c2 is None or key(c2) >= key(cost):
-                    continue
-                cand = (float(probs[e][i]), float(key(cost) - key(c2)), e, i, c2)
-                if best is None or cand[:2] > best[:2]:
-                    best = cand
+        # the swaps, most likely first (stable: edge order within equal probabilities), so
+        # only those down to the first cheaper one and its ties are compiled — the same pick
+        # as scanning them all in edge order for the largest (probability, saving)
+        swaps = sorted(((float(probs[e][i]), e, i) for e, n in edges.items() for i in range(n)
+                        if i != choice[e] and allowed(e, i)), key=lambda t: -t[0])
+        for p, e, i in swaps:
+            if best is not None and p < best[0]:
+                break
+            c2 = None if (nn := build({**choice, e: i})) is None else compiled_cost(nn)
+            if c2 is None or key(c2) >= key(cost):
+                continue
+            cand = (p, float(key(cost) - key(c2)), e, i, c2)
+            if best is None or cand[:2] > best[:2]:
+                best = cand
         if best is None:
             raise BudgetUnreachable(f"no architecture within the budget ({budget.describe()}) is reachable from the "
                               f"derived one by cheaper-op swaps: the cheapest reached compiles to "

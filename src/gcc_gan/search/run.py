@@ -130,6 +130,9 @@ def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
     if not req.resume:
         cfg = make_config(req.method or DEFAULT_METHOD, req.preset, req.overrides)
         data = parse_data_spec(req.data or "synthetic").text
+        from .budget import refuse_unreachable, space_floor
+
+        refuse_unreachable(cfg.budget, space_floor(cfg))  # before -o is touched, data loaded or anything trained
         if out.exists() and not out.is_dir():
             raise GccGanError(f"-o {out}: exists and is not a directory")
         if out.is_dir() and any(out.iterdir()):

@@ -20,6 +20,9 @@ PRODUCERS = ("conv", "conv_transpose", "subpixel_conv", "linear")
 def bn_affine(bn: IROp) -> tuple[Tensor, Tensor]:
     """scale a and shift b with bn(x) = a * x + b per channel."""
     t, eps = bn.tensors, bn.call.params.eps
+    if t["running_var"].is_meta:  # the weightless IR (compiler.cost): shapes only
+        return (torch.empty(t["running_var"].shape, dtype=torch.float64, device="meta"),
+                torch.empty(t["running_var"].shape, dtype=torch.float64, device="meta"))
     a = 1.0 / torch.sqrt(t["running_var"].double() + eps)
     if "weight" in t:
         a = a * t["weight"].double()
@@ -37,14 +40,20 @@ def scale_output(op: IROp, a: Tensor, b: Tensor | None, spread: int = 1) -> IROp
     """op followed by per-channel x*a + b. `spread`: consecutive outputs per channel (a
     linear whose output is reshaped to C×s×s has s² per channel)."""
     t = dict(op.tensors)
-    w = t["weight"].double()
     axis = _out_axis(op)
+    w0, bias = t["weight"], t.get("bias")
+    if w0.is_meta:  # the weightless IR (compiler.cost): fresh tensors of the shapes below, no arithmetic
+        t["weight"] = torch.empty_like(w0)
+        if bias is not None or b is not None:
+            t["bias"] = torch.empty(w0.shape[axis], dtype=w0.dtype, device="meta")
+        call = op.call if bias is not None or b is None else op.call.with_params(bias=True)
+        return dataclasses.replace(op, call=call, tensors=t)
+    w = w0.double()
     a_full = a.repeat_interleave(spread)
     shape = [1] * w.dim()
     shape[axis] = -1
     w = w * a_full.view(shape)
     t["weight"] = w.to(op.tensors["weight"].dtype)
-    bias = t.get("bias")
     nb = bias.double() * a_full if bias is not None else torch.zeros_like(a_full)
     if b is not None:
         nb = nb + b.repeat_interleave(spread)
@@ -84,13 +93,18 @@ def _fold_before(e) -> bool:
         p = conv.call.params
         if p.pad() != 0 or p.groups != 1 or p.depthwise:
             continue
-        a, b = bn_affine(bn)
         t = dict(conv.tensors)
-        w = t["weight"].double()
-        shift = (w * b.view(1, -1, 1, 1)).sum(dim=(1, 2, 3))
-        t["weight"] = (w * a.view(1, -1, 1, 1)).to(conv.tensors["weight"].dtype)
-        old_bias = t["bias"].double() if "bias" in t else torch.zeros_like(shift)
-        t["bias"] = (old_bias + shift).to(conv.tensors["weight"].dtype)
+        w0 = t["weight"]
+        if w0.is_meta:  # the weightless IR (compiler.cost): shapes only
+            t["weight"] = torch.empty_like(w0)
+            t["bias"] = torch.empty(w0.shape[0], dtype=w0.dtype, device="meta")
+        else:
+            a, b = bn_affine(bn)
+            w = w0.double()
+            shift = (w * b.view(1, -1, 1, 1)).sum(dim=(1, 2, 3))
+            t["weight"] = (w * a.view(1, -1, 1, 1)).to(w0.dtype)
+            old_bias = t["bias"].double() if "bias" in t else torch.zeros_like(shift)
+            t["bias"] = (old_bias + shift).to(w0.dtype)
         call = conv.call if p.bias else conv.call.with_params(bias=True)
         e.ops[i: i + 2] = [dataclasses.replace(conv, call=call, tensors=t, in_shape=bn.in_shape)]
         return True

@@ -46,7 +46,16 @@ def dense_kernel(conv: IROp, size: int) -> Tensor:
 
 def _bias_sum(convs: list[IROp], cout: int) -> Tensor | None:
     biases = [c.tensors["bias"] for c in convs if "bias" in c.tensors]
+    if biases and biases[0].is_meta:  # the weightless IR (compiler.cost): shapes only
+        return torch.empty_like(biases[0])
     return torch.stack(biases).sum(0) if biases else None
+
+
+def _weightless(convs: list[IROp], shape: tuple[int, ...]) -> Tensor | None:
+    """A fresh meta tensor of the merged kernel's shape on the weightless IR (the cost
+    model: no values to compute), else None."""
+    w = convs[0].tensors["weight"]
+    return torch.empty(shape, dtype=w.dtype, device="meta") if w.is_meta else None
 
 
 def _new_conv(in_shape, cout: int, kernel: int, dilation: int, weight: Tensor, bias: Tensor | None) -> IROp:
@@ -64,7 +73,9 @@ def _merge_same_source(g: IRGraph, group: list[IREdge]) -> bool:
     after = px * cout * cin * size * size + px * cout
     if after >= before:
         return False
-    w = sum(dense_kernel(c, size) for c in convs)
+    w = _weightless(convs, (cout, cin, size, size))
+    if w is None:
+        w = sum(dense_kernel(c, size) for c in convs)
     keep = group[0]
     keep.ops[-1] = _new_conv(convs[0].in_shape, cout, size, 1, w, _bias_sum(convs, cout))
     g.remove_edges(group[1:])
@@ -86,7 +97,10 @@ def _merge_sources(g: IRGraph, group: list[IREdge], names: set[str]) -> bool:
     convs = [_conv_tail(e) for e in group]
     if not _concat_pays_off(convs):
         return False
-    w = torch.cat([c.tensors["weight"] for c in convs], dim=1)
+    w0 = convs[0].tensors["weight"]
+    w = _weightless(convs, (w0.shape[0], sum(c.tensors["weight"].shape[1] for c in convs), *w0.shape[2:]))
+    if w is None:
+        w = torch.cat([c.tensors["weight"] for c in convs], dim=1)
     srcs = [s for e in group for s in e.srcs]
     keep = group[0]
     cin = sum(c.in_shape[0] for c in convs)

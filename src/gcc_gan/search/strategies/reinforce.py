@@ -43,7 +43,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...atomic import atomic_write_bytes, atomic_write_text
-from ...errors import GccGanError
 from ...genotype_dsl.encodings import sngan_discriminator
 from ...genotype_dsl.model import Network
 from ...train.trainer import mix_seed
@@ -52,10 +51,8 @@ from ..budget import admit
 from ..config import SearchConfig
 from ..rewards import DESCRIPTION, Reward, resize
 from ..spaces.autogan import (
-    WIDTHS,
     GrowingDiscriminator,
     SharedGenerator,
-    cheapest_cost,
     child_native,
     split_tokens,
     stage_of,
@@ -103,13 +100,10 @@ class AutoGanSearcher(Searcher):
     # ------------------------------------------------------------------ construction
     def _check_reachable(self) -> None:
         """A MACs / params limit below every child of the space is an error before any
-        training (latency has no such bound: it is checked on the children)."""
-        b = self.cfg.budget
-        macs, params = cheapest_cost(self.cfg.gf, self.cfg.latent, self.cfg.bottom, self.widths)
-        if (b.max_macs is not None and macs > b.max_macs) or (b.max_params is not None and params > b.max_params):
-            raise GccGanError(f"no architecture within the budget ({b.describe()}) exists in the AutoGAN space at "
-                              f"gf {self.cfg.gf}: its cheapest child (every cell ×{min(WIDTHS):g} wide) compiles to "
-                              f"{macs:,} MACs and the one with the fewest parameters to {params:,}")
+        training (`search/budget.space_floor`; `gcc-gan search` checks it before loading data)."""
+        from ..budget import refuse_unreachable, space_floor
+
+        refuse_unreachable(self.cfg.budget, space_floor(self.cfg))
 
     def bind_data(self, data: Any) -> None:
         self.data = data
