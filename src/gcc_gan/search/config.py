@@ -191,12 +191,12 @@ class SearchConfig:
 
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("adversarial", "tiny"): {},
-    ("random", "tiny"): dict(iters=120, candidates=4),
+    ("random", "tiny"): dict(iters=120, candidates=4, reward_images=256),  # the proxy's images
     ("degas", "tiny"): dict(iters=150, batch_size=16, gf=16, latent=32, arch_lr=3e-3, lr=1e-3, beta1=0.5,
                             beta2=0.999, n_images=512, n_normal=1),
     ("adversarial", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, arch_lr=3e-4,
                                    log_every=100, checkpoint_every=1000),
-    ("random", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, candidates=20,
+    ("random", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, candidates=20, reward_images=256,
                               log_every=100, checkpoint_every=1000),
     ("degas", "paper"): dict(iters=100_000, batch_size=64, gf=64, latent=128, arch_lr=3e-4, lr=1e-3,
                              beta1=0.5, beta2=0.999, n_images=50_000, n_normal=2, log_every=100,
