@@ -35,7 +35,8 @@ def search_cmd(
                                            "SNGAN discriminator, search G only"),
     reward: Optional[Literal["is", "fid", "swd"]] = typer.Option(
         None, "--reward", help="AutoGAN / random --space autogan: is (Inception Score; default), fid (1/FID) or swd "
-        "(-SWD, needs no Inception weights); DGGAN: fid (default) or swd (explicit proxy)"),
+        "(-swd-real x 1e3: SWD normalised by the real images' statistics, so colour collapse counts; needs no "
+        "Inception weights); DGGAN: fid (default) or swd (swd-real, explicit proxy)"),
     mode: Optional[Literal["clean", "faithful"]] = typer.Option(
         None, "--mode", help="AutoGAN controller loss: clean (default) or faithful (the official code's loss exactly)"),
     space: Optional[Literal["adversarialnas", "autogan", "dggan"]] = typer.Option(

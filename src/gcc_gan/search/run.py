@@ -436,9 +436,11 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
     from .plots import plot_history
 
     gnet, dnet, enc, metrics = searcher.derive()
+    if console is not None and hasattr(searcher, "health_summary"):  # random search, AutoGAN: per candidate
+        console.print(searcher.health_summary(), highlight=False)  # type: ignore[attr-defined]
     if data is not None:
         health = final_health(searcher, cfg, data)
-        if health.get("diversity") is not None:
+        if health.get("diversity") is not None and "diversity" not in metrics:  # a searcher's own measure wins
             metrics = {**metrics, "diversity": float(health["diversity"])}
         if console is not None and health.get("diversity") is not None:
             console.print(f"final generator: ok (per-pixel std over 64 latents {health['diversity']:.2f} of the "

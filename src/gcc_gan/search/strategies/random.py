@@ -30,7 +30,7 @@ from ...errors import GccGanError
 from ..base import Searcher
 from ..budget import admit
 from ..config import SearchConfig
-from ..health import BAD, OK, Health, combine, loss_health, no_healthy_candidate, weights_health
+from ..health import BAD, OK, Health, combine, loss_health, no_healthy_candidate, summary, weights_health
 from ..rewards import Reward
 from ..spaces.adversarialnas import (
     D_CELLS,
@@ -181,6 +181,9 @@ class RandomSearcher(Searcher):
         if not ok:
             raise no_healthy_candidate(self.status, "candidates", "try another --seed or more --iters")
         return min(ok, key=lambda k: (self.scores[k], k))
+
+    def health_summary(self) -> str:
+        return summary(self.status)
 
     def kept_health(self) -> dict[str, Any]:
         return {"status": OK, "diversity": self.diversity[self.kept()]}

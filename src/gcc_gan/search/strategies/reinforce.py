@@ -50,7 +50,7 @@ from ...train.trainer import mix_seed
 from ..base import Searcher, adam, apply_grads
 from ..budget import admit
 from ..config import SearchConfig
-from ..health import BAD, DIVERGED, OK, no_healthy_candidate
+from ..health import BAD, DIVERGED, OK, no_healthy_candidate, summary
 from ..rewards import DESCRIPTION, METRIC, Reward, Scored, resize
 from ..spaces.autogan import (
     WIDTHS,
@@ -442,6 +442,11 @@ class AutoGanSearcher(Searcher):
     def metric_key(self) -> str:
         """The stored name of the reward's metric: swd_real (x 1e3), fid or is."""
         return METRIC[self.cfg.reward].replace("-", "_")
+
+    def health_summary(self) -> str:
+        st = [r["status"] for r in self.rewards if r.get("status")]
+        return (summary(st, "children rewarded by the controller") + f"; the final top-K sampling skipped "
+                f"{len(self.unhealthy)} collapsed/diverged")
 
     def health_counts(self) -> dict[str, int]:
         """Collapsed / diverged children among the controller's and the final top-K's evaluations."""
