@@ -105,17 +105,19 @@ def diversity(images: Tensor) -> float:
     return float(x.std(dim=0).mean())
 
 
-def collapse_health(fake: Tensor, real: Tensor | float) -> Health:
-    """`collapsed` when `diversity(fake)` < COLLAPSE_RATIO × the data's (`real`: images at
-    the same resolution, or their diversity). A non-finite sample is `diverged`."""
+def collapse_health(fake: Tensor, real: Tensor | float, min_ratio: float | None = None) -> Health:
+    """`collapsed` when `diversity(fake)` < `min_ratio` (default COLLAPSE_RATIO; the search
+    setting `min_diversity`, 0 turns the check off) × the data's (`real`: images at the
+    same resolution, or their diversity). A non-finite sample is `diverged`."""
+    threshold = COLLAPSE_RATIO if min_ratio is None else min_ratio
     x = to_255(fake) if fake.dtype == torch.uint8 else fake.detach().float()
     if not bool(torch.isfinite(x).all()):
         return Health(DIVERGED, "non-finite samples")
     ref = real if isinstance(real, float) else diversity(real)
     ratio = diversity(fake) / max(ref, 1e-12)
-    if ratio < COLLAPSE_RATIO:
+    if ratio < threshold:
         return Health(COLLAPSED, f"per-pixel std over the latents {ratio * ref:.3g} (0-255) is {ratio:.3f} of the "
-                      f"data's {ref:.3g}, below {COLLAPSE_RATIO}", ratio)
+                      f"data's {ref:.3g}, below {threshold:g}", ratio)
     return Health(OK, "", ratio)
 
 
@@ -157,5 +159,5 @@ def no_healthy_candidate(statuses: Iterable[str], what: str = "candidates", hint
     try_ = hint or ("try another --seed, more iterations (a larger preset), or lower learning rates; "
                     "with --reward swd or is, --reward fid (Inception weights) ranks candidates differently")
     return UnhealthyResult(f"no healthy candidate: {summary(statuses, what)} (a collapsed generator makes near-identical "
-                       f"images: per-pixel std below {COLLAPSE_RATIO} of the data's; a diverged one has a non-finite "
+                       f"images: per-pixel std below a set fraction (default {COLLAPSE_RATIO}) of the data's; a diverged one has a non-finite "
                        f"or exploding loss or score). No genotype was written; {try_}")

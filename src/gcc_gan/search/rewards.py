@@ -91,12 +91,13 @@ class Reward:
     """reward(generator, size, seed) -> float, higher is better."""
 
     def __init__(self, kind: str, n: int, data: Any, device: torch.device, batch_size: int = 64,
-                 inception_weights: str | None = None, real_seed: int = 0) -> None:
+                 inception_weights: str | None = None, real_seed: int = 0, min_diversity: float | None = None) -> None:
         if kind not in REWARDS:
             raise GccGanError(f"--reward {kind!r}: expected one of {', '.join(REWARDS)}")
         if kind == "is" and n < 10:
             raise GccGanError(f"the IS reward over 10 splits needs at least 10 images, not {n}")
         self.kind, self.n, self.data, self.device, self.batch_size = kind, n, data, device, batch_size
+        self.min_diversity = min_diversity  # the collapse threshold (search/health.py; None: its default)
         self.inception = None
         if kind in ("is", "fid"):
             from ..bench.inception import load_inception
@@ -144,7 +145,7 @@ class Reward:
             fake = torch.cat(list(generated_batches(g, [latent], self.n, self.batch_size, seed, self.device))).cpu()
         finally:
             g.train(was)
-        collapse = collapse_health(fake, self.real_diversity(size))
+        collapse = collapse_health(fake, self.real_diversity(size), self.min_diversity)
         metric, progan = METRIC[self.kind], None
         if self.kind == "swd":
             real = self._real_stats(size)

@@ -421,7 +421,7 @@ def final_health(searcher: Searcher, cfg: SearchConfig, data: Any) -> dict[str, 
         return searcher.kept_health()  # type: ignore[attr-defined,no-any-return]
     fake = searcher.samples(HEALTH_IMAGES)
     idx = np.sort(np.random.default_rng(cfg.seed).choice(len(data), min(HEALTH_IMAGES, len(data)), replace=False))
-    h = collapse_health(fake.cpu(), data.batch(idx))
+    h = collapse_health(fake.cpu(), data.batch(idx), cfg.min_diversity)
     if not h.ok:
         raise no_healthy_candidate([h.status], "final generators", f"the derived generator is {h.status} "
                                    f"({h.reason}); try another --seed, more --iters, or lower learning rates")

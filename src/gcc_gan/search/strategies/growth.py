@@ -163,7 +163,8 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
     scores: dict[str, Any] = {"score": None}
     if health.ok:  # the same latents for every candidate; score: FID or swd-real ×1e3, lower is better
         rw = Reward(spec["reward"], spec["reward_images"], _dataset(spec["data"], spec["size"]), device,
-                    batch_size=64, inception_weights=spec.get("inception_weights"), real_seed=0)
+                    batch_size=64, inception_weights=spec.get("inception_weights"), real_seed=0,
+                    min_diversity=spec.get("min_diversity"))
         sc = rw.score(g_out.to(device), latent, res, int(spec["reward_seed"]))
         health = sc.health
         scores = {"metric": sc.metric, "score": sc.value if math.isfinite(sc.value) else None, "swd": sc.swd,
@@ -395,7 +396,8 @@ class GrowthSearch:
                 "dir": str(self.out / "candidates" / c["id"]), "seed": c["seed"], "iters": iters,
                 "latent": cfg.latent, "batch_size": cfg.batch_size, "lr": cfg.dg_lr, "gp_weight": cfg.gp_weight,
                 "drift": cfg.drift, "fade_share": cfg.fade_share, "equalized_lr": cfg.equalized_lr, "data": self.data_spec, "size": cfg.target,
-                "reward": cfg.reward, "reward_images": cfg.reward_images, "device": self.device, "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights}
+                "reward": cfg.reward, "reward_images": cfg.reward_images, "device": self.device, "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights,
+                "min_diversity": cfg.min_diversity}
 
     def networks(self, cid: str) -> tuple[Network, Network]:
         geno = Genotype.model_validate_json((self.out / "candidates" / cid / "genotype.json").read_text())

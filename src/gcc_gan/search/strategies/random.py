@@ -100,7 +100,8 @@ class RandomSearcher(Searcher):
 
     def bind_data(self, data: Any) -> None:
         self.data = data
-        self.reward = Reward("swd", min(self.cfg.reward_images, len(data)), data, self.device, real_seed=self.cfg.seed)
+        self.reward = Reward("swd", min(self.cfg.reward_images, len(data)), data, self.device, real_seed=self.cfg.seed,
+                             min_diversity=self.cfg.min_diversity)
 
     def _span(self, k: int) -> tuple[int, int]:
         start = k * self.per

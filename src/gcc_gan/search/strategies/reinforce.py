@@ -116,7 +116,7 @@ class AutoGanSearcher(Searcher):
     def bind_data(self, data: Any) -> None:
         self.data = data
         self.reward_fn = Reward(self.cfg.reward, self.cfg.reward_images, data, self.device,
-                                real_seed=mix_seed(self.cfg.seed, 5))
+                                real_seed=mix_seed(self.cfg.seed, 5), min_diversity=self.cfg.min_diversity)
 
     def _build_gan(self) -> None:
         cfg = self.cfg
