@@ -182,8 +182,8 @@ def write_pareto(searcher: Any, cfg: Any, out: Path, final: Genotype, k: int = 0
     zoo = [(n, m) for n, m in zoo_points()]
     emitted = emitted_index(cands, final)
     plot(out / "pareto.png", cands, idx, score_name, higher,
-         f"{cfg.method} search: {len(cands)} healthy candidate{'s' * (len(cands) != 1)}, compiled cost vs "
-         f"{score_name}", cfg.max_macs, zoo, emitted)
+         f"{cfg.method} search: {len(cands)} candidate{'s' * (len(cands) != 1)}, compiled cost vs "
+         f"{score_name}\n(collapsed or diverged candidates are never listed)", cfg.max_macs, zoo, emitted)
     if k > 0:  # within the budget's MACs / params (latency is measured for the final genotype only)
         ok = [i for i in idx if (cfg.max_macs is None or cands[i].macs <= cfg.max_macs)
               and (cfg.max_params is None or cands[i].params <= cfg.max_params)]
