@@ -180,6 +180,8 @@ def candidates_figure(rows: list[dict]) -> Figure:
     fig = Figure(figsize=(5.5, 3.4))
     ax = fig.subplots()
     note = robust_y(ax, scores)
+    if scores and ax.get_ylim()[0] > 0:  # bars start at zero (a distance is never negative)
+        ax.set_ylim(0, ax.get_ylim()[1])
     shown, moved = clip_to(scores, ax.get_ylim()) if scores else ([], [])
     xs = range(1, len(scores) + 1)
     ax.bar(xs, shown, color=[STATUS_STYLE.get(st, "#8C8C8C") for st in status])
@@ -192,7 +194,7 @@ def candidates_figure(rows: list[dict]) -> Figure:
         if st != "ok" and st in status:
             ax.bar([0], [0], color=col, label=f"{st} (never kept)")
     if scores:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
     ax.set_xticks(list(xs))  # candidates are numbered, not measured
     ax.set_xlim(0.4, len(scores) + 0.6)
     ax.set_xlabel("candidate" + (f"\n{note}" if note else ""), fontsize=8)
