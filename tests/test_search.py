@@ -375,7 +375,7 @@ def test_failed_finish_then_resume_with_more_iters_trains_on(tmp_path: Path, mon
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     _fail_derive(monkeypatch)
-    assert cli(["search", "-o", str(out), "--data", DATA, "--iters", "2"]) == 1  # the CLI: one message
+    assert cli(["search", "-o", str(out), "--data", DATA, "--iters", "2", "--min-diversity", "0"]) == 1  # one message
     err = capsys.readouterr().err
     assert "error: the search trained all 2 iterations" in err and "Traceback" not in err
     monkeypatch.undo()
