@@ -165,7 +165,7 @@ def test_search_called_from_python_lays_out_wide(tmp_path: Path, capsys: pytest.
 
 def test_search_summary_names_the_pareto_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r"
-    assert cli(["search", "--iters", "1", "-o", str(out), "--pareto", "1"]) == 0
+    assert cli(["search", "--iters", "1", "--min-diversity", "0", "-o", str(out), "--pareto", "1"]) == 0
     (line,) = [x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("pareto:")]
     assert f"{out / 'pareto.csv'}, {out / 'pareto.png'}, 1 front genotype(s) in {out / 'pareto'}/" in line
     assert (out / "pareto.png").is_file() and len(list((out / "pareto").glob("*.json"))) == 1
