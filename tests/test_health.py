@@ -14,8 +14,16 @@ from torch import Tensor, nn
 
 from gcc_gan.bench.swd import swd
 from gcc_gan.errors import GccGanError
-from gcc_gan.search.health import (COLLAPSED, DIVERGED, OK, SCORE_BOUNDS, collapse_health, diversity,
-                                   loss_health, score_health)
+from gcc_gan.search.health import (
+    COLLAPSED,
+    DIVERGED,
+    OK,
+    SCORE_BOUNDS,
+    collapse_health,
+    diversity,
+    loss_health,
+    score_health,
+)
 from gcc_gan.search.rewards import Reward
 from gcc_gan.train.data import load_dataset
 
@@ -107,8 +115,8 @@ def test_swd_real_prefers_a_healthy_generator_where_progan_swd_prefers_a_collaps
 def test_dggan_never_ranks_or_emits_a_collapsed_candidate(data, one_thread) -> None:
     """Real scored entries: a collapsed child with the best raw score is neither a parent
     nor the winner, and the step's ranking is normalised over the healthy ones only."""
-    from gcc_gan.search.strategies.growth import GrowthSearch, normalise, select
     from gcc_gan.search.config import make_config
+    from gcc_gan.search.strategies.growth import GrowthSearch, normalise, select
 
     rw = Reward("swd", 32, data, torch.device("cpu"))
     real = data.batch(np.arange(256, 512))
