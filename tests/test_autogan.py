@@ -258,7 +258,10 @@ def test_end_to_end_outputs_and_fixed_seed(tmp_path: Path) -> None:
     analyze_genotype(g)
     enc = g.provenance.encoding
     assert enc["format"] == "autogan" and enc["arch"] == list(vecs[0])
-    assert g.provenance.metrics == {"reward_swd": ta["topk"][0]["reward"]}
+    best = ta["topk"][0]  # the metric (swd-real x 1e3) and the reward derived from it, named apart
+    assert ta["metric"] == "swd-real" and best["reward"] == -best["swd_real"]
+    assert g.provenance.metrics == {"swd_real": best["swd_real"], "reward": best["reward"], "swd": best["swd"],
+                                    "diversity": best["diversity"]}
     assert "--reward swd" in (g.provenance.notes or "") and '"stages"' in (g.provenance.notes or "")
     for v in vecs:  # `gcc-gan convert autogan` accepts every top-K vector
         assert cli(["convert", "autogan", ",".join(map(str, v)), "-o", str(tmp_path / "c.json"), "--force"]) == 0

@@ -241,7 +241,7 @@ def _search(out: Path, resume: bool = False, **over: object) -> None:
     from gcc_gan.search.run import SearchRequest, search
 
     search(SearchRequest(method="adversarial", data=SEARCH_DATA, out=out, resume=resume, device="cpu",
-                         overrides={**SEARCH_TINY, "iters": 4, **over}))  # type: ignore[arg-type]
+                         overrides={**SEARCH_TINY, "iters": 4, "min_diversity": 0.0, **over}))  # type: ignore[arg-type]
 
 
 def _legacy(ck: Path, state_pt: bytes) -> None:
@@ -481,7 +481,7 @@ def small_disk(tmp_path: Path) -> Path:
     ["compile", "zoo:dcgan", "--no-verify", "-o", "{d}/c"],
     ["train", "zoo:dcgan", "--data", "synthetic?n=128", "--preset", "tiny", "--batch-size", "8", "--iters", "2",
      "--checkpoint-every", "1", "--sample-every", "1000", "--device", "cpu", "-o", "{d}/run"],
-    ["search", "--iters", "2", "--device", "cpu", "-o", "{d}/s"],
+    ["search", "--iters", "2", "--min-diversity", "0", "--device", "cpu", "-o", "{d}/s"],
 ], ids=lambda a: a[0])
 def test_full_disk_for_real(small_disk: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
     code, err = _cli([a.format(d=small_disk) for a in argv], capsys)

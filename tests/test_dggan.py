@@ -266,8 +266,12 @@ def test_micro_search_outputs(reference: Path) -> None:
     assert g.provenance.search_cost["candidate_iters"] > 0
     assert resolution(g.discriminator) == 8
     rows = (reference / "candidates.csv").read_text().splitlines()
-    assert rows[0].startswith("id,parent,action,step,resolution,g_params,d_params,g_macs,d_macs,score,norm_score")
+    assert rows[0] == ("id,parent,action,step,resolution,g_params,d_params,g_macs,d_macs,metric,score,norm_score,swd,"
+                       "diversity,status,reason")
     assert len(rows) >= 3
+    # the search's SWD reward is swd-real (x 1e3), ProGAN's swd recorded beside it; the winner is healthy
+    assert "swd_real" in g.provenance.metrics and "swd" in g.provenance.metrics
+    assert g.provenance.metrics["diversity"] >= 0.25
     for pic in ("growth_tree.png", "score_vs_ratio.png", "score_by_action.png", "samples.png", "genotype.png"):
         assert (reference / pic).stat().st_size > 1000
     # the emitted G with its weights is what `gcc-gan compile --weights RUN` loads

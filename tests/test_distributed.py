@@ -96,7 +96,7 @@ def test_killed_worker_stops_the_run_and_resume_finishes(tmp_path: Path) -> None
     import time
 
     run = tmp_path / "run"
-    p = _cli("search", "--nproc", "2", "--preset", "tiny", "--iters", "40", "-o", str(run))
+    p = _cli("search", "--nproc", "2", "--preset", "tiny", "--iters", "40", "--min-diversity", "0", "-o", str(run))
     deadline = time.monotonic() + 240
     while not (run / "checkpoints" / "step-00000025").is_dir():
         assert p.poll() is None, p.communicate()
@@ -132,7 +132,7 @@ def test_single_process_checkpoint_resumes_with_two_workers(tmp_path: Path, one_
     old = search_config.PRESETS[("degas", "tiny")]
     search_config.PRESETS[("degas", "tiny")] = {**old, "checkpoint_every": 5, "n_images": 64}
     try:
-        search(SearchRequest(method="degas", out=run, overrides={"iters": 10}, stop_after=5))
+        search(SearchRequest(method="degas", out=run, overrides={"iters": 10, "min_diversity": 0.0}, stop_after=5))
     finally:
         search_config.PRESETS[("degas", "tiny")] = old
     assert (run / "checkpoints" / "step-00000005").is_dir()
@@ -161,7 +161,7 @@ def test_same_workers_and_seed_repeat_exactly(tmp_path: Path) -> None:
     runs = []
     for k in range(2):
         run = tmp_path / f"run{k}"
-        p = _cli("search", "--nproc", "2", "--preset", "tiny", "--iters", "10", "-o", str(run))
+        p = _cli("search", "--nproc", "2", "--preset", "tiny", "--iters", "10", "--min-diversity", "0", "-o", str(run))
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
         hist = [{k: v for k, v in ln.items() if k != "elapsed_s"}

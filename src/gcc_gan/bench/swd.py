@@ -9,6 +9,13 @@ difference of the sorted projections. Reported ×1e3 per level and averaged over
 ProGAN's tables do; lower is better. Unlike ProGAN, the neighbourhood positions are drawn
 once and used for image i of both sets, so SWD(x, x) = 0 exactly. Images smaller than 16×16 (the search's early stages)
 have a single level: the image itself. All randomness comes from `seed`.
+
+`norm="real"` (the search reward `swd-real`, search/rewards.py): both descriptor sets are
+normalised by the REAL set's per-channel mean and std instead of each by its own, so a
+generator whose colours or contrast are wrong — a flat single-colour image in the
+extreme — is far from the data; ProGAN's own-set normalisation removes exactly those
+errors (a collapsed generator can score better than a healthy one). Same unit (×1e3), same
+positions and directions as `norm="own"` for one seed.
 """
 
 from __future__ import annotations
@@ -103,13 +110,21 @@ def descriptors(level: Tensor, ys: Tensor, xs: Tensor) -> Tensor:
     return patches.reshape(n * nhoods, c * k * k)
 
 
-def _normalize(d: Tensor) -> Tensor:
-    """Per colour channel, over all descriptors and positions (ProGAN's finalize_descriptors)."""
+NORMS = ("own", "real")
+
+
+def _moments(d: Tensor) -> tuple[Tensor, Tensor]:
+    """Per colour channel mean and std over all descriptors and positions."""
+    d = d.reshape(d.shape[0], 3 if d.shape[1] % 3 == 0 else 1, -1)
+    return d.mean(dim=(0, 2), keepdim=True), d.std(dim=(0, 2), keepdim=True).clamp_min(1e-12)
+
+
+def _normalize(d: Tensor, by: Tensor | None = None) -> Tensor:
+    """Per colour channel, over all descriptors and positions (ProGAN's finalize_descriptors),
+    with the moments of `by` (default: `d` itself)."""
     n = d.shape[0]
-    d = d.reshape(n, 3 if d.shape[1] % 3 == 0 else 1, -1)
-    d = d - d.mean(dim=(0, 2), keepdim=True)
-    d = d / d.std(dim=(0, 2), keepdim=True).clamp_min(1e-12)
-    return d.reshape(n, -1)
+    mean, std = _moments(d if by is None else by)
+    return ((d.reshape(n, mean.shape[1], -1) - mean) / std).reshape(n, -1)
 
 
 def _sort_rows(x: np.ndarray) -> None:
@@ -150,9 +165,13 @@ def _as_float(images: Tensor) -> Tensor:
 
 
 def swd(fake: Tensor, real: Tensor, seed: int = 0, nhoods: int = NHOODS_PER_IMAGE, repeats: int = DIR_REPEATS,
-        dirs: int = DIRS_PER_REPEAT) -> SwdResult:
+        dirs: int = DIRS_PER_REPEAT, norm: str = "own") -> SwdResult:
     """Multi-scale SWD between two image sets of one resolution: uint8 (0..255) or float in
-    [-1, 1]. The sets may differ in size; the larger one is cut to the smaller's count."""
+    [-1, 1]. The sets may differ in size; the larger one is cut to the smaller's count.
+    `norm`: "own" (ProGAN: each set by its own descriptor moments) or "real" (both by the
+    second set's: `swd-real`)."""
+    if norm not in NORMS:
+        raise ValueError(f"norm {norm!r}: expected one of {NORMS}")
     fake, real = _as_float(fake), _as_float(real)
     if fake.shape[1:] != real.shape[1:]:
         raise GccGanError(f"SWD compares images of one shape: {tuple(fake.shape[1:])} vs {tuple(real.shape[1:])}")
@@ -168,7 +187,8 @@ def swd(fake: Tensor, real: Tensor, seed: int = 0, nhoods: int = NHOODS_PER_IMAG
     for lvl, (lf, lr) in enumerate(zip(pyr_f, pyr_r)):
         # one set of positions for both sets (image i of each): SWD(x, x) is exactly 0
         ys, xs = positions(n, lf.shape[-2], lf.shape[-1], nhoods, gen)
-        df = _normalize(descriptors(lf, ys, xs))
-        dr = _normalize(descriptors(lr, ys, xs))
+        raw_r = descriptors(lr, ys, xs)
+        df = _normalize(descriptors(lf, ys, xs), raw_r if norm == "real" else None)
+        dr = _normalize(raw_r)
         out[size >> lvl] = 1e3 * sliced_wasserstein(df, dr, repeats, dirs, gen)
     return SwdResult(out)

@@ -35,7 +35,8 @@ def search_cmd(
                                            "SNGAN discriminator, search G only"),
     reward: Optional[Literal["is", "fid", "swd"]] = typer.Option(
         None, "--reward", help="AutoGAN / random --space autogan: is (Inception Score; default), fid (1/FID) or swd "
-        "(-SWD, needs no Inception weights); DGGAN: fid (default) or swd (explicit proxy)"),
+        "(-swd-real x 1e3: SWD normalised by the real images' statistics, so colour collapse counts; needs no "
+        "Inception weights); DGGAN: fid (default) or swd (swd-real, explicit proxy)"),
     mode: Optional[Literal["clean", "faithful"]] = typer.Option(
         None, "--mode", help="AutoGAN controller loss: clean (default) or faithful (the official code's loss exactly)"),
     space: Optional[Literal["adversarialnas", "autogan", "dggan"]] = typer.Option(
@@ -62,6 +63,10 @@ def search_cmd(
                                               "compiled generator at batch 1, e.g. 5ms (--latency-backend)"),
     latency_backend: Optional[Literal["torch", "onnxruntime"]] = typer.Option(
         None, "--latency-backend", help="where --max-latency is measured: torch (default) or onnxruntime"),
+    min_diversity: Optional[float] = typer.Option(
+        None, "--min-diversity", min=0.0, help="candidate health: a generator whose per-pixel std over a fixed "
+        "latent batch is below this fraction of the data's is 'collapsed' (never selected; default 0.25; 0 turns "
+        "the check off)"),
     pareto: int = typer.Option(0, "--pareto", min=0, help="also write the K best Pareto-front candidates "
                                "(score against compiled MACs) as RUN/pareto/NAME.json"),
     max_memory: Optional[str] = max_memory_option(),
@@ -100,7 +105,8 @@ def search_cmd(
     overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed, reward=reward, mode=mode, space=space,
                      dg_k=k, dg_p=p, executor=executor, address=address, workers=workers,
                      max_macs=parse_count(max_macs, "--max-macs"), max_params=parse_count(max_params, "--max-params"),
-                     max_latency_ms=parse_ms(max_latency, "--max-latency"), latency_backend=latency_backend)
+                     max_latency_ms=parse_ms(max_latency, "--max-latency"), latency_backend=latency_backend,
+                     min_diversity=min_diversity)
     req = SearchRequest(method=method, data=data, preset=choice.name, out=out, resume=resume, force=force,
                         overrides=overrides, device=device, threads=threads, pareto=pareto)
     res = search(req, console=err_console)  # under torchrun: one rank (only rank 0 returns)

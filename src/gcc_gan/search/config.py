@@ -94,6 +94,9 @@ class SearchConfig:
     # for its first ~λ/budget_lr steps even under a slack budget)
     budget_lambda: float = 0.0
     budget_lr: float = 0.1  # its dual-ascent step per iteration
+    # candidate health (search/health.py): collapsed below this fraction of the data's per-pixel
+    # std over the latents; 0 turns the collapse check off (tests of other things on micro runs)
+    min_diversity: float = 0.25
     seed: int = 0
     log_every: int = 5
     checkpoint_every: int = 25
@@ -127,6 +130,7 @@ class SearchConfig:
              f"of {', '.join(LATENCY_BACKENDS)}")
         need(all(v is None or v > 0 for v in (self.max_macs, self.max_params, self.max_latency_ms)),
              "--max-macs / --max-params / --max-latency must be positive")
+        need(0 <= self.min_diversity < float("inf"), f"min_diversity {self.min_diversity}: must be >= 0")
         need(self.budget_lambda >= 0 and self.budget_lr >= 0, "budget multiplier and its step must be >= 0")
         need(self.space in SPACES, f"--space {self.space!r}: expected one of {', '.join(SPACES)}")
         need(self.space == "adversarialnas" or self.method == "random", "--space applies to --method random only "
@@ -191,12 +195,12 @@ class SearchConfig:
 
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("adversarial", "tiny"): {},
-    ("random", "tiny"): dict(iters=120, candidates=4),
+    ("random", "tiny"): dict(iters=120, candidates=4, reward_images=256),  # the proxy's images
     ("degas", "tiny"): dict(iters=150, batch_size=16, gf=16, latent=32, arch_lr=3e-3, lr=1e-3, beta1=0.5,
                             beta2=0.999, n_images=512, n_normal=1),
     ("adversarial", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, arch_lr=3e-4,
                                    log_every=100, checkpoint_every=1000),
-    ("random", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, candidates=20,
+    ("random", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, candidates=20, reward_images=256,
                               log_every=100, checkpoint_every=1000),
     ("degas", "paper"): dict(iters=100_000, batch_size=64, gf=64, latent=128, arch_lr=3e-4, lr=1e-3,
                              beta1=0.5, beta2=0.999, n_images=50_000, n_normal=2, log_every=100,

@@ -104,20 +104,31 @@ def zoo_label_groups(zoo: list[tuple[str, float]], xlim: tuple[float, float],
 
 
 def plot(path: Path, cands: list[Candidate], idx: list[int], score_name: str, higher_better: bool,
-         title: str, budget_macs: int | None = None, zoo: list[tuple[str, int]] | None = None) -> Any:
+         title: str, budget_macs: int | None = None, zoo: list[tuple[str, int]] | None = None,
+         emitted: int | None = None) -> Any:
     """Draw the candidates, the front and the zoo/budget lines; write `path` and return the
-    matplotlib Figure (so tests can check what was drawn, not just that a PNG exists)."""
+    matplotlib Figure (so tests can check what was drawn, not just that a PNG exists).
+    `emitted`: the index of the candidate the run wrote as genotype.json (a star)."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from .plots import clip_to, edge_marks, robust_y
 
     fig = Figure(figsize=(7.5, 4.8))
     ax = fig.add_subplot(1, 1, 1)
     xs = [c.macs / 1e6 for c in cands]
-    ys = [c.score for c in cands]
+    note = robust_y(ax, [c.score for c in cands])  # an exploding score cannot flatten the others
+    lim = ax.get_ylim()
+    ys, moved = clip_to([c.score for c in cands], lim)
     ax.scatter(xs, ys, s=22, color="#8C8C8C", alpha=0.7, label=f"candidates ({len(cands)})", zorder=2)
-    fx, fy = [cands[i].macs / 1e6 for i in idx], [cands[i].score for i in idx]
+    edge_marks(ax, xs, ys, moved)
+    fx, fy = [cands[i].macs / 1e6 for i in idx], [ys[i] for i in idx]
     ax.plot(fx, fy, "-o", color="#C44E52", ms=6, lw=1.5, label=f"Pareto front ({len(idx)})", zorder=3,
             drawstyle="steps-post")
+    if emitted is not None:
+        ax.scatter([xs[emitted]], [ys[emitted]], marker="*", s=260, color="#E8B100", edgecolors="black",
+                   linewidths=0.8, zorder=6, label=f"emitted genotype ({cands[emitted].name})")
+    ax.set_ylim(*lim)
     if budget_macs is not None:
         ax.axvline(budget_macs / 1e6, color="#4C72B0", ls="--", lw=1.2, label=f"--max-macs {budget_macs / 1e6:.4g} M",
                    zorder=1)
@@ -147,8 +158,9 @@ def plot(path: Path, cands: list[Candidate], idx: list[int], score_name: str, hi
         top.xaxis.set_minor_formatter(NullFormatter())
         top.tick_params(axis="x", which="minor", length=0)
         top.tick_params(axis="x", which="major", labelsize=7, labelcolor="#2E6B3A", color="#55A868", rotation=90)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"{score_name} ({'higher' if higher_better else 'lower'} is better)")
+    ax.set_xlabel(xlabel + (f"\n{note}" if note else ""))
+    unit = " ×1e3" if score_name.startswith("swd") else ""  # every SWD is stored and shown x 1e3
+    ax.set_ylabel(f"{score_name}{unit} ({'higher' if higher_better else 'lower'} is better)")
     ax.set_title(title + ("\nzoo generators (dotted): compiled MACs only; their scores are not comparable"
                           if shown else ""), fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
@@ -171,8 +183,10 @@ def write_pareto(searcher: Any, cfg: Any, out: Path, final: Genotype, k: int = 0
     idx = front(cands, higher)
     write_csv(out / "pareto.csv", cands, set(idx), score_name)
     zoo = [(n, m) for n, m in zoo_points()]
+    emitted = emitted_index(cands, final)
     plot(out / "pareto.png", cands, idx, score_name, higher,
-         f"{cfg.method} search: {len(cands)} candidate{'s' * (len(cands) != 1)}, compiled cost vs {score_name}", cfg.max_macs, zoo)
+         f"{cfg.method} search: {len(cands)} candidate{'s' * (len(cands) != 1)}, compiled cost vs "
+         f"{score_name}\n(collapsed or diverged candidates are never listed)", cfg.max_macs, zoo, emitted)
     if k > 0:  # within the budget's MACs / params (latency is measured for the final genotype only)
         ok = [i for i in idx if (cfg.max_macs is None or cands[i].macs <= cfg.max_macs)
               and (cfg.max_params is None or cands[i].params <= cfg.max_params)]
@@ -187,6 +201,15 @@ def write_pareto(searcher: Any, cfg: Any, out: Path, final: Genotype, k: int = 0
             save_genotype(Genotype(name=c.name, generator=c.network, discriminator=final.discriminator,
                                    provenance=prov), out / "pareto" / f"{c.name}.json")
     return cands
+
+
+def emitted_index(cands: list[Candidate], final: Genotype) -> int | None:
+    """The candidate whose generator is the emitted genotype's (None if it is none of them,
+    e.g. a differentiable search's final derivation that no logged step derived)."""
+    if final.generator is None:
+        return None
+    key = final.generator.model_dump_json()
+    return next((i for i, c in enumerate(cands) if c.network.model_dump_json() == key), None)
 
 
 def history_candidates(out: Path, score_key: str, build: Any, prefix: str) -> list[Candidate]:

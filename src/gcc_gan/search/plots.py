@@ -35,6 +35,56 @@ def read_history(path: Path) -> list[dict]:
     return rows
 
 
+def robust_range(values: list[float], k: float = 10.0) -> tuple[float, float] | None:
+    """A y range that an exploding or diverged value cannot stretch: the finite values within
+    k = 10 median absolute deviations of the median (the MAD floored at 10% of |median|, so
+    a tight cluster keeps its neighbours), padded by 5%. None when there are none. Robust
+    with three points, where quartile fences are not."""
+    import numpy as np
+
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if not len(v):
+        return None
+    med = float(np.median(v))
+    mad = max(float(np.median(np.abs(v - med))), 0.1 * abs(med), 1e-12)
+    inside = v[np.abs(v - med) <= k * mad]
+    lo, hi = float(inside.min()), float(inside.max())
+    pad = 0.05 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1.0)
+    return lo - pad, hi + pad
+
+
+def clip_to(values: list[float], lim: tuple[float, float]) -> tuple[list[float], list[bool]]:
+    """Values clamped into `lim` (non-finite ones to the top), and which were moved."""
+    lo, hi = lim
+    out, moved = [], []
+    for x in values:
+        y = hi if x is None or not math.isfinite(x) else min(max(x, lo), hi)
+        out.append(y)
+        moved.append(y != x)
+    return out, moved
+
+
+def robust_y(ax, values: list[float]) -> str:
+    """Set a robust y range (`robust_range`) on `ax`; returns the note to print on the plot
+    ("" when every value is in range)."""
+    lim = robust_range(values)
+    if lim is None:
+        return ""
+    ax.set_ylim(*lim)
+    n = sum(clip_to(values, lim)[1])
+    return (f"y axis clipped to the robust range: {n} value{'s' * (n != 1)} beyond it drawn at the edge (open triangles)"
+            if n else "")
+
+
+def edge_marks(ax, xs: list[float], ys: list[float], moved: list[bool]) -> None:
+    """Open triangles where `clip_to` moved a value onto the axis' edge."""
+    top = ax.get_ylim()[1]
+    for x, y, m in zip(xs, ys, moved):
+        if m:
+            ax.scatter([x], [y], marker="^" if y >= top else "v", s=40, facecolors="none", edgecolors="black",
+                       zorder=5, clip_on=False)
+
+
 def _save(fig: Figure, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, facecolor="white", metadata={"Software": None})
@@ -125,18 +175,35 @@ def probabilities_figure(rows: list[dict], op_names: dict[str, dict[str, list[st
     return fig
 
 
+STATUS_STYLE = {"ok": "#4C72B0", "collapsed": "#DD8452", "diverged": "#8C8C8C"}
+
+
 def candidates_figure(rows: list[dict]) -> Figure:
+    """Random search: each candidate's swd-real ×1e3 (bars coloured by health; the kept one red)."""
     scores = rows[-1].get("scores", []) if rows else []
-    fig = Figure(figsize=(5, 3))
+    status = rows[-1].get("status", ["ok"] * len(scores)) if rows else []
+    fig = Figure(figsize=(5.5, 3.4))
     ax = fig.subplots()
-    ax.bar(range(1, len(scores) + 1), scores, color="#4C72B0")
+    note = robust_y(ax, scores)
+    if scores and ax.get_ylim()[0] > 0:  # bars start at zero (a distance is never negative)
+        ax.set_ylim(0, ax.get_ylim()[1])
+    shown, moved = clip_to(scores, ax.get_ylim()) if scores else ([], [])
+    xs = range(1, len(scores) + 1)
+    ax.bar(xs, shown, color=[STATUS_STYLE.get(st, "#8C8C8C") for st in status])
+    edge_marks(ax, list(xs), shown, moved)
+    ok = [i for i, st in enumerate(status) if st == "ok"]
+    if ok:
+        best = min(ok, key=scores.__getitem__)
+        ax.bar([best + 1], [shown[best]], color="#C44E52", label="kept")
+    for st, col in STATUS_STYLE.items():
+        if st != "ok" and st in status:
+            ax.bar([0], [0], color=col, label=f"{st} (never kept)")
     if scores:
-        best = min(range(len(scores)), key=scores.__getitem__)
-        ax.bar([best + 1], [scores[best]], color="#C44E52", label="kept")
-        ax.legend(fontsize=8)
-    ax.set_xticks(range(1, len(scores) + 1))  # candidates are numbered, not measured
-    ax.set_xlabel("candidate")
-    ax.set_ylabel("proxy: sliced Wasserstein (lower is better)", fontsize=8)
+        ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
+    ax.set_xticks(list(xs))  # candidates are numbered, not measured
+    ax.set_xlim(0.4, len(scores) + 0.6)
+    ax.set_xlabel("candidate" + (f"\n{note}" if note else ""), fontsize=8)
+    ax.set_ylabel("swd-real ×1e3 (lower is better)", fontsize=8)
     ax.set_title("random search candidates", fontsize=9)
     fig.tight_layout()
     return fig

@@ -20,7 +20,8 @@ from matplotlib.figure import Figure
 from .plots import PALETTE, _save
 from .spaces.dggan import Action
 
-UNIT = {"fid": "FID", "swd": "SWD ×1e3"}
+UNIT = {"fid": "FID", "swd": "SWD ×1e3", "swd-real": "swd-real ×1e3"}
+BAD_COLOUR = {"collapsed": "#C44E52", "diverged": "#000000"}  # unhealthy candidates (search/health.py)
 
 
 def _label(n: dict[str, Any]) -> str:
@@ -55,10 +56,11 @@ def plot_tree(nodes: list[dict[str, Any]], route: set[str], path: Path, metric: 
     for n in nodes:
         x, y = pos[n["id"]]
         v = n.get("norm_score")
-        c = "#999999" if v is None else cmap((v - lo) / (hi - lo) if hi > lo else 0.5)
+        bad = BAD_COLOUR.get(n.get("status", ""))
+        c = bad or ("#999999" if v is None else cmap((v - lo) / (hi - lo) if hi > lo else 0.5))
         on = n["id"] in route
         ax.scatter([x], [y], s=90 if on else 30, color=c, edgecolors="#C44E52" if on else "none",
-                   linewidths=2, zorder=4)
+                   linewidths=2, zorder=4, marker="X" if bad else "o")
         if on or len(steps.get(n["step"], [])) <= 12:
             res = n.get("resolution")
             ax.annotate(f"{_label(n)}\n{res}x{res}" if res else _label(n), (x, y), xytext=(6, 0),
@@ -76,7 +78,8 @@ def plot_tree(nodes: list[dict[str, Any]], route: set[str], path: Path, metric: 
     ax.set_xlim(-0.3, max(steps) + 0.9)
     title = "DGGAN top-K growth tree" if policy == "topk" else "random routes in the DGGAN space"
     ax.set_title(f"{title}: colour = {UNIT[metric]} / step median at that resolution (lower is better, "
-                 "grey = failed or over budget); the winner's route in red", fontsize=9)
+                 "grey = failed or over budget)\nred X = collapsed, black X = diverged (never parents); "
+                 "the winner's route in red", fontsize=9)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
@@ -84,17 +87,35 @@ def plot_tree(nodes: list[dict[str, Any]], route: set[str], path: Path, metric: 
 
 
 def plot_analysis(nodes: list[dict[str, Any]], out: Path, metric: str) -> None:
-    ok = [n for n in nodes if n.get("score") is not None and n.get("g_params") and n.get("d_params")]
-    fig = Figure(figsize=(7, 4.5))
+    from .plots import clip_to, edge_marks, robust_y
+
+    scored = [n for n in nodes if n.get("score") is not None and n.get("g_params") and n.get("d_params")]
+    ok = [n for n in scored if n.get("status", "ok") == "ok"]
+    bad = [n for n in scored if n.get("status", "ok") != "ok"]
+    fig = Figure(figsize=(7, 4.8))
     ax = fig.subplots()
+    note = robust_y(ax, [n["score"] for n in ok]) if ok else ""
+    lim = ax.get_ylim()
     for i, res in enumerate(sorted({n["resolution"] for n in ok})):
         pts = [n for n in ok if n["resolution"] == res]
-        ax.scatter([math.log2(n["g_params"] / n["d_params"]) for n in pts], [n["score"] for n in pts],
-                   color=PALETTE[2 + i % (len(PALETTE) - 2)], label=f"{res}x{res}", s=25)
-    ax.set_xlabel("log2(G params / D params)")
+        xs = [math.log2(n["g_params"] / n["d_params"]) for n in pts]
+        ys, moved = clip_to([n["score"] for n in pts], lim)
+        ax.scatter(xs, ys, color=PALETTE[2 + i % (len(PALETTE) - 2)], label=f"{res}x{res}", s=25)
+        edge_marks(ax, xs, ys, moved)
+    for st, col in BAD_COLOUR.items():  # drawn apart, at their score clipped into the healthy range
+        pts = [n for n in bad if n.get("status") == st]
+        if pts:
+            ys, _ = clip_to([n["score"] for n in pts], lim)
+            ax.scatter([math.log2(n["g_params"] / n["d_params"]) for n in pts], ys, marker="X", color=col, s=30,
+                       label=f"{st} ({len(pts)}, never ranked)", clip_on=False)
+    ax.set_ylim(*lim)
+    n_bad = sum(1 for n in nodes if n.get("status") in BAD_COLOUR)
+    ax.set_xlabel("log2(G params / D params)" + (f"\n{note}" if note else ""), fontsize=9)
     ax.set_ylabel(f"{UNIT[metric]} (lower is better)")
-    ax.set_title(f"{UNIT[metric]} against the G:D parameter ratio ({len(ok)} candidates)", fontsize=10)
-    if ok:
+    ax.set_title(f"{UNIT[metric]} against the G:D parameter ratio\n{len(ok)} healthy candidates"
+                 + (f"; {n_bad} collapsed/diverged (X, never ranked; y clipped to the healthy range)" if n_bad else ""),
+                 fontsize=10)
+    if scored:
         ax.legend(title="resolution", fontsize=8)
     fig.tight_layout()
     _save(fig, out / "score_vs_ratio.png")

@@ -10,7 +10,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from .plots import PALETTE, _save, read_history
+from .plots import PALETTE, _save, clip_to, edge_marks, read_history, robust_y
 from .spaces.autogan import TOKEN_NAMES, TOKEN_VALUES
 
 
@@ -36,12 +36,25 @@ def plot_controller(history: Path, rewards: list[dict[str, Any]], events: list[d
         for r in resets:
             ax.axvline(r, color="#C44E52", lw=1, ls="--")
 
-    xs = [r["step"] for r in rewards]
-    end = max([r["step"] for r in rows] + xs + [1])
+    end = max([r["step"] for r in rows] + [r["step"] for r in rewards] + [1])
+    notes = []
     for c, (key, label) in enumerate((("reward", "reward"), ("total", "reward + entropy bonus"),
                                       ("baseline", "baseline (mean)"), ("entropy", "entropy Σ_t H_t"))):
         ax = axes[0][c]
-        ax.plot(xs, [r[key] for r in rewards], lw=1.2, color=PALETTE[2 + c], marker=".", ms=3)
+        pts = [(r["step"], r[key]) for r in rewards if r.get(key) is not None]  # diverged children: no reward
+        note = robust_y(ax, [y for _, y in pts]) if pts else ""
+        if pts:
+            ys, moved = clip_to([y for _, y in pts], ax.get_ylim())
+            ax.plot([x for x, _ in pts], ys, lw=1.2, color=PALETTE[2 + c], marker=".", ms=3)
+            edge_marks(ax, [x for x, _ in pts], ys, moved)
+        bad = [r for r in rewards if r.get("status", "ok") != "ok"]
+        if key == "reward" and bad:  # collapsed / diverged children: marked on the reward panel's floor
+            lo = ax.get_ylim()[0]
+            ax.scatter([r["step"] for r in bad], [lo] * len(bad), marker="x", color="#C44E52", s=18, clip_on=False,
+                       zorder=5)
+            notes.append(f"red x: {len(bad)} collapsed/diverged children (never in a top-K)")
+        if note:
+            notes.append(f"{label}: {note}")
         ax.text(0.5, 1.03, label, fontsize=8, ha="center", va="bottom", transform=ax.transAxes)
         ax.set_xlim(0, end)
         marks(ax)
@@ -71,6 +84,6 @@ def plot_controller(history: Path, rewards: list[dict[str, Any]], events: list[d
             # text, not set_title: title auto-positioning costs seconds over 20 panels
             ax.text(0.5, 1.03, name, fontsize=8, ha="center", va="bottom", transform=ax.transAxes)
             ax.tick_params(labelsize=6)
-    fig.suptitle("AutoGAN search: controller", fontsize=10)
+    fig.suptitle("AutoGAN search: controller" + ("\n" + "; ".join(notes) if notes else ""), fontsize=9)
     fig.subplots_adjust(left=0.04, right=0.99, bottom=0.04, top=0.93, wspace=0.25, hspace=0.45)  # no tight_layout: slow
     _save(fig, path)

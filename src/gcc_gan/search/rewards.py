@@ -7,8 +7,18 @@
   search before any training.
 * `fid`: 1 / FID against real statistics of the search data at the stage's resolution
   (the paper's FID⁻¹ ablation; same Inception).
-* `swd`: −SWD×1e3 (bench/swd.py, ProGAN's multi-scale sliced Wasserstein distance) against
-  as many real images; needs no weights — an explicit proxy, chosen by the user.
+* `swd`: the search's SWD reward, scored by the metric `swd-real` (bench/swd.py with
+  `norm="real"`: ProGAN's multi-scale sliced Wasserstein distance with both descriptor
+  sets normalised by the REAL set's per-channel statistics, so wrong colours and contrast
+  count — ProGAN's own-set normalisation lets a flat one-colour generator score best);
+  needs no weights — an explicit proxy, chosen by the user. ProGAN's `swd` itself is kept
+  for reported figures (`gcc-gan bench`) and recorded beside it.
+
+Units: every SWD is ×1e3, lower is better, wherever printed or stored; FID lower is better;
+IS higher is better. `Scored` carries the metric's value in its own unit (`value`, named by
+`metric`) and the reward derived from it (`reward`, higher is better: −SWD, 1/FID, IS) —
+searchers store both, named apart — plus the candidate's health (search/health.py: the
+same fake images' diversity against the real images').
 
 Samples come from `generated_batches` (the bench's latents: `np.random.RandomState(seed)`),
 so a reward is a deterministic function of the weights and the seed.
@@ -16,6 +26,7 @@ so a reward is a deterministic function of the weights and the seed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,10 +47,38 @@ from ..bench.metrics import (
 )
 from ..bench.swd import swd
 from ..errors import GccGanError
+from .health import Health, collapse_health, combine, diversity, score_health
 
 REWARDS = ("is", "fid", "swd")
+METRIC = {"is": "is", "fid": "fid", "swd": "swd-real"}  # the metric a reward is computed from
 DESCRIPTION = {"is": "Inception Score (bench IS, 10 splits)", "fid": "1 / FID (bench FID)",
-               "swd": "-SWD x 1e3 (ProGAN multi-scale sliced Wasserstein distance, bench/swd.py)"}
+               "swd": "-swd-real x 1e3 (multi-scale sliced Wasserstein distance, descriptors normalised by the real "
+                      "set's statistics, bench/swd.py norm='real')"}
+
+
+@dataclass(frozen=True)
+class Scored:
+    metric: str  # "swd-real", "fid" or "is"
+    value: float  # in the metric's unit: SWD x 1e3 / FID (lower is better), IS (higher is better)
+    reward: float  # higher is better: -SWD, 1 / FID, IS
+    health: Health = field(default_factory=Health)
+    swd: float | None = None  # with the SWD reward: ProGAN's SWD x 1e3 of the same images (for reports)
+
+    def record(self) -> dict[str, Any]:
+        """The scores as stored in histories and tables: `swd_real` / `fid` / `is`, `reward`, status."""
+        out: dict[str, Any] = {self.metric.replace("-", "_"): _round(self.value), "reward": _round(self.reward),
+                               **self.health.to_json()}
+        if self.swd is not None:
+            out["swd"] = _round(self.swd)
+        return out
+
+
+def _round(v: float) -> float | None:
+    return round(v, 6) if np.isfinite(v) else None
+
+
+def reward_from(metric: str, value: float) -> float:
+    return value if metric == "is" else (-value if metric.startswith("swd") else 1.0 / max(value, 1e-8))
 
 
 def resize(images: Tensor, size: int) -> Tensor:
@@ -52,12 +91,13 @@ class Reward:
     """reward(generator, size, seed) -> float, higher is better."""
 
     def __init__(self, kind: str, n: int, data: Any, device: torch.device, batch_size: int = 64,
-                 inception_weights: str | None = None, real_seed: int = 0) -> None:
+                 inception_weights: str | None = None, real_seed: int = 0, min_diversity: float | None = None) -> None:
         if kind not in REWARDS:
             raise GccGanError(f"--reward {kind!r}: expected one of {', '.join(REWARDS)}")
         if kind == "is" and n < 10:
             raise GccGanError(f"the IS reward over 10 splits needs at least 10 images, not {n}")
         self.kind, self.n, self.data, self.device, self.batch_size = kind, n, data, device, batch_size
+        self.min_diversity = min_diversity  # the collapse threshold (search/health.py; None: its default)
         self.inception = None
         if kind in ("is", "fid"):
             from ..bench.inception import load_inception
@@ -69,6 +109,7 @@ class Reward:
         m = min(n, len(data))
         self._real_idx = np.sort(np.random.default_rng(real_seed).choice(len(data), m, replace=False))
         self._real: dict[int, Tensor | Gaussian] = {}
+        self._diversity: dict[int, float] = {}
 
     def _real_images(self, size: int) -> Tensor:
         return to_uint8(resize(self.data.batch(self._real_idx), size))
@@ -85,25 +126,42 @@ class Reward:
                 self._real[size] = statistics(feats.pool)
         return self._real[size]
 
+    def real_diversity(self, size: int) -> float:
+        """The real images' per-pixel std at `size` (search/health.py), the collapse reference."""
+        if size not in self._diversity:
+            self._diversity[size] = diversity(self._real_images(size))
+        return self._diversity[size]
+
     @torch.no_grad()
     def __call__(self, g: nn.Module, latent: int, size: int, seed: int) -> float:
+        return self.score(g, latent, size, seed).reward
+
+    @torch.no_grad()
+    def score(self, g: nn.Module, latent: int, size: int, seed: int) -> Scored:
+        """The candidate's metric, reward and health from one batch of `n` samples."""
         was = g.training
         g.eval()
         try:
-            fake = torch.cat(list(generated_batches(g, [latent], self.n, self.batch_size, seed, self.device)))
+            fake = torch.cat(list(generated_batches(g, [latent], self.n, self.batch_size, seed, self.device))).cpu()
         finally:
             g.train(was)
+        collapse = collapse_health(fake, self.real_diversity(size), self.min_diversity)
+        metric, progan = METRIC[self.kind], None
         if self.kind == "swd":
             real = self._real_stats(size)
             assert isinstance(real, Tensor)
-            return -swd(fake.cpu(), real, seed=seed).mean
-        assert self.inception is not None
-        batches = (fake[i:i + self.batch_size] for i in range(0, len(fake), self.batch_size))
-        feats = extract(self.inception, batches, len(fake), "reward", progress=False)
-        if self.kind == "is":
-            return inception_score(feats.logits, seed=seed)[0]
-        real = self._real_stats(size)
-        assert isinstance(real, Gaussian)
-        d = frechet_distance_low_rank(feats.pool, real) if len(feats) <= feats.pool.shape[1] \
-            else frechet_distance(statistics(feats.pool), real)
-        return 1.0 / max(d, 1e-8)
+            value = swd(fake, real, seed=seed, norm="real").mean
+            progan = swd(fake, real, seed=seed).mean
+        else:
+            assert self.inception is not None
+            batches = (fake[i:i + self.batch_size] for i in range(0, len(fake), self.batch_size))
+            feats = extract(self.inception, batches, len(fake), "reward", progress=False)
+            if self.kind == "is":
+                value = inception_score(feats.logits, seed=seed)[0]
+            else:
+                real = self._real_stats(size)
+                assert isinstance(real, Gaussian)
+                value = frechet_distance_low_rank(feats.pool, real) if len(feats) <= feats.pool.shape[1] \
+                    else frechet_distance(statistics(feats.pool), real)
+        return Scored(metric, float(value), reward_from(metric, float(value)),
+                      combine(collapse, score_health(metric, float(value))), progan)

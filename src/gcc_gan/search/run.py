@@ -27,7 +27,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import math
 import shlex
 import shutil
 import time
@@ -57,9 +56,9 @@ from ..train.images import save_grid
 from ..train.run import resolve_device
 from .base import Searcher
 from .config import RESUMABLE, SearchConfig, make_config
+from .health import UnhealthyResult, loss_health
 
 RUN_FORMAT = 1
-DIVERGED_ABS = 1e6
 
 
 @dataclass
@@ -356,13 +355,12 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
             step = s + 1
             if step <= 2 or step % cfg.log_every == 0:  # the first steps allocate what the run keeps
                 check_resident("search")
-            bad = {k: v for k, v in losses.items() if not math.isfinite(v) or abs(v) > DIVERGED_ABS}
-            if bad:
-                k, v = next(iter(bad.items()))
+            health = loss_health(losses)  # search/health.py: non-finite or |loss| > LOSS_BOUND
+            if not health.ok:
                 kept = f"the last good checkpoint {last_ckpt} is kept" if last_ckpt else "no checkpoint was written yet"
                 if dp.main:
                     atomic_write_text(out / "search.json", json.dumps({**meta, "status": "diverged"}, indent=1) + "\n")
-                raise GccGanError(f"search diverged at step {step}: {k} = {v}; {kept}. Lower the learning rates "
+                raise GccGanError(f"search diverged at step {step}: {health.reason}; {kept}. Lower the learning rates "
                                   "(a paper-scale run) or change --seed, then start a new run")
             if step % cfg.log_every == 0 or step == cfg.iters:
                 rec = {"step": step, **{k: round(v, 6) for k, v in losses.items()},
@@ -386,7 +384,11 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
         console.print(f"all {cfg.iters} iterations are done: deriving and writing the results only",
                       highlight=False)
     try:
-        geno = _finish(searcher, cfg, data_spec, wall, out, req.pareto)
+        geno = _finish(searcher, cfg, data_spec, wall, out, req.pareto, data, console)
+    except UnhealthyResult as e:  # the result itself is bad: resuming cannot help
+        atomic_write_text(out / "search.json", json.dumps({**meta, "status": "unhealthy", "error": str(e)},
+                                                          indent=1) + "\n")
+        raise
     except Exception as e:  # the trained supernet is in the last checkpoint: say how to finish it
         reason = str(e) or type(e).__name__
         atomic_write_text(out / "search.json", json.dumps({**meta, "status": "failed", "error": reason},
@@ -412,14 +414,42 @@ def _resume_newest(root: Path, searcher: Searcher, console: Console) -> tuple[Ch
     return load_newest(root, lambda ck: restore(ck, searcher), console_warner(console))
 
 
+def final_health(searcher: Searcher, cfg: SearchConfig, data: Any) -> dict[str, Any]:
+    """The emitted generator's health: the searcher's final samples (`samples(64)`: the
+    derived supernet / kept candidate / best child, as samples.png shows it) against 64
+    real images. A collapsed or diverged result is an `UnhealthyResult`, not a genotype."""
+    import numpy as np
+
+    from .health import HEALTH_IMAGES, collapse_health, no_healthy_candidate
+
+    if hasattr(searcher, "kept_health"):  # candidates checked as they were scored (random search)
+        return searcher.kept_health()  # type: ignore[attr-defined,no-any-return]
+    fake = searcher.samples(HEALTH_IMAGES)
+    idx = np.sort(np.random.default_rng(cfg.seed).choice(len(data), min(HEALTH_IMAGES, len(data)), replace=False))
+    h = collapse_health(fake.cpu(), data.batch(idx), cfg.min_diversity)
+    if not h.ok:
+        raise no_healthy_candidate([h.status], "final generators", f"the derived generator is {h.status} "
+                                   f"({h.reason}); try another --seed, more --iters, or lower learning rates")
+    return h.to_json()
+
+
 def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, out: Path,
-            pareto_k: int = 0) -> Genotype:
+            pareto_k: int = 0, data: Any = None, console: Console | None = None) -> Genotype:
     from ..viz.render import render_genotype
     from .budget import budget_record, check_final
     from .pareto import write_pareto
     from .plots import plot_history
 
     gnet, dnet, enc, metrics = searcher.derive()
+    if console is not None and hasattr(searcher, "health_summary"):  # random search, AutoGAN: per candidate
+        console.print(searcher.health_summary(), highlight=False)  # type: ignore[attr-defined]
+    if data is not None:
+        health = final_health(searcher, cfg, data)
+        if health.get("diversity") is not None and "diversity" not in metrics:  # a searcher's own measure wins
+            metrics = {**metrics, "diversity": float(health["diversity"])}
+        if console is not None and health.get("diversity") is not None:
+            console.print(f"final generator: ok (per-pixel std over 64 latents {health['diversity']:.2f} of the "
+                          "data's)", highlight=False)
     extra = searcher.provenance_extra() if hasattr(searcher, "provenance_extra") else {}  # type: ignore[attr-defined]
     final = check_final(cfg.budget, gnet)  # a derivation over budget is a bug: never written
     prov = Provenance(searcher=cfg.method, dataset=data_spec, seed=cfg.seed,
@@ -459,7 +489,14 @@ def _growth(req: SearchRequest, cfg: SearchConfig, data_spec: str, out: Path, co
     console.print(f"{cfg.method} search ({cfg.preset} preset, dggan space, {what}, {cfg.d0}×{cfg.d0} → "
                   f"{cfg.target}×{cfg.target} in {cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor) "
                   f"on {data_spec} → {out}" + (" (resuming)" if req.resume else ""), highlight=False)
-    state = gs.run(req.resume, req.stop_after)
+    try:
+        state = gs.run(req.resume, req.stop_after)
+        if state["step"] >= cfg.max_steps:
+            gs.winner()  # no healthy candidate at the target: the error, before any result is written
+    except UnhealthyResult as e:
+        atomic_write_text(out / "search.json", json.dumps({**meta, "status": "unhealthy", "error": str(e)},
+                                                          indent=1) + "\n")
+        raise
     if state["step"] < cfg.max_steps:  # stopped early on request (tests)
         return SearchResult(out, out / "genotype.json", state["step"], time.perf_counter() - t_start, None)
     wall = float(state["elapsed_s"])

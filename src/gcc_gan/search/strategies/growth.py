@@ -58,6 +58,7 @@ from ...genotype_dsl.model import Genotype, Network, Provenance
 from ...train.trainer import mix_seed
 from ..budget import budget_record, check_final
 from ..config import SearchConfig
+from ..health import OK, no_healthy_candidate, summary
 from ..spaces.dggan import (
     FADE,
     Action,
@@ -77,7 +78,7 @@ from ..spaces.dggan import (
 
 STATE_FORMAT = 1
 CSV_FIELDS = ["id", "parent", "action", "step", "resolution", "g_params", "d_params", "g_macs", "d_macs",
-              "score", "norm_score", "status"]
+              "metric", "score", "norm_score", "swd", "diversity", "status", "reason"]
 
 
 # --------------------------------------------------------------------------- one candidate (a job)
@@ -114,6 +115,7 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
     from ...train.config import TrainConfig
     from ...train.data import SampleOrder
     from ...train.trainer import GanTrainer
+    from ..health import DIVERGED, Health, loss_health, weights_health
     from ..rewards import Reward, resize
 
     t0 = time.perf_counter()
@@ -139,15 +141,16 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
         trainer.g_ema.load_state_dict(trainer.g.state_dict())
     data = _dataset(spec["data"], spec["size"])
     order = SampleOrder(len(data), seed)
-    diverged = False
+    health = Health()
     for t in range(iters):
         a = alpha_at(t, iters, spec["fade_share"]) if fading else 1.0
         for net in (trainer.g, trainer.d, trainer.g_ema):
             net.alpha = a  # type: ignore[assignment]
         real = resize(data.batch(order.indices(t * cfg.batch_size, cfg.batch_size)), res)
         r = trainer.train_step([real])
-        if not (math.isfinite(float(r.d_loss)) and math.isfinite(float(r.g_loss))):
-            diverged = True
+        health = loss_health({"d_loss": float(r.d_loss), "g_loss": float(r.g_loss)})
+        if not health.ok:
+            health = Health(DIVERGED, f"iteration {t + 1}: {health.reason}")
             break
     # the grown networks alone (α = 1): the fading nets' old paths dropped
     gs, ds = settle(g_net), settle(d_net)
@@ -155,14 +158,17 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
     for mod, trained in ((g_out, trainer.g), (d_out, trainer.d)):
         sd = {k: v.cpu() for k, v in trained.state_dict().items()}
         mod.load_state_dict({k: sd[k] for k in mod.state_dict()}, strict=True)
-    score = math.inf
-    if not diverged and trainer.weights_finite():
+    if health.ok:
+        health = weights_health(g_out.parameters())
+    scores: dict[str, Any] = {"score": None}
+    if health.ok:  # the same latents for every candidate; score: FID or swd-real ×1e3, lower is better
         rw = Reward(spec["reward"], spec["reward_images"], _dataset(spec["data"], spec["size"]), device,
-                    batch_size=64, inception_weights=spec.get("inception_weights"), real_seed=0)
-        value = rw(g_out.to(device), latent, res, int(spec["reward_seed"]))  # the same latents for every candidate
-        score = 1.0 / value if spec["reward"] == "fid" else -value  # FID, or SWD×1e3: lower is better
-        if not math.isfinite(score):
-            score = math.inf
+                    batch_size=64, inception_weights=spec.get("inception_weights"), real_seed=0,
+                    min_diversity=spec.get("min_diversity"))
+        sc = rw.score(g_out.to(device), latent, res, int(spec["reward_seed"]))
+        health = sc.health
+        scores = {"metric": sc.metric, "score": sc.value if math.isfinite(sc.value) else None, "swd": sc.swd,
+                  "diversity": sc.health.diversity}
     out = Path(spec["dir"])
     out.mkdir(parents=True, exist_ok=True)
     blob = _to_bytes({**{f"generator.{k}": v for k, v in g_out.state_dict().items()},
@@ -170,8 +176,8 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
     atomic_write_bytes(out / "weights.safetensors", blob)
     atomic_write_text(out / "genotype.json", Genotype(name=spec["id"], generator=gs, discriminator=ds).to_json())
     (gp, gm), (dp, dm) = net_cost(gs), net_cost(ds)
-    return {"score": score if math.isfinite(score) else None, "g_params": gp, "g_macs": gm, "d_params": dp,
-            "d_macs": dm, "resolution": res, "sha256": hashlib.sha256(blob).hexdigest(), "iters": iters,
+    return {**scores, "status": health.status, "reason": health.reason or None, "g_params": gp, "g_macs": gm,
+            "d_params": dp, "d_macs": dm, "resolution": res, "sha256": hashlib.sha256(blob).hexdigest(), "iters": iters,
             "fading": fading, "wall_s": round(time.perf_counter() - t0, 2)}
 
 
@@ -286,21 +292,27 @@ def plan_children(state: dict[str, Any], cfg: SearchConfig, acts: list[Action], 
     return out
 
 
+def healthy(r: dict[str, Any]) -> bool:
+    """A trained candidate with a score that is neither diverged nor collapsed (search/health.py)."""
+    return r.get("status", "ok") == OK and r.get("score") is not None
+
+
 def normalise(records: list[dict[str, Any]]) -> None:
-    """norm_score = score / median score of the step at that resolution (notes §2.6.1)."""
+    """norm_score = score / median score of the step's healthy children at that resolution
+    (notes §2.6.1); none for an unhealthy child, which never ranks."""
     by_res: dict[int, list[float]] = {}
     for r in records:
-        if r.get("score") is not None:
+        if healthy(r):
             by_res.setdefault(r["resolution"], []).append(r["score"])
     for r in records:
         sc = r.get("score")
-        med = statistics.median(by_res[r["resolution"]]) if sc is not None else None
-        r["norm_score"] = None if sc is None else (sc / med if med else sc)
+        med = statistics.median(by_res[r["resolution"]]) if healthy(r) else None
+        r["norm_score"] = None if med is None else (sc / med if med else sc)
 
 
 def select(records: list[dict[str, Any]], k: int, policy: str) -> list[str]:
     if policy != "topk":
-        return [r["id"] for r in records if r.get("score") is not None]  # every route goes on; a failed one ends
+        return [r["id"] for r in records if healthy(r)]  # every route goes on; a failed or unhealthy one ends
     ok = [r for r in records if r.get("norm_score") is not None]
     ok.sort(key=lambda r: (r["norm_score"], r["id"]))
     return [r["id"] for r in ok[:k]]
@@ -384,7 +396,8 @@ class GrowthSearch:
                 "dir": str(self.out / "candidates" / c["id"]), "seed": c["seed"], "iters": iters,
                 "latent": cfg.latent, "batch_size": cfg.batch_size, "lr": cfg.dg_lr, "gp_weight": cfg.gp_weight,
                 "drift": cfg.drift, "fade_share": cfg.fade_share, "equalized_lr": cfg.equalized_lr, "data": self.data_spec, "size": cfg.target,
-                "reward": cfg.reward, "reward_images": cfg.reward_images, "device": self.device, "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights}
+                "reward": cfg.reward, "reward_images": cfg.reward_images, "device": self.device, "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights,
+                "min_diversity": cfg.min_diversity}
 
     def networks(self, cid: str) -> tuple[Network, Network]:
         geno = Genotype.model_validate_json((self.out / "candidates" / cid / "genotype.json").read_text())
@@ -446,11 +459,11 @@ class GrowthSearch:
                 rec = {**c, "status": "failed", "error": r.error, "score": None, "resolution": None,
                        "iters": 0, "sha256": None}
             else:
-                rec = {**c, **r.value, "status": "ok" if r.value["score"] is not None else "diverged",
-                       "attempts": r.attempts}
+                rec = {**c, **r.value, "attempts": r.attempts}
             self.state["nodes"][c["id"]] = rec
-            self.log({"event": "candidate", **{k: rec.get(k) for k in ("id", "parent", "step", "resolution",
-                                                                         "score", "status", "wall_s")},
+            self.log({"event": "candidate", **{k: rec.get(k) for k in ("id", "parent", "step", "resolution", "metric",
+                                                                         "score", "swd", "diversity", "status",
+                                                                         "reason", "wall_s")},
                       "action": Action.from_dict(c["action"]).label if c.get("action") else "base"})
             self.save()
 
@@ -475,9 +488,13 @@ class GrowthSearch:
         base = {"id": "c0", "parent": None, "action": None, "step": 0, "seed": mix_seed(cfg.seed, 0, 0)}
         if "c0" not in self.state["nodes"]:
             self.run_jobs([base], ex, "base")
-        if self.state["nodes"]["c0"]["score"] is None:
-            c0 = self.state["nodes"]["c0"]
-            raise GccGanError(f"the base candidate failed ({c0.get('error') or 'diverged'})")
+        c0 = self.state["nodes"]["c0"]
+        if not healthy(c0):
+            if c0.get("status") == "failed":
+                raise GccGanError(f"the base candidate failed ({c0.get('error')})")
+            raise no_healthy_candidate([c0["status"]], "candidates (the base)",
+                                       f"the base candidate is {c0['status']} ({c0.get('reason')}), so nothing can "
+                                       "grow from it: try another --seed or more base iterations")
         if not self.state["parents"] and self.state["step"] == 0:
             self.state["parents"] = ["c0"] if self.policy == "topk" else ["c0"] * self.routes
         steps_run = 0
@@ -506,8 +523,10 @@ class GrowthSearch:
             normalise(recs)
             parents = select(recs, cfg.dg_k, self.policy)
             if not parents:
-                over = " or was over the budget" if self.cfg.budget.active else ""
-                raise GccGanError(f"step {s}: every child failed or diverged{over}; nothing to grow from")
+                over = ", or was over the budget" if self.cfg.budget.active else ""
+                raise no_healthy_candidate([r.get("status", "?") for r in recs], f"children at step {s}",
+                                           f"every child failed, diverged or collapsed{over}, so nothing can grow: "
+                                           "try another --seed or --reward")
             self.log({"event": "step", "step": s, "children": len(recs), "parents": parents,
                       "best_norm": min((r["norm_score"] for r in recs if r["norm_score"] is not None), default=None)})
             self.state.update(step=s, parents=parents, planned=[], elapsed_s=time.perf_counter() - t0)
@@ -518,11 +537,13 @@ class GrowthSearch:
 
     # ---------------------------------------------------------------- results
     def winner(self) -> dict[str, Any]:
-        at = [n for n in self.state["nodes"].values() if n.get("resolution") == self.cfg.target
-              and n.get("score") is not None]
+        at = [n for n in self.state["nodes"].values() if n.get("resolution") == self.cfg.target and healthy(n)]
         if not at:
             within = f" within the budget ({self.cfg.budget.describe()})" if self.cfg.budget.active else ""
-            raise GccGanError(f"no candidate reached {self.cfg.target}x{self.cfg.target} with a finite score{within}")
+            reached = [n.get("status", "?") for n in self.state["nodes"].values()
+                       if n.get("resolution") == self.cfg.target]
+            raise no_healthy_candidate(reached, f"candidates at {self.cfg.target}x{self.cfg.target}{within}",
+                                       "try another --seed or --reward, or more candidate iterations")
         return min(at, key=lambda n: (n["score"], n["id"]))
 
     def route(self, cid: str) -> list[str]:
@@ -538,12 +559,18 @@ class GrowthSearch:
         from ..pareto import Candidate
 
         at = sorted((n for n in self.state["nodes"].values() if n.get("resolution") == self.cfg.target
-                     and n.get("score") is not None), key=lambda n: n["id"])
-        metric = "fid" if self.cfg.reward == "fid" else "swd"
+                     and healthy(n)), key=lambda n: n["id"])
+        metric = metric_name(self.cfg.reward).replace("-", "_")
         return [Candidate(n["id"], self.networks(n["id"])[0], float(n["score"]), int(n["step"])) for n in at], metric, False
 
     def cost_iters(self) -> int:
         return sum(int(n.get("iters") or 0) for n in self.state["nodes"].values())
+
+
+def metric_name(reward: str) -> str:
+    from ..rewards import METRIC
+
+    return METRIC[reward]
 
 
 def write_csv(path: Path, nodes: list[dict[str, Any]]) -> None:
@@ -553,8 +580,8 @@ def write_csv(path: Path, nodes: list[dict[str, Any]]) -> None:
     for n in nodes:
         act = Action.from_dict(n["action"]).label if n.get("action") else "base"
         w.writerow({**{k: n.get(k) for k in CSV_FIELDS}, "action": act, "parent": n.get("parent") or "",
-                    "score": "" if n.get("score") is None else f"{n['score']:.6g}",
-                    "norm_score": "" if n.get("norm_score") is None else f"{n['norm_score']:.6g}"})
+                    **{k: "" if n.get(k) is None else f"{n[k]:.6g}" for k in ("score", "norm_score", "swd", "diversity")},
+                    "reason": n.get("reason") or n.get("error") or ""})
     atomic_write_text(path, buf.getvalue())
 
 
@@ -570,19 +597,25 @@ def finish(gs: GrowthSearch, wall: float) -> Genotype:
 
     cfg, out, st = gs.cfg, gs.out, gs.state
     best = gs.winner()
+    statuses = [n.get("status", "?") for n in st["nodes"].values()]
+    gs.console.print(summary(statuses), highlight=False)
     route = gs.route(best["id"])
     g, d = gs.networks(best["id"])
     labels = [Action.from_dict(st["nodes"][c]["action"]).label for c in route[1:]]
-    metric = "fid" if cfg.reward == "fid" else "swd"
+    metric = metric_name(cfg.reward)
     prov = Provenance(
         searcher=cfg.method if cfg.method == "dggan" else "random (dggan space)", dataset=gs.data_spec, seed=cfg.seed,
         search_cost={"wall_s": round(wall, 2), "candidate_iters": float(gs.cost_iters()),
-                     "candidates": float(len(st["nodes"]))},
-        metrics={metric: float(best["score"])},
+                     "candidates": float(len(st["nodes"])),
+                     **{f"candidates_{k}": float(statuses.count(k)) for k in ("diverged", "collapsed")}},
+        metrics={metric.replace("-", "_"): float(best["score"]),
+                 **({"swd": float(best["swd"])} if best.get("swd") is not None else {}),
+                 **({"diversity": float(best["diversity"])} if best.get("diversity") is not None else {})},
         encoding={"format": "dggan", "route": route, "actions": labels, "k": cfg.dg_k, "p": cfg.dg_p,
                   "policy": gs.policy, "routes": gs.routes if gs.policy == "random" else None,
                   "reward": cfg.reward, "reward_kind": "FID (Inception)" if cfg.reward == "fid"
-                  else "SWD x 1e3 (explicit proxy, no Inception weights)", "d0": cfg.d0, "target": cfg.target,
+                  else "swd-real x 1e3 (explicit proxy, no Inception weights; lower is better)",
+                  "health": summary(statuses), "d0": cfg.d0, "target": cfg.target,
                   "max_steps": cfg.max_steps,
                   # under a budget: the G-block widths a FADE could take (widest that stays completable)
                   **({"fade_widths": gs.reach.widths} if gs.reach is not None else {})},

@@ -5,10 +5,12 @@ among the valid genotype arrays (rejection: every n2 and n3 keeps an input; node
 then reach no output are removed, as the AdversarialNAS derivation does), each is trained
 as a plain GAN with the shared trainer (`train.GanTrainer`: hinge loss, Adam lr 2e-4 betas
 (0, 0.9), n_critic 1) for an equal share of the iteration budget, and scored with a cheap
-discriminator-independent proxy: the sliced Wasserstein distance between 256 generated and
-256 real images (128 fixed random directions in pixel space at 16×16; lower is better).
-The best candidate's G and D form the genotype. A D-independent score is needed because
-each candidate has its own D, so D losses are not comparable across candidates.
+discriminator-independent proxy: `swd-real` ×1e3 (search/rewards.py, the search's SWD
+reward) between `reward_images` (presets: 256) generated and as many real images; lower is better. Each candidate's
+health (search/health.py) is checked on the same images and its training losses; the
+best healthy candidate's G and D form the genotype, and a run with none ends with an
+error. A D-independent score is needed because each candidate has its own D, so D losses
+are not comparable across candidates.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...compiler.interpreter import Interpreter
@@ -29,6 +30,8 @@ from ...errors import GccGanError
 from ..base import Searcher
 from ..budget import admit
 from ..config import SearchConfig
+from ..health import BAD, OK, Health, combine, loss_health, no_healthy_candidate, summary, weights_health
+from ..rewards import Reward
 from ..spaces.adversarialnas import (
     D_CELLS,
     DOWN_OPS,
@@ -71,15 +74,6 @@ def candidate_networks(arch: tuple[list[list[int]], dict[str, int]], cfg: Search
     return gnet, build_discriminator(dch, cfg.df, cfg.size), enc
 
 
-def sliced_wasserstein(a: Tensor, b: Tensor, n_dir: int = 128, seed: int = 0, size: int = 16) -> float:
-    """SWD between two image sets (N, C, H, W) at `size`×`size`, fixed random directions."""
-    a = F.adaptive_avg_pool2d(a.float(), size).flatten(1)
-    b = F.adaptive_avg_pool2d(b.float(), size).flatten(1)
-    dirs = F.normalize(torch.randn(a.shape[1], n_dir, generator=torch.Generator().manual_seed(seed)), dim=0)
-    pa, pb = (a @ dirs).sort(0).values, (b @ dirs).sort(0).values
-    return float((pa - pb).abs().mean())
-
-
 class RandomSearcher(Searcher):
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
         super().__init__(cfg, device)
@@ -95,12 +89,19 @@ class RandomSearcher(Searcher):
                 raise GccGanError(f"random search: {self.discarded} sampled architectures were all over the budget "
                                   f"({cfg.budget.describe()}); {len(self.archs)} fit. Raise the budget")
         self.per = cfg.iters // cfg.candidates  # equal budget; the remainder goes to the last one
-        self.scores: list[float] = []
+        self.scores: list[float] = []  # swd-real x 1e3 of each candidate (inf: diverged before scoring)
+        self.status: list[str] = []  # each candidate's health (search/health.py)
+        self.reasons: list[str] = []
+        self.diversity: list[float | None] = []  # per-pixel std over the latents / the data's
+        self.loss_health = Health()  # the current candidate's training losses
         self.data: Any = None
+        self.reward: Reward | None = None
         self._build(0)
 
     def bind_data(self, data: Any) -> None:
         self.data = data
+        self.reward = Reward("swd", min(self.cfg.reward_images, len(data)), data, self.device, real_seed=self.cfg.seed,
+                             min_diversity=self.cfg.min_diversity)
 
     def _span(self, k: int) -> tuple[int, int]:
         start = k * self.per
@@ -127,20 +128,30 @@ class RandomSearcher(Searcher):
         self.trainer.step = s - start
         res = self.trainer.train_step([reals])
         out = {"d_loss": float(res.d_loss), "g_loss": float(res.g_loss), "candidate": float(k)}
+        if self.loss_health.ok:  # a candidate that diverges is recorded as such, not the whole run
+            self.loss_health = loss_health({"d_loss": out["d_loss"], "g_loss": out["g_loss"]})
+        if not self.loss_health.ok:
+            out = {"candidate": float(k)}  # its losses are not the run's: the run loop would stop
         if s + 1 == end:
-            self.scores.append(self._score())
+            self._score()
             if k + 1 < self.cfg.candidates:  # so a checkpoint here holds the next one's fresh state
                 self._build(k + 1)
         return out
 
     @torch.no_grad()
-    def _score(self) -> float:
-        n = min(256, len(self.data))
-        idx = np.random.default_rng(self.cfg.seed).choice(len(self.data), size=n, replace=False)
-        real = self.data.batch(np.sort(idx))
-        z = torch.randn(n, self.cfg.latent, generator=torch.Generator().manual_seed(mix_seed(self.cfg.seed, 7)))
-        fake = self.trainer.sample(z, ema=False)
-        return sliced_wasserstein(fake, real, seed=self.cfg.seed)
+    def _score(self) -> None:
+        """Score the finished candidate (swd-real x 1e3) and record its health."""
+        assert self.reward is not None
+        h = combine(self.loss_health, weights_health(self.trainer.g.parameters()))
+        value = float("inf")
+        if h.ok:
+            sc = self.reward.score(self.trainer.g, self.cfg.latent, self.cfg.size, self.cfg.seed % 2**32)
+            value, h = sc.value, sc.health
+        self.scores.append(value)
+        self.status.append(h.status)
+        self.reasons.append(h.reason)
+        self.diversity.append(h.diversity)
+        self.loss_health = Health()
 
     def modules(self) -> dict[str, nn.Module]:
         return {"g": self.trainer.g, "d": self.trainer.d}
@@ -149,30 +160,52 @@ class RandomSearcher(Searcher):
         return {"g": self.trainer.opt_g, "d": self.trainer.opt_d}
 
     def extra_state(self) -> dict[str, Any]:
-        return {"candidate": self.k, "scores": self.scores}
+        return {"candidate": self.k, "scores": self.scores, "status": self.status, "reasons": self.reasons,
+                "diversity": self.diversity, "loss_health": [self.loss_health.status, self.loss_health.reason]}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.scores = [float(v) for v in state.get("scores", [])]
+        self.status = list(state.get("status", [OK] * len(self.scores)))
+        self.reasons = list(state.get("reasons", [""] * len(self.scores)))
+        self.diversity = list(state.get("diversity", [None] * len(self.scores)))
+        self.loss_health = Health(*state.get("loss_health", [OK, ""]))
         k = int(state.get("candidate", 0))
         if k != self.k:
             self._build(k)
 
     def log_extra(self) -> dict[str, Any]:
-        return {"scores": [round(v, 5) for v in self.scores]}
+        return {"scores": [round(v, 5) if np.isfinite(v) else None for v in self.scores], "status": self.status}
+
+    def kept(self) -> int:
+        """The best healthy candidate; none healthy is the run's error (search/health.py)."""
+        ok = [k for k, st in enumerate(self.status) if st == OK]
+        if not ok:
+            raise no_healthy_candidate(self.status, "candidates", "try another --seed or more --iters")
+        return min(ok, key=lambda k: (self.scores[k], k))
+
+    def health_summary(self) -> str:
+        return summary(self.status)
+
+    def kept_health(self) -> dict[str, Any]:
+        return {"status": OK, "diversity": self.diversity[self.kept()]}
 
     def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
-        best = int(np.argmin(self.scores))
+        best = self.kept()
         g, d, enc = self.networks(best)
-        enc["random_search"] = {"candidates": [{"arch": a[0], "score": s} for a, s in zip(self.archs, self.scores)],
-                                "kept": best, "proxy": "sliced Wasserstein distance, 256 images at 16x16",
+        enc["random_search"] = {"candidates": [{"arch": a[0], "swd_real": s if np.isfinite(s) else None, "status": st,
+                                                **({"reason": r} if r else {})}
+                                               for a, s, st, r in zip(self.archs, self.scores, self.status,
+                                                                      self.reasons)],
+                                "kept": best, "proxy": f"swd-real x 1e3 (lower is better), {self.cfg.reward_images} images",
+                                "health": {b: self.status.count(b) for b in BAD},
                                 "discarded_over_budget": self.discarded}
-        return g, d, enc, {"proxy_swd": self.scores[best]}
+        return g, d, enc, {"swd_real": self.scores[best]}
 
     def pareto_candidates(self, out: Any) -> tuple[list[Any], str, bool]:
         from ..pareto import Candidate
 
         return ([Candidate(f"random-cand{k}", self.networks(k)[0], s, self._span(k)[1])
-                 for k, s in enumerate(self.scores)], "proxy_swd", False)
+                 for k, s in enumerate(self.scores) if self.status[k] == OK], "swd_real", False)
 
     @torch.no_grad()
     def samples(self, n: int) -> Tensor:

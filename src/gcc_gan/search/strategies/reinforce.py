@@ -49,7 +49,8 @@ from ...train.trainer import mix_seed
 from ..base import Searcher, adam, apply_grads
 from ..budget import admit
 from ..config import SearchConfig
-from ..rewards import DESCRIPTION, Reward, resize
+from ..health import BAD, DIVERGED, OK, no_healthy_candidate, summary
+from ..rewards import DESCRIPTION, METRIC, Reward, Scored, resize
 from ..spaces.autogan import (
     GrowingDiscriminator,
     SharedGenerator,
@@ -94,6 +95,7 @@ class AutoGanSearcher(Searcher):
         self.n_evals = 0  # reward evaluations (the search's main cost with IS)
         self.data: Any = None
         self.final: list[dict[str, Any]] | None = None
+        self.unhealthy: list[dict[str, Any]] = []  # the last top-K's collapsed / diverged children
         self._build_gan()
         self._new_controller()
 
@@ -108,7 +110,7 @@ class AutoGanSearcher(Searcher):
     def bind_data(self, data: Any) -> None:
         self.data = data
         self.reward_fn = Reward(self.cfg.reward, self.cfg.reward_images, data, self.device,
-                                real_seed=mix_seed(self.cfg.seed, 5))
+                                real_seed=mix_seed(self.cfg.seed, 5), min_diversity=self.cfg.min_diversity)
 
     def _build_gan(self) -> None:
         cfg = self.cfg
@@ -153,17 +155,18 @@ class AutoGanSearcher(Searcher):
             s = self.ctrl.sample(gen, hidden)
         return prefix + s.actions, s
 
-    def _reward(self, arch: list[int], seed: int) -> float:
+    def _reward(self, arch: list[int], seed: int) -> Scored:
+        """The child's metric, reward (higher is better) and health (search/health.py)."""
         if self.reward_fn is None:
             raise RuntimeError("bind_data() must run before rewards are computed")
         self.n_evals += 1
         child = self.g.child(arch)
         if not self.widths:
-            return float(self.reward_fn(child, self.cfg.latent, self.size_at(self.stage), seed))
+            return self.reward_fn.score(child, self.cfg.latent, self.size_at(self.stage), seed)
         saved = [(m, {k: v.clone() for k, v in m.state_dict().items()}) for m in _bns(child)]
         try:
             self._calibrate(child, seed)
-            return float(self.reward_fn(child, self.cfg.latent, self.size_at(self.stage), seed))
+            return self.reward_fn.score(child, self.cfg.latent, self.size_at(self.stage), seed)
         finally:  # the shared BN statistics as they were: scoring must not change other children
             for m, st in saved:
                 m.load_state_dict(st)
@@ -215,6 +218,7 @@ class AutoGanSearcher(Searcher):
         seed = mix_seed(cfg.seed, s, 77) % 2**31
         cands: list[dict[str, Any]] = []
         seen: set[tuple[int, ...]] = set()
+        self.unhealthy = []
         i = 0
         while i < cfg.num_candidate or (min_distinct and len(seen) < cfg.topk and i < 20 * cfg.num_candidate):
             arch, smp = self.sample(self.gen(s, 1000 + i))
@@ -226,15 +230,26 @@ class AutoGanSearcher(Searcher):
                 continue
             seen.add(key)
             h, c = smp.hidden
+            sc = self._reward(arch, seed)
+            if not sc.health.ok:  # a collapsed or diverged child never enters the top-K
+                self.unhealthy.append({"arch": arch, **sc.record()})
+                continue
             cands.append({"arch": arch, "h": [float(v) for v in h.view(-1).cpu()],
-                          "c": [float(v) for v in c.view(-1).cpu()], "reward": self._reward(arch, seed)})
+                          "c": [float(v) for v in c.view(-1).cpu()], **sc.record()})
         if not cands and cfg.budget.active:  # none sampled fits: repair the controller's first sample
             arch, smp = self.sample(self.gen(s, 1000))
             arch = self.repair(arch)
             h, c = smp.hidden
-            cands.append({"arch": arch, "h": [float(v) for v in h.view(-1).cpu()],
-                          "c": [float(v) for v in c.view(-1).cpu()], "reward": self._reward(arch, seed),
-                          "budget_repaired": True})
+            sc = self._reward(arch, seed)
+            if sc.health.ok:
+                cands.append({"arch": arch, "h": [float(v) for v in h.view(-1).cpu()],
+                              "c": [float(v) for v in c.view(-1).cpu()], **sc.record(), "budget_repaired": True})
+            else:
+                self.unhealthy.append({"arch": arch, **sc.record()})
+        if not cands:
+            raise no_healthy_candidate([u["status"] for u in self.unhealthy], f"children sampled at step {s}",
+                                       "every child the controller sampled is collapsed or diverged; try another "
+                                       "--seed, or --reward fid / is")
         cands.sort(key=lambda d: -d["reward"])  # stable: ties keep sampling order
         return cands[:cfg.topk]
 
@@ -320,14 +335,20 @@ class AutoGanSearcher(Searcher):
             self.baseline = None  # official: `baseline = None` at every train_controller call
         self.ctrl.train()
         arch, smp = self.sample(self.gen(s, SUB_ARCH), grad=True)
-        reward = self._reward(arch, mix_seed(cfg.seed, s, 78) % 2**31)
+        sc = self._reward(arch, mix_seed(cfg.seed, s, 78) % 2**31)
+        scores = sc.record()  # the metric (swd_real / fid / is), reward, status
+        if sc.health.status == DIVERGED:  # no finite reward to learn from: recorded, no policy update
+            self.rewards.append({"step": s + 1, "stage": self.stage, "arch": arch, **scores, "reward": None,
+                                 "total": None, "baseline": None, "entropy": float(smp.entropies.detach().sum())})
+            return {}
+        reward = sc.reward
         ok, excess = self.fits(arch)
         raw = reward
         if not ok:  # penalised below any within-budget reward of its sign: r - |r|·(1 + excess)
             reward = reward - abs(reward) * (1.0 + excess)
         if self.uniform:  # random search: the reward is only recorded
-            self.rewards.append({"step": s + 1, "stage": self.stage, "arch": arch, "reward": reward, "total": reward,
-                                 "baseline": reward, "entropy": float(smp.entropies.sum())})
+            self.rewards.append({"step": s + 1, "stage": self.stage, "arch": arch, **scores, "reward": reward,
+                                 "total": reward, "baseline": reward, "entropy": float(smp.entropies.sum())})
             return {"reward": reward}
         if cfg.mode == "clean":
             b0 = self.baseline if isinstance(self.baseline, float) else None
@@ -340,7 +361,7 @@ class AutoGanSearcher(Searcher):
             self.baseline = [float(v) for v in bt.detach().view(-1).cpu()]
         apply_grads(loss, list(self.ctrl.parameters()), self.ctrl_opt)
         ent = float(smp.entropies.detach().sum())
-        self.rewards.append({"step": s + 1, "stage": self.stage, "arch": arch, "reward": reward,
+        self.rewards.append({"step": s + 1, "stage": self.stage, "arch": arch, **scores, "reward": reward,
                              "total": total, "baseline": b, "entropy": ent, **({} if ok else {"raw_reward": raw})})
         return {"ctrl_loss": loss.item(), "reward": reward, "baseline": b, "entropy": ent}
 
@@ -390,7 +411,8 @@ class AutoGanSearcher(Searcher):
                                "tokens": dict(zip(self.token_names(), [[round(v, 5) for v in d] for d in dists]))}
         if self.rewards:
             last = self.rewards[-1]
-            rec.update({"last_arch": last["arch"], "last_reward": round(last["reward"], 6)})
+            rec.update({"last_arch": last["arch"], "last_reward": None if last["reward"] is None
+                        else round(last["reward"], 6), "last_status": last.get("status", OK)})
         return rec
 
     # ------------------------------------------------------------------ results
@@ -406,19 +428,37 @@ class AutoGanSearcher(Searcher):
         best = self._final()[0]
         nat = self.native(best["arch"])
         d = sngan_discriminator(df=self.cfg.df, size=self.size_at(self.stage), sn=True).network
-        return nat.network, d, dict(nat.encoding), {f"reward_{self.cfg.reward}": best["reward"]}
+        key = self.metric_key()
+        return nat.network, d, dict(nat.encoding), {key: best[key], "reward": best["reward"],
+                                                    **({"swd": best["swd"]} if best.get("swd") is not None else {}),
+                                                    **({"diversity": best["diversity"]} if "diversity" in best else {})}
+
+    def metric_key(self) -> str:
+        """The stored name of the reward's metric: swd_real (x 1e3), fid or is."""
+        return METRIC[self.cfg.reward].replace("-", "_")
+
+    def health_summary(self) -> str:
+        st = [r["status"] for r in self.rewards if r.get("status")]
+        return (summary(st, "children rewarded by the controller") + f"; the final top-K sampling skipped "
+                f"{len(self.unhealthy)} collapsed/diverged")
+
+    def health_counts(self) -> dict[str, int]:
+        """Collapsed / diverged children among the controller's and the final top-K's evaluations."""
+        st = [r.get("status", OK) for r in self.rewards] + [u["status"] for u in self.unhealthy]
+        return {b: st.count(b) for b in BAD}
 
     def pareto_candidates(self, out: Any) -> tuple[list[Any], str, bool]:
         """Every full-depth child the controller evaluated (last stage), and the final top-K."""
         from ..pareto import Candidate
 
         full = len(self._final()[0]["arch"])
-        evals = [(f"child-step{r['step']}", r["arch"], r.get("raw_reward", r["reward"]), r["step"]) for r in self.rewards
-                 if len(r["arch"]) == full]
-        evals += [(f"top{j + 1}", p["arch"], p["reward"], self.cfg.iters) for j, p in enumerate(self._final())]
+        key = self.metric_key()  # the metric itself (one unit everywhere), not the derived reward
+        evals = [(f"child-step{r['step']}", r["arch"], r.get(key), r["step"]) for r in self.rewards
+                 if len(r["arch"]) == full and r.get("status", OK) == OK and r.get(key) is not None]
+        evals += [(f"top{j + 1}", p["arch"], p[key], self.cfg.iters) for j, p in enumerate(self._final())]
         cands = [Candidate(n, self.native(a).network, float(r), st)
                  for n, a, r, st in evals]
-        return cands, f"reward_{self.cfg.reward}", True
+        return cands, key, key == "is"
 
     def provenance_extra(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -431,7 +471,8 @@ class AutoGanSearcher(Searcher):
         how = "--method random --space autogan" if self.uniform else f"--method autogan --mode {cfg.mode}"
         return {"notes": f"gcc-gan search {how} --preset {cfg.preset} --reward {cfg.reward}; "
                          f"{'random' if self.uniform else 'autogan'} search: {json.dumps(info, separators=(',', ':'))}",
-                "search_cost": {"resets": float(self.n_resets), "reward_evals": float(self.n_evals)}}
+                "search_cost": {"resets": float(self.n_resets), "reward_evals": float(self.n_evals),
+                                **{f"children_{k}": float(v) for k, v in self.health_counts().items()}}}
 
     def _arch_record(self, tokens: list[int]) -> dict[str, Any]:
         """{"arch": the AutoGAN vector} (+ "widths": per-cell multipliers of gf when searched)."""
@@ -449,7 +490,10 @@ class AutoGanSearcher(Searcher):
         final = self._final()
         doc = {"reward": self.cfg.reward, "reward_definition": DESCRIPTION[self.cfg.reward], "gf": self.cfg.gf,
                "latent": self.cfg.latent, "bottom": self.cfg.bottom,
-               "topk": [{**self._arch_record(p["arch"]), "reward": p["reward"]} for p in final],
+               "metric": METRIC[self.cfg.reward], "health": self.health_counts(),
+               "topk": [{**self._arch_record(p["arch"]), **{k: p[k] for k in (self.metric_key(), "reward", "swd",
+                                                                              "diversity") if k in p}}
+                        for p in final],
                "stages": [e for e in self.events if e["kind"] == "grow"],
                "resets": [e for e in self.events if e["kind"] != "grow"]}
         atomic_write_text(out / "topk.json", json.dumps(doc, indent=1) + "\n")
