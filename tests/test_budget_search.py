@@ -60,6 +60,8 @@ def test_budget_halves_compiled_macs(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert compiled_cost(cand.generator).macs == int(by_name[p.stem]["compiled_macs"])
 
 
+@pytest.mark.slow  # fast twins: test_dggan.py::test_reachability_pruning_never_walks_into_a_dead_end and
+# test_budget_floor_of_an_enumerated_space_is_its_cheapest_network[dggan] (admission and floor, no training)
 def test_dggan_budget_halves_compiled_macs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """DGGAN at half the unconstrained tiny result's compiled MACs: the tiny space (4x4 -> 16x16,
     13 actions, K 2, p 0.4, 5 steps) with fewer training iterations per candidate so it runs
@@ -196,6 +198,7 @@ def test_budget_floor_of_an_enumerated_space_is_its_cheapest_network(method: str
             refuse_unreachable(b, floor)
 
 
+@pytest.mark.slow  # the whole tiny preset; fast twin: test_autogan_budget.py (the same check at gf 8)
 def test_autogan_budget_penalises_and_derives_within(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The tiny preset at half the unconstrained seed-0 result's compiled MACs (1,431,872 / 2;
     README): out of reach of AutoGAN's own space (cheapest child 1,242,432), reached through

@@ -139,6 +139,7 @@ def _state(out: Path) -> dict:
         return {}
 
 
+@pytest.mark.slow  # fast twin: test_checkpoints.py::test_ctrl_c_in_scale_says_how_to_resume (stop, then --resume)
 def test_resume_after_kill(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sweep"
     env = dict(os.environ)  # with the isolated cache / torch home of the autouse fixture
