@@ -509,6 +509,9 @@ def test_random_search_end_to_end(tmp_path: Path) -> None:
     assert len(rs["candidates"]) == 3
     ok = {k: c["swd_real"] for k, c in enumerate(rs["candidates"]) if c["status"] == "ok"}
     assert ok and rs["kept"] == min(ok, key=ok.__getitem__)  # the best healthy candidate
+    rp = load_genotype(out / "genotype.json").provenance.encoding["reward_protocol"]  # how the scores were measured
+    assert (rp["reward"], rp["metric"], rp["real"]) == ("swd", "swd-real", DATA)
+    assert rp["num_generated"] == rp["num_real"] == 64 and "inception" not in rp  # reward_images, all 64 images
 
 
 def test_random_search_resume_is_exact(tmp_path: Path) -> None:

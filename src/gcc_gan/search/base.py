@@ -67,6 +67,11 @@ class Searcher:
         """(generator, discriminator or None, encoding record, metrics)."""
         raise NotImplementedError
 
+    def reward_protocol(self, data: str) -> dict[str, Any] | None:
+        """How candidates were scored (search/rewards.py `reward_protocol`), for the provenance;
+        None for a searcher that scores no candidates (the differentiable ones)."""
+        return None
+
     @torch.no_grad()
     def samples(self, n: int) -> Tensor:
         """Images in [-1, 1] from the current supernet / candidate (for a preview grid)."""

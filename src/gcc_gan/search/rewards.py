@@ -87,6 +87,27 @@ def resize(images: Tensor, size: int) -> Tensor:
     return images if images.shape[-1] == size else F.interpolate(images, size=(size, size), mode="area")
 
 
+def reward_protocol(kind: str, n_generated: int, n_real: int, data: str, latent_seed: int,
+                    inception_weights: str | None = None) -> dict[str, Any]:
+    """How a search reward was measured, for the emitted genotype's provenance (as the bench's
+    protocol record travels with every bench number): a reward compares candidates of one run,
+    so its figures are comparable only under the same record."""
+    rec: dict[str, Any] = {"reward": kind, "metric": METRIC.get(kind, kind), "num_generated": n_generated,
+                           "num_real": n_real, "real": data, "resize": "area (box filter) to each stage's resolution",
+                           "latent_seed": latent_seed, "truncation": None}
+    if kind == "is":
+        rec["is_splits"] = 10
+    if kind == "swd":
+        rec["swd"] = "x1e3, both descriptor sets normalised by the real set's statistics (swd-real)"
+    if kind in ("is", "fid"):
+        from ..bench.inception import file_sha256, is_fid_inception, resolve_weights
+
+        path = resolve_weights(inception_weights)
+        sha = file_sha256(path)
+        rec["inception"] = {"path": str(path), "sha256": sha, "fid_inception": is_fid_inception(sha)}
+    return rec
+
+
 class Reward:
     """reward(generator, size, seed) -> float, higher is better."""
 
@@ -107,9 +128,14 @@ class Reward:
             warn(f"the FID reward from {n} samples is biased upward (rank-deficient covariance); it ranks "
                  "candidates, it is not a publishable FID")
         m = min(n, len(data))
+        self._inception_weights = inception_weights
         self._real_idx = np.sort(np.random.default_rng(real_seed).choice(len(data), m, replace=False))
         self._real: dict[int, Tensor | Gaussian] = {}
         self._diversity: dict[int, float] = {}
+
+    def protocol(self, data: str, latent_seed: int) -> dict[str, Any]:
+        """`reward_protocol` of this reward: `data` is the search's data spec."""
+        return reward_protocol(self.kind, self.n, len(self._real_idx), data, latent_seed, self._inception_weights)
 
     def _real_images(self, size: int) -> Tensor:
         return to_uint8(resize(self.data.batch(self._real_idx), size))

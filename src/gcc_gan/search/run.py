@@ -441,6 +441,8 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
     from .plots import plot_history
 
     gnet, dnet, enc, metrics = searcher.derive()
+    if (rp := searcher.reward_protocol(data_spec)) is not None:  # the protocol travels with the reward
+        enc = {**enc, "reward_protocol": rp}
     if console is not None and hasattr(searcher, "health_summary"):  # random search, AutoGAN: per candidate
         console.print(searcher.health_summary(), highlight=False)  # type: ignore[attr-defined]
     if data is not None:

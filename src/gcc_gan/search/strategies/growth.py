@@ -594,6 +594,7 @@ def finish(gs: GrowthSearch, wall: float) -> Genotype:
     from ...train.images import save_grid
     from ...viz.render import render_genotype
     from ..plots_growth import plot_analysis, plot_tree
+    from ..rewards import reward_protocol
 
     cfg, out, st = gs.cfg, gs.out, gs.state
     best = gs.winner()
@@ -616,6 +617,9 @@ def finish(gs: GrowthSearch, wall: float) -> Genotype:
                   "reward": cfg.reward, "reward_kind": "FID (Inception)" if cfg.reward == "fid"
                   else "swd-real x 1e3 (explicit proxy, no Inception weights; lower is better)",
                   "health": summary(statuses), "d0": cfg.d0, "target": cfg.target,
+                  "reward_protocol": reward_protocol(cfg.reward, cfg.reward_images,
+                                                     min(cfg.reward_images, len(_dataset(gs.data_spec, cfg.target))),
+                                                     gs.data_spec, cfg.seed % 2**32, gs.inception_weights),
                   "max_steps": cfg.max_steps,
                   # under a budget: the G-block widths a FADE could take (widest that stays completable)
                   **({"fade_widths": gs.reach.widths} if gs.reach is not None else {})},

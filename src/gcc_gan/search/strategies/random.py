@@ -103,6 +103,9 @@ class RandomSearcher(Searcher):
         self.reward = Reward("swd", min(self.cfg.reward_images, len(data)), data, self.device, real_seed=self.cfg.seed,
                              min_diversity=self.cfg.min_diversity)
 
+    def reward_protocol(self, data: str) -> dict[str, Any] | None:
+        return None if self.reward is None else self.reward.protocol(data, self.cfg.seed % 2**32)
+
     def _span(self, k: int) -> tuple[int, int]:
         start = k * self.per
         return start, (self.cfg.iters if k == self.cfg.candidates - 1 else start + self.per)

@@ -433,6 +433,11 @@ class AutoGanSearcher(Searcher):
                                                     **({"swd": best["swd"]} if best.get("swd") is not None else {}),
                                                     **({"diversity": best["diversity"]} if "diversity" in best else {})}
 
+    def reward_protocol(self, data: str) -> dict[str, Any] | None:
+        if self.reward_fn is None:
+            return None
+        return self.reward_fn.protocol(data, "one per child, derived from --seed and the step")
+
     def metric_key(self) -> str:
         """The stored name of the reward's metric: swd_real (x 1e3), fid or is."""
         return METRIC[self.cfg.reward].replace("-", "_")
