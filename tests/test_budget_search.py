@@ -20,7 +20,9 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("method,args", [("adversarial", ["--iters", "10"]), ("random", ["--iters", "8"]),
+# random: behind -m slow (its candidates each scored on 256 images; adversarial and degas run by default)
+@pytest.mark.parametrize("method,args", [("adversarial", ["--iters", "10"]),
+                                         pytest.param("random", ["--iters", "8"], marks=pytest.mark.slow),
                                          ("degas", ["--iters", "10"])])
 def test_budget_halves_compiled_macs(tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str,
                                      args: list[str]) -> None:
@@ -215,6 +217,7 @@ def test_autogan_budget_penalises_and_derives_within(tmp_path: Path, capsys: pyt
     assert "no architecture within the budget" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # fast twins: test_search.py::test_resume_is_exact, test_autogan_budget.py (budgeted resume)
 def test_budgeted_search_resumes_exactly(tmp_path: Path) -> None:
     """The Lagrange multipliers are checkpointed: stop + resume = one uninterrupted run."""
     from gcc_gan.search.run import SearchRequest, search

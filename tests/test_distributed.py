@@ -88,6 +88,7 @@ def _worker(parent: int, rank: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the workers through /proc")
+@pytest.mark.slow  # fast twins: test_limits.py::test_no_worker_outlives_a_killed_launcher, the 2 -> 1 and 1 -> 2 resumes below
 def test_killed_worker_stops_the_run_and_resume_finishes(tmp_path: Path) -> None:
     """`search --nproc 2`: killing rank 1 ends the run within seconds with one message
     naming it and the --resume command; --resume on ONE process (2 → 1) finishes, and the

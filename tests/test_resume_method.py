@@ -16,7 +16,8 @@ from gcc_gan.search.run import SearchRequest, search
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 # a DEGAS supernet of width 4 on 16×16 images: a step takes milliseconds
-TINY = dict(gf=4, df=4, latent=6, bottom=2, batch_size=4, log_every=1, checkpoint_every=1, iters=3)
+# (its 3-step generator is collapsed: the health check is off, min_diversity 0 — this tests --resume)
+TINY = dict(gf=4, df=4, latent=6, bottom=2, batch_size=4, log_every=1, checkpoint_every=1, iters=3, min_diversity=0.0)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
