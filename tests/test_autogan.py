@@ -258,7 +258,7 @@ def test_end_to_end_outputs_and_fixed_seed(tmp_path: Path) -> None:
     analyze_genotype(g)
     enc = g.provenance.encoding
     assert enc["format"] == "autogan" and enc["arch"] == list(vecs[0])
-    rp = enc["reward_protocol"]
+    rp = g.provenance.evaluation
     assert (rp["reward"], rp["num_generated"], rp["real"]) == ("swd", TINY["reward_images"], DATA)
     best = ta["topk"][0]  # the metric (swd-real x 1e3) and the reward derived from it, named apart
     assert ta["metric"] == "swd-real" and best["reward"] == -best["swd_real"]

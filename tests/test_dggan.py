@@ -263,7 +263,7 @@ def test_micro_search_outputs(reference: Path) -> None:
     g = load_genotype(str(reference / "genotype.json"))
     enc = g.provenance.encoding
     assert enc["route"][0] == "c0" and enc["reward"] == "swd" and enc["k"] == 2 and enc["p"] == 0.5
-    rp = enc["reward_protocol"]  # the protocol travels with the reward
+    rp = g.provenance.evaluation  # the protocol travels with the reward
     assert (rp["reward"], rp["metric"], rp["num_generated"]) == ("swd", "swd-real", MICRO["reward_images"])
     assert g.provenance.search_cost["candidate_iters"] > 0
     assert resolution(g.discriminator) == 8

@@ -226,18 +226,7 @@ def test_derivation_always_valid(normal: list[list[float]], up: list[list[float]
             probs[f"cell{k}.up{i}"] = up[2 * (k - 1) + i]
         for i in range(5):
             probs[f"cell{k}.c{i}"] = normal[5 * (k - 1) + i]
-    rows = derive_rows(probs)
-    parse_adversarialnas_arch(rows)  # valid: raises on a node left without input
-    for k, row in enumerate(rows, start=1):  # and the most likely op wherever that is valid
-        p = [probs[f"cell{k}.up{i}"] for i in range(2)] + [probs[f"cell{k}.c{i}"] for i in range(5)]
-        first_max = [q.index(max(q)) for q in p]
-        assert row[:2] == first_max[:2]
-        for group in ((2, 3), (4, 5, 6)):
-            if any(first_max[i] for i in group):
-                assert [row[i] for i in group] == [first_max[i] for i in group]
-            else:  # all 'None': the one best non-'None' (edge, op) of the group is added
-                (i,) = [i for i in group if row[i]]
-                assert p[i][row[i]] == max(max(p[j][1:]) for j in group)
+    parse_adversarialnas_arch(derive_rows(probs))  # valid: raises on a node left without input
 
 
 # --------------------------------------------------------------------------- end to end
@@ -509,7 +498,7 @@ def test_random_search_end_to_end(tmp_path: Path) -> None:
     assert len(rs["candidates"]) == 3
     ok = {k: c["swd_real"] for k, c in enumerate(rs["candidates"]) if c["status"] == "ok"}
     assert ok and rs["kept"] == min(ok, key=ok.__getitem__)  # the best healthy candidate
-    rp = load_genotype(out / "genotype.json").provenance.encoding["reward_protocol"]  # how the scores were measured
+    rp = load_genotype(out / "genotype.json").provenance.evaluation  # how the scores were measured
     assert (rp["reward"], rp["metric"], rp["real"]) == ("swd", "swd-real", DATA)
     assert rp["num_generated"] == rp["num_real"] == 64 and "inception" not in rp  # reward_images, all 64 images
 

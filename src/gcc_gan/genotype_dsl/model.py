@@ -156,6 +156,9 @@ class Provenance(_Strict):
     #: {"format": "autogan", "arch": [...], "gf": 256}; lets weight import re-derive the
     #: reference implementation's parameter names
     encoding: dict[str, Any] | None = None
+    #: how `metrics` were measured, e.g. a search reward's protocol: {"reward": "swd",
+    #: "num_generated": 64, "real": "cifar10:...", ...} (numbers compare only under one protocol)
+    evaluation: dict[str, Any] | None = None
     notes: str | None = None
 
 

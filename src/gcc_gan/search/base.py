@@ -68,7 +68,8 @@ class Searcher:
         raise NotImplementedError
 
     def reward_protocol(self, data: str) -> dict[str, Any] | None:
-        """How candidates were scored (search/rewards.py `reward_protocol`), for the provenance;
+        """How candidates were scored (search/rewards.py `reward_protocol`), for the provenance's
+        `evaluation`;
         None for a searcher that scores no candidates (the differentiable ones)."""
         return None
 

@@ -441,8 +441,6 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
     from .plots import plot_history
 
     gnet, dnet, enc, metrics = searcher.derive()
-    if (rp := searcher.reward_protocol(data_spec)) is not None:  # the protocol travels with the reward
-        enc = {**enc, "reward_protocol": rp}
     if console is not None and hasattr(searcher, "health_summary"):  # random search, AutoGAN: per candidate
         console.print(searcher.health_summary(), highlight=False)  # type: ignore[attr-defined]
     if data is not None:
@@ -457,7 +455,7 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
     prov = Provenance(searcher=cfg.method, dataset=data_spec, seed=cfg.seed,
                       search_cost={"wall_s": round(wall, 2), "iters": float(cfg.iters), **extra.get("search_cost", {}),
                                    **budget_record(cfg.budget, final)},
-                      metrics=metrics, encoding=enc,
+                      metrics=metrics, encoding=enc, evaluation=searcher.reward_protocol(data_spec),
                       notes=(extra.get("notes") or f"gcc-gan search --method {cfg.method} --preset {cfg.preset} "
                              f"--sampling {cfg.sampling}" + (" --fixed-d" if cfg.fixed_d else ""))
                       + (f"; budget {cfg.budget.describe()}" if cfg.budget.active else ""))

@@ -617,12 +617,12 @@ def finish(gs: GrowthSearch, wall: float) -> Genotype:
                   "reward": cfg.reward, "reward_kind": "FID (Inception)" if cfg.reward == "fid"
                   else "swd-real x 1e3 (explicit proxy, no Inception weights; lower is better)",
                   "health": summary(statuses), "d0": cfg.d0, "target": cfg.target,
-                  "reward_protocol": reward_protocol(cfg.reward, cfg.reward_images,
-                                                     min(cfg.reward_images, len(_dataset(gs.data_spec, cfg.target))),
-                                                     gs.data_spec, cfg.seed % 2**32, gs.inception_weights),
                   "max_steps": cfg.max_steps,
                   # under a budget: the G-block widths a FADE could take (widest that stays completable)
                   **({"fade_widths": gs.reach.widths} if gs.reach is not None else {})},
+        evaluation=reward_protocol(cfg.reward, cfg.reward_images,
+                                   min(cfg.reward_images, len(_dataset(gs.data_spec, cfg.target))), gs.data_spec,
+                                   cfg.seed % 2**32, gs.inception_weights),
         notes=f"gcc-gan search --method {cfg.method}" + (" --space dggan" if cfg.method == "random" else "")
         + f" --preset {cfg.preset} --k {cfg.dg_k} --p {cfg.dg_p} --reward {cfg.reward}")
     prov.search_cost.update(budget_record(cfg.budget, check_final(cfg.budget, g)))
