@@ -51,6 +51,11 @@ def adam_alone(k: int, warmup: int, seed: int) -> float:
     return moved[True] / moved[False]
 
 
+def _g_step(s: AutoGanSearcher, arch: list[int], z: torch.Tensor) -> None:
+    child = s.g.child(arch)
+    s._g_step(-s.d(child(z)).mean(), child)
+
+
 def in_searcher(k: int, warmup: int, seed: int) -> float:
     moved = {}
     for mode in ("clean", "faithful"):
@@ -61,16 +66,12 @@ def in_searcher(k: int, warmup: int, seed: int) -> float:
         gen = torch.Generator().manual_seed(seed)
         zs = [torch.randn(cfg.g_batch, cfg.latent, generator=gen) for _ in range(warmup + k + 1)]
 
-        def step(arch: list[int], z: torch.Tensor) -> None:
-            child = s.g.child(arch)
-            s._g_step(-s.d(child(z)).mean(), child)
-
         for z in zs[:warmup]:
-            step(ARCH_A, z)
+            _g_step(s, ARCH_A, z)
         for z in zs[warmup:warmup + k]:
-            step(ARCH_B, z)
+            _g_step(s, ARCH_B, z)
         w = [p.detach().clone() for p in own]
-        step(ARCH_A, zs[-1])
+        _g_step(s, ARCH_A, zs[-1])
         moved[mode] = float(torch.cat([(p.detach() - w0).flatten() for p, w0 in zip(own, w)]).norm())
     return moved["faithful"] / moved["clean"]
 

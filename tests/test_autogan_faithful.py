@@ -16,9 +16,10 @@ from gcc_gan.train.data import load_dataset
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 DATA = "synthetic?n=64"
-SMALL = dict(gf=4, df=4, latent=6, bottom=2, batch_size=4, g_batch=4, hid=8, search_iters=3, grow_at=(1, 2),
-             shared_steps=3, ctrl_steps=2, n_critic=2, num_candidate=3, topk=2, reward="swd", reward_images=8,
-             reset_window=2, iters=15, min_diversity=0.0)
+SMALL: dict[str, object] = {
+    "gf": 4, "df": 4, "latent": 6, "bottom": 2, "batch_size": 4, "g_batch": 4, "hid": 8, "search_iters": 3,
+    "grow_at": (1, 2), "shared_steps": 3, "ctrl_steps": 2, "n_critic": 2, "num_candidate": 3, "topk": 2,
+    "reward": "swd", "reward_images": 8, "reset_window": 2, "iters": 15, "min_diversity": 0.0}
 # stage-0 children: A = post-activation block, BN, bilinear, shortcut; B = pre-activation, no shortcut
 ARCH_A, ARCH_B = [0, 1, 0, 1], [1, 1, 0, 0]
 

@@ -27,8 +27,9 @@ spec); its quirks (§1.4) are what `--mode` chooses between — `clean` (default
 * the final top-K: clean draws M children, more (up to 20·M) until K distinct ones, and keeps
   the K best distinct ones (K retrainings of one vector teach nothing); faithful draws exactly
   M (official get_topk_arch_hidden, search.py:194) and keeps duplicates, ties ordered as the
-  official `sorted(...)[::-1]` orders them (the later sample first). Growth's top-K keeps
-  duplicates in both modes (the prefixes are then drawn in proportion, as officially).
+  official `sorted(...)[::-1]` orders them (the later sample first). Growth's top-K is the
+  same M samples in both modes; clean keeps the K best distinct ones, faithful keeps
+  duplicates (which then weight the uniform prefix draw, as officially).
 * shared G parameters a child does not use: clean gives them no Adam step (the modern
   `zero_grad(set_to_none=True)`); faithful steps them with a zero gradient once they have
   been used, as the official code's PyTorch 1.1 `zero_grad()` zeroed every gradient that
@@ -129,6 +130,9 @@ class AutoGanSearcher(Searcher):
         cfg = self.cfg
         self.g = SharedGenerator(cfg.gf, cfg.latent, cfg.bottom, mix_seed(cfg.seed, 11, self.n_resets),
                                  widths=self.widths).to(self.device)
+        # both modes: D's spectral norm is the op registry's (parametrization API: 15 warm-up power
+        # iterations, u before v), not the official hook (random u, v, no warm-up, v before u),
+        # so that the searched D is the `sngan_discriminator` gcc-gan compiles; a README deviation
         self.d = GrowingDiscriminator(cfg.df, cfg.size, True, mix_seed(cfg.seed, 12, self.n_resets)).to(self.device)
         self.d.stage = self.stage
         self.opt_g = adam(list(self.g.parameters()), cfg.lr, cfg.beta1, cfg.beta2)
@@ -225,8 +229,10 @@ class AutoGanSearcher(Searcher):
 
     def topk(self, s: int, distinct: bool, min_distinct: bool = False) -> list[dict[str, Any]]:
         """M children sampled and scored with the shared weights (one latent seed for all:
-        common random numbers), the K best kept with their final LSTM states. `min_distinct`
-        keeps sampling (up to 20·M) until K distinct vectors were seen."""
+        common random numbers, in both modes — the official fresh latents per child add noise
+        to a ranking of architectures; a README deviation), the K best kept with their final
+        LSTM states. `min_distinct` keeps sampling (up to 20·M) until K distinct vectors were
+        seen."""
         cfg = self.cfg
         seed = mix_seed(cfg.seed, s, 77) % 2**31
         cands: list[dict[str, Any]] = []
@@ -244,7 +250,7 @@ class AutoGanSearcher(Searcher):
             seen.add(key)
             h, c = smp.hidden
             sc = self._reward(arch, seed)
-            if not sc.health.ok:  # a collapsed or diverged child never enters the top-K
+            if not sc.health.ok:  # a collapsed or diverged child never enters the top-K (both modes: the trust rule)
                 self.unhealthy.append({"arch": arch, **sc.record()})
                 continue
             cands.append({"arch": arch, "h": [float(v) for v in h.view(-1).cpu()],
@@ -323,6 +329,10 @@ class AutoGanSearcher(Searcher):
         child = self.g.child(arch)
         self.g.train()
         self.d.train()
+        # both modes: the run loop's resumable stream gives 2·B images a step (the half-batch
+        # searchers' layout) and this uses the first B: full batches, no epochs, no short last
+        # batch; area resize where the official loader's PIL resize is bilinear on uint8. One data
+        # path for every searcher (bit-identical --resume) outweighs these; README deviations
         real = resize(reals[:cfg.batch_size], self.size_at(self.stage))
         with torch.no_grad():
             fake = child(self.randn(real.shape[0], cfg.latent, s, SUB_Z_D))
