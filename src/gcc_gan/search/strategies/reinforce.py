@@ -17,12 +17,26 @@ controller steps (step s: it = s // per, r = s % per).
   re-creates the baseline at each controller phase.
 * last step of an iteration: a flagged reset re-creates G, D and their optimizers (new
   seeds), keeping the controller.
-After the last step `derive()` samples M children (more until K distinct ones), scores them
-and keeps the K best distinct ones; the best is the genotype (the paper retrains the top-K
-from scratch and keeps the best; `gcc-gan train` does that for each topk.json vector).
-Follows the official code where paper and code differ (notes §1.3), except where `clean`
-mode fixes its quirks (§1.4); unused shared parameters get no Adam step (modern
-`zero_grad(set_to_none)`), where the official PyTorch 1.x zeroed their gradients.
+After the last step `derive()` scores sampled children and keeps the K best; the best is the
+genotype (the paper retrains the top-K from scratch and keeps the best; `gcc-gan train` does
+that for each topk.json vector).
+
+Where paper and code differ, the official code is followed (notes §1.3: the code is the
+spec); its quirks (§1.4) are what `--mode` chooses between — `clean` (default) fixes them,
+`faithful` reproduces them where that is cheap:
+* the final top-K: clean draws M children, more (up to 20·M) until K distinct ones, and keeps
+  the K best distinct ones (K retrainings of one vector teach nothing); faithful draws exactly
+  M (official get_topk_arch_hidden, search.py:194) and keeps duplicates, ties ordered as the
+  official `sorted(...)[::-1]` orders them (the later sample first). Growth's top-K is the
+  same M samples in both modes; clean keeps the K best distinct ones, faithful keeps
+  duplicates (which then weight the uniform prefix draw, as officially).
+* shared G parameters a child does not use: clean gives them no Adam step (the modern
+  `zero_grad(set_to_none=True)`); faithful steps them with a zero gradient once they have
+  been used, as the official code's PyTorch 1.1 `zero_grad()` zeroed every gradient that
+  existed. With β1 = 0 the weights do not move, but Adam's second moment shrinks by β2 per
+  such step, so the next update of that slot is larger (`_g_step`).
+The deviations faithful mode keeps (spectral norm, data order, resize, reward noise, …) are
+listed in the README's AutoGAN fidelity table.
 
 Under a budget (`--max-macs / --max-params / --max-latency`; gcc-gan's extension): a
 full-depth child over budget is penalised in the reward and never enters the final top-K
@@ -116,6 +130,9 @@ class AutoGanSearcher(Searcher):
         cfg = self.cfg
         self.g = SharedGenerator(cfg.gf, cfg.latent, cfg.bottom, mix_seed(cfg.seed, 11, self.n_resets),
                                  widths=self.widths).to(self.device)
+        # both modes: D's spectral norm is the op registry's (parametrization API: 15 warm-up power
+        # iterations, u before v), not the official hook (random u, v, no warm-up, v before u),
+        # so that the searched D is the `sngan_discriminator` gcc-gan compiles; a README deviation
         self.d = GrowingDiscriminator(cfg.df, cfg.size, True, mix_seed(cfg.seed, 12, self.n_resets)).to(self.device)
         self.d.stage = self.stage
         self.opt_g = adam(list(self.g.parameters()), cfg.lr, cfg.beta1, cfg.beta2)
@@ -212,8 +229,10 @@ class AutoGanSearcher(Searcher):
 
     def topk(self, s: int, distinct: bool, min_distinct: bool = False) -> list[dict[str, Any]]:
         """M children sampled and scored with the shared weights (one latent seed for all:
-        common random numbers), the K best kept with their final LSTM states. `min_distinct`
-        keeps sampling (up to 20·M) until K distinct vectors were seen."""
+        common random numbers, in both modes — the official fresh latents per child add noise
+        to a ranking of architectures; a README deviation), the K best kept with their final
+        LSTM states. `min_distinct` keeps sampling (up to 20·M) until K distinct vectors were
+        seen."""
         cfg = self.cfg
         seed = mix_seed(cfg.seed, s, 77) % 2**31
         cands: list[dict[str, Any]] = []
@@ -231,7 +250,7 @@ class AutoGanSearcher(Searcher):
             seen.add(key)
             h, c = smp.hidden
             sc = self._reward(arch, seed)
-            if not sc.health.ok:  # a collapsed or diverged child never enters the top-K
+            if not sc.health.ok:  # a collapsed or diverged child never enters the top-K (both modes: the trust rule)
                 self.unhealthy.append({"arch": arch, **sc.record()})
                 continue
             cands.append({"arch": arch, "h": [float(v) for v in h.view(-1).cpu()],
@@ -250,7 +269,10 @@ class AutoGanSearcher(Searcher):
             raise no_healthy_candidate([u["status"] for u in self.unhealthy], f"children sampled at step {s}",
                                        "every child the controller sampled is collapsed or diverged; try another "
                                        "--seed, or --reward fid / is")
-        cands.sort(key=lambda d: -d["reward"])  # stable: ties keep sampling order
+        if cfg.mode == "faithful":  # official: sorted(ascending)[::-1], ties: the later sample first
+            cands = sorted(cands, key=lambda d: d["reward"])[::-1]
+        else:
+            cands.sort(key=lambda d: -d["reward"])  # stable: ties keep sampling order
         return cands[:cfg.topk]
 
     def repair(self, arch: list[int]) -> list[int]:
@@ -307,6 +329,10 @@ class AutoGanSearcher(Searcher):
         child = self.g.child(arch)
         self.g.train()
         self.d.train()
+        # both modes: the run loop's resumable stream gives 2·B images a step (the half-batch
+        # searchers' layout) and this uses the first B: full batches, no epochs, no short last
+        # batch; area resize where the official loader's PIL resize is bilinear on uint8. One data
+        # path for every searcher (bit-identical --resume) outweighs these; README deviations
         real = resize(reals[:cfg.batch_size], self.size_at(self.stage))
         with torch.no_grad():
             fake = child(self.randn(real.shape[0], cfg.latent, s, SUB_Z_D))
@@ -317,7 +343,7 @@ class AutoGanSearcher(Searcher):
         self.win_d = (self.win_d + [out["d_loss"]])[-cfg.reset_window:]
         if r % cfg.n_critic == 0:
             g_loss = -self.d(child(self.randn(cfg.g_batch, cfg.latent, s, SUB_Z_G))).mean()
-            apply_grads(g_loss, list(child.parameters()), self.opt_g)
+            self._g_step(g_loss, child)
             out["g_loss"] = g_loss.item()
             self.win_g = (self.win_g + [out["g_loss"]])[-cfg.reset_window:]
         if len(self.win_g) == cfg.reset_window:  # official: only once the G window is full
@@ -328,6 +354,26 @@ class AutoGanSearcher(Searcher):
                 self.events.append({"kind": "reset_flag", "step": s + 1, "iter": s // self.per, "var_g": vg,
                                     "var_d": vd, "stage": self.stage})
         return out
+
+    def _g_step(self, loss: Tensor, child: nn.Module) -> None:
+        """One Adam step of the shared G on the child's gradients. Faithful mode also steps,
+        with a zero gradient, every shared parameter the child does not use but an earlier
+        child did: the official `gen_optimizer.zero_grad()` (PyTorch 1.1) zeroed the existing
+        gradients instead of dropping them, and Adam steps any parameter whose gradient is not
+        None. "Used before" is exactly "has Adam state" (Adam creates it at a parameter's
+        first step), so this needs no bookkeeping of its own and survives --resume."""
+        used = list(child.parameters())
+        stale: list[nn.Parameter] = []
+        if self.cfg.mode == "faithful":
+            ids = {id(p) for p in used}
+            stale = [p for p in self.g.parameters() if id(p) not in ids and self.opt_g.state.get(p)]
+            for p in stale:
+                p.grad = torch.zeros_like(p)
+        try:
+            apply_grads(loss, used, self.opt_g)
+        finally:
+            for p in stale:
+                p.grad = None
 
     def _controller_step(self, s: int, r: int) -> dict[str, float]:
         cfg = self.cfg
@@ -418,7 +464,8 @@ class AutoGanSearcher(Searcher):
     # ------------------------------------------------------------------ results
     def _final(self) -> list[dict[str, Any]]:
         if self.final is None:
-            self.final = self.topk(self.cfg.iters, distinct=True, min_distinct=True)
+            clean = self.cfg.mode == "clean"  # faithful: M samples, duplicates kept (see the module doc)
+            self.final = self.topk(self.cfg.iters, distinct=clean, min_distinct=clean)
             if self.widths:  # the emitted child keeps the BN statistics its reward was measured with
                 seed = mix_seed(self.cfg.seed, self.cfg.iters, 77) % 2**31  # topk()'s reward seed
                 self._calibrate(self.g.child(self.final[0]["arch"]), seed)
