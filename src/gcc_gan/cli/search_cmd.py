@@ -38,7 +38,8 @@ def search_cmd(
         "(-swd-real x 1e3: SWD normalised by the real images' statistics, so colour collapse counts; needs no "
         "Inception weights); DGGAN: fid (default) or swd (swd-real, explicit proxy)"),
     mode: Optional[Literal["clean", "faithful"]] = typer.Option(
-        None, "--mode", help="AutoGAN controller loss: clean (default) or faithful (the official code's loss exactly)"),
+        None, "--mode", help="AutoGAN: clean (default) or faithful (the official code's loss, unused-weight Adam steps"
+        " and top-K; README lists the rest)"),
     space: Optional[Literal["adversarialnas", "autogan", "dggan"]] = typer.Option(
         None, "--space", help="random search: adversarialnas (default), autogan or dggan"),
     k: int | None = typer.Option(None, "--k", help="DGGAN: parents kept each step (top-K; tiny 2, paper 20)"),
