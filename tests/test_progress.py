@@ -98,7 +98,8 @@ def test_bench_swd_says_its_count_and_warns_only_when_asked_for_more(capsys: pyt
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "warning" not in err  # --num-samples 16 applies to SWD as asked
-    assert "SWD over 16 generated and as many real images per row\n" in out
+    assert out.count("SWD protocol: 16 generated vs 16 real (synthetic)") == 1  # the count is said once
+    assert "default count" not in out  # the default's note only where the default was used
     row = json.loads((tmp_path / "s.json").read_text())["results"][0]
     assert row["swd"]["num_samples"] == 16 and row["swd"]["mean"] > 0
     # the plain phase lines of a piped run (stderr is no terminal under capsys)

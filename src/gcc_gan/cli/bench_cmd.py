@@ -269,13 +269,12 @@ def _print_report(report: BenchReport, ms: tuple[str, ...], bs: tuple[int, ...],
     if "latency" in ms:
         console.print(latency_table(results, bs))
     swd_counts = sorted({r["swd"]["num_samples"] for r in results if "swd" in r})
-    if swd_counts:
+    if swd_counts and num_samples is None:  # the protocol line gives the count; say why it is small
         from ..bench.swd import MAX_IMAGES
 
-        counts = " / ".join(map(str, swd_counts))
-        default = (f" (SWD's default, for a quick comparison: --num-samples N for more, up to ProGAN's "
-                   f"{MAX_IMAGES}; values at different counts are not comparable)") if num_samples is None else ""
-        console.print(f"SWD over {counts} generated and as many real images per row{default}", highlight=False)
+        console.print(f"SWD used its default count ({' / '.join(map(str, swd_counts))} images), for a quick "
+                      f"comparison: --num-samples N for more, up to ProGAN's {MAX_IMAGES}; values at different "
+                      "counts are not comparable", highlight=False)
     for r in results:
         for n in r.get("notes", []):
             console.print(f"[yellow]note[/yellow] {r['method']}: {n}", highlight=False)
