@@ -2,7 +2,7 @@
 module vs onnxruntime, plus the wall time of `gcc-gan compile` end to end.
 
 All candidates run in one process, interleaved repeat by repeat in a rotating order
-(`bench.latency.time_interleaved`), so machine noise and order effects hit them alike;
+(`gcc_gan.timing.time_interleaved`), so machine noise and order effects hit them alike;
 the script prints ratios (absolute times on a shared machine mean little).
 
     python benchmarks/bench_compile.py                       # autogan-a and adversarialnas, batch 64
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gcc_gan.bench.latency import time_interleaved
+from gcc_gan.timing import time_interleaved
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.export.onnx_export import export_onnx

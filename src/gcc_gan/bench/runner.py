@@ -15,7 +15,8 @@ from ..console import progress as phase
 from ..errors import GccGanError
 from .inception import ENV_VAR, Inception, load_inception, resolve_weights
 from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
-from .metrics import SEED, warn
+from ..console import warn
+from .features import SEED
 from .protocol import Protocol, check_fid_mode, get_protocol
 from .quality import quality_runs, swd_runs
 from .size import flop_check, size_report
@@ -283,7 +284,7 @@ class BenchReport:
 
     def to_json(self) -> dict[str, Any]:
         """The document `gcc-gan bench --json` writes."""
-        from .. import __version__
+        from ..version import __version__
 
         doc: dict[str, Any] = {"gcc_gan_version": __version__, "torch_version": torch.__version__,
                                "metrics": list(self.metrics), "device": self.device, "seed": self.seed,

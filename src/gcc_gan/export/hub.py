@@ -3,7 +3,7 @@
 * `generator.uint8.onnx`: input `z` (the generator's latents concatenated, dynamic batch),
   output `images`, uint8 NCHW RGB in [0, 255] — what torch-fidelity reads with
   `fidelity --input1 generator.uint8.onnx --input1-model-z-size N`. The [-1, 1] -> uint8
-  conversion is bench/metrics.py's `to_uint8` (the papers' evaluation code), traced into
+  conversion is gcc_gan.pixels' `to_uint8` (the papers' evaluation code), traced into
   the graph, so torch-fidelity and `gcc-gan bench` measure the same images.
 * `test_data_set_0/input_0.pb`, `output_0.pb` beside `generator.onnx`: the ONNX model
   zoo's layout, so any runtime can check itself against the compiler's reference output.
@@ -41,7 +41,7 @@ class Uint8Generator(nn.Module):
         self.dims = [int(d) for d in dims]
 
     def forward(self, z: Tensor) -> Tensor:
-        from ..bench.metrics import to_uint8
+        from ..pixels import to_uint8
 
         out = self.generator(*torch.split(z, self.dims, dim=1))
         if isinstance(out, (tuple, list)):
@@ -139,7 +139,7 @@ def card_files(out_dir: Path, report: dict[str, Any], bench: dict[str, Any] | No
     report.json; `bench`: a `gcc-gan bench --json` document of it; `provenance`: the
     genotype's, whose metrics are the paper's reported ones)."""
     EvalResult, ModelCard, ModelCardData = require_hub()
-    from .. import __version__
+    from ..version import __version__
 
     gname = (report.get("genotype") or {}).get("name") or out_dir.name
     net = (report.get("networks") or {}).get("generator")

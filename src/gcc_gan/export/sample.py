@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
+from ..version import __version__
 from ..errors import GccGanError
 from .sample_out import (  # noqa: F401  the output checks, here for the callers that import them from here
     SAMPLES_JSON,
@@ -255,7 +255,7 @@ def latent_batches(dims: Sequence[int], n: int, batch_size: int, seed: int = 0,
 
 def to_uint8_nhwc(images: np.ndarray) -> np.ndarray:
     """[-1, 1] float NCHW → uint8 NHWC RGB (grayscale repeated), rounded as `gcc-gan bench` does."""
-    from ..bench.metrics import to_uint8
+    from ..pixels import to_uint8
 
     return to_uint8(torch.from_numpy(images)).permute(0, 2, 3, 1).contiguous().numpy()
 

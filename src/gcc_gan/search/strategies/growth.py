@@ -55,7 +55,7 @@ from ...checkpoints import clean_partial, console_warner, load_newest, write_che
 from ...compiler.cost import Budget, Cost
 from ...errors import GccGanError
 from ...genotype_dsl.model import Genotype, Network, Provenance
-from ...train.trainer import mix_seed
+from ...seeding import mix_seed
 from ..budget import budget_record, check_final
 from ..config import SearchConfig
 from ..health import OK, no_healthy_candidate, summary
