@@ -52,7 +52,8 @@ from rich.console import Console
 
 from ...atomic import atomic_write_bytes, atomic_write_text
 from ...checkpoints import clean_partial, console_warner, load_newest, write_checkpoint
-from ...compiler.cost import Budget, Cost
+from ...bench.budget import Budget
+from ...compiler.cost import Cost
 from ...errors import GccGanError
 from ...genotype_dsl.model import Genotype, Network, Provenance
 from ...seeding import mix_seed
