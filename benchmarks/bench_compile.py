@@ -74,7 +74,7 @@ def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = 
         cands = {"reference": lambda: ref(z), "compiled": lambda: mod(z), "onnxruntime": lambda: sess.run(None, {"z": zn})}
         cands.update({f"ort {p}": (lambda s=s: s.run(None, {"z": zn})) for p, s in variants.items()})
         if torch_compile:  # what `gcc-gan sample --compile` / load_compiled(compiled=True) run
-            from gcc_gan.export.sample import _torch_run
+            from gcc_gan.runtime.sample import _torch_run
 
             fast = _torch_run(mod, compiled=True)
             t0 = time.perf_counter()

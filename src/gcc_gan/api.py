@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
 
     from .bench.runner import BenchReport
-    from .export.sample import Sampler
     from .export.standalone import StandaloneWorker
     from .genotype_dsl.model import Genotype
+    from .runtime.sample import Sampler
 
 ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
 
@@ -160,7 +160,7 @@ def load_compiled(path: str | os.PathLike[str], backend: str | None = None, comp
     `precision`: "fp16" / "int8" run `generator.fp16.onnx` / `generator.int8.onnx` (from
     `compile(..., precisions=[...])`; they run on onnxruntime, the backend they imply when
     `backend` is None; torch is an error)."""
-    from .export.sample import load_compiled_dir
+    from .runtime.sample import load_compiled_dir
 
     return load_compiled_dir(path, backend, compiled, precision)
 
@@ -171,13 +171,13 @@ def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[st
     """A generator to sample from: a compile directory, a training run directory, or a
     genotype file / `zoo:NAME` (with `weights`, else freshly initialised with seed 0).
     `compiled`, `precision`: as in `load_compiled`."""
-    from .export.sample import load_generator as _load
+    from .runtime.sample import load_generator as _load
 
     return _load(source, weights, backend, width, compiled, precision)
 
 
 def _sampler(source: Sampler | str | os.PathLike[str], weights: Any, backend: str) -> Sampler:
-    from .export.sample import Sampler as _Sampler
+    from .runtime.sample import Sampler as _Sampler
 
     if isinstance(source, _Sampler):
         if weights is not None:
@@ -195,7 +195,7 @@ def sample(source: Sampler | str | os.PathLike[str], n: int, *, seed: int = 0, b
     same arguments give the same images."""
     import numpy as np
 
-    from .export.sample import image_batches
+    from .runtime.sample import image_batches
 
     gen = _sampler(source, weights, backend)
     return np.concatenate(list(image_batches(gen, n, seed, batch_size, truncation, progress)))
@@ -208,13 +208,8 @@ def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os
     (plus `samples.json`), an `.npz` holding `arr_0` (uint8 NHWC) or one grid `.png`,
     atomically. An existing `out` is replaced only with `force` (a folder only if it is an
     earlier sample folder)."""
-    from .export.sample import (
-        check_output,
-        check_resources,
-        check_sample_args,
-        image_batches,
-        write_samples,
-    )
+    from .runtime.sample import image_batches, write_samples
+    from .runtime.sample_out import check_output, check_resources, check_sample_args
 
     check_sample_args(n, batch_size)
     check_output(out, force)  # before the (possibly slow) load
