@@ -9,7 +9,7 @@
    the controller; the plain twin is built outside the timing).
 2. Reward evaluation: images/s of the search's reward (the shared-weights child through
    `search.rewards.Reward`) against the bench metric path on the plain module
-   (`bench.metrics.generated_batches` + `bench.swd.swd`, as `gcc-gan bench --metrics swd`).
+   (`bench.features.generated_batches` + `bench.swd.swd`, as `gcc-gan bench --metrics swd`).
 
     python benchmarks/bench_autogan.py                        # tiny and gf 128 / df 64
     python benchmarks/bench_autogan.py --settings tiny --repeats 9 --threads 2
@@ -26,7 +26,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from gcc_gan.bench.metrics import generated_batches, to_uint8
+from gcc_gan.bench.features import generated_batches
+from gcc_gan.pixels import to_uint8
 from gcc_gan.bench.swd import swd
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.genotype_dsl.analysis import analyze

@@ -2,7 +2,7 @@
 module vs onnxruntime, plus the wall time of `gcc-gan compile` end to end.
 
 All candidates run in one process, interleaved repeat by repeat in a rotating order
-(`bench.latency.time_interleaved`), so machine noise and order effects hit them alike;
+(`gcc_gan.timing.time_interleaved`), so machine noise and order effects hit them alike;
 the script prints ratios (absolute times on a shared machine mean little).
 
     python benchmarks/bench_compile.py                       # autogan-a and adversarialnas, batch 64
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gcc_gan.bench.latency import time_interleaved
+from gcc_gan.timing import time_interleaved
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.export.onnx_export import export_onnx
@@ -74,7 +74,7 @@ def bench(name: str, batch: int, repeats: int, threads: int, precisions: bool = 
         cands = {"reference": lambda: ref(z), "compiled": lambda: mod(z), "onnxruntime": lambda: sess.run(None, {"z": zn})}
         cands.update({f"ort {p}": (lambda s=s: s.run(None, {"z": zn})) for p, s in variants.items()})
         if torch_compile:  # what `gcc-gan sample --compile` / load_compiled(compiled=True) run
-            from gcc_gan.export.sample import _torch_run
+            from gcc_gan.runtime.sample import _torch_run
 
             fast = _torch_run(mod, compiled=True)
             t0 = time.perf_counter()

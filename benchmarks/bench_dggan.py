@@ -28,7 +28,7 @@ from gcc_gan.executor.base import Job
 from gcc_gan.search.config import make_config
 from gcc_gan.search.spaces.dggan import Action, actions, base_pair, grow
 from gcc_gan.search.strategies.growth import GrowthSearch, train_candidate
-from gcc_gan.train.trainer import mix_seed
+from gcc_gan.seeding import mix_seed
 
 
 def _specs(root: Path, n: int, iters: int) -> list[dict[str, Any]]:

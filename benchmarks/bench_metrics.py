@@ -51,7 +51,10 @@ def main() -> None:
     from torch_fidelity.utils import get_featuresdict_from_generative_model
 
     from gcc_gan.bench import inception as inc
-    from gcc_gan.bench.metrics import generator_features, inception_score, to_uint8, trace_sqrt_product
+    from gcc_gan.bench.features import generator_features
+    from gcc_gan.bench.metric_fid import trace_sqrt_product
+    from gcc_gan.bench.metric_is import inception_score
+    from gcc_gan.pixels import to_uint8
     from gcc_gan.bench.targets import load_target
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-"))

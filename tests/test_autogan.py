@@ -39,7 +39,7 @@ from gcc_gan.search.spaces.autogan import (
 from gcc_gan.search.strategies.controller import Controller, clean_loss, faithful_loss
 from gcc_gan.search.strategies.reinforce import AutoGanSearcher
 from gcc_gan.train.data import load_dataset
-from gcc_gan.train.trainer import mix_seed
+from gcc_gan.seeding import mix_seed
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -381,13 +381,10 @@ def test_is_and_fid_rewards_are_the_bench_metrics(inception_file: Path) -> None:
     """The IS / FID⁻¹ rewards are the bench's IS and FID of the child's samples (random
     Inception weights in the real file's layout stand in for the real ones)."""
     from gcc_gan.bench import inception as inc
-    from gcc_gan.bench.metrics import (
-        frechet_distance_low_rank,
-        generator_features,
-        inception_score,
-        statistics,
-        to_uint8,
-    )
+    from gcc_gan.bench.features import generator_features
+    from gcc_gan.bench.metric_fid import frechet_distance_low_rank, statistics
+    from gcc_gan.bench.metric_is import inception_score
+    from gcc_gan.pixels import to_uint8
     from gcc_gan.search.rewards import Reward
 
     weights = inception_file

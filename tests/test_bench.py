@@ -15,13 +15,13 @@ from conftest import CliRun, assert_cli_error, cli
 
 from gcc_gan.bench import inception as inc
 from gcc_gan.bench import stats as S
-from gcc_gan.bench.latency import time_interleaved
 from gcc_gan.bench.size import bias_adds, flop_check
 from gcc_gan.cli.main import run
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.errors import GccGanError
 from gcc_gan.genotype_dsl.analysis import analyze
 from gcc_gan.genotype_dsl.zoo import zoo_genotype
+from gcc_gan.timing import time_interleaved
 
 SMALL = "0.0625"
 
@@ -181,10 +181,10 @@ def test_latency_repeats_are_interleaved(monkeypatch: pytest.MonkeyPatch) -> Non
     clock each call takes a known time (the warm-up 100 ms, so counting it would show)."""
     from types import SimpleNamespace
 
-    from gcc_gan.bench import latency
+    from gcc_gan import timing
 
     now = [0.0]
-    monkeypatch.setattr(latency, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    monkeypatch.setattr(timing, "time", SimpleNamespace(perf_counter=lambda: now[0]))
     costs_ms = {"a": [100, 1, 2, 3], "b": [100, 10, 10, 40], "c": [100, 5, 5, 5]}
     calls: list[str] = []
 

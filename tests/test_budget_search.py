@@ -131,7 +131,7 @@ def test_budget_above_the_floor_that_no_derivation_reaches(tmp_path: Path, capsy
 def test_repair_says_what_the_cheapest_reached_costs() -> None:
     """The fast twin of the test above: from the cheapest architecture known at the tiny
     preset, no cheaper-op swap reaches a budget above the floor but below it."""
-    from gcc_gan.compiler.cost import Budget
+    from gcc_gan.bench.budget import Budget
     from gcc_gan.search.budget import BudgetUnreachable, repair
     from gcc_gan.search.spaces.adversarialnas import (
         AdvDims,
@@ -159,7 +159,7 @@ def test_budget_floor_is_a_lower_bound_of_every_derivation() -> None:
     at least the floor in MACs and in params; so a budget they meet is never refused."""
     import numpy as np
 
-    from gcc_gan.compiler.cost import Budget
+    from gcc_gan.bench.budget import Budget
     from gcc_gan.search.budget import refuse_unreachable
     from gcc_gan.search.spaces.adversarialnas import AdvDims, g_builder, g_edges
     from gcc_gan.search.spaces.degas import DegasG, degas_builder, degas_edges
@@ -186,7 +186,7 @@ def test_budget_floor_is_a_lower_bound_of_every_derivation() -> None:
 def test_budget_floor_of_an_enumerated_space_is_its_cheapest_network(method: str) -> None:
     """AutoGAN and DGGAN: the floor is the cost of a network of the space itself; as the
     budget it is accepted, one MAC (or parameter) less is refused."""
-    from gcc_gan.compiler.cost import Budget
+    from gcc_gan.bench.budget import Budget
     from gcc_gan.search.budget import BudgetUnreachable, refuse_unreachable
     from gcc_gan.search.spaces.dggan import base_pair, cheapest_completion
 

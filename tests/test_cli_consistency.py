@@ -79,6 +79,7 @@ def _choices(func: object, param: str) -> set[str]:
 
 def test_cli_choices_match_the_library() -> None:
     import gcc_gan.presets as P
+    from gcc_gan.api import ROLES
     from gcc_gan.cli import bench_cmd, compile_cmd, scale_cmd, search_cmd, train_cmd
     from gcc_gan.executor import EXECUTORS
     from gcc_gan.search.config import METHODS, PRESET_NAMES
@@ -92,7 +93,7 @@ def test_cli_choices_match_the_library() -> None:
     assert _choices(train_cmd.train_cmd, "amp") == set(AMP_MODES)
     assert _choices(search_cmd.search_cmd, "method") == set(METHODS)
     assert _choices(scale_cmd.scale_cmd, "executor") == set(EXECUTORS)
-    assert _choices(compile_cmd.compile_cmd, "net") == set(compile_cmd.ROLES)
+    assert _choices(compile_cmd.compile_cmd, "net") == set(ROLES)
     assert _choices(bench_cmd.bench_cmd, "device") == {"cpu", "cuda"}
 
 
@@ -118,11 +119,20 @@ def test_train_defaults_to_tiny_on_a_cpu_and_says_so_first(tmp_path: Path, capsy
 # --------------------------------------------------------------------------- weights from a run
 
 
-def test_compile_and_bench_use_the_runs_own_genotype(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    runs = tmp_path / "r"
-    code, _, err = cli(capsys, "train", "zoo:dcgan", "--data", "synthetic?n=16", "-o", runs, "--iters", "1",
-                       "--preset", "tiny", *TINY)
-    assert code == 0, err
+@pytest.fixture(scope="module")
+def dcgan_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-step tiny DCGAN training run: its weights are at ×0.0625 of zoo:dcgan."""
+    from gcc_gan.cli.main import run
+
+    out = tmp_path_factory.mktemp("run") / "r"
+    assert run(["train", "zoo:dcgan", "--data", "synthetic?n=16", "-o", str(out), "--iters", "1", "--preset", "tiny",
+                *TINY]) == 0
+    return out
+
+
+def test_compile_and_bench_use_the_runs_own_genotype(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     dcgan_run: Path) -> None:
+    runs = dcgan_run
     # the README's form: the source genotype with the run's weights (trained at ×0.0625)
     code, out, err = cli(capsys, "compile", "zoo:dcgan", "--weights", runs, "-o", tmp_path / "c", "--no-verify")
     assert code == 0, err
@@ -150,6 +160,30 @@ def test_compile_and_bench_use_the_runs_own_genotype(tmp_path: Path, capsys: pyt
     assert code == 0, err
     r = json.loads((tmp_path / "b.json").read_text())["results"][0]
     assert r["size"]["params"] == analyze(trained, role="generator").params
+
+
+def test_api_and_cli_compile_a_training_run_identically(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        dcgan_run: Path) -> None:
+    """One compile path: `gcc_gan.compile(spec, out, weights=RUN)` resolves the run's own
+    genotype and trained width exactly as `gcc-gan compile spec --weights RUN` does (the
+    source genotype at full width would not even load the run's ×0.0625 weights)."""
+    import gcc_gan
+
+    run = dcgan_run
+    code, _, err = cli(capsys, "compile", "zoo:dcgan", "--weights", run, "-o", tmp_path / "cli", "--no-verify")
+    assert code == 0, err
+    report = gcc_gan.compile("zoo:dcgan", tmp_path / "api", weights=run, verify=False)
+    a, b = tmp_path / "cli", tmp_path / "api"
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+    for name in ("generator.safetensors", "generator.py"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    cli_report = json.loads((a / "report.json").read_text())
+    assert cli_report["genotype"] == report["genotype"]
+    trained = gcc_gan.load_genotype(str(run / "genotype.json"))
+    assert report["genotype"]["sha256"] == trained.digest()
+    # and `build` (the same resolution) loads the run's weights into the run's network
+    net = gcc_gan.build("zoo:dcgan", run)
+    assert sum(p.numel() for p in net.parameters()) == report["networks"]["generator"]["params_reference"]
 
 
 # --------------------------------------------------------------------------- output to files and pipes

@@ -8,7 +8,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from strategies import networks
 
-from gcc_gan.compiler.cost import Budget, compiled_cost, parse_count, parse_ms
+from gcc_gan.bench.budget import Budget
+from gcc_gan.compiler.cost import compiled_cost, parse_count, parse_ms
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.errors import GccGanError

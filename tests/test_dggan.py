@@ -475,7 +475,8 @@ def test_reachability_pruning_never_walks_into_a_dead_end() -> None:
     child only when its cheapest completion (remaining FADEs at the narrowest width) fits,
     and a FADE takes the widest width that does; so every route planned by `plan_children`
     ends at the target within the budget, whatever it draws."""
-    from gcc_gan.compiler.cost import Budget, compiled_cost
+    from gcc_gan.bench.budget import Budget
+    from gcc_gan.compiler.cost import compiled_cost
     from gcc_gan.search.spaces.dggan import cheapest_completion, fade_g, fade_widths
 
     cfg = make_config("dggan", "tiny", {"reward": "swd", "dg_p": 0.5})

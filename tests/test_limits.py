@@ -194,7 +194,7 @@ def _batches(n: int, bs: int = 64, hw: int = 32) -> Iterator[np.ndarray]:
 
 
 def test_npz_is_streamed_and_loads_as_numpy_wrote_it(tmp_path: Path) -> None:
-    from gcc_gan.export.sample import write_samples
+    from gcc_gan.runtime.sample import write_samples
 
     n = 3200  # 9.8 MB of images; one batch is 196 kB
     tracemalloc.start()
@@ -211,7 +211,7 @@ def test_npz_is_streamed_and_loads_as_numpy_wrote_it(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["s.npz", "folder"])
 def test_sample_output_written_halfway_is_removed_on_failure(tmp_path: Path, name: str) -> None:
-    from gcc_gan.export.sample import write_samples
+    from gcc_gan.runtime.sample import write_samples
 
     def failing() -> Iterator[np.ndarray]:
         for i, b in enumerate(_batches(640)):
@@ -226,7 +226,7 @@ def test_sample_output_written_halfway_is_removed_on_failure(tmp_path: Path, nam
 
 def test_sample_refuses_what_the_disk_cannot_hold(tmp_path: Path) -> None:
     from gcc_gan.errors import GccGanError
-    from gcc_gan.export.sample import check_resources
+    from gcc_gan.runtime.sample_out import check_resources
 
     check_resources(tmp_path / "s.npz", 100, (3, 32, 32), 64)
     with pytest.raises(GccGanError, match=rf"-o .*: 1000000000000 images need about .* of disk, and {tmp_path} has"):

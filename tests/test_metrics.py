@@ -14,8 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gcc_gan.bench import inception as inc
-from gcc_gan.bench import metrics as M
+from gcc_gan.bench.features import Features, generator_features
+from gcc_gan.bench.metric_fid import Gaussian, fid, frechet_distance, frechet_distance_low_rank, statistics
+from gcc_gan.bench.metric_is import inception_score
+from gcc_gan.bench.metric_kid import kid
 from gcc_gan.errors import GccGanError
+from gcc_gan.pixels import to_uint8
 
 
 
@@ -24,9 +28,9 @@ def inception(inception_file: Path) -> inc.Inception:
     return inc.load_inception(inception_file)
 
 
-def _gauss(rng: np.random.Generator, n: int, d: int, shift: float = 0.0) -> M.Gaussian:
+def _gauss(rng: np.random.Generator, n: int, d: int, shift: float = 0.0) -> Gaussian:
     f = rng.standard_normal((n, d)) @ rng.standard_normal((d, d)) / np.sqrt(d) + shift
-    return M.statistics(f)
+    return statistics(f)
 
 
 # ----------------------------------------------------------------------------- FID
@@ -35,7 +39,7 @@ def _gauss(rng: np.random.Generator, n: int, d: int, shift: float = 0.0) -> M.Ga
 def test_fid_of_identical_statistics_is_zero() -> None:
     g = _gauss(np.random.default_rng(0), 300, 32)
     for method in ("eigh", "eigvals", "sqrtm"):
-        assert abs(M.frechet_distance(g, g, method)) < 1e-8
+        assert abs(frechet_distance(g, g, method)) < 1e-8
 
 
 def test_fid_closed_form_for_diagonal_covariances() -> None:
@@ -44,9 +48,9 @@ def test_fid_closed_form_for_diagonal_covariances() -> None:
     mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
     v1, v2 = rng.uniform(0.1, 3.0, d), rng.uniform(0.1, 3.0, d)
     want = float(((mu1 - mu2) ** 2).sum() + ((np.sqrt(v1) - np.sqrt(v2)) ** 2).sum())
-    a, b = M.Gaussian(mu1, np.diag(v1), 10_000), M.Gaussian(mu2, np.diag(v2), 10_000)
+    a, b = Gaussian(mu1, np.diag(v1), 10_000), Gaussian(mu2, np.diag(v2), 10_000)
     for method in ("eigh", "eigvals", "sqrtm"):
-        assert M.frechet_distance(a, b, method) == pytest.approx(want, rel=1e-10)
+        assert frechet_distance(a, b, method) == pytest.approx(want, rel=1e-10)
 
 
 @settings(max_examples=8, deadline=None)
@@ -54,20 +58,20 @@ def test_fid_closed_form_for_diagonal_covariances() -> None:
 def test_eigenvalue_forms_equal_sqrtm(seed: int, d: int, shift: float) -> None:
     rng = np.random.default_rng(seed)
     a, b = _gauss(rng, 2 * d + 5, d), _gauss(rng, 2 * d + 5, d, shift)
-    ref = M.frechet_distance(a, b, "sqrtm")
-    assert M.frechet_distance(a, b, "eigh") == pytest.approx(ref, rel=1e-7, abs=1e-8)
-    assert M.frechet_distance(a, b, "eigvals") == pytest.approx(ref, rel=1e-7, abs=1e-8)
+    ref = frechet_distance(a, b, "sqrtm")
+    assert frechet_distance(a, b, "eigh") == pytest.approx(ref, rel=1e-7, abs=1e-8)
+    assert frechet_distance(a, b, "eigvals") == pytest.approx(ref, rel=1e-7, abs=1e-8)
 
 
 def test_low_rank_path_equals_full_statistics() -> None:
     rng = np.random.default_rng(2)
     fake = rng.standard_normal((20, 64)) * 0.5 + 0.1
     real = _gauss(rng, 500, 64, 0.3)
-    low = M.frechet_distance_low_rank(fake, real)
+    low = frechet_distance_low_rank(fake, real)
     # the d×d forms take square roots of the ~45 rounding-level eigenvalues of the singular
     # product (each ~1e-8): they agree with the exact low-rank form to that, not to eps
     for method in ("eigh", "eigvals", "sqrtm"):
-        assert low == pytest.approx(M.frechet_distance(M.statistics(fake), real, method), abs=64 * 3e-8)
+        assert low == pytest.approx(frechet_distance(statistics(fake), real, method), abs=64 * 3e-8)
 
 
 def test_fid_agrees_with_pytorch_fid_and_torch_fidelity() -> None:
@@ -76,7 +80,7 @@ def test_fid_agrees_with_pytorch_fid_and_torch_fidelity() -> None:
 
     rng = np.random.default_rng(3)
     a, b = _gauss(rng, 400, 64), _gauss(rng, 400, 64, 0.5)
-    ours = M.frechet_distance(a, b)
+    ours = frechet_distance(a, b)
     assert ours == pytest.approx(pfid.calculate_frechet_distance(a.mu, a.sigma, b.mu, b.sigma), rel=1e-7)
     tf = fid_statistics_to_metric({"mu": a.mu, "sigma": a.sigma}, {"mu": b.mu, "sigma": b.sigma}, False)
     assert ours == pytest.approx(tf["frechet_inception_distance"], rel=1e-7)
@@ -84,15 +88,15 @@ def test_fid_agrees_with_pytorch_fid_and_torch_fidelity() -> None:
 
 def test_statistics_are_float64_and_unbiased() -> None:
     f = np.random.default_rng(4).standard_normal((50, 8)).astype(np.float32)
-    g = M.statistics(f)
+    g = statistics(f)
     assert g.mu.dtype == np.float64 and g.sigma.dtype == np.float64
     np.testing.assert_allclose(g.sigma, np.cov(f.astype(np.float64), rowvar=False), rtol=1e-12)
 
 
 def test_few_samples_warn_but_do_not_fail(capsys: pytest.CaptureFixture[str]) -> None:
     rng = np.random.default_rng(5)
-    feats = M.Features(rng.standard_normal((30, 16)).astype(np.float32), np.zeros((30, 10), np.float32))
-    value = M.fid(feats, _gauss(rng, 100, 16))
+    feats = Features(rng.standard_normal((30, 16)).astype(np.float32), np.zeros((30, 10), np.float32))
+    value = fid(feats, _gauss(rng, 100, 16))
     assert np.isfinite(value)
     err = capsys.readouterr().err
     assert "warning" in err and "fewer than 2048" in err
@@ -104,26 +108,26 @@ def test_few_samples_warn_but_do_not_fail(capsys: pytest.CaptureFixture[str]) ->
 def test_is_bounds_and_extremes() -> None:
     rng = np.random.default_rng(6)
     logits = rng.standard_normal((200, 1008)).astype(np.float32) * 3
-    mean, _ = M.inception_score(logits)
+    mean, _ = inception_score(logits)
     assert 1.0 <= mean <= 1008.0
     # identical predictions for every sample: p(y|x) = p(y), KL = 0, IS = 1
-    assert M.inception_score(np.tile(logits[:1], (200, 1)))[0] == pytest.approx(1.0, abs=1e-12)
+    assert inception_score(np.tile(logits[:1], (200, 1)))[0] == pytest.approx(1.0, abs=1e-12)
     # confident and evenly spread over 10 classes in every split: IS = 10
     onehot = np.tile(np.eye(10, dtype=np.float32) * 200.0, (20, 1))
-    assert M.inception_score(onehot, shuffle=False)[0] == pytest.approx(10.0, rel=1e-6)
+    assert inception_score(onehot, shuffle=False)[0] == pytest.approx(10.0, rel=1e-6)
 
 
 def test_is_agrees_with_torch_fidelity_and_is_deterministic() -> None:
     from torch_fidelity.metric_isc import isc_features_to_metric
 
     logits = np.random.default_rng(7).standard_normal((100, 1008)).astype(np.float32) * 4
-    ours = M.inception_score(logits, seed=2020)
+    ours = inception_score(logits, seed=2020)
     theirs = isc_features_to_metric(torch.from_numpy(logits), splits=10, shuffle=True, rng_seed=2020)
     assert ours[0] == pytest.approx(theirs["inception_score_mean"], rel=1e-10)
     assert ours[1] == pytest.approx(theirs["inception_score_std"], rel=1e-8)
-    assert M.inception_score(logits, seed=2020) == ours
+    assert inception_score(logits, seed=2020) == ours
     with pytest.raises(GccGanError, match="at least 10 samples"):
-        M.inception_score(logits[:5])
+        inception_score(logits[:5])
 
 
 # ----------------------------------------------------------------------------- KID
@@ -135,13 +139,13 @@ def test_kid_agrees_with_torch_fidelity() -> None:
     rng = np.random.default_rng(8)
     a = rng.standard_normal((120, 32)).astype(np.float32)
     b = (rng.standard_normal((150, 32)) * 1.2 + 0.2).astype(np.float32)
-    ours = M.kid(a, b, subsets=20, subset_size=100, seed=3)
+    ours = kid(a, b, subsets=20, subset_size=100, seed=3)
     theirs = kid_features_to_metric(torch.from_numpy(a), torch.from_numpy(b), kid_subsets=20,
                                     kid_subset_size=100, rng_seed=3, verbose=False)
     assert ours[0] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-4)
     assert ours[0] > 0.0
     a2 = rng.standard_normal((120, 32)).astype(np.float32)  # a fresh sample of a's distribution
-    same = M.kid(a, a2, subsets=20, subset_size=100, seed=3)[0]
+    same = kid(a, a2, subsets=20, subset_size=100, seed=3)[0]
     assert abs(same) < ours[0] / 10  # unbiased: near zero for the same distribution
 
 
@@ -237,10 +241,10 @@ def test_generator_features_are_deterministic(inception: inc.Inception) -> None:
     assert net is not None
     torch.manual_seed(0)
     g = Interpreter(analyze(net.scaled(0.125)))
-    a = M.generator_features(inception, g, [128], 2, batch_size=1, seed=11, progress=False)
-    b = M.generator_features(inception, g, [128], 2, batch_size=2, seed=11, progress=False)
+    a = generator_features(inception, g, [128], 2, batch_size=1, seed=11, progress=False)
+    b = generator_features(inception, g, [128], 2, batch_size=2, seed=11, progress=False)
     np.testing.assert_allclose(a.pool, b.pool, rtol=1e-5, atol=1e-7)
-    np.testing.assert_array_equal(M.to_uint8(torch.tensor([[[[-1.0, 0.0, 1.0, 2.0]]] * 3])).flatten()[:4],
+    np.testing.assert_array_equal(to_uint8(torch.tensor([[[[-1.0, 0.0, 1.0, 2.0]]] * 3])).flatten()[:4],
                                   np.array([0, 127, 255, 255], dtype=np.uint8))
 
 

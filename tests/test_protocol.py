@@ -12,7 +12,7 @@ from PIL import Image
 
 import gcc_gan
 from gcc_gan.bench import inception as inc
-from gcc_gan.bench.metrics import prdc
+from gcc_gan.bench.metric_prdc import prdc
 from gcc_gan.bench.protocol import PRESETS, describe, get_protocol
 from gcc_gan.cli.main import run
 from gcc_gan.errors import GccGanError
@@ -51,7 +51,7 @@ def test_clean_mode_feeds_the_clean_resize_to_the_same_network(inception_file: P
 
 def test_stats_in_the_other_resize_mode_are_refused(inception_file: Path) -> None:
     from gcc_gan.bench import stats as S
-    from gcc_gan.bench.metrics import Gaussian
+    from gcc_gan.bench.metric_fid import Gaussian
 
     net = inc.load_inception(inception_file, warn_unverified=False)
     s = S.RealStats(Gaussian(np.zeros(2048), np.eye(2048), 2), np.zeros((2, 2048), np.float32),

@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 import gcc_gan
 from gcc_gan.cli.main import run
 from gcc_gan.errors import GccGanError
-from gcc_gan.export.sample import latent_batches
+from gcc_gan.runtime.sample import latent_batches
 from gcc_gan.genotype_dsl.analysis import analyze
 from gcc_gan.genotype_dsl.zoo import zoo_genotype
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import GccGanError
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["GccGanError", "__version__", "benchmark", "build", "compile", "load_compiled", "load_generator",
            "load_genotype", "sample", "save_samples"]

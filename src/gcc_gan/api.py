@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
 
     from .bench.runner import BenchReport
-    from .export.sample import Sampler
     from .export.standalone import StandaloneWorker
     from .genotype_dsl.model import Genotype
+    from .runtime.sample import Sampler
 
 ROLES = {"g": ("generator",), "d": ("discriminator",), "both": ("generator", "discriminator")}
 
@@ -39,16 +39,6 @@ def load_genotype(spec: str | os.PathLike[str], validate: bool = True) -> Genoty
     from .genotype_dsl.io import load_genotype as _load
 
     return _load(spec, validate=validate)
-
-
-def _analyzed(genotype: Genotype | str | os.PathLike[str]) -> tuple[Genotype, dict[str, Any]]:
-    from .genotype_dsl.analysis import analyze_genotype
-    from .genotype_dsl.io import load_and_analyze
-    from .genotype_dsl.model import Genotype as _Genotype
-
-    if isinstance(genotype, _Genotype):
-        return genotype, analyze_genotype(genotype)
-    return load_and_analyze(genotype)
 
 
 def _weights(weights: str | os.PathLike[str] | dict[str, Tensor], roles: tuple[str, ...]) -> dict[str, dict[str, Tensor]]:
@@ -74,6 +64,32 @@ def _net_key(net: str | None, genotype: Genotype | None = None) -> str:
     return key
 
 
+def resolve(genotype: Genotype | str | os.PathLike[str], weights: Any = None, *, net: str | None = None,
+            width: float | None = None, command: str = "gcc-gan compile",
+            on_run: Callable[[Path, Genotype], None] | None = None
+            ) -> tuple[Genotype, dict[str, Any], tuple[str, ...]]:
+    """(genotype, analysed networks at their final width, roles) that `compile` and `build`
+    use, and `gcc-gan compile` before its memory check: with `weights` from a training run,
+    the run's own genotype at the width it trained (gcc_gan.train.rundir.genotype_for_weights,
+    the one resolution of every command); `on_run(run, genotype)` is told when that replaces
+    a different `genotype`. Analysis only: no torch."""
+    from .genotype_dsl.analysis import analyze
+    from .train.rundir import genotype_for_weights
+
+    spec = os.fspath(genotype) if isinstance(genotype, os.PathLike) else genotype
+    path = None if weights is None or isinstance(weights, dict) else weights
+    g, infos, width = genotype_for_weights(spec, path, width, command, on_run)
+    roles = ROLES[_net_key(net, g)]
+    for role in roles:
+        if role not in infos:
+            other = "g" if role == "discriminator" else "d"
+            raise GccGanError(f"{spec if isinstance(spec, str) else 'the genotype'} has no {role}"
+                              + (f"; try --net {other}" if infos else ""))
+    if width is not None:
+        infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
+    return g, infos, roles
+
+
 def _interpreters(genotype: Genotype | str | os.PathLike[str], weights: Any, *, net: str | None, width: float | None,
                   seed: int, precheck: Callable[[dict[str, Any]], Any] | None = None
                   ) -> tuple[Genotype, dict[str, nn.Module], dict[str, Any], tuple[str, ...]]:
@@ -83,19 +99,8 @@ def _interpreters(genotype: Genotype | str | os.PathLike[str], weights: Any, *, 
 
     from .compiler.interpreter import Interpreter
     from .compiler.pipeline import load_weights
-    from .genotype_dsl.analysis import analyze
 
-    g, infos = _analyzed(genotype)
-    roles = ROLES[_net_key(net, g)]
-    for role in roles:
-        if role not in infos:
-            other = "g" if role == "discriminator" else "d"
-            raise GccGanError(f"{genotype if not hasattr(genotype, 'generator') else 'the genotype'} has no {role}"
-                              + (f"; try --net {other}" if infos else ""))
-    if width is not None:
-        if not width > 0:
-            raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
-        infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
+    g, infos, roles = resolve(genotype, weights, net=net, width=width)
     if precheck is not None:
         precheck({r: infos[r] for r in roles})
     given = _weights(weights, roles) if weights is not None else {}
@@ -121,7 +126,10 @@ def compile(genotype: Genotype | str | os.PathLike[str], out_dir: str | os.PathL
     `force=True`, like `--force`; atomically, only when every step and check succeeded):
     `generator.py` (imports only torch), `.safetensors`, `.onnx`, `.pt2` and `report.json`,
     whose content is returned. `net`: "g", "d" or "both" (default: the
-    generator, or the discriminator of a D-only genotype).
+    generator, or the discriminator of a D-only genotype). `weights`: canonical-layout
+    tensors (a .safetensors file or a dict) or a `gcc-gan train` run / checkpoint, whose
+    own genotype and trained width are compiled, exactly as `gcc-gan compile --weights RUN`
+    does (see `resolve`).
 
     `precisions`: any of "fp32", "fp16", "int8" (the generator's `generator.fp16.onnx` /
     `generator.int8.onnx`; int8 calibrated on `calibration_size` fixed-seed latents). Each
@@ -160,7 +168,7 @@ def load_compiled(path: str | os.PathLike[str], backend: str | None = None, comp
     `precision`: "fp16" / "int8" run `generator.fp16.onnx` / `generator.int8.onnx` (from
     `compile(..., precisions=[...])`; they run on onnxruntime, the backend they imply when
     `backend` is None; torch is an error)."""
-    from .export.sample import load_compiled_dir
+    from .runtime.sample import load_compiled_dir
 
     return load_compiled_dir(path, backend, compiled, precision)
 
@@ -171,13 +179,13 @@ def load_generator(source: str | os.PathLike[str], weights: str | os.PathLike[st
     """A generator to sample from: a compile directory, a training run directory, or a
     genotype file / `zoo:NAME` (with `weights`, else freshly initialised with seed 0).
     `compiled`, `precision`: as in `load_compiled`."""
-    from .export.sample import load_generator as _load
+    from .runtime.sample import load_generator as _load
 
     return _load(source, weights, backend, width, compiled, precision)
 
 
 def _sampler(source: Sampler | str | os.PathLike[str], weights: Any, backend: str) -> Sampler:
-    from .export.sample import Sampler as _Sampler
+    from .runtime.sample import Sampler as _Sampler
 
     if isinstance(source, _Sampler):
         if weights is not None:
@@ -195,7 +203,7 @@ def sample(source: Sampler | str | os.PathLike[str], n: int, *, seed: int = 0, b
     same arguments give the same images."""
     import numpy as np
 
-    from .export.sample import image_batches
+    from .runtime.sample import image_batches
 
     gen = _sampler(source, weights, backend)
     return np.concatenate(list(image_batches(gen, n, seed, batch_size, truncation, progress)))
@@ -208,13 +216,8 @@ def save_samples(source: Sampler | str | os.PathLike[str], n: int, out: str | os
     (plus `samples.json`), an `.npz` holding `arr_0` (uint8 NHWC) or one grid `.png`,
     atomically. An existing `out` is replaced only with `force` (a folder only if it is an
     earlier sample folder)."""
-    from .export.sample import (
-        check_output,
-        check_resources,
-        check_sample_args,
-        image_batches,
-        write_samples,
-    )
+    from .runtime.sample import image_batches, write_samples
+    from .runtime.sample_out import check_output, check_resources, check_sample_args
 
     check_sample_args(n, batch_size)
     check_output(out, force)  # before the (possibly slow) load

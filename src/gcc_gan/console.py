@@ -83,6 +83,31 @@ def stderr_console() -> Console:
     return _stderr
 
 
+# --------------------------------------------------------------------------- warnings
+
+_ONCE: set[str] | None = None
+
+
+@contextlib.contextmanager
+def warnings_once() -> Iterator[None]:
+    """Inside: each distinct warning is printed once (repeats of a measurement)."""
+    global _ONCE
+    before, _ONCE = _ONCE, set()
+    try:
+        yield
+    finally:
+        _ONCE = before
+
+
+def warn(message: str) -> None:
+    """A visible warning on stderr (not an error: the run goes on)."""
+    if _ONCE is not None:
+        if message in _ONCE:
+            return
+        _ONCE.add(message)
+    stderr_console().print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False, soft_wrap=True)
+
+
 class Task:
     """The handle of one running `progress` phase."""
 

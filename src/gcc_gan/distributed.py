@@ -49,6 +49,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import GccGanError
+from .seeding import mix_seed
 from .signals import die_with_parent_fn, exit_code
 
 T = TypeVar("T")
@@ -213,8 +214,6 @@ def from_env(device: torch.device, seed: int) -> DataParallel:
 def seed_rank(dp: DataParallel, seed: int) -> None:
     """Each rank's own torch RNG: derived from (seed, rank) (the step draws do not use it)."""
     if dp.active:
-        from .train.trainer import mix_seed
-
         torch.manual_seed(mix_seed(seed, 1_000_003, dp.rank))
 
 

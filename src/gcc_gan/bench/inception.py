@@ -255,7 +255,7 @@ def load_inception(weights: str | os.PathLike[str] | None = None, device: str | 
         _LOADED.clear()  # one network at a time: ~95 MB each
         _LOADED[key] = Inception(net=net, path=path, sha256=digest, device=dev, verified=is_fid_inception(digest))
     if warn_unverified and not _LOADED[key].verified and digest not in _WARNED:
-        from .metrics import warn
+        from ..console import warn
 
         _WARNED.add(digest)
         warn(unverified_message(path, digest))

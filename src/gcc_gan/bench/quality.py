@@ -16,19 +16,13 @@ import numpy as np
 import torch
 
 from ..console import progress as phase
-from .metrics import (
-    PRDC_MAX,
-    fid,
-    generated_batches,
-    generator_features,
-    inception_score,
-    kid,
-    kid_subset_size,
-    prdc,
-    to_uint8,
-    warn,
-    warnings_once,
-)
+from ..console import warn, warnings_once
+from ..pixels import to_uint8
+from .features import generated_batches, generator_features
+from .metric_fid import fid
+from .metric_is import inception_score
+from .metric_kid import kid, kid_subset_size
+from .metric_prdc import PRDC_MAX, prdc
 
 if TYPE_CHECKING:
     from .inception import Inception

@@ -12,17 +12,19 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import torch
 
 from ..console import progress as phase
+from ..console import warn
 from ..errors import GccGanError
+from .features import SEED
 from .inception import ENV_VAR, Inception, load_inception, resolve_weights
 from .latency import Runner, measure, onnx_runner, onnx_session, torch_runner
-from .metrics import SEED, warn
-from .protocol import Protocol, check_fid_mode, get_protocol
+from .protocol import Protocol, check_fid_mode, describe, get_protocol
 from .quality import quality_runs, swd_runs
 from .size import flop_check, size_report
 from .stats import RealStats, resolve_real
 from .targets import Target, disambiguate_labels, load_target
 
 if TYPE_CHECKING:
+    from ..export.hub import Measured
     from ..genotype_dsl.model import Genotype
 
 METRICS = ("size", "macs", "latency", "is", "fid", "kid", "prdc", "swd")
@@ -283,7 +285,7 @@ class BenchReport:
 
     def to_json(self) -> dict[str, Any]:
         """The document `gcc-gan bench --json` writes."""
-        from .. import __version__
+        from ..version import __version__
 
         doc: dict[str, Any] = {"gcc_gan_version": __version__, "torch_version": torch.__version__,
                                "metrics": list(self.metrics), "device": self.device, "seed": self.seed,
@@ -296,6 +298,21 @@ class BenchReport:
             doc["protocol"] = self.protocol
             doc["repeats"] = self.repeats
         return doc
+
+
+def measured(doc: dict[str, Any] | None) -> Measured | None:
+    """What a `BenchReport.to_json` document measured of its first target, for a model card
+    (export/hub.py): IS / FID / KID / SWD means and PRDC, the protocol and the real data."""
+    from ..export.hub import Measured
+
+    r = ((doc or {}).get("results") or [None])[0]
+    if not r:
+        return None
+    vals = [(k, float(r[k]["mean"])) for k in ("is", "fid", "kid", "swd")
+            if isinstance(r.get(k), dict) and r[k].get("mean") is not None]
+    vals += [(k, float(v["mean"])) for k, v in (r.get("prdc") or {}).items()]
+    return Measured(tuple(vals), r.get("protocol"), describe(r["protocol"]) if r.get("protocol") else "",
+                    (r.get("real") or {}).get("source") or (r.get("swd") or {}).get("real"))
 
 
 def run_bench(specs: Sequence[str | Genotype], weights: Sequence[str] | None, width: float | None,

@@ -25,9 +25,11 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write_bytes
+from ..cache import cache_root
 from ..errors import GccGanError
 from .inception import Inception
-from .metrics import Gaussian, extract, statistics
+from .features import extract
+from .metric_fid import Gaussian, statistics
 from .protocol import RESIZE_NAMES
 
 VERSION = 1
@@ -64,10 +66,8 @@ def protocol_key(p: dict[str, Any]) -> str:
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("GCC_GAN_CACHE")
-    xdg = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser()
-    base = Path(env).expanduser() if env else xdg / "gcc-gan"
-    return base / "stats"
+    """Where stats files are cached: `stats/` in the gcc-gan cache directory."""
+    return cache_root("stats")
 
 
 def cache_path(p: dict[str, Any], cache_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -28,7 +28,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from .. import __version__
+from ..version import __version__
 from ..atomic import disk_full_message
 from ..console import PLAIN_WIDTH, make_console
 from ..errors import BadValue, GccGanError, Interrupted

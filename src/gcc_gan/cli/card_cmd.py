@@ -44,5 +44,7 @@ def card_cmd(
         report = json.loads(rep.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise GccGanError(f"{rep}: malformed JSON ({e})") from None
-    written = write_card(directory, report, doc, dataset)
+    from ..bench.runner import measured
+
+    written = write_card(directory, report, measured(doc), dataset)
     console.print(f"wrote {', '.join(str(directory / n) for n in written)}", highlight=False)

@@ -11,7 +11,6 @@ from typing import Any, List, Literal, Optional
 import typer
 from rich.markup import escape
 
-from ..api import ROLES
 from ..console import progress
 from ..errors import GccGanError
 from ..runlock import hold_for_command
@@ -69,9 +68,13 @@ def compile_cmd(
         refuse_overwrite(out, force, kind="directory")
     if weights is not None and not weights.exists():
         raise GccGanError(f"{weights}: no such weights file")
-    infos, g, roles, width = _analyzed(genotype, weights, width, net)
+    from ..api import resolve
     from ..genotype_dsl.memory import check_compile
 
+    # the networks the API will compile (a training run's own genotype and width with
+    # --weights RUN), analysed only: no torch yet
+    _, infos, roles = resolve(genotype, weights, net=net, width=width,
+                              on_run=lambda run, g: _using_run(genotype, run, g))
     # the whole compile's peak (exports, onnxruntime, variants) against --max-memory and
     # `ulimit -v`, before torch is imported or the verification worker started
     check_compile({r: infos[r] for r in roles}, len(PrecisionOptions.make(precision).variants))
@@ -83,48 +86,20 @@ def compile_cmd(
     # torch and compiles; it is killed on any error below
     worker = None if no_verify else StandaloneWorker()
     try:
-        _compile(g, roles, out, weights, width, opset, no_passes, no_verify, seed, worker, t0, force,
+        _compile(genotype, roles, out, weights, width, opset, no_passes, no_verify, seed, worker, t0, force,
                  (precision or ["fp32"], calibration_size, min_psnr), torch_fidelity, model_card)
     finally:
         if worker is not None:
             worker.close()
 
 
-def _analyzed(genotype: str, weights: Optional[Path], width: Optional[float], net: Optional[str]
-              ) -> tuple[dict[str, Any], Any, tuple[str, ...], Optional[float]]:
-    """The networks to compile, analysed (no torch needed), the genotype, the roles and the
-    width multiplier still to apply: from a training run's own genotype (at the width it
-    trained at) when --weights come from one (see gcc_gan.train.rundir)."""
-    from ..genotype_dsl.analysis import analyze, analyze_genotype
-    from ..genotype_dsl.io import load_and_analyze
-
-    g, infos = load_and_analyze(genotype)
-    if width is not None and not width > 0:
-        raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
-    if weights is not None:
-        from ..train.rundir import find_run, run_genotype
-
-        trained = run_genotype(genotype, g, weights, width)
-        if trained is not None:
-            if trained != g:
-                bw = trained.generator.base_width if trained.generator is not None else "?"
-                err_console.print(f"using {find_run(weights)}/genotype.json: {genotype} at the width the run trained "
-                                  f"(generator base width {bw})", highlight=False, markup=False)
-            g, infos, width = trained, analyze_genotype(trained), None
-    key = net or ("g" if g.generator is not None else "d")
-    if key not in ROLES:
-        raise GccGanError(f"--net must be g, d or both, not {key!r}")
-    roles = ROLES[key]
-    for role in roles:
-        if role not in infos:
-            other = "g" if role == "discriminator" else "d"
-            raise GccGanError(f"{genotype} has no {role}" + (f"; try --net {other}" if infos else ""))
-    if width is not None:
-        infos = {r: analyze(infos[r].net.scaled(width), where=r, role=r) for r in roles}
-    return infos, g, roles, width
+def _using_run(genotype: str, run: Path, trained: Any) -> None:
+    bw = trained.generator.base_width if trained.generator is not None else "?"
+    err_console.print(f"using {run}/genotype.json: {genotype} at the width the run trained (generator base width "
+                      f"{bw})", highlight=False, markup=False)
 
 
-def _compile(g: Any, roles: tuple[str, ...], out: Path, weights: Optional[Path], width: Optional[float],
+def _compile(genotype: str, roles: tuple[str, ...], out: Path, weights: Optional[Path], width: Optional[float],
              opset: int, no_passes: bool, no_verify: bool, seed: int, worker: Any, t0: float, force: bool,
              precision: tuple[list[str], int, float] = (["fp32"], 128, 30.0), torch_fidelity: bool = False,
              model_card: bool = False) -> None:
@@ -132,7 +107,7 @@ def _compile(g: Any, roles: tuple[str, ...], out: Path, weights: Optional[Path],
 
     net = "both" if len(roles) == 2 else ("g" if roles == ("generator",) else "d")
     with progress("compiling", console=err_console, transient=True) as task:  # a line per step when piped
-        report = compile_genotype(g, out, weights=weights, net=net, width=width, opset=opset,
+        report = compile_genotype(genotype, out, weights=weights, net=net, width=width, opset=opset,
                                   passes=not no_passes, verify=not no_verify, seed=seed, worker=worker,
                                   precisions=precision[0], calibration_size=precision[1], min_psnr=precision[2],
                                   on_step=lambda what: task.update(description=what), force=force,

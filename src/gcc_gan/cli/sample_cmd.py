@@ -43,13 +43,13 @@ def sample_cmd(
 ) -> None:
     """Generate N images: a PNG folder, an .npz or one grid .png; the same --seed gives the same images.
     Memory and disk are estimated before sampling; the folder and the .npz are streamed."""
-    from ..export.sample_out import check_output, check_sample_args
+    from ..runtime.sample_out import check_output, check_sample_args
 
     check_sample_args(n, batch_size)  # before torch is imported: a bad -o or -n fails at once
     check_output(out, force)
     check_process("sample")
     from ..api import load_generator, save_samples
-    from ..export.sample import precision_backend_conflict
+    from ..runtime.sample import precision_backend_conflict
 
     why = precision_backend_conflict(precision, backend)
     if why is not None:  # a contradiction on the command line: a usage error

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor, nn
 
-from .. import __version__
+from ..version import __version__
 from ..errors import GccGanError
 from ..genotype_dsl.analysis import NetInfo
 from ..genotype_dsl.model import Genotype

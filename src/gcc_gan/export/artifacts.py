@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 import torch
 from safetensors.torch import load_file, save_file
 
-from .. import __version__
+from ..version import __version__
 from ..atomic import atomic_dir
 from ..compiler.pipeline import CompiledNetwork
 from ..errors import GccGanError

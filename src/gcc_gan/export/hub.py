@@ -3,7 +3,7 @@
 * `generator.uint8.onnx`: input `z` (the generator's latents concatenated, dynamic batch),
   output `images`, uint8 NCHW RGB in [0, 255] — what torch-fidelity reads with
   `fidelity --input1 generator.uint8.onnx --input1-model-z-size N`. The [-1, 1] -> uint8
-  conversion is bench/metrics.py's `to_uint8` (the papers' evaluation code), traced into
+  conversion is gcc_gan.pixels' `to_uint8` (the papers' evaluation code), traced into
   the graph, so torch-fidelity and `gcc-gan bench` measure the same images.
 * `test_data_set_0/input_0.pb`, `output_0.pb` beside `generator.onnx`: the ONNX model
   zoo's layout, so any runtime can check itself against the compiler's reference output.
@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -41,7 +42,7 @@ class Uint8Generator(nn.Module):
         self.dims = [int(d) for d in dims]
 
     def forward(self, z: Tensor) -> Tensor:
-        from ..bench.metrics import to_uint8
+        from ..pixels import to_uint8
 
         out = self.generator(*torch.split(z, self.dims, dim=1))
         if isinstance(out, (tuple, list)):
@@ -111,46 +112,36 @@ _METRIC_NAMES = {"is": "Inception Score", "fid": "FID", "kid": "KID", "swd": "SW
                  "recall": "Recall", "density": "Density", "coverage": "Coverage"}
 
 
-def _measured(bench: dict[str, Any] | None) -> tuple[list[tuple[str, float, str]], str | None, str | None]:
-    """(metric, value, protocol line) from a `gcc-gan bench --json` document's first row,
-    the real data spec and the protocol line."""
-    if not bench:
-        return [], None, None
-    from ..bench.protocol import describe
+@dataclass(frozen=True)
+class Measured:
+    """What a `gcc-gan bench --json` document measured of the generator, for its card
+    (`bench.runner.measured` reads one; the card is written below the bench)."""
 
-    rows = bench.get("results") or []
-    if not rows:
-        return [], None, None
-    r = rows[0]
-    line = describe(r["protocol"]) if r.get("protocol") else None
-    vals: list[tuple[str, float, str]] = []
-    for k in ("is", "fid", "kid", "swd"):
-        if isinstance(r.get(k), dict) and r[k].get("mean") is not None:
-            vals.append((k, float(r[k]["mean"]), line or ""))
-    for k, v in (r.get("prdc") or {}).items():
-        vals.append((k, float(v["mean"]), line or ""))
-    real = (r.get("real") or {}).get("source") or (r.get("swd") or {}).get("real")
-    return vals, real, line
+    metrics: tuple[tuple[str, float], ...] = ()  # (metric, mean value)
+    protocol: dict[str, Any] | None = None  # the row's protocol record
+    protocol_line: str = ""  # bench.protocol.describe of it
+    real: str | None = None  # the real data spec measured against
 
 
-def card_files(out_dir: Path, report: dict[str, Any], bench: dict[str, Any] | None = None,
+def card_files(out_dir: Path, report: dict[str, Any], measured: Measured | None = None,
                dataset: str | None = None, provenance: Mapping[str, Any] | None = None) -> dict[str, str]:
     """{file name: text} of the Hub layout for a compile directory (`report`: its
-    report.json; `bench`: a `gcc-gan bench --json` document of it; `provenance`: the
+    report.json; `measured`: what `gcc-gan bench` measured of it; `provenance`: the
     genotype's, whose metrics are the paper's reported ones)."""
     EvalResult, ModelCard, ModelCardData = require_hub()
-    from .. import __version__
+    from ..version import __version__
 
     gname = (report.get("genotype") or {}).get("name") or out_dir.name
     net = (report.get("networks") or {}).get("generator")
     if net is None:
         raise GccGanError(f"{out_dir}: the compile holds no generator; a model card describes a generator")
-    measured, real, line = _measured(bench)
-    data_name = dataset or real or (provenance or {}).get("dataset") or "unknown"
+    m = measured or Measured()
+    line = m.protocol_line
+    data_name = dataset or m.real or (provenance or {}).get("dataset") or "unknown"
     data_id = data_name.split(":")[0].split("?")[0]
     evals = [EvalResult(task_type=PIPELINE_TAG, dataset_type=data_id, dataset_name=data_name, metric_type=k,
-                        metric_value=round(v, 6), metric_name=_METRIC_NAMES.get(k, k), metric_config=proto,
-                        verified=False) for k, v, proto in measured]
+                        metric_value=round(v, 6), metric_name=_METRIC_NAMES.get(k, k), metric_config=line,
+                        verified=False) for k, v in m.metrics]
     data = ModelCardData(library_name=LIBRARY, pipeline_tag=PIPELINE_TAG, license="mit",
                          tags=["gan", "unconditional-image-generation", "gcc-gan", "onnx", "safetensors"],
                          datasets=[data_id], model_name=gname, eval_results=evals or None)
@@ -172,26 +163,25 @@ def card_files(out_dir: Path, report: dict[str, Any], bench: dict[str, Any] | No
     if reported:  # the paper's numbers for its own weights and width, not measured here
         body += ["Reported for the published genotype (" + str((provenance or {}).get("reference") or "its paper")
                  + "): " + ", ".join(f"{_METRIC_NAMES.get(k, k)} {v}" for k, v in reported.items()), ""]
-    if measured:
+    if m.metrics:
         body += ["## Measured", "", "| metric | value |", "|---|---|"]
-        body += [f"| {_METRIC_NAMES.get(k, k)} | {v:.4g} |" for k, v, _ in measured]
+        body += [f"| {_METRIC_NAMES.get(k, k)} | {v:.4g} |" for k, v in m.metrics]
         body += ["", f"{line}", ""]
     body += [f"Latent inputs: {json.dumps(lat)}; outputs: {json.dumps(shape)}.", ""]
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body))
     config = {"library_name": LIBRARY, "gcc_gan_version": __version__, "pipeline_tag": PIPELINE_TAG,
               "genotype": report.get("genotype"), "latent_inputs": lat, "z_size": z, "outputs": shape,
               "weights": "generator.safetensors", "files": files,
-              "metrics": [{"type": k, "value": v} for k, v, _ in measured],
-              "protocol": ((bench or {}).get("results") or [{}])[0].get("protocol")}
+              "metrics": [{"type": k, "value": v} for k, v in m.metrics], "protocol": m.protocol}
     return {"README.md": str(card), "config.json": json.dumps(config, indent=1, default=str) + "\n"}
 
 
-def write_card(out_dir: Path, report: dict[str, Any], bench: dict[str, Any] | None = None,
+def write_card(out_dir: Path, report: dict[str, Any], measured: Measured | None = None,
                dataset: str | None = None, provenance: Mapping[str, Any] | None = None) -> list[str]:
     """Write the Hub layout into `out_dir` (each file atomically); returns the names."""
     from ..atomic import atomic_write_text
 
-    files = card_files(out_dir, report, bench, dataset, provenance)
+    files = card_files(out_dir, report, measured, dataset, provenance)
     for name, text in files.items():
         atomic_write_text(out_dir / name, text)
     return list(files)

@@ -190,7 +190,7 @@ def compare(fp32: Path, variant: Path, input_shapes: Mapping[str, Shape], batch:
             threads: int | None = None, repeats: int = TIMING_REPEATS) -> dict[str, Any]:
     """The variant against the fp32 graph on one fixed latent batch: max abs error, PSNR,
     and images/s of both, timed side by side (interleaved, rotating order)."""
-    from ..bench.latency import time_interleaved
+    from ..timing import time_interleaved
 
     s32, sv = session(fp32, threads), session(variant, threads)
     feeds = _latents(input_shapes, batch, QUALITY_SEED)

@@ -89,7 +89,9 @@ def evaluate(run: Path, ev: EvalSpec, device: str) -> dict[str, Any]:
     from safetensors.torch import load_file
 
     from ..bench.inception import load_inception
-    from ..bench.metrics import frechet_distance, frechet_distance_low_rank, generator_features, inception_score, statistics
+    from ..bench.features import generator_features
+    from ..bench.metric_fid import frechet_distance, frechet_distance_low_rank, statistics
+    from ..bench.metric_is import inception_score
     from ..bench.stats import resolve_real
     from ..compiler.interpreter import Interpreter
     from ..genotype_dsl.analysis import analyze
@@ -113,7 +115,8 @@ def evaluate(run: Path, ev: EvalSpec, device: str) -> dict[str, Any]:
     pool = feats.pool
     fid = (frechet_distance_low_rank(pool, real.gaussian) if len(pool) <= pool.shape[1]
            else frechet_distance(statistics(pool), real.gaussian))
-    from ..bench.metrics import IS_SPLITS, SEED
+    from ..bench.features import SEED
+    from ..bench.metric_is import IS_SPLITS
     from ..bench.protocol import get_protocol
     from ..bench.quality import base_record, real_record
 

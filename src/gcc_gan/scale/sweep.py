@@ -218,8 +218,8 @@ class EvalPlan:
 def resolve_eval(req: ScaleRequest, console: Console) -> EvalPlan:
     from ..bench.inception import (ENV_VAR, file_sha256, is_fid_inception, resolve_weights, save_random_weights,
                                    unverified_message)
-    from ..bench.metrics import warn
-    from ..bench.stats import default_cache_dir
+    from ..cache import cache_root
+    from ..console import warn
 
     n = req.num_samples if req.num_samples is not None else NUM_SAMPLES.get(req.preset or "paper", 50_000)
     if n < 10:
@@ -235,7 +235,7 @@ def resolve_eval(req: ScaleRequest, console: Console) -> EvalPlan:
                  "For a smoke run of the whole pipeline, --allow-random-inception evaluates with random weights "
                  "(numbers NOT comparable with the papers).")
             return EvalPlan(None, "none", None, "unavailable")
-        path = default_cache_dir().parent / "inception-random-seed0.pth"
+        path = cache_root("inception-random-seed0.pth")
         if not path.is_file():
             save_random_weights(path, seed=0)
         mode = "random"

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..distributed import SINGLE, DataParallel
 from ..genotype_dsl.model import Network
-from ..train.trainer import mix_seed
+from ..seeding import mix_seed
 from .config import SearchConfig
 
 

@@ -43,7 +43,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..compiler.cost import Budget, Cost, compiled_cost
+from ..bench.budget import Budget
+from ..compiler.cost import Cost, compiled_cost
 from ..errors import GccGanError
 from ..genotype_dsl.model import Network
 

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..compiler.cost import LATENCY_BACKENDS, Budget
+from ..bench.budget import LATENCY_BACKENDS, Budget
 from ..errors import GccGanError
 
 METHODS = ("adversarial", "degas", "random", "autogan", "dggan")

@@ -37,6 +37,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..cache import cache_root
+from ..console import warn
 from ..errors import GccGanError
 
 KINDS = ("cifar10", "stl10", "folder", "lsun", "synthetic", "digits")
@@ -355,10 +357,8 @@ FOLDER_LAYOUT = (f"folder:PATH expects a directory holding image files ({', '.jo
 
 
 def _scan_cache_file(root: Path) -> Path:
-    from ..bench.stats import default_cache_dir  # the one gcc-gan cache directory ($GCC_GAN_CACHE)
-
     key = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return default_cache_dir().parent / "folder-scan" / f"{key}.json"
+    return cache_root("folder-scan", f"{key}.json")
 
 
 def _read_header(p: Path) -> tuple[int, int, str | None]:
@@ -413,13 +413,6 @@ def scan_folder(root: Path, files: list[Path], max_pixels: int) -> list[tuple[Pa
     return out
 
 
-def _warn(message: str) -> None:
-    from ..console import make_console
-
-    make_console(stderr=True).print(f"[bold yellow]warning:[/bold yellow] {message}", highlight=False,
-                                    soft_wrap=True, markup=True)
-
-
 class FolderDataset(_CachedDecoder):
     def __init__(self, path: Path, size: int, strict: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         if not path.exists():
@@ -441,7 +434,7 @@ class FolderDataset(_CachedDecoder):
             if strict:
                 raise GccGanError(f"folder:{path}: {len(self.skipped)} of {len(files)} image files cannot be used "
                                   f"(?strict=1): {listing}{more}")
-            _warn(f"folder:{path}: skipping {len(self.skipped)} of {len(files)} image files that cannot be used "
+            warn(f"folder:{path}: skipping {len(self.skipped)} of {len(files)} image files that cannot be used "
                   f"(?strict=1 stops instead): {listing}{more}")
         super().__init__(len(good), size)
         self.files = good
@@ -466,7 +459,7 @@ class FolderDataset(_CachedDecoder):
                 if self.strict:
                     raise
                 self.bad.add(j)
-                _warn(f"skipping {e} (the next readable image takes its place; ?strict=1 stops instead)")
+                warn(f"skipping {e} (the next readable image takes its place; ?strict=1 stops instead)")
         raise GccGanError(f"folder: none of the {n} image files decodes")
 
 

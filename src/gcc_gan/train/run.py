@@ -44,6 +44,7 @@ from ..genotype_dsl.io import load_genotype, parse_genotype, read_json
 from ..genotype_dsl.memory import check_memory, check_resident
 from ..genotype_dsl.model import Genotype, ImageInput, LatentInput, Network
 from ..runlock import run_lock
+from ..seeding import mix_seed
 from ..signals import deferred_interrupts, interrupted_word, raise_pending
 from ..checkpoints import Checkpoint, console_warner, read_checkpoint
 from ..distributed import (SINGLE, DataParallel, WorkerExit, end_rank_on_error, close, from_env,
@@ -52,7 +53,7 @@ from .checkpoint import clean_partial, load_newest_checkpoint, restore, save_che
 from .config import TrainConfig, make_config
 from .data import SampleOrder, load_dataset, parse_data_spec
 from .images import save_grid, save_side_by_side
-from .trainer import GanTrainer, mix_seed
+from .trainer import GanTrainer
 
 RUN_FORMAT = 1
 LOG_FIELDS = ["step", "d_loss", "g_loss", "lr_g", "lr_d", "images_per_s", "elapsed_s"]

@@ -16,7 +16,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import GccGanError
 from ..genotype_dsl.io import load_genotype, parse_genotype, read_json
@@ -166,16 +166,24 @@ def spec_name(spec: str | Genotype) -> str:
 
 
 def genotype_for_weights(spec: str | Genotype, weights: str | Path | None, width: float | None,
-                         command: str) -> tuple[Genotype, dict, float | None]:
+                         command: str, on_run: Callable[[Path, Genotype], None] | None = None
+                         ) -> tuple[Genotype, dict, float | None]:
     """(genotype, its analysed networks, width still to apply) for `spec` (FILE, zoo:NAME
     or a Genotype) used with `weights`: a training run's own genotype at its trained width
-    (see `run_genotype`) when the weights come from one, else `spec` itself at `width`."""
+    (see `run_genotype`) when the weights come from one, else `spec` itself at `width`.
+    The one resolution of compile (CLI and API), bench and sample; `on_run(run, genotype)`
+    is told when the run's genotype replaces a different `spec`."""
     from ..genotype_dsl.analysis import analyze_genotype
     from ..genotype_dsl.io import load_and_analyze
 
+    if width is not None and not width > 0:
+        raise GccGanError(f"--width must be a positive multiplier, not {width:g}")
     g, infos = (spec, analyze_genotype(spec)) if isinstance(spec, Genotype) else load_and_analyze(spec)
     if weights is not None:
         trained = run_genotype(spec_name(spec), g, Path(weights), width, command=command)
         if trained is not None:
+            run = find_run(Path(weights))
+            if on_run is not None and run is not None and trained != g:
+                on_run(run, trained)
             return trained, analyze_genotype(trained), None
     return g, infos, width

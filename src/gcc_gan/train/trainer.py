@@ -24,19 +24,13 @@ import copy
 from dataclasses import dataclass
 from typing import Iterator
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..distributed import SINGLE, DataParallel
+from ..seeding import mix_seed
 from .config import TrainConfig
 from .losses import d_loss, g_loss, gradient_penalty
-
-
-def mix_seed(*parts: int) -> int:
-    """A well-mixed 63-bit seed from integers (SeedSequence hashing, no collisions in practice)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, np.uint32).view(np.uint64)[0]
-               >> np.uint64(1))
 
 
 @dataclass

@@ -52,10 +52,11 @@ from rich.console import Console
 
 from ...atomic import atomic_write_bytes, atomic_write_text
 from ...checkpoints import clean_partial, console_warner, load_newest, write_checkpoint
-from ...compiler.cost import Budget, Cost
+from ...bench.budget import Budget
+from ...compiler.cost import Cost
 from ...errors import GccGanError
 from ...genotype_dsl.model import Genotype, Network, Provenance
-from ...train.trainer import mix_seed
+from ...seeding import mix_seed
 from ..budget import budget_record, check_final
 from ..config import SearchConfig
 from ..health import OK, no_healthy_candidate, summary

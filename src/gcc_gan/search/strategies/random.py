@@ -25,7 +25,8 @@ from ...compiler.interpreter import Interpreter
 from ...genotype_dsl.encodings.adversarialnas import NORMAL_OPS, UP_OPS
 from ...genotype_dsl.model import Network
 from ...train.config import TrainConfig
-from ...train.trainer import GanTrainer, mix_seed
+from ...seeding import mix_seed
+from ...train.trainer import GanTrainer
 from ...errors import GccGanError
 from ..base import Searcher
 from ..budget import admit

@@ -59,7 +59,7 @@ from torch import Tensor, nn
 from ...atomic import atomic_write_bytes, atomic_write_text
 from ...genotype_dsl.encodings import sngan_discriminator
 from ...genotype_dsl.model import Network
-from ...train.trainer import mix_seed
+from ...seeding import mix_seed
 from ..base import Searcher, adam, apply_grads
 from ..budget import admit
 from ..config import SearchConfig

@@ -31,15 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
 from ..errors import GccGanError
-from .sample_out import (  # noqa: F401  the output checks, here for the callers that import them from here
-    SAMPLES_JSON,
-    check_output,
-    check_resources,
-    check_sample_args,
-    output_kind,
-)
+from ..version import __version__
+from .sample_out import SAMPLES_JSON, check_output, check_sample_args, output_kind
 
 Backend = Literal["torch", "onnx"]
 BACKENDS: tuple[str, ...] = ("torch", "onnx")
@@ -145,7 +139,7 @@ def resolve_backend(backend: str | None, precision: str) -> str:
 
 
 def _check_precision(precision: str, backend: str | None) -> None:
-    from .precision import PRECISIONS
+    from ..export.precision import PRECISIONS
 
     if precision not in PRECISIONS:
         raise GccGanError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
@@ -160,7 +154,7 @@ def load_compiled_dir(path: str | os.PathLike[str], backend: str | None = None, 
     `precision`: fp16 / int8 run that ONNX variant, written by `compile --precision`;
     `backend` None: onnx for those, else torch)."""
     from ..bench.targets import load_dir_target
-    from .precision import variant_file
+    from ..export.precision import variant_file
 
     backend = resolve_backend(backend, precision)
     _check_backend(backend, compiled)
@@ -199,7 +193,7 @@ def load_genotype_generator(spec: str, weights: str | os.PathLike[str] | None = 
     shape = _image_shape(next(iter(c.output_shapes.values())), spec)
     dims = [s[0] for s in c.input_shapes.values()]
     if backend == "onnx":
-        from .onnx_export import export_onnx
+        from ..export.onnx_export import export_onnx
 
         with tempfile.TemporaryDirectory(prefix="gcc-gan-sample-") as tmp:
             path = Path(tmp) / "generator.onnx"
@@ -255,7 +249,7 @@ def latent_batches(dims: Sequence[int], n: int, batch_size: int, seed: int = 0,
 
 def to_uint8_nhwc(images: np.ndarray) -> np.ndarray:
     """[-1, 1] float NCHW → uint8 NHWC RGB (grayscale repeated), rounded as `gcc-gan bench` does."""
-    from ..bench.metrics import to_uint8
+    from ..pixels import to_uint8
 
     return to_uint8(torch.from_numpy(images)).permute(0, 2, 3, 1).contiguous().numpy()
 
