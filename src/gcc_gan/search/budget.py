@@ -313,3 +313,48 @@ def budget_record(budget: Budget, c: Cost) -> dict[str, float]:
         if v is not None:
             rec[k] = float(v)
     return rec
+
+
+class BudgetFilter:
+    """Any ask/tell proposer under a budget (as NNI's strategy middleware `Filter` wraps a
+    strategy): each proposal's generator is compiled (`admit`) and an over-budget one is
+    dropped and re-asked — counted, never evaluated, never told. `ask` returns only
+    architectures that fit, with their compiled cost (`cost(arch)`). After `max_redraws` × n
+    rejections in one ask the budget is declared out of the proposer's reach (the space's
+    floor, `refuse_unreachable`, refuses a budget below every architecture before this)."""
+
+    def __init__(self, proposer: Any, space: Any, budget: Budget, max_redraws: int = 500) -> None:
+        self.proposer, self.space, self.budget, self.max_redraws = proposer, space, budget, max_redraws
+        self.rejected = 0
+        self._costs: dict[str, Cost] = {}
+
+    def cost(self, arch: Any) -> Cost:
+        key = self.space.key(arch)
+        if key not in self._costs:
+            self._costs[key] = admit(self.budget, self.space.to_genotype(arch)[0])[1]
+        return self._costs[key]
+
+    def fits(self, arch: Any) -> bool:
+        return not self.budget.active or self.budget.fits(self.cost(arch))
+
+    def ask(self, n: int) -> list[Any]:
+        kept: list[Any] = []
+        dropped = 0
+        while len(kept) < n:
+            for a in self.proposer.ask(n - len(kept)):
+                if self.fits(a):
+                    kept.append(a)
+                else:
+                    dropped += 1
+            if dropped > self.max_redraws * n:
+                raise BudgetUnreachable(f"{self.proposer.name} search: {dropped} proposed architectures of the "
+                                        f"{self.space.name} space were all over the budget ({self.budget.describe()})"
+                                        f"; {len(kept)} of {n} fit. Raise the budget")
+        self.rejected += dropped
+        return kept
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rejected": self.rejected}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.rejected = int(d.get("rejected", 0))

@@ -16,7 +16,7 @@ from ..compiler.cost import LATENCY_BACKENDS, Budget
 from ..errors import GccGanError
 
 METHODS = ("adversarial", "degas", "random", "autogan", "dggan")
-SPACES = ("adversarialnas", "autogan", "dggan")  # --method random --space ...
+SPACES = ("adversarialnas", "degas", "autogan", "dggan")  # --method random --space ...
 PRESET_NAMES = ("tiny", "paper")
 
 
@@ -41,7 +41,6 @@ class SearchConfig:
     tau_min: float = 0.2
     sampling: str = "soft"
     fixed_d: bool = False
-    candidates: int = 4  # random search: architectures sampled (budget split evenly)
     n_images: int = 512  # DEGAS: GLO training images (one learnable latent each)
     n_normal: int = 1  # DEGAS: normal maps after each up-sampled map
     # AutoGAN (search/autogan.py; notes §1.3). One run-loop step is one shared-GAN D step or
@@ -84,6 +83,15 @@ class SearchConfig:
     executor: str = "local"
     address: str | None = None
     workers: int | None = None
+    # ---- candidate search (issue 22, branch cand; search/candidates.py): random / evolution / reinforce
+    # over any space, each candidate trained on its own (evaluators/standalone.py). One run-loop
+    # iteration is one round (evolution: a generation): `population` candidates asked, each trained
+    # `candidate_iters` iterations with the `objective` loss, scored by `reward`, told.
+    population: int = 4
+    candidate_iters: int = 30
+    objective: str = "hinge"  # hinge (AdversarialNAS's) or wgan-gp (DGGAN's, lr dg_lr, drift)
+    evolution_cost: str = "macs"  # evolution's second objective: compiled macs or params
+    # ---- end of the candidate-search block
     # budgets on the compiled generator (compiler/cost.py, search/budget.py); None: no limit
     max_macs: int | None = None
     max_params: int | None = None
@@ -120,9 +128,14 @@ class SearchConfig:
         need(self.sampling in ("soft", "hard"), f"--sampling {self.sampling!r}: expected soft or hard")
         need(0 <= self.seed < 2**63, f"--seed {self.seed}: must be a non-negative integer")
         need(self.batch_size >= 2, f"batch size {self.batch_size}: must be at least 2")
-        need(self.method != "random" or self.iters >= self.candidates,
-             f"--iters {self.iters}: random search trains {self.candidates} candidates, so it needs at least "
-             f"{self.candidates} iterations")
+        need(self.population >= 2, f"strategy.population {self.population}: must be at least 2")
+        need(self.candidate_iters >= 1, f"evaluator.candidate_iters {self.candidate_iters}: must be at least 1")
+        need(self.objective in ("hinge", "wgan-gp"), f"evaluator.objective {self.objective!r}: expected hinge or "
+             "wgan-gp")
+        need(self.method != "random" or self.reward in ("is", "fid", "swd"), f"--reward {self.reward!r}: expected "
+             "one of is, fid, swd")
+        need(self.evolution_cost in ("macs", "params"), f"strategy.evolution_cost {self.evolution_cost!r}: "
+             "expected macs or params")
         need(not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
              "(--method adversarial) only")
         need(self.log_every >= 1 and self.checkpoint_every >= 1, "log/checkpoint intervals must be at least 1")
@@ -195,13 +208,15 @@ class SearchConfig:
 
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("adversarial", "tiny"): {},
-    ("random", "tiny"): dict(iters=120, candidates=4, reward_images=256),  # the proxy's images
+    # candidate search: rounds x population candidates, each trained candidate_iters iterations
+    ("random", "tiny"): dict(iters=2, population=4, candidate_iters=30, reward="swd", reward_images=256, log_every=1,
+                             checkpoint_every=1),
     ("degas", "tiny"): dict(iters=150, batch_size=16, gf=16, latent=32, arch_lr=3e-3, lr=1e-3, beta1=0.5,
                             beta2=0.999, n_images=512, n_normal=1),
     ("adversarial", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, arch_lr=3e-4,
                                    log_every=100, checkpoint_every=1000),
-    ("random", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, candidates=20, reward_images=256,
-                              log_every=100, checkpoint_every=1000),
+    ("random", "paper"): dict(iters=20, population=20, candidate_iters=5000, batch_size=64, gf=256, df=128,
+                              latent=120, reward="swd", reward_images=256, log_every=1, checkpoint_every=1),
     ("degas", "paper"): dict(iters=100_000, batch_size=64, gf=64, latent=128, arch_lr=3e-4, lr=1e-3,
                              beta1=0.5, beta2=0.999, n_images=50_000, n_normal=2, log_every=100,
                              checkpoint_every=1000),

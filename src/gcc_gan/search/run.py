@@ -102,9 +102,9 @@ def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
         from .strategies.glo import DegasSearcher
 
         return DegasSearcher(cfg, device)
-    from .strategies.random import RandomSearcher
+    from .candidates import CandidateSearcher  # random (adversarialnas, degas): candidates trained on their own
 
-    return RandomSearcher(cfg, device)
+    return CandidateSearcher(cfg, device)
 
 
 def default_out(method: str | None, resume: bool) -> Path:
