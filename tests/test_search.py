@@ -5,6 +5,7 @@ compile, resume (in-process stop and a real SIGKILL), bad inputs."""
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import signal
@@ -492,20 +493,24 @@ def test_degas_supernet_grads_and_pruning() -> None:
 
 
 def test_random_search_end_to_end(tmp_path: Path) -> None:
-    out = _run(tmp_path / "run", method="random", iters=6, candidates=3)
+    out = _run(tmp_path / "run", method="random", iters=2, population=2, candidate_iters=2, reward_images=16)
     _check_run(out, "random")
-    rs = load_genotype(out / "genotype.json").provenance.encoding["random_search"]
-    assert len(rs["candidates"]) == 3
-    ok = {k: c["swd_real"] for k, c in enumerate(rs["candidates"]) if c["status"] == "ok"}
-    assert ok and rs["kept"] == min(ok, key=ok.__getitem__)  # the best healthy candidate
+    cs = load_genotype(out / "genotype.json").provenance.encoding["candidate_search"]
+    assert (cs["space"], cs["strategy"], cs["candidates"]) == ("adversarialnas", "random", 4)
+    rows = list(csv.DictReader((out / "candidates.csv").open()))
+    ok = {r["id"]: float(r["score"]) for r in rows if r["status"] == "ok"}
+    assert ok and cs["kept"] == min(ok, key=ok.__getitem__)  # the best healthy candidate
     rp = load_genotype(out / "genotype.json").provenance.evaluation  # how the scores were measured
     assert (rp["reward"], rp["metric"], rp["real"]) == ("swd", "swd-real", DATA)
-    assert rp["num_generated"] == rp["num_real"] == 64 and "inception" not in rp  # reward_images, all 64 images
+    assert rp["num_generated"] == rp["num_real"] == 16 and "inception" not in rp  # reward_images
 
 
 def test_random_search_resume_is_exact(tmp_path: Path) -> None:
-    full = _run(tmp_path / "full", method="random", iters=6, candidates=3)
-    part = _run(tmp_path / "part", method="random", iters=6, candidates=3, stop_after=3)  # checkpoint at 2
-    _run(part, method="random", iters=6, candidates=3, resume=True)
-    a, b = (load_genotype(p / "genotype.json").provenance.encoding["random_search"] for p in (full, part))
+    kw = dict(method="random", iters=2, population=2, candidate_iters=2, reward_images=16, checkpoint_every=1)
+    full = _run(tmp_path / "full", **kw)
+    part = _run(tmp_path / "part", **kw, stop_after=1)  # checkpointed after round 1
+    _run(part, **kw, resume=True)
+    a, b = (load_genotype(p / "genotype.json").provenance.encoding["candidate_search"] for p in (full, part))
     assert a == b
+    assert (full / "candidates.csv").read_text() == (part / "candidates.csv").read_text()
+    assert (full / "generator.safetensors").read_bytes() == (part / "generator.safetensors").read_bytes()

@@ -101,7 +101,7 @@ class CandidateSearcher(Searcher):
                         iters=int(rec.get("iters") or 0))
             self._by_key[self.space.key(a)] = len(self.cands)
             self.cands.append({"id": cid, "round": s + 1, "arch": a, "scored": sc})
-            if sc.ok and (self.best is None or sc.reward > self.cands[self.best]["scored"].reward):
+            if self.best_index() == len(self.cands) - 1:  # a new best: keep its trained generator
                 self.best = len(self.cands) - 1
                 self._load_best(rec["g_weights"])
         results = [self.cands[self._by_key[self.space.key(a)]]["scored"] for a in archs]
@@ -147,6 +147,12 @@ class CandidateSearcher(Searcher):
                 "status": [c["scored"].status for c in self.cands]}
 
     # --------------------------------------------------------------- results
+    def best_index(self) -> int | None:
+        """The healthy candidate with the highest reward (ties: the first evaluated); a collapsed
+        or diverged one never, whatever its metric read."""
+        ok = [i for i, c in enumerate(self.cands) if c["scored"].ok]
+        return max(ok, key=lambda i: (self.cands[i]["scored"].reward, -i)) if ok else None
+
     def _winner(self) -> dict[str, Any]:
         if self.best is None:
             raise no_healthy_candidate([c["scored"].status for c in self.cands], "candidates",
@@ -213,6 +219,10 @@ class CandidateSearcher(Searcher):
                         "reward": "" if not math.isfinite(sc.reward) else f"{sc.reward:.6g}", "status": sc.status,
                         "reason": sc.reason})
         atomic_write_text(out / "candidates.csv", buf.getvalue())
+        from .plots import _save, candidates_figure
+
+        _save(candidates_figure([{"scores": [c["scored"].value if c["scored"].ok else 0.0 for c in self.cands],
+                                  "status": [c["scored"].status for c in self.cands]}]), out / "candidates.png")
         if self.best_g is not None:
             atomic_write_bytes(out / "generator.safetensors", weights_bytes(self.best_g.state_dict()))
 

@@ -221,14 +221,14 @@ class StandaloneEvaluator:
                 "lr": cfg.dg_lr if wgan else cfg.lr, "beta1": 0.0 if wgan else cfg.beta1,
                 "beta2": 0.99 if wgan else cfg.beta2, "gp_weight": cfg.gp_weight, "drift": cfg.drift,
                 "data": self.data_spec, "size": cfg.size, "resolution": self.space.resolution,
-                "reward": cfg.reward, "reward_images": cfg.reward_images, "reward_seed": cfg.seed % 2**32,
+                "reward": cfg.reward, "reward_images": self.n_real, "reward_seed": cfg.seed % 2**32,
                 "real_seed": cfg.seed, "min_diversity": cfg.min_diversity,
                 "inception_weights": self.inception_weights, "device": "cpu"}
 
     def protocol(self, data: str) -> dict[str, Any]:
         from ..rewards import reward_protocol
 
-        return reward_protocol(self.cfg.reward, self.cfg.reward_images, self.n_real, data, self.cfg.seed % 2**32,
+        return reward_protocol(self.cfg.reward, self.n_real, self.n_real, data, self.cfg.seed % 2**32,
                                self.inception_weights)
 
     def evaluate(self, archs: list[Any], seeds: list[int], keys: list[str]) -> list[dict[str, Any]]:
