@@ -9,7 +9,8 @@ shared weights (adversarialnas, degas).
 
 An unhealthy candidate (collapsed / diverged) is given the worst reward any healthy
 candidate has had so far, never more than the baseline, so the controller moves away from
-it and is never told it was good; before any healthy reward exists it is skipped.
+it and is never told it was good; before any healthy reward exists it is skipped. A token
+vector the space rejects (a node left without input) is re-sampled before it is proposed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..space import Arch, Space
+from ..space import TRIES, Arch, Space
 from ..strategy import Scored, Strategy
 from .controller import Controller, clean_loss
 
@@ -32,7 +33,7 @@ class ReinforceTokens(Strategy):
         super().__init__(space, cfg, seed)
         torch.manual_seed(seed)  # the controller's initialisation
         self.ctrl = Controller(space.token_sizes(), cfg.hid)
-        self.opt = torch.optim.Adam(self.ctrl.parameters(), lr=cfg.ctrl_lr, betas=(0.0, 0.999))
+        self.opt = torch.optim.Adam(self.ctrl.parameters(), lr=cfg.ctrl_lr, betas=(0.0, 0.999), foreach=True)
         self.baseline: float | None = None
         self.worst: float | None = None
         self._gen = torch.Generator()
@@ -42,7 +43,13 @@ class ReinforceTokens(Strategy):
         with torch.no_grad():
             for i in range(n):
                 self._gen.manual_seed(int(self.rng(i).integers(2**62)))
-                out.append(self.space.from_tokens(self.ctrl.sample(self._gen).actions))
+                for _ in range(TRIES):  # an invalid token vector is re-sampled (the space's validity rule)
+                    tokens = self.ctrl.sample(self._gen).actions
+                    if self.space.valid_tokens(tokens):
+                        break
+                else:
+                    raise RuntimeError(f"{self.space.name}: the controller sampled no valid architecture in {TRIES} draws")
+                out.append(self.space.from_tokens(tokens))
         self.asked += 1
         return out
 
