@@ -311,14 +311,19 @@ def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path:
 
 
 def test_random_search_in_the_dggan_space(tmp_path: Path) -> None:
+    """Random routes through the candidate loop (search/candidates.py): each candidate a route of
+    max_steps actions under the forcing rule, grown from the base pair and trained on its own
+    (WGAN-GP, the space's objective)."""
     run = tmp_path / "random"
-    _finish(_run(run, {**MICRO, "space": "dggan", "routes": 2, "equalized_lr": True}, method="random"))
+    _finish(_run(run, {**MICRO, "space": "dggan", "iters": 1, "population": 2, "candidate_iters": 3,
+                       "min_diversity": 0.0}, method="random"))
     g = json.loads((run / "genotype.json").read_text())
-    assert g["provenance"]["encoding"]["policy"] == "random"
-    acts = g["provenance"]["encoding"]["actions"]  # one per step; 4x4 to the 8x8 target: exactly one FADE
+    enc = g["provenance"]["encoding"]
+    assert enc["format"] == "dggan" and enc["candidate_search"]["strategy"] == "random"
+    acts = enc["actions"]  # one per step; 4x4 to the 8x8 target: exactly one FADE
     assert len(acts) == MICRO["max_steps"] and [a for a in acts if a.startswith("FADE")] == ["FADE"], acts
     rows = (run / "candidates.csv").read_text().splitlines()[1:]
-    assert len(rows) == 1 + 2 * MICRO["max_steps"]  # base + one child per route per step
+    assert len(rows) == 2 and "wgan-gp loss" in g["provenance"]["notes"]
 
 
 def _ray_workers() -> list[int]:

@@ -50,17 +50,15 @@ CSV_FIELDS = ["id", "round", "arch", "compiled_macs", "compiled_params", "metric
 
 
 def space_class(name: str) -> type[Space]:
-    from .spaces.catalog import SPACES
+    from .registry import SPACES
 
-    return SPACES[name]
+    return SPACES.get(name)  # type: ignore[no-any-return]
 
 
 def strategy_class(name: str) -> type[Strategy]:
-    from .strategies.evolution import EvolutionStrategy
-    from .strategies.random import RandomStrategy
-    from .strategies.reinforce_tokens import ReinforceTokens
+    from .registry import STRATEGIES
 
-    return {c.name: c for c in (RandomStrategy, EvolutionStrategy, ReinforceTokens)}[name]
+    return STRATEGIES.get(name)  # type: ignore[no-any-return]
 
 
 class CandidateSearcher(Searcher):
@@ -68,7 +66,7 @@ class CandidateSearcher(Searcher):
                  strategy: type[Strategy] | None = None) -> None:
         super().__init__(cfg, device)
         self.space = (space or space_class(cfg.space))(cfg)
-        self.strategy = (strategy or strategy_class(getattr(cfg, "strategy", "random")))(
+        self.strategy = (strategy or strategy_class(cfg.strategy))(
             self.space, cfg, mix_seed(cfg.seed, 4242))
         self.filter = BudgetFilter(self.strategy, self.space, cfg.budget)
         self.cands: list[dict[str, Any]] = []  # every evaluated candidate: id, round, arch, scored
@@ -192,7 +190,7 @@ class CandidateSearcher(Searcher):
                                 "over_budget_redrawn": float(self.filter.rejected)},
                 "notes": f"gcc-gan search --space {self.space.name} --strategy {self.strategy.name} --preset "
                          f"{cfg.preset} --reward {cfg.reward} (population {cfg.population}, {cfg.iters} rounds, "
-                         f"{cfg.candidate_iters} iterations per candidate, {cfg.objective} loss)"}
+                         f"{cfg.candidate_iters} iterations per candidate, {self.evaluator.objective if self.evaluator else cfg.objective} loss)"}
 
     def pareto_candidates(self, out: Any) -> tuple[list[Any], str, bool]:
         """Every healthy candidate (score: its metric in its own unit; collapsed / diverged never listed)."""

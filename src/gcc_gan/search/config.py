@@ -15,8 +15,6 @@ from typing import Any
 from ..compiler.cost import LATENCY_BACKENDS, Budget
 from ..errors import GccGanError
 
-METHODS = ("adversarial", "degas", "random", "autogan", "dggan")
-SPACES = ("adversarialnas", "degas", "autogan", "dggan")  # --method random --space ...
 PRESET_NAMES = ("tiny", "paper")
 
 
@@ -62,7 +60,11 @@ class SearchConfig:
     reward: str = "is"
     reward_images: int = 64
     mode: str = "clean"
-    space: str = "adversarialnas"  # random search: the space it samples
+    # the search as space x strategy x evaluator (search/registry.py); `method` names the run:
+    # the published method the pair is (METHOD_PRESETS), else the strategy
+    space: str = "adversarialnas"
+    strategy: str = "differentiable"
+    evaluator: str = "shared"
     # DGGAN (search/strategies/growth.py; notes §2): top-K greedy pruning over grown G/D pairs
     dg_k: int = 2
     dg_p: float = 0.4
@@ -89,7 +91,7 @@ class SearchConfig:
     # `candidate_iters` iterations with the `objective` loss, scored by `reward`, told.
     population: int = 4
     candidate_iters: int = 30
-    objective: str = "hinge"  # hinge (AdversarialNAS's) or wgan-gp (DGGAN's, lr dg_lr, drift)
+    objective: str = ""  # "": the space's own (hinge; DGGAN: wgan-gp with lr dg_lr and the drift term)
     evolution_cost: str = "macs"  # evolution's second objective: compiled macs or params
     # ---- end of the candidate-search block
     # budgets on the compiled generator (compiler/cost.py, search/budget.py); None: no limit
@@ -122,7 +124,16 @@ class SearchConfig:
             if not ok:
                 raise GccGanError(msg)
 
-        need(self.method in METHODS, f"--method {self.method!r}: expected one of {', '.join(METHODS)}")
+        from .registry import METHOD_PRESETS, SPACES, STRATEGIES, check_pair, preset_of
+
+        SPACES.get(self.space), STRATEGIES.get(self.strategy)  # an unknown name: a usage error naming the known
+        check_pair(self.space, self.strategy, self.evaluator)
+        need(self.method == (preset_of(self.space, self.strategy, self.evaluator) or self.strategy),
+             f"method {self.method!r} does not name --space {self.space} --strategy {self.strategy}")
+        if self.strategy == "differentiable":  # its training objective: the space's supernet's
+            objective = METHOD_PRESETS[self.method].reward
+            need(self.reward == objective, f"--reward {self.reward!r}: the differentiable strategy on the "
+                 f"{self.space} space trains with the {objective} objective (--reward {objective})")
         need(self.preset in PRESET_NAMES, f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
         need(self.iters >= 1, f"--iters {self.iters}: must be at least 1")
         need(self.sampling in ("soft", "hard"), f"--sampling {self.sampling!r}: expected soft or hard")
@@ -130,10 +141,10 @@ class SearchConfig:
         need(self.batch_size >= 2, f"batch size {self.batch_size}: must be at least 2")
         need(self.population >= 2, f"strategy.population {self.population}: must be at least 2")
         need(self.candidate_iters >= 1, f"evaluator.candidate_iters {self.candidate_iters}: must be at least 1")
-        need(self.objective in ("hinge", "wgan-gp"), f"evaluator.objective {self.objective!r}: expected hinge or "
+        need(self.objective in ("", "hinge", "wgan-gp"), f"evaluator.objective {self.objective!r}: expected hinge or "
              "wgan-gp")
-        need(self.method != "random" or self.reward in ("is", "fid", "swd"), f"--reward {self.reward!r}: expected "
-             "one of is, fid, swd")
+        need(self.evaluator != "standalone" or self.reward in ("is", "fid", "swd"), f"--reward {self.reward!r}: "
+             "expected one of is, fid, swd")
         need(self.evolution_cost in ("macs", "params"), f"strategy.evolution_cost {self.evolution_cost!r}: "
              "expected macs or params")
         need(not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
@@ -145,10 +156,7 @@ class SearchConfig:
              "--max-macs / --max-params / --max-latency must be positive")
         need(0 <= self.min_diversity < float("inf"), f"min_diversity {self.min_diversity}: must be >= 0")
         need(self.budget_lambda >= 0 and self.budget_lr >= 0, "budget multiplier and its step must be >= 0")
-        need(self.space in SPACES, f"--space {self.space!r}: expected one of {', '.join(SPACES)}")
-        need(self.space == "adversarialnas" or self.method == "random", "--space applies to --method random only "
-             "(the other methods define their space)")
-        if self.method == "dggan" or self.space == "dggan":
+        if self.space == "dggan":
             from ..executor import EXECUTORS
 
             need(self.reward in ("fid", "swd"), f"--reward {self.reward!r}: DGGAN scores by fid (FID, needs the "
@@ -172,13 +180,12 @@ class SearchConfig:
             need(self.address is None or self.executor == "ray", "--address is for --executor ray")
             need(self.workers is None or self.workers >= 1, f"--workers {self.workers}: must be at least 1")
             need(self.routes >= 0, f"routes {self.routes}: must be 0 (automatic) or more")
-        if self.method == "autogan" or self.space == "autogan":
+        if self.space == "autogan" and self.evaluator == "shared":  # AutoGAN's shared-GAN schedule
             from .rewards import REWARDS
             from .strategies.controller import MODES
 
             need(self.reward in REWARDS, f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
             need(self.mode in MODES, f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
-        if self.method == "autogan" or self.space == "autogan":
             need(len(self.grow_at) == 2 and 0 < self.grow_at[0] < self.grow_at[1] < self.search_iters,
                  f"grow_at {list(self.grow_at)}: two growth iterations 0 < g1 < g2 < search_iters "
                  f"({self.search_iters}), so all three stages run")
@@ -200,6 +207,13 @@ class SearchConfig:
     def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
+        if "strategy" not in kw:  # a run from before the space x strategy split: its method says which
+            kw["method"], kw["space"], kw["strategy"], kw["evaluator"] = resolve(
+                kw.get("method", "adversarial"), kw.get("space") if kw.get("method") == "random" else None, None, None)
+            if kw["strategy"] == "differentiable":
+                from .registry import METHOD_PRESETS
+
+                kw["reward"] = METHOD_PRESETS[kw["method"]].reward
         for key in ("grow_at", "dg_kernels", "dg_filters"):  # JSON lists
             if key in kw:
                 kw[key] = tuple(int(v) for v in kw[key])
@@ -208,15 +222,21 @@ class SearchConfig:
 
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("adversarial", "tiny"): {},
-    # candidate search: rounds x population candidates, each trained candidate_iters iterations
-    ("random", "tiny"): dict(iters=2, population=4, candidate_iters=30, reward="swd", reward_images=256, log_every=1,
-                             checkpoint_every=1),
+    ("random", "tiny"): dict(reward_images=256),  # random x autogan on the shared GAN: its reward's images
+    # candidate search (search/candidates.py; any strategy evaluated standalone): `iters` rounds
+    # (generations) of `population` candidates, each trained `candidate_iters` iterations with the
+    # AdversarialNAS GAN optimiser, scored by the SWD proxy (no Inception weights needed).
+    # Applied over the space's published sizes (gf, latent, bottom, batch)
+    ("candidates", "tiny"): dict(iters=4, population=6, candidate_iters=30, reward="swd", reward_images=256,
+                                 lr=2e-4, beta1=0.0, beta2=0.9, log_every=1, checkpoint_every=1),
     ("degas", "tiny"): dict(iters=150, batch_size=16, gf=16, latent=32, arch_lr=3e-3, lr=1e-3, beta1=0.5,
                             beta2=0.999, n_images=512, n_normal=1),
     ("adversarial", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, arch_lr=3e-4,
                                    log_every=100, checkpoint_every=1000),
-    ("random", "paper"): dict(iters=20, population=20, candidate_iters=5000, batch_size=64, gf=256, df=128,
-                              latent=120, reward="swd", reward_images=256, log_every=1, checkpoint_every=1),
+    ("random", "paper"): dict(reward_images=256),
+    # ours (no published protocol trains standalone candidates in these spaces): 20 generations of 20
+    ("candidates", "paper"): dict(iters=20, population=20, candidate_iters=5000, reward="fid", reward_images=5000,
+                                  lr=2e-4, beta1=0.0, beta2=0.9, log_every=1, checkpoint_every=1),
     ("degas", "paper"): dict(iters=100_000, batch_size=64, gf=64, latent=128, arch_lr=3e-4, lr=1e-3,
                              beta1=0.5, beta2=0.999, n_images=50_000, n_normal=2, log_every=100,
                              checkpoint_every=1000),
@@ -244,13 +264,64 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 RESUMABLE = {"iters", "log_every", "checkpoint_every", "executor", "address", "workers"}
 
 
-def make_config(method: str, preset: str, overrides: dict[str, Any]) -> SearchConfig:
-    if method not in METHODS:
-        raise GccGanError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
+# `--method random` (before the space x strategy redesign): the random strategy
+LEGACY_METHODS = ("random",)
+
+
+def resolve(method: str | None, space: str | None, strategy: str | None, evaluator: str | None,
+            ) -> tuple[str, str, str, str]:
+    """(method, space, strategy, evaluator) from the flags: `--method M` is its preset's triple
+    (a flag contradicting it is a usage error); otherwise a missing space or strategy is the one
+    of the published method that has the other (adversarialnas x differentiable when neither),
+    the evaluator is the strategy's own, else shared weights where the space has them."""
+    from ..errors import BadValue
+    from .registry import METHOD_PRESETS, SPACES, STRATEGIES, preset_of
+
+    if method in LEGACY_METHODS:
+        if strategy not in (None, method):
+            raise BadValue(f"--method {method} is --strategy {method}; leave one of them out")
+        method, strategy = None, method
+    if method is not None:
+        if method not in METHOD_PRESETS:
+            raise BadValue(f"--method {method!r}: expected one of {', '.join((*METHOD_PRESETS, *LEGACY_METHODS))}")
+        p = METHOD_PRESETS[method]
+        for flag, given, want in (("space", space, p.space), ("strategy", strategy, p.strategy),
+                                  ("evaluator", evaluator, p.evaluator)):
+            if given is not None and given != want:
+                raise BadValue(f"--method {method} is --space {p.space} --strategy {p.strategy} --evaluator "
+                               f"{p.evaluator}: --{flag} {given} contradicts it (leave --method out to choose "
+                               "the triple yourself)")
+        return method, p.space, p.strategy, p.evaluator
+    if strategy is None:
+        strategy = next((p.strategy for p in METHOD_PRESETS.values() if p.space == space), "differentiable")
+    if space is None:
+        space = next((p.space for p in METHOD_PRESETS.values() if p.strategy == strategy), "adversarialnas")
+    sp, st = SPACES.get(space), STRATEGIES.get(strategy)
+    fixed = st.evaluator
+    if evaluator is None:
+        evaluator = fixed or ("shared" if "shared" in sp.capabilities else "standalone")
+    elif fixed is not None and evaluator != fixed:
+        raise BadValue(f"--strategy {strategy} evaluates on its own terms ({fixed}); --evaluator {evaluator} "
+                       "does not apply to it")
+    return preset_of(space, strategy, evaluator) or strategy, space, strategy, evaluator
+
+
+def make_config(method: str | None, preset: str, overrides: dict[str, Any]) -> SearchConfig:
+    """A new run's settings: the flags' triple (`resolve`), the preset's values for its strategy
+    and then its space (the space's published method's sizes and schedule), then the flags."""
+    from .registry import METHOD_PRESETS
+
     if preset not in PRESET_NAMES:
         raise GccGanError(f"--preset {preset!r}: expected one of {', '.join(PRESET_NAMES)}")
-    base = SearchConfig(method=method, preset=preset, **PRESETS[(method, preset)])
     given = {k: v for k, v in overrides.items() if v is not None}
-    if method == "random" and given.get("space") in ("autogan", "dggan"):  # that method's sizes and schedule
-        base = dataclasses.replace(base, **PRESETS[(given["space"], preset)])
+    method, space, strategy, evaluator = resolve(method, given.pop("space", None), given.pop("strategy", None),
+                                                 given.pop("evaluator", None))
+    home = next(m for m, p in METHOD_PRESETS.items() if p.space == space)
+    if method in METHOD_PRESETS:
+        values = {"reward": METHOD_PRESETS[method].reward, **PRESETS[(method, preset)]}
+    elif evaluator == "standalone":  # the space's sizes, the candidate search's schedule
+        values = {**PRESETS[(home, preset)], **PRESETS[("candidates", preset)]}
+    else:
+        values = {**PRESETS.get((strategy, preset), {}), **PRESETS[(home, preset)]}
+    base = SearchConfig(method=method, preset=preset, space=space, strategy=strategy, evaluator=evaluator, **values)
     return dataclasses.replace(base, **given).validate()

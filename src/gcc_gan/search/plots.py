@@ -93,9 +93,9 @@ def _save(fig: Figure, path: Path) -> None:
 
 def pictures(method: str, space: str | None = None) -> list[str]:
     """The pictures a search run of `method` (in `space`) writes (besides samples.png)."""
-    if method == "autogan" or space == "autogan":  # the controller's (or random tokens') story
+    if space == "autogan":  # the controller's (or random tokens') story
         return ["genotype.png", "controller.png"]
-    if method == "dggan" or space == "dggan":  # the growth tree and the paper's analyses
+    if space == "dggan":  # the growth tree and the paper's analyses
         return ["genotype.png", "growth_tree.png", "score_vs_ratio.png", "score_by_action.png"]
     return ["genotype.png", "candidates.png" if method == "random" else "op_probabilities.png"]
 

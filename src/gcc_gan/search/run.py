@@ -55,7 +55,7 @@ from ..train.data import SampleOrder, load_dataset, parse_data_spec
 from ..train.images import save_grid
 from ..train.run import resolve_device
 from .base import Searcher
-from .config import RESUMABLE, SearchConfig, make_config
+from .config import RESUMABLE, SearchConfig, make_config, resolve
 from .health import UnhealthyResult, loss_health
 
 RUN_FORMAT = 1
@@ -90,21 +90,10 @@ class SearchResult:
 
 
 def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
-    if cfg.method == "adversarial":
-        from .strategies.differentiable import AdversarialSearcher
+    """The searcher the run loop steps: the registered strategy's, on the registered space."""
+    from .registry import SPACES, STRATEGIES
 
-        return AdversarialSearcher(cfg, device)
-    if cfg.method == "autogan" or cfg.space == "autogan":  # random: uniform sampling, same schedule and reward
-        from .strategies.reinforce import AutoGanSearcher
-
-        return AutoGanSearcher(cfg, device)
-    if cfg.method == "degas":
-        from .strategies.glo import DegasSearcher
-
-        return DegasSearcher(cfg, device)
-    from .candidates import CandidateSearcher  # random (adversarialnas, degas): candidates trained on their own
-
-    return CandidateSearcher(cfg, device)
+    return STRATEGIES.get(cfg.strategy).searcher(SPACES.get(cfg.space), cfg, device)  # type: ignore[no-any-return]
 
 
 def default_out(method: str | None, resume: bool) -> Path:
@@ -127,7 +116,7 @@ def default_out(method: str | None, resume: bool) -> Path:
 
 def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
     if not req.resume:
-        cfg = make_config(req.method or DEFAULT_METHOD, req.preset, req.overrides)
+        cfg = make_config(req.method, req.preset, req.overrides)
         data = parse_data_spec(req.data or "synthetic").text
         from .budget import refuse_unreachable, space_floor
 
@@ -229,9 +218,13 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
     if req.resume and req.force:
         raise GccGanError("--resume and --force contradict each other: pick one")
     dp = SINGLE
+    name = req.method  # the run's name: its published method, else its strategy (config.resolve)
+    if not req.resume:
+        ov = req.overrides
+        name = resolve(req.method, ov.get("space"), ov.get("strategy"), ov.get("evaluator"))[0]  # bad flags: exit 2
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        if (req.method or DEFAULT_METHOD) not in DATA_PARALLEL and not (req.resume and req.method is None):
-            raise GccGanError(f"--method {req.method}: data-parallel search (--nproc, torchrun) is for "
+        if (name or DEFAULT_METHOD) not in DATA_PARALLEL and not (req.resume and req.method is None):
+            raise GccGanError(f"--method {name}: data-parallel search (--nproc, torchrun) is for "
                               f"{' and '.join(DATA_PARALLEL)}; DGGAN trains its candidates in parallel itself (--workers, "
                               "--executor ray)")
         dp = from_env(resolve_device(req.device), 0)
@@ -241,7 +234,7 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
     try:
         with contextlib.ExitStack() as stack:
             def lock() -> Path:  # a second search into the same run fails at once
-                o = req.out if req.out is not None else default_out(req.method, req.resume)
+                o = req.out if req.out is not None else default_out(name, req.resume)
                 stack.enter_context(run_lock(o, f"-o {o}"))
                 return o
             out = dp.share(lock)
@@ -271,7 +264,7 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
     t_start = time.perf_counter()
     check_resident("search")  # --max-memory below what the process already holds: refused before any work
     cfg, data_spec = dp.share(lambda: _setup(req, out))  # rank 0 checks (and --force clears) the run
-    if cfg.method == "dggan" or cfg.space == "dggan":  # candidates as executor jobs, not a step loop
+    if cfg.strategy == "growth":  # candidates as executor jobs, not a step loop
         return _growth(req, cfg, data_spec, out, console, t_start)
     device = dp.device if dp.active else resolve_device(req.device)
     if dp.active:
@@ -335,9 +328,9 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
     # DEGAS reads indices into its GLO set (the first n_images images), the others images
     order = SampleOrder(len(data) if searcher.reads_images else searcher.n_items, cfg.seed)
     n = 2 * cfg.batch_size
-    sampling = "" if cfg.method in ("random", "autogan") else f", {cfg.sampling} sampling"
+    sampling = "" if cfg.strategy != "differentiable" else f", {cfg.sampling} sampling"
     sampling += f", {cfg.space} space" if cfg.method == "random" else ""
-    if cfg.method == "autogan" or cfg.space == "autogan":  # say which loss and reward (notes §1.4)
+    if cfg.space == "autogan":  # say which loss and reward (notes §1.4)
         sampling += (f", {cfg.mode} mode" if cfg.method == "autogan" else "") + f", reward {cfg.reward}"
     console.print(f"{cfg.method} search ({cfg.preset} preset{sampling}"
                   f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}"

@@ -55,8 +55,9 @@ def default_discriminator(df: int, size: int) -> Network:
 class Space:
     """One search space, built from the search config (`Space(cfg)`)."""
 
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ""  # set by @register_space
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    objective: ClassVar[str] = "hinge"  # the GAN loss a standalone evaluator trains its candidates with
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg

@@ -64,8 +64,16 @@ class Scored:
 class Strategy:
     """The ask/tell base: `rng(k)` is the k-th draw's generator, a pure function of the seed."""
 
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ""  # set by @register_strategy
     needs: ClassVar[frozenset[str]] = frozenset()
+    evaluator: ClassVar[str | None] = None  # the evaluator it always uses; None: --evaluator (shared where the space has it)
+
+    @classmethod
+    def searcher(cls, space: Any, cfg: Any, device: Any) -> Any:
+        """What the run loop steps (search/registry.py): the evaluator's loop around this strategy."""
+        from .registry import EVALUATORS
+
+        return EVALUATORS.get(cfg.evaluator).searcher(space, cls, cfg, device)
 
     def __init__(self, space: Space, cfg: Any, seed: int) -> None:
         missing = self.needs - space.capabilities

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from ...genotype_dsl.model import Network
+from ..registry import register_evaluator
 
 _DATA: dict[tuple[str, int], Any] = {}  # (data spec, size) -> dataset, per process
 _REWARDS: dict[tuple[Any, ...], Any] = {}  # one Reward (real statistics, Inception) per process and setting
@@ -201,7 +202,7 @@ class StandaloneEvaluator:
 
     @property
     def objective(self) -> str:
-        return str(self.cfg.objective)
+        return str(self.cfg.objective or self.space.objective)  # "": the space's own loss
 
     def executor(self) -> Any:
         from ...executor import default_workers, make_executor
@@ -241,6 +242,20 @@ class StandaloneEvaluator:
             results = ex.run(jobs, progress=False, label="candidates")
         return [r.value if r.ok else {"status": "failed", "reason": r.error, "score": None, "reward": None}
                 for r in results]
+
+
+@register_evaluator("standalone")
+class Standalone:
+    """Each candidate trained on its own and scored: the candidate loop (search/candidates.py)
+    around any ask/tell strategy."""
+
+    needs: frozenset[str] = frozenset()
+
+    @classmethod
+    def searcher(cls, space: Any, strategy: Any, cfg: Any, device: Any) -> Any:
+        from ..candidates import CandidateSearcher
+
+        return CandidateSearcher(cfg, device, space, strategy)
 
 
 __all__ = ["InlineExecutor", "StandaloneEvaluator", "bind", "dataset", "load_bytes", "train_pair", "weights_bytes"]

@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 
 from ...genotype_dsl.model import Network
+from ..registry import register_space
 from ..space import TRIES, Arch, Space, TokenSpace
 
 
 # --------------------------------------------------------------------------- AdversarialNAS
 
 
+@register_space("adversarialnas")
 class AdversarialNasSpace(TokenSpace):
     """AdversarialNAS's G (three Up-Cells, the genotype array: 2 up + 5 normal edges each)
     and Super-D (four cells: e0, e1, e2 normal and d0, d1 down edges). Arch:
@@ -23,6 +25,13 @@ class AdversarialNasSpace(TokenSpace):
 
     name = "adversarialnas"
     capabilities = TokenSpace.capabilities | {"relax"}
+
+    @classmethod
+    def relaxed(cls, cfg: Any, device: Any) -> Any:
+        """"relax": the supernet pair the differentiable strategy trains (strategies/differentiable.py)."""
+        from ..strategies.differentiable import AdversarialSearcher
+
+        return AdversarialSearcher(cfg, device)
 
     def _d_edges(self) -> list[str]:
         from .adversarialnas import D_CELLS
@@ -73,6 +82,7 @@ class AdversarialNasSpace(TokenSpace):
 # --------------------------------------------------------------------------- DEGAS
 
 
+@register_space("degas")
 class DegasSpace(TokenSpace):
     """DEGAS's global generator: every supernet edge's op and every up-sampled map's input
     (`up{l}.input`: 0 direct, j + 1 the residual from U_j; a kept residual input whose op is
@@ -82,6 +92,13 @@ class DegasSpace(TokenSpace):
 
     name = "degas"
     capabilities = TokenSpace.capabilities | {"relax"}
+
+    @classmethod
+    def relaxed(cls, cfg: Any, device: Any) -> Any:
+        """"relax": DEGAS's supernet, trained by GLO (strategies/glo.py)."""
+        from ..strategies.glo import DegasSearcher
+
+        return DegasSearcher(cfg, device)
 
     def __init__(self, cfg: Any) -> None:
         super().__init__(cfg)
@@ -118,6 +135,7 @@ class DegasSpace(TokenSpace):
 # --------------------------------------------------------------------------- AutoGAN
 
 
+@register_space("autogan")
 class AutoGanSpace(TokenSpace):
     """AutoGAN's three generator cells at full depth (the 14-number arch vector; under a
     compiled-cost budget, a width token per cell: spaces/autogan.py). D: SNGAN's. Arch: the
@@ -125,6 +143,14 @@ class AutoGanSpace(TokenSpace):
 
     name = "autogan"
     capabilities = TokenSpace.capabilities | {"shared"}
+
+    @classmethod
+    def shared_searcher(cls, cfg: Any, device: Any) -> Any:
+        """"shared": candidates scored on AutoGAN's shared GAN (strategies/reinforce.py; the
+        random strategy there draws uniform tokens)."""
+        from ..strategies.reinforce import AutoGanSearcher
+
+        return AutoGanSearcher(cfg, device)
 
     @property
     def widths(self) -> bool:
@@ -156,6 +182,7 @@ class AutoGanSpace(TokenSpace):
 # --------------------------------------------------------------------------- DGGAN
 
 
+@register_space("dggan")
 class DgganSpace(Space):
     """DGGAN's grown G/D pairs: an architecture is a route of `max_steps` actions from the
     base pair (each {"kind", "kernel", "filters"}), each allowed by the forcing rule (when
@@ -165,6 +192,7 @@ class DgganSpace(Space):
 
     name = "dggan"
     capabilities = frozenset({"sample", "mutate", "crossover", "grow"})
+    objective = "wgan-gp"  # DGGAN's (ProgGAN's) loss, with the drift term
 
     def __init__(self, cfg: Any) -> None:
         super().__init__(cfg)
@@ -243,4 +271,3 @@ class DgganSpace(Space):
         return " > ".join(a.label for a in self._route(arch))
 
 
-SPACES: dict[str, type[Space]] = {c.name: c for c in (AdversarialNasSpace, DegasSpace, AutoGanSpace, DgganSpace)}

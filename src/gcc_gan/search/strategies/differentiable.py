@@ -26,8 +26,9 @@ from ...genotype_dsl.encodings import sngan_discriminator
 from ...genotype_dsl.model import Network
 from ...train.losses import d_loss, g_loss
 from ..base import Searcher, adam, apply_grads
-from ..config import SearchConfig
 from ..budget import ExpectedCost, repair
+from ..config import SearchConfig
+from ..registry import register_strategy
 from ..spaces.adversarialnas import (AdvDims, SuperD, SuperG, choice_to_rows, derive, derive_rows, g_builder, g_edges,
                                      generator_network, rows_to_choice)
 from ..supernet import temperature
@@ -185,3 +186,15 @@ class AdversarialSearcher(Searcher):
             return self.g(z, self.g.mean_weights()).cpu()
         finally:
             self.g.train()
+
+
+@register_strategy("differentiable")
+class Differentiable:
+    """Gradient descent on the architecture parameters of the space's relaxed supernet."""
+
+    needs = frozenset({"relax"})
+    evaluator = "shared"  # the supernet's own weights
+
+    @classmethod
+    def searcher(cls, space: Any, cfg: SearchConfig, device: torch.device) -> Searcher:
+        return space.relaxed(cfg, device)  # type: ignore[no-any-return]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..space import Arch, Space
+from ..registry import register_strategy
 from ..strategy import Scored, Strategy
 
 COST_OBJECTIVES = ("macs", "params")
@@ -67,8 +68,10 @@ def tournament(F: np.ndarray, rank: np.ndarray, crowding: np.ndarray, n: int,
     return np.asarray(idx, dtype=int).reshape(-1)
 
 
+@register_strategy("evolution")
 class EvolutionStrategy(Strategy):
     name = "evolution"
+    evaluator = "standalone"  # each candidate trained on its own (a shared-weights one-shot evaluator: not yet)
     needs = frozenset({"sample", "mutate"})
 
     def __init__(self, space: Space, cfg: Any, seed: int) -> None:

@@ -59,6 +59,7 @@ from ...train.trainer import mix_seed
 from ..budget import budget_record, check_final
 from ..config import SearchConfig
 from ..health import OK, no_healthy_candidate, summary
+from ..registry import register_strategy
 from ..spaces.dggan import (
     FADE,
     Action,
@@ -645,3 +646,15 @@ def finish(gs: GrowthSearch, wall: float) -> Genotype:
         z = torch.randn(64, cfg.latent, generator=torch.Generator().manual_seed(cfg.seed))
         save_grid(gen.eval()(z).clamp(-1, 1), out / "samples.png")
     return geno
+
+
+@register_strategy("growth")
+class Growth:
+    """DGGAN's top-K greedy growth: children trained on their own from their parent's weights."""
+
+    needs = frozenset({"grow"})
+    evaluator = "standalone"
+
+    @classmethod
+    def searcher(cls, space: Any, cfg: SearchConfig, device: Any) -> Any:
+        raise NotImplementedError  # run.py runs DGGAN's space through GrowthSearch

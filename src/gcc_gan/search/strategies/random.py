@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..space import Arch
+from ..registry import register_strategy
 from ..strategy import Strategy
 
 
+@register_strategy("random")
 class RandomStrategy(Strategy):
     name = "random"
     needs = frozenset({"sample"})

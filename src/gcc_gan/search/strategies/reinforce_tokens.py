@@ -21,10 +21,12 @@ import torch
 from torch import nn
 
 from ..space import TRIES, Arch, Space
+from ..registry import register_strategy
 from ..strategy import Scored, Strategy
 from .controller import Controller, clean_loss
 
 
+@register_strategy("reinforce")
 class ReinforceTokens(Strategy):
     name = "reinforce"
     needs = frozenset({"tokens"})
