@@ -147,9 +147,9 @@ def test_budgeted_random_search_trains_only_what_fits(tmp_path: Path) -> None:
     sp = _space("adversarialnas")
     rng = np.random.default_rng(0)
     limit = int(np.median([compiled_cost(sp.to_genotype(sp.sample(rng))[0]).macs for _ in range(12)]))
-    out = _run(tmp_path / "run", iters=2, max_macs=limit)
+    out = _run(tmp_path / "run", iters=1, population=3, max_macs=limit)
     rows = list(csv.DictReader((out / "candidates.csv").open()))
-    assert len(rows) == 4 and all(int(r["compiled_macs"]) <= limit for r in rows)
+    assert len(rows) == 3 and all(int(r["compiled_macs"]) <= limit for r in rows)
     g = _compiles(out)
     assert g.provenance.search_cost["compiled_macs"] <= limit
     assert g.provenance.encoding["candidate_search"]["over_budget_redrawn"] > 0
@@ -164,3 +164,60 @@ def test_random_pair_ends_with_a_genotype_that_compiles(tmp_path: Path, space: s
     assert (g.discriminator is None) == (space == "degas")  # DEGAS searches G only (trained against SNGAN's D)
     for name in ("pareto.csv", "pareto.png", "candidates.csv", "generator.safetensors", "samples.png"):
         assert (out / name).stat().st_size > 0
+
+
+# --------------------------------------------------------------------------- every pair this loop owns
+
+DGGAN_MICRO = dict(d0=4, target=8, max_steps=2, dg_kernels=(3,), dg_filters=(8,), dg_channels=8, latent=8)
+PAIRS = [("random", "dggan"), ("evolution", "adversarialnas"), ("evolution", "degas"), ("evolution", "autogan"),
+         ("evolution", "dggan"), ("reinforce", "adversarialnas"), ("reinforce", "degas")]
+
+
+def _search(out: Path, strategy: str, space: str, **over: Any) -> Any:
+    from gcc_gan.search.run import SearchRequest, search
+
+    extra = DGGAN_MICRO if space == "dggan" else {}
+    return search(SearchRequest(data=DATA, out=out, device="cpu", pareto=2, overrides={
+        **MICRO, **extra, "space": space, "strategy": strategy, **over}))
+
+
+@pytest.mark.parametrize("strategy,space", PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
+def test_pair_runs_a_few_candidates_and_the_genotype_compiles(tmp_path: Path, strategy: str, space: str) -> None:
+    """Two rounds of two candidates on synthetic data (random x adversarialnas / degas: above)."""
+    import csv
+
+    out = _search(tmp_path / "run", strategy, space, iters=2).out
+    g = _compiles(out)
+    cs = g.provenance.encoding["candidate_search"]
+    assert (cs["space"], cs["strategy"]) == (space, strategy) and g.provenance.searcher == strategy
+    rows = list(csv.DictReader((out / "candidates.csv").open()))
+    assert 2 <= len(rows) <= 4 and cs["kept"] in {r["id"] for r in rows if r["status"] == "ok"}
+    front = list(csv.DictReader((out / "pareto.csv").open()))
+    assert front and any(r["pareto"] == "1" for r in front)
+
+
+def test_evolution_resumed_after_sigkill_gives_the_same_front(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from gcc_gan.checkpoints import KILL_AFTER_ENV
+    from gcc_gan.search.run import SearchRequest, search
+
+    over = {**MICRO, "space": "adversarialnas", "strategy": "evolution", "iters": 3, "candidate_iters": 1}
+    full = tmp_path / "full"
+    search(SearchRequest(data=DATA, out=full, device="cpu", overrides=over))
+    killed = tmp_path / "killed"
+    code = ("import torch; torch.set_num_threads(1)\nfrom pathlib import Path\n"
+            "from gcc_gan.search.run import SearchRequest, search\n"
+            f"search(SearchRequest(data={DATA!r}, out=Path({str(killed)!r}), device='cpu', overrides={over!r}))\n")
+    env = {**os.environ, KILL_AFTER_ENV: "2"}  # SIGKILLed right after its round-2 checkpoint
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert not (killed / "genotype.json").exists()
+    res = search(SearchRequest(data=DATA, out=killed, resume=True, device="cpu"))
+    assert res.resumed_from == 2
+    for name in ("pareto.csv", "candidates.csv", "generator.safetensors"):
+        assert (full / name).read_bytes() == (killed / name).read_bytes(), name
+    assert load_genotype(full / "genotype.json").digest() == load_genotype(killed / "genotype.json").digest()
