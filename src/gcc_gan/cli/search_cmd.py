@@ -24,7 +24,7 @@ def search_cmd(
         None, "--space", help="the search space (default: adversarialnas, or the space of --strategy's published "
         "method); gcc-gan search --list shows which strategies each takes"),
     strategy: Optional[Literal["differentiable", "evolution", "growth", "random", "reinforce"]] = typer.Option(
-        None, "--strategy", help="how architectures are proposed: differentiable, evolution (NSGA-II over reward "
+        None, "--strategy", metavar="STRATEGY", help="how architectures are proposed: differentiable, evolution (NSGA-II over reward "
         "and compiled cost), growth, random or reinforce (default: the published method's for --space)"),
     population: int | None = typer.Option(None, "--population", help="random / evolution / reinforce trained "
                                           "standalone: candidates per round (evolution: the population; tiny 6)"),
