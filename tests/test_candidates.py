@@ -221,3 +221,22 @@ def test_evolution_resumed_after_sigkill_gives_the_same_front(tmp_path: Path) ->
     for name in ("pareto.csv", "candidates.csv", "generator.safetensors"):
         assert (full / name).read_bytes() == (killed / name).read_bytes(), name
     assert load_genotype(full / "genotype.json").digest() == load_genotype(killed / "genotype.json").digest()
+
+
+@pytest.mark.slow  # fast twin: every other test here runs the same jobs in the run's process (InlineExecutor)
+def test_jobs_in_worker_processes_equal_inline_jobs() -> None:
+    """The standalone evaluator's jobs are deterministic functions of their spec: two local
+    worker processes (loading the data from its spec) give the inline jobs' scores and bytes."""
+    import torch
+
+    from gcc_gan.search.evaluators.standalone import StandaloneEvaluator
+    from gcc_gan.train.data import load_dataset
+
+    sp = _space("adversarialnas", workers=2)
+    data = load_dataset(DATA, sp.cfg.size)
+    rng = np.random.default_rng(0)
+    archs = [sp.sample(rng) for _ in range(2)]
+    remote = StandaloneEvaluator(sp, sp.cfg, torch.device("cpu"), data, DATA).evaluate(archs, [1, 2], ["a", "b"])
+    inline = StandaloneEvaluator(sp, sp.cfg, torch.device("cpu"), data, None).evaluate(archs, [1, 2], ["a", "b"])
+    assert [r["status"] for r in remote] == [OK, OK]
+    assert [(r["score"], r["g_weights"]) for r in remote] == [(r["score"], r["g_weights"]) for r in inline]

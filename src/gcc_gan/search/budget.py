@@ -9,6 +9,8 @@ Every searcher uses one of three hooks:
   cost under the architecture distribution as a function of α, and the Lagrangian penalty
   added to G's architecture loss;
 * `repair(...)` — derive only architectures within budget: greedy next-cheaper-op repair;
+* `BudgetFilter` — any ask/tell strategy (search/candidates.py): an over-budget proposal is
+  dropped and re-asked (counted, never trained), built on `admit`;
 * `space_floor(cfg)` / `refuse_unreachable` — a limit below a sound lower bound of every
   architecture the space derives is refused before anything is loaded or trained.
 

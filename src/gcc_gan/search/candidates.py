@@ -42,7 +42,7 @@ from .base import Searcher
 from .budget import BudgetFilter
 from .config import SearchConfig
 from .health import BAD, OK, no_healthy_candidate, summary
-from .space import Arch, Space
+from .space import Space
 from .strategy import Scored, Strategy
 
 CSV_FIELDS = ["id", "round", "arch", "compiled_macs", "compiled_params", "metric", "score", "reward", "status",
@@ -190,7 +190,10 @@ class CandidateSearcher(Searcher):
                                 "over_budget_redrawn": float(self.filter.rejected)},
                 "notes": f"gcc-gan search --space {self.space.name} --strategy {self.strategy.name} --preset "
                          f"{cfg.preset} --reward {cfg.reward} (population {cfg.population}, {cfg.iters} rounds, "
-                         f"{cfg.candidate_iters} iterations per candidate, {self.evaluator.objective if self.evaluator else cfg.objective} loss)"}
+                         f"{cfg.candidate_iters} iterations per candidate, {self._objective()} loss)"}
+
+    def _objective(self) -> str:
+        return self.evaluator.objective if self.evaluator is not None else (self.cfg.objective or self.space.objective)
 
     def pareto_candidates(self, out: Any) -> tuple[list[Any], str, bool]:
         """Every healthy candidate (score: its metric in its own unit; collapsed / diverged never listed)."""

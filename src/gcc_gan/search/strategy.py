@@ -38,7 +38,7 @@ class Scored:
     reason: str = ""
     macs: int = 0  # the compiled generator's
     params: int = 0
-    weights: str | None = None  # where the trained weights are (None: not kept)
+    weights: str | None = None  # where its trained weights are (None: not kept; the winner's: RUN/generator.safetensors)
     diversity: float | None = None  # samples' per-pixel std / the data's
     iters: int = 0  # training iterations spent on it
 
@@ -66,7 +66,8 @@ class Strategy:
 
     name: ClassVar[str] = ""  # set by @register_strategy
     needs: ClassVar[frozenset[str]] = frozenset()
-    evaluator: ClassVar[str | None] = None  # the evaluator it always uses; None: --evaluator (shared where the space has it)
+    # the evaluator it always uses; None: --evaluator (default: shared where the space has it)
+    evaluator: ClassVar[str | None] = None
 
     @classmethod
     def searcher(cls, space: Any, cfg: Any, device: Any) -> Any:

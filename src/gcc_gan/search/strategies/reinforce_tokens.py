@@ -50,7 +50,8 @@ class ReinforceTokens(Strategy):
                     if self.space.valid_tokens(tokens):
                         break
                 else:
-                    raise RuntimeError(f"{self.space.name}: the controller sampled no valid architecture in {TRIES} draws")
+                    raise RuntimeError(f"{self.space.name}: the controller sampled no valid architecture in "
+                                       f"{TRIES} draws")
                 out.append(self.space.from_tokens(tokens))
         self.asked += 1
         return out
