@@ -223,6 +223,17 @@ def test_evolution_resumed_after_sigkill_gives_the_same_front(tmp_path: Path) ->
     assert load_genotype(full / "genotype.json").digest() == load_genotype(killed / "genotype.json").digest()
 
 
+@pytest.mark.parametrize("space", ["adversarialnas", "degas", "autogan", "dggan"])
+def test_an_unreachable_budget_is_refused_before_anything_is_trained(tmp_path: Path, space: str) -> None:
+    """Below the space's floor (budget.space_floor: of THIS space, whatever the strategy) no
+    architecture fits: the error says so before -o is made or data loaded."""
+    from gcc_gan.search.budget import BudgetUnreachable
+
+    with pytest.raises(BudgetUnreachable, match="no architecture within the budget"):
+        _search(tmp_path / "run", "evolution", space, max_macs=1000)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow  # fast twin: every other test here runs the same jobs in the run's process (InlineExecutor)
 def test_jobs_in_worker_processes_equal_inline_jobs() -> None:
     """The standalone evaluator's jobs are deterministic functions of their spec: two local
