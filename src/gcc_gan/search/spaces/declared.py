@@ -6,7 +6,7 @@ to_genotype) take these names over: merge these hooks into them and delete this 
 
 Hooks (each a classmethod taking the search config and the torch device):
   relaxed(cfg, device)         "relax":  the supernet the differentiable strategy trains
-                                          (strategies/differentiable.py `Relaxed`)
+                                          (spaces/adversarialnas.py, spaces/degas.py `Relaxed`)
   shared_searcher(cfg, device) "shared": the searcher that scores candidates on the space's
                                           shared weights (AutoGAN's shared GAN)
   random_searcher(cfg, device) "sample": today's random search with candidates trained on
@@ -28,9 +28,9 @@ class AdversarialNasSpace:
 
     @classmethod
     def relaxed(cls, cfg: Any, device: Any) -> Any:
-        from ..strategies.differentiable import AdversarialSearcher
+        from .adversarialnas import Relaxed
 
-        return AdversarialSearcher(cfg, device)
+        return Relaxed(cfg, device)
 
     @classmethod
     def random_searcher(cls, cfg: Any, device: Any) -> Any:
@@ -47,9 +47,9 @@ class DegasSpace:
 
     @classmethod
     def relaxed(cls, cfg: Any, device: Any) -> Any:
-        from ..strategies.glo import DegasSearcher
+        from .degas import Relaxed
 
-        return DegasSearcher(cfg, device)
+        return Relaxed(cfg, device)
 
 
 @register_space("autogan")
