@@ -116,7 +116,7 @@ def test_dggan_never_ranks_or_emits_a_collapsed_candidate(data, one_thread) -> N
     """Real scored entries: a collapsed child with the best raw score is neither a parent
     nor the winner, and the step's ranking is normalised over the healthy ones only."""
     from gcc_gan.search.config import make_config
-    from gcc_gan.search.strategies.growth import GrowthSearch, normalise, select
+    from gcc_gan.search.strategies.growth import GrowthSearcher, normalise, select
 
     rw = Reward("swd", 32, data, torch.device("cpu"))
     real = data.batch(np.arange(256, 512))
@@ -131,7 +131,7 @@ def test_dggan_never_ranks_or_emits_a_collapsed_candidate(data, one_thread) -> N
     normalise(recs)
     assert flat["norm_score"] is None
     assert "flat" not in select(recs, 2, "topk") and "flat" not in select(recs, 3, "random")
-    gs = GrowthSearch(make_config("dggan", "tiny", {"reward": "swd"}), "synthetic", Path("unused"), None)  # type: ignore[arg-type]
+    gs = GrowthSearcher(make_config("dggan", "tiny", {"reward": "swd"}), torch.device("cpu"))
     gs.state = {"nodes": {r["id"]: r for r in recs}}
     assert gs.winner()["id"] == "a"
     for r in recs:

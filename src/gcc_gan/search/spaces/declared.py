@@ -64,6 +64,13 @@ class AutoGanSpace:
 
         return AutoGanSearcher(cfg, device)
 
+    @classmethod
+    def random_searcher(cls, cfg: Any, device: Any) -> Any:
+        from ...errors import BadValue
+
+        raise BadValue("--space autogan --evaluator standalone: not available yet (the standalone evaluator is "
+                       "the cand branch's); leave --evaluator out for AutoGAN's shared weights")
+
 
 @register_space("dggan")
 class DgganSpace:
@@ -73,4 +80,6 @@ class DgganSpace:
 
     @classmethod
     def random_searcher(cls, cfg: Any, device: Any) -> Any:
-        raise NotImplementedError  # run.py runs DGGAN's space through strategies/growth.py
+        from ..strategies.growth import GrowthSearcher  # random routes through the same growth
+
+        return GrowthSearcher(cfg, device)

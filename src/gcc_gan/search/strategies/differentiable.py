@@ -69,6 +69,10 @@ class DifferentiableSearcher(Searcher):
         self.objective.bind_data(data)
         self.n_items = self.objective.n_items
 
+    def describe(self) -> str:
+        cfg = self.cfg
+        return f"({cfg.preset} preset, {cfg.sampling} sampling{', fixed D' if cfg.fixed_d else ''})"
+
     def set_mode(self, mode: str) -> None:
         """'merged' (default) or 'separate' mixed-op evaluation (the benchmark compares them)."""
         self.space.set_mode(mode)
