@@ -40,7 +40,7 @@ def run(space: str, strategy: str, seed: int, args: argparse.Namespace, root: Pa
     from gcc_gan.search.run import SearchRequest, search
 
     out = root / f"{space}-{strategy}-{seed}"
-    over = dict(space=space, strategy=strategy, evaluator="standalone", seed=seed, iters=args.rounds,
+    over = dict(space=space, strategy=strategy, evaluator="standalone", seed=seed, iters=args.rounds, workers=1,
                 population=args.population,
                 candidate_iters=args.iters, reward="swd", reward_images=args.images, min_diversity=0.0)
     search(SearchRequest(data=args.data, out=out, device="cpu", threads=1, overrides=over),

@@ -23,7 +23,7 @@ from gcc_gan.search.strategy import Scored
 
 DATA = "synthetic?n=64"
 MICRO = dict(gf=4, df=4, latent=6, bottom=2, batch_size=4, log_every=1, checkpoint_every=1, min_diversity=0.0,
-             reward="swd", reward_images=16, population=2, candidate_iters=2)
+             reward="swd", reward_images=16, population=2, candidate_iters=2, workers=1)
 
 
 def _cfg(space: str = "adversarialnas", **over: Any) -> Any:

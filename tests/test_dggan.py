@@ -296,13 +296,13 @@ def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path:
     # the children the last checkpoint recorded as finished (a weights file written after it,
     # before the kill, belongs to an unrecorded child, which is rightly trained again)
     cks = list_checkpoints(run / "checkpoints")
-    recorded = json.loads(cks[-1].joinpath("state.json").read_text())["search"]["nodes"] if cks else {}
+    recorded = json.loads(cks[-1].joinpath("state.json").read_text())["extra"]["search"]["nodes"] if cks else {}
     done_before = {cid: (run / "candidates" / cid / "weights.safetensors").stat().st_mtime_ns
                    for cid, n in recorded.items() if n.get("sha256")}
     assert done_before, recorded  # else "not trained again" below would check nothing
     _finish(_run(run, MICRO, resume=True))
     assert _digest(run) == _digest(reference)
-    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["search"]
+    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["extra"]["search"]
     # children finished and recorded before the kill were not trained again
     assert set(done_before) <= set(state["nodes"])
     for cid in state["nodes"]:
@@ -355,7 +355,7 @@ def test_ray_same_results_and_a_killed_worker_is_retried(reference: Path, tmp_pa
     assert killed, "no Ray worker was seen running a candidate"
     assert _digest(run) == _digest(reference)  # byte-identical to the local executor
     hist = [json.loads(x) for x in (run / "history.jsonl").read_text().splitlines()]
-    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["search"]
+    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["extra"]["search"]
     assert any(n.get("attempts", 1) > 1 for n in state["nodes"].values()), hist
 
 

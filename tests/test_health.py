@@ -116,7 +116,7 @@ def test_dggan_never_ranks_or_emits_a_collapsed_candidate(data, one_thread) -> N
     """Real scored entries: a collapsed child with the best raw score is neither a parent
     nor the winner, and the step's ranking is normalised over the healthy ones only."""
     from gcc_gan.search.config import make_config
-    from gcc_gan.search.strategies.growth import GrowthSearch, normalise, select
+    from gcc_gan.search.strategies.growth import GrowthSearcher, normalise, select
 
     rw = Reward("swd", 32, data, torch.device("cpu"))
     real = data.batch(np.arange(256, 512))
@@ -131,7 +131,7 @@ def test_dggan_never_ranks_or_emits_a_collapsed_candidate(data, one_thread) -> N
     normalise(recs)
     assert flat["norm_score"] is None
     assert "flat" not in select(recs, 2, "topk") and "flat" not in select(recs, 3, "random")
-    gs = GrowthSearch(make_config("dggan", "tiny", {"reward": "swd"}), "synthetic", Path("unused"), None)  # type: ignore[arg-type]
+    gs = GrowthSearcher(make_config("dggan", "tiny", {"reward": "swd"}), torch.device("cpu"))
     gs.state = {"nodes": {r["id"]: r for r in recs}}
     assert gs.winner()["id"] == "a"
     for r in recs:
@@ -207,7 +207,7 @@ def test_a_run_with_no_healthy_result_is_a_clear_error(tmp_path: Path, method: s
 
     over = {"iters": 2, "min_diversity": 1e9}  # no generator is that diverse: every one collapses
     if method == "random":
-        over.update(population=2, candidate_iters=2, reward_images=16)
+        over.update(population=2, candidate_iters=2, reward_images=16, workers=1)
     with pytest.raises(GccGanError, match="no healthy candidate") as e:
         search(SearchRequest(method=method, out=tmp_path / "run", overrides=over))
     assert "No genotype was written" in str(e.value) and "collapsed" in str(e.value)

@@ -142,14 +142,14 @@ def search_cmd(
         weights = f" --weights {shlex.quote(str(res.out))}"
     cfg = _run_config(res.out)  # a resumed run's own method and space
     method, space = cfg.get("method", method), cfg.get("space", space)
-    unit = "growth steps" if space == "dggan" else "iterations"
+    unit = "growth steps" if cfg.get("strategy") == "growth" else "iterations"
     front = sorted((res.out / "pareto").glob("*.json"))  # --pareto K
     pareto_line = (f"  pareto:   {res.out / 'pareto.csv'}, {res.out / 'pareto.png'}"
                    + (f", {len(front)} front genotype(s) in {res.out / 'pareto'}/" if front else "") + "\n"
                    if (res.out / "pareto.csv").is_file() else "")
     console.print(f"done: {res.step} {unit} ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
-                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space))}\n"
+                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space, cfg.get("evaluator")))}\n"
                   f"{pareto_line}"
                   f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",
                   highlight=False, soft_wrap=True)

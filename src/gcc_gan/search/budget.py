@@ -5,10 +5,11 @@ Every searcher uses one of three hooks:
 * `admit(budget, net)` — discard-before-training (random search, AutoGAN candidates): the
   compiled cost, and whether it fits (DGGAN admits a child by the cost of its cheapest
   completion to the target instead: `strategies/growth.py`, `Reach`);
-* `ExpectedCost` — differentiable searchers (AdversarialNAS, DEGAS): the expected compiled
-  cost under the architecture distribution as a function of α, and the Lagrangian penalty
-  added to G's architecture loss;
-* `repair(...)` — derive only architectures within budget: greedy next-cheaper-op repair;
+* `ArchPenalty` (over `ExpectedCost`) — the differentiable strategy (AdversarialNAS, DEGAS):
+  the expected compiled cost under the architecture distribution of a space's `Relaxation`
+  as a function of α, and the Lagrangian penalty added to G's architecture loss;
+* `repair(...)` (`repair_relaxed` for a relaxation) — derive only architectures within
+  budget: greedy next-cheaper-op repair;
 * `BudgetFilter` — any ask/tell strategy (search/candidates.py): an over-budget proposal is
   dropped and re-asked (counted, never trained), built on `admit`;
 * `space_floor(cfg)` / `refuse_unreachable` — a limit below a sound lower bound of every
@@ -246,6 +247,45 @@ class ExpectedCost:
 
     def load_state(self, st: Mapping[str, float]) -> None:
         self.lam.update({k: float(v) for k, v in st.items()})
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """What a relaxed space (a supernet with architecture parameters) shows the budget: its
+    choices (`edges`: name → number of options), `build` (a choice → its generator), and,
+    read at the current α, `dist()` (the differentiable distribution over each choice's
+    options), `context()` (the choice derived now, a*) and `probs()` (the options'
+    probabilities, for the repair's ranking)."""
+
+    edges: Mapping[str, int]
+    build: Build
+    dist: Callable[[], Mapping[str, Tensor]]
+    context: Callable[[], Choice]
+    probs: Callable[[], Mapping[str, Sequence[float]]]
+
+
+class ArchPenalty:
+    """The differentiable strategy's budget penalty: `ExpectedCost`'s Lagrangian term at
+    the relaxation's current α and a*, with one dual-ascent step per call."""
+
+    def __init__(self, relax: Relaxation, cfg: Any) -> None:
+        self.relax = relax
+        self.cost = ExpectedCost(relax.edges, relax.build, cfg.budget, cfg.budget_lambda, cfg.budget_lr)
+
+    def term(self) -> tuple[Tensor, dict[str, float]]:
+        return self.cost.penalty(self.relax.dist(), self.relax.context())
+
+    def state(self) -> dict[str, float]:
+        return self.cost.state()
+
+    def load_state(self, st: Mapping[str, float]) -> None:
+        self.cost.load_state(st)
+
+
+def repair_relaxed(relax: Relaxation, budget: Budget) -> tuple[Choice, list[dict[str, Any]]]:
+    """The differentiable strategy's derivation within budget: `repair` of a* under α."""
+    choice, _, steps = repair(relax.context(), relax.probs(), relax.edges, relax.build, budget)
+    return choice, steps
 
 
 def repair(choice: Choice, probs: Mapping[str, Sequence[float]], edges: Mapping[str, int], build: Build,

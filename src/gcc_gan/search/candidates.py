@@ -75,13 +75,39 @@ class CandidateSearcher(Searcher):
         self.best_g: nn.Module | None = None  # its trained generator
         self.evaluator: Any = None
         self.data_spec: str | None = None
+        self.console: Any = None
+        self.inception_weights: str | None = None
 
     # --------------------------------------------------------------- run-loop hooks
-    def bind_data(self, data: Any, spec: str | None = None) -> None:
+    def bind_run(self, out: Path, data_spec: str, console: Any) -> None:
+        self.data_spec, self.console = data_spec, console
+
+    def preflight(self) -> None:
+        """The FID / IS reward's Inception weights, before the run directory is made."""
+        if self.cfg.reward in ("fid", "is"):
+            from ..bench.inception import resolve_weights
+            from ..errors import GccGanError
+
+            try:
+                self.inception_weights = str(resolve_weights(self.inception_weights))
+            except GccGanError as e:
+                raise GccGanError(f"{e} Without them, score by the explicit SWD proxy: --reward swd") from None
+
+    def bind_data(self, data: Any) -> None:
         from .evaluators.standalone import StandaloneEvaluator
 
-        self.data_spec = spec
-        self.evaluator = StandaloneEvaluator(self.space, self.cfg, self.device, data, spec)
+        self.evaluator = StandaloneEvaluator(self.space, self.cfg, self.device, data, self.data_spec, self.console,
+                                             self.inception_weights)
+
+    def session(self) -> Any:
+        """The evaluator's executor held across rounds (worker processes or Ray started once)."""
+        assert self.evaluator is not None, "bind_data() first"
+        return self.evaluator.session()
+
+    def describe(self) -> str:
+        cfg = self.cfg
+        return (f"({cfg.preset} preset, {self.space.name} space, {cfg.iters} rounds x {cfg.population} candidates x "
+                f"{cfg.candidate_iters} iterations, {self._objective()} loss, reward {cfg.reward})")
 
     def step(self, s: int, reals: Tensor) -> dict[str, float]:
         assert self.evaluator is not None, "bind_data() first"

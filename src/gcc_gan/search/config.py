@@ -120,81 +120,90 @@ class SearchConfig:
         return Budget(self.max_macs, self.max_params, self.max_latency_ms, self.latency_backend)
 
     def validate(self) -> SearchConfig:
-        def need(ok: bool, msg: str) -> None:
-            if not ok:
-                raise GccGanError(msg)
+        def need(field: str, ok: bool, msg: str) -> None:
+            if not ok:  # the setting's path in the per-component view, then what is wrong
+                raise GccGanError(f"{COMPONENT[field]}.{field}: {msg}")
 
         from .registry import METHOD_PRESETS, SPACES, STRATEGIES, check_pair, preset_of
 
         SPACES.get(self.space), STRATEGIES.get(self.strategy)  # an unknown name: a usage error naming the known
         check_pair(self.space, self.strategy, self.evaluator)
-        need(self.method == (preset_of(self.space, self.strategy, self.evaluator) or self.strategy),
+        need("method", self.method == (preset_of(self.space, self.strategy, self.evaluator) or self.strategy),
              f"method {self.method!r} does not name --space {self.space} --strategy {self.strategy}")
         if self.strategy == "differentiable":  # its training objective: the space's supernet's
             objective = METHOD_PRESETS[self.method].reward
-            need(self.reward == objective, f"--reward {self.reward!r}: the differentiable strategy on the "
+            need("reward", self.reward == objective, f"--reward {self.reward!r}: the differentiable strategy on the "
                  f"{self.space} space trains with the {objective} objective (--reward {objective})")
-        need(self.preset in PRESET_NAMES, f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
-        need(self.iters >= 1, f"--iters {self.iters}: must be at least 1")
-        need(self.sampling in ("soft", "hard"), f"--sampling {self.sampling!r}: expected soft or hard")
-        need(0 <= self.seed < 2**63, f"--seed {self.seed}: must be a non-negative integer")
-        need(self.batch_size >= 2, f"batch size {self.batch_size}: must be at least 2")
-        need(self.population >= 2, f"strategy.population {self.population}: must be at least 2")
-        need(self.candidate_iters >= 1, f"evaluator.candidate_iters {self.candidate_iters}: must be at least 1")
-        need(self.objective in ("", "hinge", "wgan-gp"), f"evaluator.objective {self.objective!r}: expected hinge or "
-             "wgan-gp")
-        need(self.evaluator != "standalone" or self.reward in ("is", "fid", "swd"), f"--reward {self.reward!r}: "
-             "expected one of is, fid, swd")
-        need(self.evolution_cost in ("macs", "params"), f"strategy.evolution_cost {self.evolution_cost!r}: "
-             "expected macs or params")
-        need(not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
+        need("preset", self.preset in PRESET_NAMES,
+             f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
+        need("iters", self.iters >= 1, f"--iters {self.iters}: must be at least 1")
+        need("sampling", self.sampling in ("soft", "hard"), f"--sampling {self.sampling!r}: expected soft or hard")
+        need("seed", 0 <= self.seed < 2**63, f"--seed {self.seed}: must be a non-negative integer")
+        need("batch_size", self.batch_size >= 2, f"batch size {self.batch_size}: must be at least 2")
+        need("population", self.population >= 2, f"{self.population}: must be at least 2")
+        need("candidate_iters", self.candidate_iters >= 1, f"{self.candidate_iters}: must be at least 1")
+        need("objective", self.objective in ("", "hinge", "wgan-gp"), f"{self.objective!r}: expected hinge or wgan-gp")
+        need("reward", self.evaluator != "standalone" or self.reward in ("is", "fid", "swd"),
+             f"--reward {self.reward!r}: expected one of is, fid, swd")
+        need("evolution_cost", self.evolution_cost in ("macs", "params"),
+             f"{self.evolution_cost!r}: expected macs or params")
+        need("fixed_d", not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
              "(--method adversarial) only")
-        need(self.log_every >= 1 and self.checkpoint_every >= 1, "log/checkpoint intervals must be at least 1")
-        need(self.latency_backend in LATENCY_BACKENDS, f"--latency-backend {self.latency_backend!r}: expected one "
+        need("log_every", self.log_every >= 1 and self.checkpoint_every >= 1,
+             "log/checkpoint intervals must be at least 1")
+        need("latency_backend", self.latency_backend in LATENCY_BACKENDS,
+             f"--latency-backend {self.latency_backend!r}: expected one "
              f"of {', '.join(LATENCY_BACKENDS)}")
-        need(all(v is None or v > 0 for v in (self.max_macs, self.max_params, self.max_latency_ms)),
+        need("max_macs", all(v is None or v > 0 for v in (self.max_macs, self.max_params, self.max_latency_ms)),
              "--max-macs / --max-params / --max-latency must be positive")
-        need(0 <= self.min_diversity < float("inf"), f"min_diversity {self.min_diversity}: must be >= 0")
-        need(self.budget_lambda >= 0 and self.budget_lr >= 0, "budget multiplier and its step must be >= 0")
+        need("min_diversity", 0 <= self.min_diversity < float("inf"),
+             f"min_diversity {self.min_diversity}: must be >= 0")
+        need("budget_lambda", self.budget_lambda >= 0 and self.budget_lr >= 0,
+             "budget multiplier and its step must be >= 0")
         if self.space == "dggan":
             from ..executor import EXECUTORS
 
-            need(self.reward in ("fid", "swd"), f"--reward {self.reward!r}: DGGAN scores by fid (FID, needs the "
+            need("reward", self.reward in ("fid", "swd"),
+                 f"--reward {self.reward!r}: DGGAN scores by fid (FID, needs the "
                  "Inception weights) or swd (the explicit SWD proxy)")
-            need(self.dg_k >= 1, f"--k {self.dg_k}: must be at least 1")
-            need(0 < self.dg_p <= 1, f"--p {self.dg_p}: must be in (0, 1]")
-            need(self.d0 >= 4 and self.target >= self.d0 and (self.target // self.d0) & (self.target // self.d0 - 1)
+            need("dg_k", self.dg_k >= 1, f"--k {self.dg_k}: must be at least 1")
+            need("dg_p", 0 < self.dg_p <= 1, f"--p {self.dg_p}: must be in (0, 1]")
+            need("target",
+                 self.d0 >= 4 and self.target >= self.d0 and (self.target // self.d0) & (self.target // self.d0 - 1)
                  == 0 and self.target % self.d0 == 0, f"resolutions {self.d0} → {self.target}: the target must be "
                  "the base resolution (at least 4) times a power of two")
             doublings = (self.target // self.d0).bit_length() - 1
-            need(self.max_steps >= doublings, f"max_steps {self.max_steps}: reaching {self.target}x{self.target} "
+            need("max_steps", self.max_steps >= doublings,
+                 f"max_steps {self.max_steps}: reaching {self.target}x{self.target} "
                  f"from {self.d0}x{self.d0} needs at least {doublings} steps (one FADE each)")
-            need(bool(self.dg_kernels) and all(k % 2 == 1 and 1 <= k <= 15 for k in self.dg_kernels),
+            need("dg_kernels", bool(self.dg_kernels) and all(k % 2 == 1 and 1 <= k <= 15 for k in self.dg_kernels),
                  f"kernels {list(self.dg_kernels)}: odd sizes between 1 and 15 ('same' padding)")
-            need(bool(self.dg_filters) and all(1 <= f <= 4096 for f in self.dg_filters),
+            need("dg_filters", bool(self.dg_filters) and all(1 <= f <= 4096 for f in self.dg_filters),
                  f"filters {list(self.dg_filters)}: between 1 and 4096")
-            need(self.init_iters >= 1 and self.child_iters >= 1, "candidate iterations must be at least 1")
-            need(0 < self.fade_share <= 1, f"fade share {self.fade_share}: must be in (0, 1]")
-            need(self.reward_images >= 2, f"reward images {self.reward_images}: must be at least 2")
-            need(self.executor in EXECUTORS, f"--executor {self.executor!r}: expected one of {', '.join(EXECUTORS)}")
-            need(self.address is None or self.executor == "ray", "--address is for --executor ray")
-            need(self.workers is None or self.workers >= 1, f"--workers {self.workers}: must be at least 1")
-            need(self.routes >= 0, f"routes {self.routes}: must be 0 (automatic) or more")
+            need("init_iters", self.init_iters >= 1 and self.child_iters >= 1,
+                 "candidate iterations must be at least 1")
+            need("fade_share", 0 < self.fade_share <= 1, f"fade share {self.fade_share}: must be in (0, 1]")
+            need("reward_images", self.reward_images >= 2, f"reward images {self.reward_images}: must be at least 2")
+            need("executor", self.executor in EXECUTORS,
+                 f"--executor {self.executor!r}: expected one of {', '.join(EXECUTORS)}")
+            need("address", self.address is None or self.executor == "ray", "--address is for --executor ray")
+            need("workers", self.workers is None or self.workers >= 1, f"--workers {self.workers}: must be at least 1")
+            need("routes", self.routes >= 0, f"routes {self.routes}: must be 0 (automatic) or more")
         if self.space == "autogan" and self.evaluator == "shared":  # AutoGAN's shared-GAN schedule
             from .rewards import REWARDS
             from .strategies.controller import MODES
 
-            need(self.reward in REWARDS, f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
-            need(self.mode in MODES, f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
-            need(len(self.grow_at) == 2 and 0 < self.grow_at[0] < self.grow_at[1] < self.search_iters,
+            need("reward", self.reward in REWARDS, f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
+            need("mode", self.mode in MODES, f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
+            need("grow_at", len(self.grow_at) == 2 and 0 < self.grow_at[0] < self.grow_at[1] < self.search_iters,
                  f"grow_at {list(self.grow_at)}: two growth iterations 0 < g1 < g2 < search_iters "
                  f"({self.search_iters}), so all three stages run")
-            need(self.shared_steps >= 1 and self.ctrl_steps >= 1 and self.n_critic >= 1,
+            need("shared_steps", self.shared_steps >= 1 and self.ctrl_steps >= 1 and self.n_critic >= 1,
                  "shared_steps, ctrl_steps and n_critic must be at least 1")
-            need(self.num_candidate >= self.topk >= 1, f"top-K {self.topk} of {self.num_candidate} candidates: "
+            need("topk", self.num_candidate >= self.topk >= 1, f"top-K {self.topk} of {self.num_candidate} candidates: "
                  "need 1 <= K <= M")
-            need(self.reset_window >= 2, f"reset window {self.reset_window}: must be at least 2")
-            need(self.iters == self.search_iters * (self.shared_steps + self.ctrl_steps),
+            need("reset_window", self.reset_window >= 2, f"reset window {self.reset_window}: must be at least 2")
+            need("iters", self.iters == self.search_iters * (self.shared_steps + self.ctrl_steps),
                  f"--iters {self.iters}: an AutoGAN search runs search_iters × (shared_steps + ctrl_steps) = "
                  f"{self.search_iters * (self.shared_steps + self.ctrl_steps)} steps; change the schedule, not "
                  "--iters")
@@ -202,6 +211,14 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def components(self) -> dict[str, dict[str, Any]]:
+        """The settings per component (space, strategy, evaluator, budget, run): the view a
+        setting's path names (`strategy.dg_k`); the flat fields stay the searchers' view."""
+        out: dict[str, dict[str, Any]] = {c: {} for c in COMPONENTS}
+        for k, v in self.to_dict().items():
+            out[COMPONENT[k]][k] = v
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
@@ -219,6 +236,25 @@ class SearchConfig:
                 kw[key] = tuple(int(v) for v in kw[key])
         return cls(**kw)
 
+
+# Each setting's component: SearchConfig is one flat, frozen record (what the searchers read and
+# search.json stores, so a run resumes with exactly its settings), grouped here into the five
+# components a search is made of; a validation error names the setting by this path.
+COMPONENTS = ("space", "strategy", "evaluator", "budget", "run")
+_GROUPS: dict[str, tuple[str, ...]] = {
+    "space": ("space", "gf", "df", "latent", "bottom", "n_normal", "d0", "target", "dg_kernels", "dg_filters",
+              "dg_channels", "equalized_lr"),
+    "strategy": ("strategy", "lr", "beta1", "beta2", "arch_lr", "arch_beta1", "arch_beta2", "arch_wd", "tau_max",
+                 "tau_min", "sampling", "fixed_d", "population", "evolution_cost", "n_images", "search_iters", "grow_at",
+                 "shared_steps", "ctrl_steps", "n_critic", "g_batch", "hid", "ctrl_lr", "entropy_coeff",
+                 "baseline_decay", "reset_threshold", "reset_window", "num_candidate", "topk", "mode", "dg_k", "dg_p",
+                 "max_steps", "init_iters", "child_iters", "fade_share", "dg_lr", "gp_weight", "drift", "routes"),
+    "evaluator": ("evaluator", "reward", "reward_images", "min_diversity", "executor", "address", "workers",
+                  "candidate_iters", "objective"),
+    "budget": ("max_macs", "max_params", "max_latency_ms", "latency_backend", "budget_lambda", "budget_lr"),
+    "run": ("method", "preset", "iters", "batch_size", "seed", "log_every", "checkpoint_every"),
+}
+COMPONENT: dict[str, str] = {f: c for c, fs in _GROUPS.items() for f in fs}
 
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("adversarial", "tiny"): {},

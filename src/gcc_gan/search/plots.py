@@ -91,8 +91,10 @@ def _save(fig: Figure, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def pictures(method: str, space: str | None = None) -> list[str]:
+def pictures(method: str, space: str | None = None, evaluator: str | None = None) -> list[str]:
     """The pictures a search run of `method` (in `space`) writes (besides samples.png)."""
+    if evaluator == "standalone" and method in ("random", "evolution", "reinforce"):  # search/candidates.py
+        return ["genotype.png", "candidates.png"]
     if space == "autogan":  # the controller's (or random tokens') story
         return ["genotype.png", "controller.png"]
     if space == "dggan":  # the growth tree and the paper's analyses

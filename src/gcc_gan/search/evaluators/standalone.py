@@ -199,12 +199,22 @@ class StandaloneEvaluator:
         self.inception_weights = inception_weights
         bind(self.data_spec, cfg.size, data)
         self.n_real = min(cfg.reward_images, len(data))
+        self._ex: Any = None
+
+    def session(self) -> Any:
+        """Keep the executor's workers up across `evaluate` calls (one per round)."""
+        return self.executor().session()
 
     @property
     def objective(self) -> str:
         return str(self.cfg.objective or self.space.objective)  # "": the space's own loss
 
     def executor(self) -> Any:
+        if self._ex is None:
+            self._ex = self._make_executor()
+        return self._ex
+
+    def _make_executor(self) -> Any:
         from ...executor import default_workers, make_executor
 
         workers = default_workers() if self.cfg.workers is None else self.cfg.workers
@@ -237,9 +247,7 @@ class StandaloneEvaluator:
         from ...executor.base import Job
 
         jobs = [Job(k, train_pair, (self.job_spec(a, s),), threads=1) for a, s, k in zip(archs, seeds, keys)]
-        ex = self.executor()
-        with ex.session():
-            results = ex.run(jobs, progress=False, label="candidates")
+        results = self.executor().run(jobs, progress=False, label="candidates")
         return [r.value if r.ok else {"status": "failed", "reason": r.error, "score": None, "reward": None}
                 for r in results]
 

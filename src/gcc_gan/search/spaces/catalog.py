@@ -28,10 +28,10 @@ class AdversarialNasSpace(TokenSpace):
 
     @classmethod
     def relaxed(cls, cfg: Any, device: Any) -> Any:
-        """"relax": the supernet pair the differentiable strategy trains (strategies/differentiable.py)."""
-        from ..strategies.differentiable import AdversarialSearcher
+        """"relax": the supernets and α the differentiable strategy trains (spaces/adversarialnas.py)."""
+        from .adversarialnas import Relaxed
 
-        return AdversarialSearcher(cfg, device)
+        return Relaxed(cfg, device)
 
     def _d_edges(self) -> list[str]:
         from .adversarialnas import D_CELLS
@@ -95,10 +95,10 @@ class DegasSpace(TokenSpace):
 
     @classmethod
     def relaxed(cls, cfg: Any, device: Any) -> Any:
-        """"relax": DEGAS's supernet, trained by GLO (strategies/glo.py)."""
-        from ..strategies.glo import DegasSearcher
+        """"relax": DEGAS's supernet and its α, β (spaces/degas.py), trained with the GLO objective."""
+        from .degas import Relaxed
 
-        return DegasSearcher(cfg, device)
+        return Relaxed(cfg, device)
 
     def __init__(self, cfg: Any) -> None:
         super().__init__(cfg)
