@@ -149,7 +149,7 @@ def search_cmd(
                    if (res.out / "pareto.csv").is_file() else "")
     console.print(f"done: {res.step} {unit} ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
-                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space, cfg.get("evaluator")))}\n"
+                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space, cfg.get('evaluator')))}\n"
                   f"{pareto_line}"
                   f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",
                   highlight=False, soft_wrap=True)
