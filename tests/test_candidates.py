@@ -251,3 +251,17 @@ def test_jobs_in_worker_processes_equal_inline_jobs() -> None:
     inline = StandaloneEvaluator(sp, sp.cfg, torch.device("cpu"), data, None).evaluate(archs, [1, 2], ["a", "b"])
     assert [r["status"] for r in remote] == [OK, OK]
     assert [(r["score"], r["g_weights"]) for r in remote] == [(r["score"], r["g_weights"]) for r in inline]
+
+
+def test_cli_runs_evolution_and_names_its_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gcc_gan.cli.main import run as cli
+
+    out = tmp_path / "run"
+    assert cli(["search", "--space", "degas", "--strategy", "evolution", "--iters", "1", "--population", "2",
+                "--candidate-iters", "1", "--workers", "1", "--min-diversity", "0", "--data", DATA, "-o", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert "evolution search (tiny preset, degas space, 1 rounds x 2 candidates x 1 iterations" in cap.err
+    assert f"pictures: {out / 'genotype.png'}, {out / 'candidates.png'}" in cap.out and "--weights" in cap.out
+    assert (out / "candidates.png").is_file()
+    assert cli(["search", "--space", "dggan", "--strategy", "reinforce", "-o", str(tmp_path / "x")]) == 2
+    assert "lacks what reinforce needs" in capsys.readouterr().err
