@@ -265,3 +265,18 @@ def test_cli_runs_evolution_and_names_its_outputs(tmp_path: Path, capsys: pytest
     assert (out / "candidates.png").is_file()
     assert cli(["search", "--space", "dggan", "--strategy", "reinforce", "-o", str(tmp_path / "x")]) == 2
     assert "lacks what reinforce needs" in capsys.readouterr().err
+
+
+ALL_PAIRS = [("random", "adversarialnas"), ("random", "degas"), *PAIRS]
+
+
+@pytest.mark.slow  # fast twins: test_pair_runs_a_few_candidates_and_the_genotype_compiles, test_random_pair_...
+@pytest.mark.parametrize("strategy,space", ALL_PAIRS, ids=[f"{a}-{b}" for a, b in ALL_PAIRS])
+def test_pair_at_the_tiny_preset(tmp_path: Path, strategy: str, space: str) -> None:
+    from gcc_gan.search.run import SearchRequest, search
+
+    out = search(SearchRequest(data="synthetic?n=256", out=tmp_path / "run", pareto=3,
+                               overrides={"space": space, "strategy": strategy})).out
+    g = _compiles(out)
+    assert g.provenance.encoding["candidate_search"]["candidates"] >= 12
+    assert (out / "pareto.png").stat().st_size > 10_000
