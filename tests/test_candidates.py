@@ -146,16 +146,16 @@ def test_budgeted_random_search_trains_only_what_fits(tmp_path: Path) -> None:
 
     sp = _space("adversarialnas")
     rng = np.random.default_rng(0)
-    limit = int(np.median([compiled_cost(sp.to_genotype(sp.sample(rng))[0]).macs for _ in range(12)]))
-    out = _run(tmp_path / "run", iters=1, population=3, max_macs=limit)
+    limit = int(np.median([compiled_cost(sp.to_genotype(sp.sample(rng))[0]).macs for _ in range(8)]))
+    out = _run(tmp_path / "run", iters=1, population=2, max_macs=limit)
     rows = list(csv.DictReader((out / "candidates.csv").open()))
-    assert len(rows) == 3 and all(int(r["compiled_macs"]) <= limit for r in rows)
+    assert len(rows) == 2 and all(int(r["compiled_macs"]) <= limit for r in rows)
     g = _compiles(out)
     assert g.provenance.search_cost["compiled_macs"] <= limit
     assert g.provenance.encoding["candidate_search"]["over_budget_redrawn"] > 0
 
 
-@pytest.mark.parametrize("space", ["adversarialnas", "degas"])
+@pytest.mark.parametrize("space", ["degas"])  # adversarialnas: test_search.py::test_random_search_end_to_end
 def test_random_pair_ends_with_a_genotype_that_compiles(tmp_path: Path, space: str) -> None:
     out = _run(tmp_path / "run", iters=2, space=space)
     g = _compiles(out)
@@ -169,8 +169,9 @@ def test_random_pair_ends_with_a_genotype_that_compiles(tmp_path: Path, space: s
 # --------------------------------------------------------------------------- every pair this loop owns
 
 DGGAN_MICRO = dict(d0=4, target=8, max_steps=2, dg_kernels=(3,), dg_filters=(8,), dg_channels=8, latent=8)
-PAIRS = [("random", "dggan"), ("evolution", "adversarialnas"), ("evolution", "degas"), ("evolution", "autogan"),
-         ("evolution", "dggan"), ("reinforce", "adversarialnas"), ("reinforce", "degas")]
+# evolution x degas: through the CLI below
+PAIRS = [("random", "dggan"), ("evolution", "adversarialnas"), ("evolution", "autogan"), ("evolution", "dggan"),
+         ("reinforce", "adversarialnas"), ("reinforce", "degas")]
 
 
 def _search(out: Path, strategy: str, space: str, **over: Any) -> Any:
@@ -263,11 +264,13 @@ def test_cli_runs_evolution_and_names_its_outputs(tmp_path: Path, capsys: pytest
     assert "evolution search (tiny preset, degas space, 1 rounds x 2 candidates x 1 iterations" in cap.err
     assert f"pictures: {out / 'genotype.png'}, {out / 'candidates.png'}" in cap.out and "--weights" in cap.out
     assert (out / "candidates.png").is_file()
+    assert load_genotype(out / "genotype.json").provenance.encoding["candidate_search"]["strategy"] == "evolution"
+    _compiles(out)
     assert cli(["search", "--space", "dggan", "--strategy", "reinforce", "-o", str(tmp_path / "x")]) == 2
     assert "lacks what reinforce needs" in capsys.readouterr().err
 
 
-ALL_PAIRS = [("random", "adversarialnas"), ("random", "degas"), *PAIRS]
+ALL_PAIRS = [("random", "adversarialnas"), ("random", "degas"), ("evolution", "degas"), *PAIRS]
 
 
 @pytest.mark.slow  # fast twins: test_pair_runs_a_few_candidates_and_the_genotype_compiles, test_random_pair_...

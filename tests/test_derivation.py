@@ -396,7 +396,7 @@ SEARCHERS = [
 PAIRS = [("random", sp) for sp in ("adversarialnas", "degas", "autogan", "dggan")] + \
     [("evolution", sp) for sp in ("adversarialnas", "degas", "autogan", "dggan")] + \
     [("reinforce", sp) for sp in ("adversarialnas", "degas")]
-SEARCHERS += [Case(f"{st}-{sp}", _pair_make(sp, st), _pair, _pair_space(sp), 0.04 if st == "reinforce" else 0.1)
+SEARCHERS += [Case(f"{st}-{sp}", _pair_make(sp, st), _pair, _pair_space(sp), 0.02 if st == "reinforce" else 0.1)
               for st, sp in PAIRS]
 
 
