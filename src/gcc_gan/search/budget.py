@@ -132,7 +132,7 @@ def space_floor(cfg: Any) -> Floor | None:
     that, take `fixed_floor` of the linear stems and the to-RGB conv every derivation has."""
     if not (cfg.max_macs is not None or cfg.max_params is not None):
         return None
-    space = cfg.space if cfg.method == "random" else cfg.method
+    space = cfg.space
     if space in ("autogan",):
         from .spaces.autogan import WIDTHS, cheapest_cost
 
