@@ -71,7 +71,7 @@ class Searcher:
         """What the run line says after the method's name: "(tiny preset, ...)"."""
         cfg = self.cfg
         what = f", {cfg.space} space" if cfg.method != cfg.space.replace("adversarialnas", "adversarial") else ""
-        if "shared" in cfg.evaluator and cfg.strategy != "differentiable":  # AutoGAN's: which loss and reward
+        if cfg.evaluator == "shared" and cfg.strategy != "differentiable":  # AutoGAN's: which loss and reward
             what += (f", {cfg.mode} mode" if cfg.strategy == "reinforce" else "") + f", reward {cfg.reward}"
         return f"({cfg.preset} preset{what})"
 

@@ -100,6 +100,14 @@ def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
     return STRATEGIES.get(cfg.strategy).searcher(SPACES.get(cfg.space), cfg, device)  # type: ignore[no-any-return]
 
 
+def _method_flag(name: str | None) -> str:
+    """` --method NAME` for a resume command where NAME is one (`--resume` takes the run's anyway)."""
+    from .config import LEGACY_METHODS
+    from .registry import METHOD_PRESETS
+
+    return f" --method {name}" if name in (*METHOD_PRESETS, *LEGACY_METHODS) else ""
+
+
 def default_out(method: str | None, resume: bool) -> Path:
     """runs/search-METHOD, or the next free runs/search-METHOD-N; to resume, the newest of
     them (any method's newest run when `method` is None)."""
@@ -260,7 +268,7 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
         cks = list_checkpoints(out / "checkpoints")
         where = (f"the last checkpoint is {cks[-1]} (step {int(cks[-1].name[5:])})" if cks
                  else "no checkpoint had been written yet")
-        method = f" --method {req.method}" if req.method else ""  # optional: --resume takes the run's
+        method = _method_flag(name)  # optional: --resume takes the run's
         raise Interrupted(f"{interrupted_word()}; {where}. Continue with: gcc-gan search{method} --resume "
                           f"-o {shlex.quote(str(out))}") from None
     finally:
@@ -416,7 +424,7 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
                               "at or above that cost") from e
         raise GccGanError(f"the search trained all {total} iterations, but deriving and writing its results "
                           f"failed: {reason}. The trained supernet is kept in {last_ckpt}; once the cause is "
-                          f"fixed, `gcc-gan search --method {cfg.method} -o {shlex.quote(str(out))} --resume` "
+                          f"fixed, `gcc-gan search{_method_flag(cfg.method)} -o {shlex.quote(str(out))} --resume` "
                           "finishes the run without retraining (add --iters N to train further first)") from e
     atomic_write_text(out / "search.json", json.dumps({**meta, "status": "done", "wall_s": round(wall, 2),
                                                        "digest": geno.digest()}, indent=1) + "\n")
