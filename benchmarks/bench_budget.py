@@ -27,7 +27,7 @@ import torch
 from gcc_gan.compiler import cost as cost_mod
 from gcc_gan.compiler.cost import parse_count
 from gcc_gan.search.config import make_config
-from gcc_gan.search.strategies.differentiable import AdversarialSearcher
+from gcc_gan.search.strategies.differentiable import DifferentiableSearcher
 from gcc_gan.train.data import SampleOrder, load_dataset
 
 
@@ -51,9 +51,11 @@ def main() -> None:
     ratios, step_ratios = [], []
     for r in range(args.repeats):
         cost_mod._CACHE.clear()  # a fresh run's cost cache
-        searchers = {k: AdversarialSearcher(c, torch.device("cpu")) for k, c in cfgs.items()}
+        searchers = {k: DifferentiableSearcher(c, torch.device("cpu")) for k, c in cfgs.items()}
         times: dict[str, list[float]] = {k: [] for k in searchers}
-        ec = searchers["budgeted"].cost
+        pen = searchers["budgeted"].penalty
+        assert pen is not None
+        ec = pen.cost
         assert ec is not None
         fresh: list[bool] = []  # whether the budgeted step computed an expected-cost table
         for s, batch in enumerate(batches):

@@ -21,19 +21,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 
 from gcc_gan.executor import make_executor
 from gcc_gan.executor.base import Job
 from gcc_gan.search.config import make_config
 from gcc_gan.search.spaces.dggan import Action, actions, base_pair, grow
-from gcc_gan.search.strategies.growth import GrowthSearch, train_candidate
+from gcc_gan.search.strategies.growth import GrowthSearcher, train_candidate
 from gcc_gan.seeding import mix_seed
 
 
 def _specs(root: Path, n: int, iters: int) -> list[dict[str, Any]]:
     cfg = make_config("dggan", "tiny", dict(reward="swd", child_iters=iters))
-    gs = GrowthSearch(cfg, "synthetic", root, Console(stderr=True))
+    gs = GrowthSearcher(cfg, torch.device("cpu"))
+    gs.bind_run(root, "synthetic", Console(stderr=True))
     g, d = base_pair(cfg.d0, cfg.dg_channels, cfg.latent)
     base = {"id": "c0", "parent": None, "seed": mix_seed(0, 0, 0)}
     train_candidate(gs.job_spec(base, g, d, cfg.init_iters))

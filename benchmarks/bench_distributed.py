@@ -56,8 +56,7 @@ def worker(args: argparse.Namespace) -> dict[str, float]:
     from gcc_gan.distributed import SINGLE, close, from_env, sync_batchnorm
     from gcc_gan.genotype_dsl.zoo import zoo_genotype
     from gcc_gan.search.config import make_config
-    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
-    from gcc_gan.search.strategies.glo import DegasSearcher
+    from gcc_gan.search.strategies.differentiable import DifferentiableSearcher
     from gcc_gan.train.config import make_config as train_config
     from gcc_gan.train.data import SampleOrder, load_dataset
     from gcc_gan.train.trainer import GanTrainer
@@ -69,7 +68,7 @@ def worker(args: argparse.Namespace) -> dict[str, float]:
     cfg = make_config("adversarial", "tiny", dict(batch_size=half, gf=args.gf, df=args.gf))
     data = load_dataset("synthetic", cfg.size)
     order = SampleOrder(len(data), 0)
-    s = AdversarialSearcher(cfg, torch.device("cpu"))
+    s = DifferentiableSearcher(cfg, torch.device("cpu"))
     s.dp = dp
     for m in s.modules().values():
         sync_batchnorm(m)
@@ -77,7 +76,7 @@ def worker(args: argparse.Namespace) -> dict[str, float]:
                                 args.warmup, args.steps, barrier)
 
     cfg = make_config("degas", "tiny", dict(batch_size=half))
-    dg = DegasSearcher(cfg, torch.device("cpu"))
+    dg = DifferentiableSearcher(cfg, torch.device("cpu"))
     dg.dp = dp
     sync_batchnorm(dg.g)
     dg.bind_data(data)

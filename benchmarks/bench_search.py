@@ -1,6 +1,6 @@
 """AdversarialNAS search step time: merged mixed ops vs per-candidate mixed ops.
 
-One `AdversarialSearcher` (Algorithm 1: D arch, D weights, G arch, G weights steps), the
+One `DifferentiableSearcher` (Algorithm 1: D arch, D weights, G arch, G weights steps), the
 same supernet weights, α, batch and random stream for both: each repeat restores the same
 snapshot (taken after two warm-up steps), then runs one full search step with the mixed
 edges evaluated
@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from gcc_gan.search.config import SearchConfig, make_config
-from gcc_gan.search.strategies.differentiable import AdversarialSearcher
+from gcc_gan.search.strategies.differentiable import DifferentiableSearcher
 
 Result = tuple[float, dict[str, float], dict[str, Tensor]]
 State = tuple[dict[str, Any], dict[str, Any]]
@@ -55,7 +55,7 @@ def make_runner(cfg: SearchConfig, batch: int, dtype: torch.dtype = torch.float3
         finally:
             torch.set_default_dtype(prev)
 
-    s = in_dtype(lambda: AdversarialSearcher(cfg, torch.device("cpu")))
+    s = in_dtype(lambda: DifferentiableSearcher(cfg, torch.device("cpu")))
     reals = (torch.rand(2 * batch, 3, cfg.size, cfg.size, generator=torch.Generator().manual_seed(0),
                         dtype=torch.float32) * 2 - 1).to(dtype)
     if start is None:

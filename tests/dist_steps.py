@@ -30,12 +30,11 @@ def run_steps(dp: DataParallel) -> dict[str, torch.Tensor]:
     torch.set_default_dtype(torch.float64)
     torch.set_num_threads(1)
     out: dict[str, torch.Tensor] = {}
-    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
-    from gcc_gan.search.strategies.glo import DegasSearcher
+    from gcc_gan.search.strategies.differentiable import DifferentiableSearcher
 
     cfg = make_config("adversarial", "tiny", dict(batch_size=4, gf=4, df=4, latent=8, bottom=2))
     data = load_dataset("synthetic", cfg.size)
-    s = AdversarialSearcher(cfg, torch.device("cpu"))
+    s = DifferentiableSearcher(cfg, torch.device("cpu"))
     s.dp = dp
     for m in s.modules().values():
         sync_batchnorm(m)
@@ -47,7 +46,7 @@ def run_steps(dp: DataParallel) -> dict[str, torch.Tensor]:
     out.update({f"adv.loss.{k}": torch.tensor(v) for k, v in losses.items()})
 
     cfg = make_config("degas", "tiny", dict(batch_size=4, gf=4, latent=8, bottom=2, n_images=16))
-    d = DegasSearcher(cfg, torch.device("cpu"))
+    d = DifferentiableSearcher(cfg, torch.device("cpu"))
     d.dp = dp
     sync_batchnorm(d.g)
     d.bind_data(load_dataset("synthetic", cfg.size))

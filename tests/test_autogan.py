@@ -336,7 +336,7 @@ def test_random_search_in_the_autogan_space(tmp_path: Path) -> None:
     (["--reward", "psnr"], "'psnr' is not one of 'is', 'fid', 'swd'", 2),  # usage errors
     (["--mode", "exact"], "'exact' is not one of 'clean', 'faithful'", 2),
     (["--iters", "7"], "AutoGAN search runs", 1),
-    (["--space", "autogan"], "--space applies to --method random", 1),
+    (["--space", "dggan"], "--method autogan is --space autogan --strategy reinforce", 2),
 ])
 def test_cli_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], msg: str, code: int) -> None:
     rc = cli(["search", "--method", "autogan", "-o", str(tmp_path / "r"), *args])

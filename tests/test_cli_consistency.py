@@ -82,7 +82,8 @@ def test_cli_choices_match_the_library() -> None:
     from gcc_gan.api import ROLES
     from gcc_gan.cli import bench_cmd, compile_cmd, scale_cmd, search_cmd, train_cmd
     from gcc_gan.executor import EXECUTORS
-    from gcc_gan.search.config import METHODS, PRESET_NAMES
+    from gcc_gan.search.config import LEGACY_METHODS, PRESET_NAMES
+    from gcc_gan.search.registry import EVALUATORS, METHOD_PRESETS, SPACES, STRATEGIES
     from gcc_gan.train.config import AMP_MODES, PRESETS
     from gcc_gan.train.losses import LOSSES
 
@@ -91,7 +92,11 @@ def test_cli_choices_match_the_library() -> None:
         assert _choices(cmd, "device") == {"auto", "cpu", "cuda"}
     assert _choices(train_cmd.train_cmd, "loss") == set(LOSSES)
     assert _choices(train_cmd.train_cmd, "amp") == set(AMP_MODES)
-    assert _choices(search_cmd.search_cmd, "method") == set(METHODS)
+    assert _choices(search_cmd.search_cmd, "method") == set(METHOD_PRESETS) | set(LEGACY_METHODS)
+    # the registries are the search's names (search/registry.py)
+    assert _choices(search_cmd.search_cmd, "space") == set(SPACES.names())
+    assert _choices(search_cmd.search_cmd, "strategy") == set(STRATEGIES.names())
+    assert _choices(search_cmd.search_cmd, "evaluator") == set(EVALUATORS.names())
     assert _choices(scale_cmd.scale_cmd, "executor") == set(EXECUTORS)
     assert _choices(compile_cmd.compile_cmd, "net") == set(ROLES)
     assert _choices(bench_cmd.bench_cmd, "device") == {"cpu", "cuda"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -23,7 +25,6 @@ from gcc_gan.search.spaces.adversarialnas import (
     g_edges,
     rows_to_choice,
 )
-from gcc_gan.search.strategies.random import sample_architecture
 
 
 def generic_weights(net: Network, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -58,6 +59,16 @@ def test_cost_model_equals_compile_on_random_networks(net: Network) -> None:
 DIMS = AdvDims(gf=8, df=8, latent=24, bottom=4)
 
 
+def _adv_space() -> Any:
+    from gcc_gan.search.config import make_config
+    from gcc_gan.search.spaces.catalog import AdversarialNasSpace
+
+    return AdversarialNasSpace(make_config("random", "tiny", {}))
+
+
+_ADV = _adv_space()  # uniform valid AdversarialNAS architectures (search/space.py)
+
+
 def one_hot(choice: dict[str, int], edges: dict[str, int]) -> dict[str, torch.Tensor]:
     return {e: torch.nn.functional.one_hot(torch.tensor(choice[e]), n).double() for e, n in edges.items()}
 
@@ -68,7 +79,7 @@ def test_expected_cost_is_exact_for_one_hot_alpha() -> None:
     edges, build = g_edges(), g_builder(DIMS)
     ec = ExpectedCost(edges, build, Budget(max_macs=10**6))
     for _ in range(4):
-        rows, _ = sample_architecture(rng)
+        rows = _ADV.sample(rng)["g"]
         choice = rows_to_choice(rows)
         exp = ec.expected(one_hot(choice, edges), choice)
         net = build(choice)
@@ -99,7 +110,7 @@ def test_in_context_costs_follow_the_compiler() -> None:
     swapped in, so they can differ from the op's source MACs (the passes change them)."""
     rng = np.random.default_rng(1)
     edges, build = g_edges(), g_builder(DIMS)
-    choice = rows_to_choice(sample_architecture(rng)[0])
+    choice = rows_to_choice(_ADV.sample(rng)["g"])
     ec = ExpectedCost(edges, build, Budget(max_macs=10**6))
     tab = ec.table(choice)
     checked = 0

@@ -39,7 +39,6 @@ from gcc_gan.search.spaces.adversarialnas import (
     derive_rows,
 )
 from gcc_gan.search.spaces.degas import LEVELS, DegasG, derive_degas
-from gcc_gan.search.strategies.random import candidate_networks, sample_architecture
 from gcc_gan.search.supernet import Supernet
 
 DIMS = AdvDims(gf=4, df=4, latent=6, bottom=2)
@@ -185,23 +184,60 @@ def _degas_space(st: dict[str, Any]) -> Space:
                  nodes={n.name: n for n in net.nodes})
 
 
-# --------------------------------------------------------------------------- random search
+# --------------------------------------------------------------------------- ask/tell strategies x spaces
 
 
-def _random_make() -> dict[str, Any]:
-    cfg = make_config("random", "tiny", dict(gf=DIMS.gf, df=DIMS.df, latent=DIMS.latent, bottom=DIMS.bottom))
-    return {"cfg": cfg, **_adv_make()}
+def _pair_cfg(space: str) -> Any:
+    return make_config("random", "tiny", dict(gf=DIMS.gf, df=DIMS.df, latent=DIMS.latent, bottom=DIMS.bottom,
+                                              n_normal=N_NORMAL, population=4, space=space, reward="swd"))
 
 
-def _random(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
-    rows, dch = arch = sample_architecture(rng)
-    parse_adversarialnas_arch(rows)
-    g, d, _ = candidate_networks(arch, st["cfg"])
-    return {"generator": g, "discriminator": d}
+def _pair_make(space: str, strategy: str) -> Callable[[], dict[str, Any]]:
+    """A strategy of search/strategies over a search/space.py space at the tiny test dims."""
+    def make() -> dict[str, Any]:
+        from gcc_gan.search.candidates import space_class, strategy_class
+
+        sp = space_class(space)(_pair_cfg(space))
+        return {"space": sp, "strategy": strategy_class(strategy)(sp, sp.cfg, 0), "told": 0}
+    return make
 
 
-def _random_space(st: dict[str, Any]) -> dict[str, Space]:  # the AdversarialNAS space, G and D
-    return {"generator": _adv_g_space(st), "discriminator": _adv_d_space(st)}
+def _pair(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
+    """The strategy's next proposal (told a random score, healthy or not, so evolution's
+    population and the controller move), converted by the space's `to_genotype`."""
+    from gcc_gan.search.strategy import Scored
+
+    sp, strat = st["space"], st["strategy"]
+    arch = strat.ask(1)[0]
+    status = "ok" if rng.random() < 0.8 else "collapsed"
+    strat.tell([arch], [Scored(float(-rng.random() * 100), "swd-real", 1.0, status, macs=int(rng.integers(1, 10**6)),
+                               params=int(rng.integers(1, 10**4)))])
+    if sp.has("tokens"):
+        assert sp.from_tokens(sp.to_tokens(arch)) == arch
+    g, d, _ = sp.to_genotype(arch)
+    return {"generator": g, **({"discriminator": d} if d is not None else {})}
+
+
+def _pair_space(space: str) -> Callable[[dict[str, Any]], Any]:
+    def checks(st: dict[str, Any]) -> Any:
+        if space == "adversarialnas":
+            adv = _adv_make()
+            return {"generator": _adv_g_space(adv), "discriminator": _adv_d_space(adv)}
+        if space == "degas":
+            return _degas_space({"g": st["space"]._g})
+        if space == "dggan":
+            return _dggan_space({"cfg": st["space"].cfg})
+        return {"generator": _AutoganSpace(), "discriminator": _SnganD()}
+    return checks
+
+
+class _SnganD:
+    """AutoGAN's D is SNGAN's, fixed: the network `sngan_discriminator` builds."""
+
+    def check(self, net: Network) -> None:
+        from gcc_gan.genotype_dsl.encodings import sngan_discriminator
+
+        assert net == sngan_discriminator(df=DIMS.df, size=DIMS.bottom * 8, sn=True).network
 
 
 # --------------------------------------------------------------------------- DGGAN
@@ -346,16 +382,22 @@ class Case:
     make: Callable[[], Any]
     draw: Callable[[Any, np.random.Generator], dict[str, Network]]
     space: Callable[[Any], Any]  # a Space, {role: Space}, or anything with check(net)
+    share: float = 1.0  # of N_CI / N_SLOW draws (a strategy's draw also learns: slower than a derivation)
 
 
 SEARCHERS = [
     Case("adversarial-G", _adv_make, _adv_g, _adv_g_space),
     Case("adversarial-D", _adv_make, _adv_d, _adv_d_space),
     Case("degas", _degas_make, _degas, _degas_space),
-    Case("random", _random_make, _random, _random_space),
     Case("dggan", _dggan_make, _dggan, _dggan_space),
     Case("autogan", _autogan_make, _autogan, _autogan_space),
 ]
+# every (space, ask/tell strategy) pair of the candidate search (search/candidates.py)
+PAIRS = [("random", sp) for sp in ("adversarialnas", "degas", "autogan", "dggan")] + \
+    [("evolution", sp) for sp in ("adversarialnas", "degas", "autogan", "dggan")] + \
+    [("reinforce", sp) for sp in ("adversarialnas", "degas")]
+SEARCHERS += [Case(f"{st}-{sp}", _pair_make(sp, st), _pair, _pair_space(sp), 0.02 if st == "reinforce" else 0.1)
+              for st, sp in PAIRS]
 
 
 def _sweep(case: Case, n: int, seed: int) -> None:
@@ -372,10 +414,10 @@ def _sweep(case: Case, n: int, seed: int) -> None:
 
 @pytest.mark.parametrize("case", SEARCHERS, ids=lambda c: c.name)
 def test_derivation_valid_and_in_space_for_random_weights(case: Case) -> None:
-    _sweep(case, N_CI, seed=0)
+    _sweep(case, max(1, int(N_CI * case.share)), seed=0)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", SEARCHERS, ids=lambda c: c.name)
 def test_derivation_valid_and_in_space_for_random_weights_long(case: Case) -> None:
-    _sweep(case, N_SLOW, seed=1)
+    _sweep(case, max(1, int(N_SLOW * case.share)), seed=1)

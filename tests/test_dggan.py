@@ -296,13 +296,13 @@ def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path:
     # the children the last checkpoint recorded as finished (a weights file written after it,
     # before the kill, belongs to an unrecorded child, which is rightly trained again)
     cks = list_checkpoints(run / "checkpoints")
-    recorded = json.loads(cks[-1].joinpath("state.json").read_text())["search"]["nodes"] if cks else {}
+    recorded = json.loads(cks[-1].joinpath("state.json").read_text())["extra"]["search"]["nodes"] if cks else {}
     done_before = {cid: (run / "candidates" / cid / "weights.safetensors").stat().st_mtime_ns
                    for cid, n in recorded.items() if n.get("sha256")}
     assert done_before, recorded  # else "not trained again" below would check nothing
     _finish(_run(run, MICRO, resume=True))
     assert _digest(run) == _digest(reference)
-    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["search"]
+    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["extra"]["search"]
     # children finished and recorded before the kill were not trained again
     assert set(done_before) <= set(state["nodes"])
     for cid in state["nodes"]:
@@ -311,14 +311,19 @@ def test_kill9_then_resume_gives_the_same_final_state(reference: Path, tmp_path:
 
 
 def test_random_search_in_the_dggan_space(tmp_path: Path) -> None:
+    """Random routes through the candidate loop (search/candidates.py): each candidate a route of
+    max_steps actions under the forcing rule, grown from the base pair and trained on its own
+    (WGAN-GP, the space's objective)."""
     run = tmp_path / "random"
-    _finish(_run(run, {**MICRO, "space": "dggan", "routes": 2, "equalized_lr": True}, method="random"))
+    _finish(_run(run, {**MICRO, "space": "dggan", "iters": 1, "population": 2, "candidate_iters": 3,
+                       "min_diversity": 0.0}, method="random"))
     g = json.loads((run / "genotype.json").read_text())
-    assert g["provenance"]["encoding"]["policy"] == "random"
-    acts = g["provenance"]["encoding"]["actions"]  # one per step; 4x4 to the 8x8 target: exactly one FADE
+    enc = g["provenance"]["encoding"]
+    assert enc["format"] == "dggan" and enc["candidate_search"]["strategy"] == "random"
+    acts = enc["actions"]  # one per step; 4x4 to the 8x8 target: exactly one FADE
     assert len(acts) == MICRO["max_steps"] and [a for a in acts if a.startswith("FADE")] == ["FADE"], acts
     rows = (run / "candidates.csv").read_text().splitlines()[1:]
-    assert len(rows) == 1 + 2 * MICRO["max_steps"]  # base + one child per route per step
+    assert len(rows) == 2 and "wgan-gp loss" in g["provenance"]["notes"]
 
 
 def _ray_workers() -> list[int]:
@@ -350,7 +355,7 @@ def test_ray_same_results_and_a_killed_worker_is_retried(reference: Path, tmp_pa
     assert killed, "no Ray worker was seen running a candidate"
     assert _digest(run) == _digest(reference)  # byte-identical to the local executor
     hist = [json.loads(x) for x in (run / "history.jsonl").read_text().splitlines()]
-    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["search"]
+    state = json.loads(list_checkpoints(run / "checkpoints")[-1].joinpath("state.json").read_text())["extra"]["search"]
     assert any(n.get("attempts", 1) > 1 for n in state["nodes"].values()), hist
 
 

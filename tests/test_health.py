@@ -116,7 +116,7 @@ def test_dggan_never_ranks_or_emits_a_collapsed_candidate(data, one_thread) -> N
     """Real scored entries: a collapsed child with the best raw score is neither a parent
     nor the winner, and the step's ranking is normalised over the healthy ones only."""
     from gcc_gan.search.config import make_config
-    from gcc_gan.search.strategies.growth import GrowthSearch, normalise, select
+    from gcc_gan.search.strategies.growth import GrowthSearcher, normalise, select
 
     rw = Reward("swd", 32, data, torch.device("cpu"))
     real = data.batch(np.arange(256, 512))
@@ -131,7 +131,7 @@ def test_dggan_never_ranks_or_emits_a_collapsed_candidate(data, one_thread) -> N
     normalise(recs)
     assert flat["norm_score"] is None
     assert "flat" not in select(recs, 2, "topk") and "flat" not in select(recs, 3, "random")
-    gs = GrowthSearch(make_config("dggan", "tiny", {"reward": "swd"}), "synthetic", Path("unused"), None)  # type: ignore[arg-type]
+    gs = GrowthSearcher(make_config("dggan", "tiny", {"reward": "swd"}), torch.device("cpu"))
     gs.state = {"nodes": {r["id"]: r for r in recs}}
     assert gs.winner()["id"] == "a"
     for r in recs:
@@ -140,19 +140,28 @@ def test_dggan_never_ranks_or_emits_a_collapsed_candidate(data, one_thread) -> N
         gs.winner()
 
 
-def test_random_search_keeps_the_best_healthy_candidate(data) -> None:
+def test_candidate_search_keeps_the_best_healthy_candidate(data) -> None:
+    from gcc_gan.search.candidates import CandidateSearcher
     from gcc_gan.search.config import make_config
-    from gcc_gan.search.strategies.random import RandomSearcher
+    from gcc_gan.search.strategy import Scored
 
-    s = RandomSearcher(make_config("random", "tiny", {"iters": 4, "candidates": 4}), torch.device("cpu"))
-    s.scores, s.status = [300.0, 50.0, 200.0, math.inf], [OK, COLLAPSED, OK, DIVERGED]
-    assert s.kept() == 2  # the collapsed candidate 1 has the best raw score; 3 diverged
-    s.scores[2] = 400.0
-    assert s.kept() == 0
-    assert [c.name for c in s.pareto_candidates(None)[0]] == ["random-cand0", "random-cand2"]
-    s.status = [DIVERGED] * 4
+    s = CandidateSearcher(make_config("random", "tiny", {}), torch.device("cpu"))
+    rng = np.random.default_rng(0)
+
+    def cand(i: int, swd: float, status: str) -> dict:
+        return {"id": f"c{i}", "round": 1, "arch": s.space.sample(rng),
+                "scored": Scored(-swd, "swd-real", swd if math.isfinite(swd) else None, status, macs=1, params=1)}
+
+    s.cands = [cand(0, 300.0, OK), cand(1, 50.0, COLLAPSED), cand(2, 200.0, OK), cand(3, math.inf, DIVERGED)]
+    assert s.best_index() == 2  # the collapsed candidate 1 has the best raw score; 3 diverged
+    assert [c["scored"].fitness for c in s.cands][1] == -math.inf  # never told to a strategy as good
+    s.cands[2] = cand(2, 400.0, OK)
+    assert s.best_index() == 0
+    assert [c.name for c in s.pareto_candidates(None)[0]] == ["c0", "c2"]
+    s.cands = [cand(i, 10.0, DIVERGED) for i in range(4)]
+    s.best = s.best_index()
     with pytest.raises(GccGanError, match=r"no healthy candidate: 4 candidates: 0 ok, 4 diverged.*--seed"):
-        s.kept()
+        s.derive()
 
 
 def test_autogan_top_k_skips_a_collapsed_child_with_the_best_reward(data, monkeypatch) -> None:
@@ -198,7 +207,7 @@ def test_a_run_with_no_healthy_result_is_a_clear_error(tmp_path: Path, method: s
 
     over = {"iters": 2, "min_diversity": 1e9}  # no generator is that diverse: every one collapses
     if method == "random":
-        over.update(candidates=2, reward_images=16)
+        over.update(population=2, candidate_iters=2, reward_images=16, workers=1)
     with pytest.raises(GccGanError, match="no healthy candidate") as e:
         search(SearchRequest(method=method, out=tmp_path / "run", overrides=over))
     assert "No genotype was written" in str(e.value) and "collapsed" in str(e.value)

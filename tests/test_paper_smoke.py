@@ -31,7 +31,7 @@ ONE_STEP = dict(log_every=1, checkpoint_every=1, min_diversity=0.0)
 SCHEDULES: dict[str, dict[str, Any]] = {
     "adversarial": dict(iters=1),
     "degas": dict(iters=1, n_images=128),
-    "random": dict(iters=2, candidates=2),
+    "random": dict(iters=1, population=2, candidate_iters=1, reward="swd", workers=1),
     "autogan": dict(search_iters=3, grow_at=(1, 2), shared_steps=1, ctrl_steps=1, iters=6, reward_images=10,
                     num_candidate=2, topk=1),
     "dggan": dict(max_steps=2, init_iters=1, child_iters=1, reward_images=16, dg_k=1, dg_p=0.05),
@@ -58,7 +58,8 @@ def test_paper_preset_builds_and_steps(method: str, tmp_path: Path, inception_fi
     # it ran the paper configuration: every preset setting the schedule does not override
     cfg = json.loads((run / "search.json").read_text())["config"]
     assert cfg["preset"] == "paper"
-    kept = {k: json.loads(json.dumps(v)) for k, v in PRESETS[(method, "paper")].items() if k not in over}
+    preset = PRESETS[("candidates" if method == "random" else method, "paper")]  # random: the candidate search's
+    kept = {k: json.loads(json.dumps(v)) for k, v in preset.items() if k not in over}
     assert kept and {k: cfg[k] for k in kept} == kept
 
 

@@ -5,6 +5,7 @@ compile, resume (in-process stop and a real SIGKILL), bad inputs."""
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
 import signal
@@ -138,13 +139,13 @@ def test_algorithm_1_step_is_mode_independent_in_float64() -> None:
     and parameters. float64, because float32 rounding differences in near-zero gradients
     are turned into full-size Adam updates (two thread counts differ just as much)."""
     from gcc_gan.search.config import make_config
-    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
+    from gcc_gan.search.strategies.differentiable import DifferentiableSearcher
 
     old = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
         cfg = make_config("adversarial", "tiny", {**TINY, "bottom": 4, "iters": 10})
-        s = AdversarialSearcher(cfg, torch.device("cpu"))
+        s = DifferentiableSearcher(cfg, torch.device("cpu"))
         reals = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
         s.step(0, reals)
         snap_m = {k: {n: t.clone() for n, t in m.state_dict().items()} for k, m in s.modules().items()}
@@ -186,14 +187,14 @@ def test_supernets_merged_equal_separate_and_grads_reach_both_architectures() ->
 
 def test_algorithm_1_moves_both_architectures(tmp_path: Path) -> None:
     from gcc_gan.search.config import make_config
-    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
+    from gcc_gan.search.strategies.differentiable import DifferentiableSearcher
 
     cfg = make_config("adversarial", "tiny", {**TINY, "iters": 2})
-    s = AdversarialSearcher(cfg, torch.device("cpu"))
-    before = [a.detach().clone() for a in s.g_a + s.d_a]
+    s = DifferentiableSearcher(cfg, torch.device("cpu"))
+    before = [a.detach().clone() for a in s.arch["g_arch"] + s.arch["d_arch"]]
     losses = s.step(0, torch.rand(2 * cfg.batch_size, 3, 16, 16) * 2 - 1)
     assert {"d_arch_loss", "d_loss", "g_arch_loss", "g_loss", "tau"} <= set(losses)
-    after = s.g_a + s.d_a
+    after = s.arch["g_arch"] + s.arch["d_arch"]
     assert all(not torch.equal(b, a) for b, a in zip(before, after))
 
 
@@ -321,15 +322,15 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
 
 def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gcc_gan.errors import GccGanError
-    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
+    from gcc_gan.search.strategies.differentiable import DifferentiableSearcher
 
-    real_step = AdversarialSearcher.step
+    real_step = DifferentiableSearcher.step
 
     def step(self, s, reals):  # type: ignore[no-untyped-def]
         out = real_step(self, s, reals)
         return {**out, "g_loss": float("nan")} if s == 2 else out
 
-    monkeypatch.setattr(AdversarialSearcher, "step", step)
+    monkeypatch.setattr(DifferentiableSearcher, "step", step)
     with pytest.raises(GccGanError, match="diverged at step 3: g_loss = nan.*step-00000002"):
         _run(tmp_path / "run", iters=5)
     assert (tmp_path / "run" / "checkpoints" / "step-00000002" / "state.json").is_file()
@@ -337,12 +338,12 @@ def test_divergence_is_reported_and_checkpoint_kept(tmp_path: Path, monkeypatch:
 
 
 def _fail_derive(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
+    from gcc_gan.search.strategies.differentiable import DifferentiableSearcher
 
     def derive(self):  # type: ignore[no-untyped-def]
         raise RuntimeError("derived genotype is invalid: generator.nodes[11]: node 'cell3.n2' is dead")
 
-    monkeypatch.setattr(AdversarialSearcher, "derive", derive)
+    monkeypatch.setattr(DifferentiableSearcher, "derive", derive)
 
 
 def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Path, full5: Path,
@@ -351,7 +352,7 @@ def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Pat
     --resume repeated it). Now: status 'failed' with the reason, the error names the
     checkpoint and the command, and --resume derives from that checkpoint without training."""
     from gcc_gan.errors import GccGanError
-    from gcc_gan.search.strategies.differentiable import AdversarialSearcher
+    from gcc_gan.search.strategies.differentiable import DifferentiableSearcher
 
     full = full5
     out = tmp_path / "run"
@@ -370,7 +371,7 @@ def test_failed_finish_keeps_the_supernet_and_resume_only_finishes(tmp_path: Pat
     def no_training(self, s, reals):  # type: ignore[no-untyped-def]
         raise AssertionError(f"--resume retrained step {s}")
 
-    monkeypatch.setattr(AdversarialSearcher, "step", no_training)
+    monkeypatch.setattr(DifferentiableSearcher, "step", no_training)
     res = search(SearchRequest(data=DATA, out=out, resume=True, device="cpu"))
     assert res.resumed_from == 5 and res.step == 5
     assert load_genotype(out / "genotype.json").digest() == load_genotype(full / "genotype.json").digest()
@@ -471,7 +472,7 @@ def test_degas_end_to_end(tmp_path: Path) -> None:
 
 def test_degas_supernet_grads_and_pruning() -> None:
     from gcc_gan.search.spaces.degas import DegasG, derive_degas
-    from gcc_gan.search.strategies.glo import glo_loss
+    from gcc_gan.search.strategies.objectives import glo_loss
 
     torch.manual_seed(0)
     g = DegasG(gf=4, latent=6, bottom=2, n_normal=1)
@@ -492,20 +493,24 @@ def test_degas_supernet_grads_and_pruning() -> None:
 
 
 def test_random_search_end_to_end(tmp_path: Path) -> None:
-    out = _run(tmp_path / "run", method="random", iters=6, candidates=3)
+    out = _run(tmp_path / "run", method="random", iters=2, population=2, candidate_iters=2, reward_images=16, workers=1)
     _check_run(out, "random")
-    rs = load_genotype(out / "genotype.json").provenance.encoding["random_search"]
-    assert len(rs["candidates"]) == 3
-    ok = {k: c["swd_real"] for k, c in enumerate(rs["candidates"]) if c["status"] == "ok"}
-    assert ok and rs["kept"] == min(ok, key=ok.__getitem__)  # the best healthy candidate
+    cs = load_genotype(out / "genotype.json").provenance.encoding["candidate_search"]
+    assert (cs["space"], cs["strategy"], cs["candidates"]) == ("adversarialnas", "random", 4)
+    rows = list(csv.DictReader((out / "candidates.csv").open()))
+    ok = {r["id"]: float(r["score"]) for r in rows if r["status"] == "ok"}
+    assert ok and cs["kept"] == min(ok, key=ok.__getitem__)  # the best healthy candidate
     rp = load_genotype(out / "genotype.json").provenance.evaluation  # how the scores were measured
     assert (rp["reward"], rp["metric"], rp["real"]) == ("swd", "swd-real", DATA)
-    assert rp["num_generated"] == rp["num_real"] == 64 and "inception" not in rp  # reward_images, all 64 images
+    assert rp["num_generated"] == rp["num_real"] == 16 and "inception" not in rp  # reward_images
 
 
 def test_random_search_resume_is_exact(tmp_path: Path) -> None:
-    full = _run(tmp_path / "full", method="random", iters=6, candidates=3)
-    part = _run(tmp_path / "part", method="random", iters=6, candidates=3, stop_after=3)  # checkpoint at 2
-    _run(part, method="random", iters=6, candidates=3, resume=True)
-    a, b = (load_genotype(p / "genotype.json").provenance.encoding["random_search"] for p in (full, part))
+    kw = dict(method="random", iters=2, population=2, candidate_iters=2, reward_images=16, checkpoint_every=1, workers=1)
+    full = _run(tmp_path / "full", **kw)
+    part = _run(tmp_path / "part", **kw, stop_after=1)  # checkpointed after round 1
+    _run(part, **kw, resume=True)
+    a, b = (load_genotype(p / "genotype.json").provenance.encoding["candidate_search"] for p in (full, part))
     assert a == b
+    assert (full / "candidates.csv").read_text() == (part / "candidates.csv").read_text()
+    assert (full / "generator.safetensors").read_bytes() == (part / "generator.safetensors").read_bytes()

@@ -1,5 +1,6 @@
-"""`gcc-gan search`: differentiable architecture search (AdversarialNAS, DEGAS) or random
-search; writes a genotype that `gcc-gan compile` turns into PyTorch / ONNX / .pt2."""
+"""`gcc-gan search`: a search space x a strategy x an evaluator (search/registry.py; the four
+published methods are presets of the triple); writes a genotype that `gcc-gan compile` turns
+into PyTorch / ONNX / .pt2."""
 
 from __future__ import annotations
 
@@ -16,8 +17,24 @@ from .max_memory import check_process, max_memory_option
 @app.command("search")
 def search_cmd(
     method: Optional[Literal["adversarial", "degas", "autogan", "dggan", "random"]] = typer.Option(
-        None, "--method", help="adversarial (AdversarialNAS; default), degas (DEGAS), autogan (AutoGAN), dggan "
-        "(DGGAN) or random (random search; --space); --resume takes the run's"),
+        None, "--method", help="a published method as a preset of --space/--strategy/--evaluator/--reward: "
+        "adversarial (AdversarialNAS; the default), degas (DEGAS), autogan (AutoGAN), dggan (DGGAN); random is "
+        "--strategy random; --resume takes the run's"),
+    space: Optional[Literal["adversarialnas", "autogan", "degas", "dggan"]] = typer.Option(
+        None, "--space", help="the search space (default: adversarialnas, or the space of --strategy's published "
+        "method); gcc-gan search --list shows which strategies each takes"),
+    strategy: Optional[Literal["differentiable", "evolution", "growth", "random", "reinforce"]] = typer.Option(
+        None, "--strategy", metavar="STRATEGY", help="how architectures are proposed: differentiable, evolution (NSGA-II over reward "
+        "and compiled cost), growth, random or reinforce (default: the published method's for --space)"),
+    population: int | None = typer.Option(None, "--population", help="random / evolution / reinforce trained "
+                                          "standalone: candidates per round (evolution: the population; tiny 6)"),
+    candidate_iters: int | None = typer.Option(None, "--candidate-iters", help="standalone evaluator: training "
+                                               "iterations of each candidate (tiny 30)"),
+    evaluator: Optional[Literal["shared", "standalone"]] = typer.Option(
+        None, "--evaluator", help="random / reinforce: score candidates on the space's shared weights (default "
+        "where the space has them) or train each standalone"),
+    list_pairs: bool = typer.Option(False, "--list", help="print which space x strategy pairs work (for the "
+                                    "others, the capability the space lacks) and the method presets, and exit"),
     data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH, digits or "
                                        "synthetic (default: the embedded synthetic set)"),
     preset: Optional[Preset] = typer.Option(None, "--preset", help="tiny (minutes on a CPU) or paper (the "
@@ -33,15 +50,14 @@ def search_cmd(
         "(straight-through one-hot: only the sampled op runs)"),
     fixed_d: bool | None = typer.Option(None, "--fixed-d/--no-fixed-d", help="AdversarialNAS ablation: fixed "
                                            "SNGAN discriminator, search G only"),
-    reward: Optional[Literal["is", "fid", "swd"]] = typer.Option(
-        None, "--reward", help="AutoGAN / random --space autogan: is (Inception Score; default), fid (1/FID) or swd "
+    reward: Optional[Literal["is", "fid", "swd", "hinge", "glo"]] = typer.Option(
+        None, "--reward", help="differentiable: the training objective, hinge (adversarialnas) or glo (degas); "
+        "AutoGAN / random --space autogan: is (Inception Score; default), fid (1/FID) or swd "
         "(-swd-real x 1e3: SWD normalised by the real images' statistics, so colour collapse counts; needs no "
         "Inception weights); DGGAN: fid (default) or swd (swd-real, explicit proxy)"),
     mode: Optional[Literal["clean", "faithful"]] = typer.Option(
         None, "--mode", help="AutoGAN: clean (default) or faithful (the official code's loss, unused-weight Adam steps"
         " and top-K; README lists the rest)"),
-    space: Optional[Literal["adversarialnas", "autogan", "dggan"]] = typer.Option(
-        None, "--space", help="random search: adversarialnas (default), autogan or dggan"),
     k: int | None = typer.Option(None, "--k", help="DGGAN: parents kept each step (top-K; tiny 2, paper 20)"),
     p: float | None = typer.Option(None, "--p", help="DGGAN: probability of keeping each (parent, action) pair "
                                    "(tiny and paper 0.4)"),
@@ -81,10 +97,13 @@ def search_cmd(
     data, the tiny preset on a CPU — a few minutes on a laptop."""
     from ..presets import resolve_preset
 
+    if list_pairs:
+        from ..search.registry import matrix_table
+
+        console.print(matrix_table(), highlight=False, markup=False, soft_wrap=True)
+        return
     check_process("search")
-    if method is None and not resume:
-        method = "adversarial"
-    if method is None:  # --resume: the run (default: the newest runs/search-*) and its method (search.json)
+    if method is None and resume:  # --resume: the run (default: the newest runs/search-*) and its method (search.json)
         from ..search.run import default_out
 
         out = out if out is not None else default_out(None, True)
@@ -92,7 +111,11 @@ def search_cmd(
     if nproc != 1:
         from .dist_launch import launch_workers
 
-        launch_workers(nproc, method in ("adversarial", "degas"), f"--method {method}: data-parallel search "
+        from ..search.config import resolve
+        from ..search.run import DATA_PARALLEL
+
+        name = method if resume else resolve(method, space, strategy, evaluator)[0]
+        launch_workers(nproc, name in DATA_PARALLEL, f"--method {name}: data-parallel search "
                        "(--nproc) is for adversarial and degas; DGGAN trains its candidates in parallel itself "
                        "(--workers, --executor ray)", device)
     choice = resolve_preset(preset, device)
@@ -104,6 +127,7 @@ def search_cmd(
     from ..compiler.cost import parse_count, parse_ms
 
     overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed, reward=reward, mode=mode, space=space,
+                     strategy=strategy, evaluator=evaluator, population=population, candidate_iters=candidate_iters,
                      dg_k=k, dg_p=p, executor=executor, address=address, workers=workers,
                      max_macs=parse_count(max_macs, "--max-macs"), max_params=parse_count(max_params, "--max-params"),
                      max_latency_ms=parse_ms(max_latency, "--max-latency"), latency_backend=latency_backend,
@@ -119,14 +143,14 @@ def search_cmd(
         weights = f" --weights {shlex.quote(str(res.out))}"
     cfg = _run_config(res.out)  # a resumed run's own method and space
     method, space = cfg.get("method", method), cfg.get("space", space)
-    unit = "growth steps" if method == "dggan" or space == "dggan" else "iterations"
+    unit = "growth steps" if cfg.get("strategy") == "growth" else "iterations"
     front = sorted((res.out / "pareto").glob("*.json"))  # --pareto K
     pareto_line = (f"  pareto:   {res.out / 'pareto.csv'}, {res.out / 'pareto.png'}"
                    + (f", {len(front)} front genotype(s) in {res.out / 'pareto'}/" if front else "") + "\n"
                    if (res.out / "pareto.csv").is_file() else "")
     console.print(f"done: {res.step} {unit} ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
-                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space))}\n"
+                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space, cfg.get('evaluator')))}\n"
                   f"{pareto_line}"
                   f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",
                   highlight=False, soft_wrap=True)

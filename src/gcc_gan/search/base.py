@@ -1,14 +1,19 @@
-"""What the search run loop needs from a searcher."""
+"""What the search run loop needs from a searcher: one interface for every (space, strategy)
+pair, with defaults for what most searchers do alike (run.py calls each of these, never
+looks for a method with `hasattr`)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..distributed import SINGLE, DataParallel
-from ..genotype_dsl.model import Network
+from ..genotype_dsl.model import Network, Provenance
 from ..seeding import mix_seed
 from .config import SearchConfig
 
@@ -20,12 +25,17 @@ class Searcher:
     comes from `self.gen(s, sub)`, so a resumed run repeats an uninterrupted one."""
 
     reads_images: bool = True  # False: step() gets dataset indices (DEGAS)
+    reads_data: bool = True  # False: the loop loads no data and step() gets None (DGGAN: jobs read it)
     n_items: int = 0  # with reads_images False: how many items the indices range over
+    own_progress: bool = False  # True: the searcher shows its own progress (DGGAN: the executor's)
 
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device
         self._gen = torch.Generator()
         self.dp: DataParallel = SINGLE  # set by the run loop under torch.distributed (distributed.py)
+        # set by the run loop: write a checkpoint now, numbered `seq`, recording `step` steps
+        # done (a searcher whose step is long checkpoints inside it: DGGAN, after each child)
+        self.checkpoint: Callable[[int, int], None] = lambda seq, step: None
 
     def gen(self, s: int, sub: int) -> torch.Generator:
         return self._gen.manual_seed(mix_seed(self.cfg.seed, s, sub))
@@ -37,8 +47,46 @@ class Searcher:
             self.device, torch.get_default_dtype())
 
     # to override ---------------------------------------------------------------------
+    def steps(self) -> int:
+        """The run loop's number of steps."""
+        return self.cfg.iters
+
     def step(self, s: int, reals: Tensor) -> dict[str, float]:
         raise NotImplementedError
+
+    def bind_run(self, out: Path, data_spec: str, console: Any) -> None:
+        """The run directory, the data spec and the console, before anything else is called."""
+
+    def preflight(self) -> None:
+        """Checks that must fail before the run directory is made (missing weights, say)."""
+
+    def session(self) -> contextlib.AbstractContextManager[Any]:
+        """Held around all the steps of one process (DGGAN: its executor's workers)."""
+        return contextlib.nullcontext()
+
+    def bind_data(self, data: Any) -> None:
+        """The loaded data, before the first step (reward images, a GLO training set)."""
+
+    def describe(self) -> str:
+        """What the run line says after the method's name: "(tiny preset, ...)"."""
+        cfg = self.cfg
+        what = f", {cfg.space} space" if cfg.method != cfg.space.replace("adversarialnas", "adversarial") else ""
+        if cfg.evaluator == "shared" and cfg.strategy != "differentiable":  # AutoGAN's: which loss and reward
+            what += (f", {cfg.mode} mode" if cfg.strategy == "reinforce" else "") + f", reward {cfg.reward}"
+        return f"({cfg.preset} preset{what})"
+
+    def history_record(self, step: int, losses: dict[str, float], elapsed: float) -> dict[str, Any] | None:
+        """The history.jsonl line for a logged step (None: the searcher writes its own lines)."""
+        return {"step": step, **{k: round(v, 6) for k, v in losses.items()}, "elapsed_s": round(elapsed, 2),
+                "probs": self.probabilities(), **self.log_extra()}
+
+    def checkpoint_due(self, step: int) -> bool:
+        """Whether the loop checkpoints after `step` (False: the searcher calls `checkpoint`)."""
+        return step % self.cfg.checkpoint_every == 0 or step == self.steps()
+
+    def resumed_step(self, seq: int, state: dict[str, Any]) -> int:
+        """The steps done by the checkpoint numbered `seq` whose state (JSON) is `state`."""
+        return int(state.get("steps_done", seq))
 
     def modules(self) -> dict[str, nn.Module]:
         raise NotImplementedError
@@ -77,6 +125,38 @@ class Searcher:
     def samples(self, n: int) -> Tensor:
         """Images in [-1, 1] from the current supernet / candidate (for a preview grid)."""
         raise NotImplementedError
+
+    # the results (run._finish) -------------------------------------------------------
+    def health_summary(self) -> str | None:
+        """One line on the scored candidates' health (None: the searcher scores none)."""
+        return None
+
+    def kept_health(self) -> dict[str, Any] | None:
+        """The emitted candidate's health as checked when it was scored (None: check the
+        final samples against the data, run.final_health)."""
+        return None
+
+    def provenance_extra(self) -> dict[str, Any]:
+        """{"search_cost": {...}, "notes": str} beside the run loop's own record."""
+        return {}
+
+    def result_name(self) -> str:
+        """The emitted genotype's name."""
+        return f"{self.cfg.method}-search-seed{self.cfg.seed}"
+
+    def provenance(self, prov: Provenance) -> Provenance:
+        """The record the run loop wrote, as this searcher keeps it (default: unchanged)."""
+        return prov
+
+    def write_outputs(self, out: Path) -> None:
+        """The searcher's own results beside genotype.json (default: its history's pictures)."""
+        from .plots import plot_history
+
+        plot_history(out / "history.jsonl", self.op_names(), out, self.cfg.method)
+
+    def pareto_candidates(self, out: Path) -> tuple[list[Any], str, bool] | None:
+        """(candidates, score name, higher is better) for pareto.csv; None: the searcher has none."""
+        return None
 
 
 def adam(params: list[nn.Parameter], lr: float, b1: float, b2: float, wd: float = 0.0) -> torch.optim.Adam:

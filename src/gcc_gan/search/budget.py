@@ -5,10 +5,13 @@ Every searcher uses one of three hooks:
 * `admit(budget, net)` — discard-before-training (random search, AutoGAN candidates): the
   compiled cost, and whether it fits (DGGAN admits a child by the cost of its cheapest
   completion to the target instead: `strategies/growth.py`, `Reach`);
-* `ExpectedCost` — differentiable searchers (AdversarialNAS, DEGAS): the expected compiled
-  cost under the architecture distribution as a function of α, and the Lagrangian penalty
-  added to G's architecture loss;
-* `repair(...)` — derive only architectures within budget: greedy next-cheaper-op repair;
+* `ArchPenalty` (over `ExpectedCost`) — the differentiable strategy (AdversarialNAS, DEGAS):
+  the expected compiled cost under the architecture distribution of a space's `Relaxation`
+  as a function of α, and the Lagrangian penalty added to G's architecture loss;
+* `repair(...)` (`repair_relaxed` for a relaxation) — derive only architectures within
+  budget: greedy next-cheaper-op repair;
+* `BudgetFilter` — any ask/tell strategy (search/candidates.py): an over-budget proposal is
+  dropped and re-asked (counted, never trained), built on `admit`;
 * `space_floor(cfg)` / `refuse_unreachable` — a limit below a sound lower bound of every
   architecture the space derives is refused before anything is loaded or trained.
 
@@ -132,7 +135,7 @@ def space_floor(cfg: Any) -> Floor | None:
     that, take `fixed_floor` of the linear stems and the to-RGB conv every derivation has."""
     if not (cfg.max_macs is not None or cfg.max_params is not None):
         return None
-    space = cfg.space if cfg.method == "random" else cfg.method
+    space = cfg.space
     if space in ("autogan",):
         from .spaces.autogan import WIDTHS, cheapest_cost
 
@@ -247,6 +250,45 @@ class ExpectedCost:
         self.lam.update({k: float(v) for k, v in st.items()})
 
 
+@dataclass(frozen=True)
+class Relaxation:
+    """What a relaxed space (a supernet with architecture parameters) shows the budget: its
+    choices (`edges`: name → number of options), `build` (a choice → its generator), and,
+    read at the current α, `dist()` (the differentiable distribution over each choice's
+    options), `context()` (the choice derived now, a*) and `probs()` (the options'
+    probabilities, for the repair's ranking)."""
+
+    edges: Mapping[str, int]
+    build: Build
+    dist: Callable[[], Mapping[str, Tensor]]
+    context: Callable[[], Choice]
+    probs: Callable[[], Mapping[str, Sequence[float]]]
+
+
+class ArchPenalty:
+    """The differentiable strategy's budget penalty: `ExpectedCost`'s Lagrangian term at
+    the relaxation's current α and a*, with one dual-ascent step per call."""
+
+    def __init__(self, relax: Relaxation, cfg: Any) -> None:
+        self.relax = relax
+        self.cost = ExpectedCost(relax.edges, relax.build, cfg.budget, cfg.budget_lambda, cfg.budget_lr)
+
+    def term(self) -> tuple[Tensor, dict[str, float]]:
+        return self.cost.penalty(self.relax.dist(), self.relax.context())
+
+    def state(self) -> dict[str, float]:
+        return self.cost.state()
+
+    def load_state(self, st: Mapping[str, float]) -> None:
+        self.cost.load_state(st)
+
+
+def repair_relaxed(relax: Relaxation, budget: Budget) -> tuple[Choice, list[dict[str, Any]]]:
+    """The differentiable strategy's derivation within budget: `repair` of a* under α."""
+    choice, _, steps = repair(relax.context(), relax.probs(), relax.edges, relax.build, budget)
+    return choice, steps
+
+
 def repair(choice: Choice, probs: Mapping[str, Sequence[float]], edges: Mapping[str, int], build: Build,
            budget: Budget, allowed: Callable[[str, int], bool] = lambda e, i: True,
            ) -> tuple[Choice, Cost, list[dict[str, Any]]]:
@@ -314,3 +356,48 @@ def budget_record(budget: Budget, c: Cost) -> dict[str, float]:
         if v is not None:
             rec[k] = float(v)
     return rec
+
+
+class BudgetFilter:
+    """Any ask/tell proposer under a budget (as NNI's strategy middleware `Filter` wraps a
+    strategy): each proposal's generator is compiled (`admit`) and an over-budget one is
+    dropped and re-asked — counted, never evaluated, never told. `ask` returns only
+    architectures that fit, with their compiled cost (`cost(arch)`). After `max_redraws` × n
+    rejections in one ask the budget is declared out of the proposer's reach (the space's
+    floor, `refuse_unreachable`, refuses a budget below every architecture before this)."""
+
+    def __init__(self, proposer: Any, space: Any, budget: Budget, max_redraws: int = 500) -> None:
+        self.proposer, self.space, self.budget, self.max_redraws = proposer, space, budget, max_redraws
+        self.rejected = 0
+        self._costs: dict[str, Cost] = {}
+
+    def cost(self, arch: Any) -> Cost:
+        key = self.space.key(arch)
+        if key not in self._costs:
+            self._costs[key] = admit(self.budget, self.space.to_genotype(arch)[0])[1]
+        return self._costs[key]
+
+    def fits(self, arch: Any) -> bool:
+        return not self.budget.active or self.budget.fits(self.cost(arch))
+
+    def ask(self, n: int) -> list[Any]:
+        kept: list[Any] = []
+        dropped = 0
+        while len(kept) < n:
+            for a in self.proposer.ask(n - len(kept)):
+                if self.fits(a):
+                    kept.append(a)
+                else:
+                    dropped += 1
+            if dropped > self.max_redraws * n:
+                raise BudgetUnreachable(f"{self.proposer.name} search: {dropped} proposed architectures of the "
+                                        f"{self.space.name} space were all over the budget ({self.budget.describe()})"
+                                        f"; {len(kept)} of {n} fit. Raise the budget")
+        self.rejected += dropped
+        return kept
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rejected": self.rejected}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.rejected = int(d.get("rejected", 0))

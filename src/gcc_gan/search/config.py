@@ -15,8 +15,6 @@ from typing import Any
 from ..bench.budget import LATENCY_BACKENDS, Budget
 from ..errors import GccGanError
 
-METHODS = ("adversarial", "degas", "random", "autogan", "dggan")
-SPACES = ("adversarialnas", "autogan", "dggan")  # --method random --space ...
 PRESET_NAMES = ("tiny", "paper")
 
 
@@ -41,7 +39,6 @@ class SearchConfig:
     tau_min: float = 0.2
     sampling: str = "soft"
     fixed_d: bool = False
-    candidates: int = 4  # random search: architectures sampled (budget split evenly)
     n_images: int = 512  # DEGAS: GLO training images (one learnable latent each)
     n_normal: int = 1  # DEGAS: normal maps after each up-sampled map
     # AutoGAN (search/autogan.py; notes §1.3). One run-loop step is one shared-GAN D step or
@@ -63,7 +60,11 @@ class SearchConfig:
     reward: str = "is"
     reward_images: int = 64
     mode: str = "clean"
-    space: str = "adversarialnas"  # random search: the space it samples
+    # the search as space x strategy x evaluator (search/registry.py); `method` names the run:
+    # the published method the pair is (METHOD_PRESETS), else the strategy
+    space: str = "adversarialnas"
+    strategy: str = "differentiable"
+    evaluator: str = "shared"
     # DGGAN (search/strategies/growth.py; notes §2): top-K greedy pruning over grown G/D pairs
     dg_k: int = 2
     dg_p: float = 0.4
@@ -84,6 +85,15 @@ class SearchConfig:
     executor: str = "local"
     address: str | None = None
     workers: int | None = None
+    # ---- candidate search (issue 22, branch cand; search/candidates.py): random / evolution / reinforce
+    # over any space, each candidate trained on its own (evaluators/standalone.py). One run-loop
+    # iteration is one round (evolution: a generation): `population` candidates asked, each trained
+    # `candidate_iters` iterations with the `objective` loss, scored by `reward`, told.
+    population: int = 4
+    candidate_iters: int = 30
+    objective: str = ""  # "": the space's own (hinge; DGGAN: wgan-gp with lr dg_lr and the drift term)
+    evolution_cost: str = "macs"  # evolution's second objective: compiled macs or params
+    # ---- end of the candidate-search block
     # budgets on the compiled generator (compiler/cost.py, search/budget.py); None: no limit
     max_macs: int | None = None
     max_params: int | None = None
@@ -110,71 +120,90 @@ class SearchConfig:
         return Budget(self.max_macs, self.max_params, self.max_latency_ms, self.latency_backend)
 
     def validate(self) -> SearchConfig:
-        def need(ok: bool, msg: str) -> None:
-            if not ok:
-                raise GccGanError(msg)
+        def need(field: str, ok: bool, msg: str) -> None:
+            if not ok:  # the setting's path in the per-component view, then what is wrong
+                raise GccGanError(f"{COMPONENT[field]}.{field}: {msg}")
 
-        need(self.method in METHODS, f"--method {self.method!r}: expected one of {', '.join(METHODS)}")
-        need(self.preset in PRESET_NAMES, f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
-        need(self.iters >= 1, f"--iters {self.iters}: must be at least 1")
-        need(self.sampling in ("soft", "hard"), f"--sampling {self.sampling!r}: expected soft or hard")
-        need(0 <= self.seed < 2**63, f"--seed {self.seed}: must be a non-negative integer")
-        need(self.batch_size >= 2, f"batch size {self.batch_size}: must be at least 2")
-        need(self.method != "random" or self.iters >= self.candidates,
-             f"--iters {self.iters}: random search trains {self.candidates} candidates, so it needs at least "
-             f"{self.candidates} iterations")
-        need(not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
+        from .registry import METHOD_PRESETS, SPACES, STRATEGIES, check_pair, preset_of
+
+        SPACES.get(self.space), STRATEGIES.get(self.strategy)  # an unknown name: a usage error naming the known
+        check_pair(self.space, self.strategy, self.evaluator)
+        need("method", self.method == (preset_of(self.space, self.strategy, self.evaluator) or self.strategy),
+             f"method {self.method!r} does not name --space {self.space} --strategy {self.strategy}")
+        if self.strategy == "differentiable":  # its training objective: the space's supernet's
+            objective = METHOD_PRESETS[self.method].reward
+            need("reward", self.reward == objective, f"--reward {self.reward!r}: the differentiable strategy on the "
+                 f"{self.space} space trains with the {objective} objective (--reward {objective})")
+        need("preset", self.preset in PRESET_NAMES,
+             f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
+        need("iters", self.iters >= 1, f"--iters {self.iters}: must be at least 1")
+        need("sampling", self.sampling in ("soft", "hard"), f"--sampling {self.sampling!r}: expected soft or hard")
+        need("seed", 0 <= self.seed < 2**63, f"--seed {self.seed}: must be a non-negative integer")
+        need("batch_size", self.batch_size >= 2, f"batch size {self.batch_size}: must be at least 2")
+        need("population", self.population >= 2, f"{self.population}: must be at least 2")
+        need("candidate_iters", self.candidate_iters >= 1, f"{self.candidate_iters}: must be at least 1")
+        need("objective", self.objective in ("", "hinge", "wgan-gp"), f"{self.objective!r}: expected hinge or wgan-gp")
+        need("reward", self.evaluator != "standalone" or self.reward in ("is", "fid", "swd"),
+             f"--reward {self.reward!r}: expected one of is, fid, swd")
+        need("evolution_cost", self.evolution_cost in ("macs", "params"),
+             f"{self.evolution_cost!r}: expected macs or params")
+        need("fixed_d", not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
              "(--method adversarial) only")
-        need(self.log_every >= 1 and self.checkpoint_every >= 1, "log/checkpoint intervals must be at least 1")
-        need(self.latency_backend in LATENCY_BACKENDS, f"--latency-backend {self.latency_backend!r}: expected one "
+        need("log_every", self.log_every >= 1 and self.checkpoint_every >= 1,
+             "log/checkpoint intervals must be at least 1")
+        need("latency_backend", self.latency_backend in LATENCY_BACKENDS,
+             f"--latency-backend {self.latency_backend!r}: expected one "
              f"of {', '.join(LATENCY_BACKENDS)}")
-        need(all(v is None or v > 0 for v in (self.max_macs, self.max_params, self.max_latency_ms)),
+        need("max_macs", all(v is None or v > 0 for v in (self.max_macs, self.max_params, self.max_latency_ms)),
              "--max-macs / --max-params / --max-latency must be positive")
-        need(0 <= self.min_diversity < float("inf"), f"min_diversity {self.min_diversity}: must be >= 0")
-        need(self.budget_lambda >= 0 and self.budget_lr >= 0, "budget multiplier and its step must be >= 0")
-        need(self.space in SPACES, f"--space {self.space!r}: expected one of {', '.join(SPACES)}")
-        need(self.space == "adversarialnas" or self.method == "random", "--space applies to --method random only "
-             "(the other methods define their space)")
-        if self.method == "dggan" or self.space == "dggan":
+        need("min_diversity", 0 <= self.min_diversity < float("inf"),
+             f"min_diversity {self.min_diversity}: must be >= 0")
+        need("budget_lambda", self.budget_lambda >= 0 and self.budget_lr >= 0,
+             "budget multiplier and its step must be >= 0")
+        if self.space == "dggan":
             from ..executor import EXECUTORS
 
-            need(self.reward in ("fid", "swd"), f"--reward {self.reward!r}: DGGAN scores by fid (FID, needs the "
+            need("reward", self.reward in ("fid", "swd"),
+                 f"--reward {self.reward!r}: DGGAN scores by fid (FID, needs the "
                  "Inception weights) or swd (the explicit SWD proxy)")
-            need(self.dg_k >= 1, f"--k {self.dg_k}: must be at least 1")
-            need(0 < self.dg_p <= 1, f"--p {self.dg_p}: must be in (0, 1]")
-            need(self.d0 >= 4 and self.target >= self.d0 and (self.target // self.d0) & (self.target // self.d0 - 1)
+            need("dg_k", self.dg_k >= 1, f"--k {self.dg_k}: must be at least 1")
+            need("dg_p", 0 < self.dg_p <= 1, f"--p {self.dg_p}: must be in (0, 1]")
+            need("target",
+                 self.d0 >= 4 and self.target >= self.d0 and (self.target // self.d0) & (self.target // self.d0 - 1)
                  == 0 and self.target % self.d0 == 0, f"resolutions {self.d0} → {self.target}: the target must be "
                  "the base resolution (at least 4) times a power of two")
             doublings = (self.target // self.d0).bit_length() - 1
-            need(self.max_steps >= doublings, f"max_steps {self.max_steps}: reaching {self.target}x{self.target} "
+            need("max_steps", self.max_steps >= doublings,
+                 f"max_steps {self.max_steps}: reaching {self.target}x{self.target} "
                  f"from {self.d0}x{self.d0} needs at least {doublings} steps (one FADE each)")
-            need(bool(self.dg_kernels) and all(k % 2 == 1 and 1 <= k <= 15 for k in self.dg_kernels),
+            need("dg_kernels", bool(self.dg_kernels) and all(k % 2 == 1 and 1 <= k <= 15 for k in self.dg_kernels),
                  f"kernels {list(self.dg_kernels)}: odd sizes between 1 and 15 ('same' padding)")
-            need(bool(self.dg_filters) and all(1 <= f <= 4096 for f in self.dg_filters),
+            need("dg_filters", bool(self.dg_filters) and all(1 <= f <= 4096 for f in self.dg_filters),
                  f"filters {list(self.dg_filters)}: between 1 and 4096")
-            need(self.init_iters >= 1 and self.child_iters >= 1, "candidate iterations must be at least 1")
-            need(0 < self.fade_share <= 1, f"fade share {self.fade_share}: must be in (0, 1]")
-            need(self.reward_images >= 2, f"reward images {self.reward_images}: must be at least 2")
-            need(self.executor in EXECUTORS, f"--executor {self.executor!r}: expected one of {', '.join(EXECUTORS)}")
-            need(self.address is None or self.executor == "ray", "--address is for --executor ray")
-            need(self.workers is None or self.workers >= 1, f"--workers {self.workers}: must be at least 1")
-            need(self.routes >= 0, f"routes {self.routes}: must be 0 (automatic) or more")
-        if self.method == "autogan" or self.space == "autogan":
+            need("init_iters", self.init_iters >= 1 and self.child_iters >= 1,
+                 "candidate iterations must be at least 1")
+            need("fade_share", 0 < self.fade_share <= 1, f"fade share {self.fade_share}: must be in (0, 1]")
+            need("reward_images", self.reward_images >= 2, f"reward images {self.reward_images}: must be at least 2")
+            need("executor", self.executor in EXECUTORS,
+                 f"--executor {self.executor!r}: expected one of {', '.join(EXECUTORS)}")
+            need("address", self.address is None or self.executor == "ray", "--address is for --executor ray")
+            need("workers", self.workers is None or self.workers >= 1, f"--workers {self.workers}: must be at least 1")
+            need("routes", self.routes >= 0, f"routes {self.routes}: must be 0 (automatic) or more")
+        if self.space == "autogan" and self.evaluator == "shared":  # AutoGAN's shared-GAN schedule
             from .rewards import REWARDS
             from .strategies.controller import MODES
 
-            need(self.reward in REWARDS, f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
-            need(self.mode in MODES, f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
-        if self.method == "autogan" or self.space == "autogan":
-            need(len(self.grow_at) == 2 and 0 < self.grow_at[0] < self.grow_at[1] < self.search_iters,
+            need("reward", self.reward in REWARDS, f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
+            need("mode", self.mode in MODES, f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
+            need("grow_at", len(self.grow_at) == 2 and 0 < self.grow_at[0] < self.grow_at[1] < self.search_iters,
                  f"grow_at {list(self.grow_at)}: two growth iterations 0 < g1 < g2 < search_iters "
                  f"({self.search_iters}), so all three stages run")
-            need(self.shared_steps >= 1 and self.ctrl_steps >= 1 and self.n_critic >= 1,
+            need("shared_steps", self.shared_steps >= 1 and self.ctrl_steps >= 1 and self.n_critic >= 1,
                  "shared_steps, ctrl_steps and n_critic must be at least 1")
-            need(self.num_candidate >= self.topk >= 1, f"top-K {self.topk} of {self.num_candidate} candidates: "
+            need("topk", self.num_candidate >= self.topk >= 1, f"top-K {self.topk} of {self.num_candidate} candidates: "
                  "need 1 <= K <= M")
-            need(self.reset_window >= 2, f"reset window {self.reset_window}: must be at least 2")
-            need(self.iters == self.search_iters * (self.shared_steps + self.ctrl_steps),
+            need("reset_window", self.reset_window >= 2, f"reset window {self.reset_window}: must be at least 2")
+            need("iters", self.iters == self.search_iters * (self.shared_steps + self.ctrl_steps),
                  f"--iters {self.iters}: an AutoGAN search runs search_iters × (shared_steps + ctrl_steps) = "
                  f"{self.search_iters * (self.shared_steps + self.ctrl_steps)} steps; change the schedule, not "
                  "--iters")
@@ -183,25 +212,67 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def components(self) -> dict[str, dict[str, Any]]:
+        """The settings per component (space, strategy, evaluator, budget, run): the view a
+        setting's path names (`strategy.dg_k`); the flat fields stay the searchers' view."""
+        out: dict[str, dict[str, Any]] = {c: {} for c in COMPONENTS}
+        for k, v in self.to_dict().items():
+            out[COMPONENT[k]][k] = v
+        return out
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
+        if "strategy" not in kw:  # a run from before the space x strategy split: its method says which
+            kw["method"], kw["space"], kw["strategy"], kw["evaluator"] = resolve(
+                kw.get("method", "adversarial"), kw.get("space") if kw.get("method") == "random" else None, None, None)
+            if kw["strategy"] == "differentiable":
+                from .registry import METHOD_PRESETS
+
+                kw["reward"] = METHOD_PRESETS[kw["method"]].reward
         for key in ("grow_at", "dg_kernels", "dg_filters"):  # JSON lists
             if key in kw:
                 kw[key] = tuple(int(v) for v in kw[key])
         return cls(**kw)
 
 
+# Each setting's component: SearchConfig is one flat, frozen record (what the searchers read and
+# search.json stores, so a run resumes with exactly its settings), grouped here into the five
+# components a search is made of; a validation error names the setting by this path.
+COMPONENTS = ("space", "strategy", "evaluator", "budget", "run")
+_GROUPS: dict[str, tuple[str, ...]] = {
+    "space": ("space", "gf", "df", "latent", "bottom", "n_normal", "d0", "target", "dg_kernels", "dg_filters",
+              "dg_channels", "equalized_lr"),
+    "strategy": ("strategy", "lr", "beta1", "beta2", "arch_lr", "arch_beta1", "arch_beta2", "arch_wd", "tau_max",
+                 "tau_min", "sampling", "fixed_d", "population", "evolution_cost", "n_images", "search_iters", "grow_at",
+                 "shared_steps", "ctrl_steps", "n_critic", "g_batch", "hid", "ctrl_lr", "entropy_coeff",
+                 "baseline_decay", "reset_threshold", "reset_window", "num_candidate", "topk", "mode", "dg_k", "dg_p",
+                 "max_steps", "init_iters", "child_iters", "fade_share", "dg_lr", "gp_weight", "drift", "routes"),
+    "evaluator": ("evaluator", "reward", "reward_images", "min_diversity", "executor", "address", "workers",
+                  "candidate_iters", "objective"),
+    "budget": ("max_macs", "max_params", "max_latency_ms", "latency_backend", "budget_lambda", "budget_lr"),
+    "run": ("method", "preset", "iters", "batch_size", "seed", "log_every", "checkpoint_every"),
+}
+COMPONENT: dict[str, str] = {f: c for c, fs in _GROUPS.items() for f in fs}
+
 PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("adversarial", "tiny"): {},
-    ("random", "tiny"): dict(iters=120, candidates=4, reward_images=256),  # the proxy's images
+    ("random", "tiny"): dict(reward_images=256),  # random x autogan on the shared GAN: its reward's images
+    # candidate search (search/candidates.py; any strategy evaluated standalone): `iters` rounds
+    # (generations) of `population` candidates, each trained `candidate_iters` iterations with the
+    # AdversarialNAS GAN optimiser, scored by the SWD proxy (no Inception weights needed).
+    # Applied over the space's published sizes (gf, latent, bottom, batch)
+    ("candidates", "tiny"): dict(iters=4, population=6, candidate_iters=30, reward="swd", reward_images=256,
+                                 lr=2e-4, beta1=0.0, beta2=0.9, log_every=1, checkpoint_every=1),
     ("degas", "tiny"): dict(iters=150, batch_size=16, gf=16, latent=32, arch_lr=3e-3, lr=1e-3, beta1=0.5,
                             beta2=0.999, n_images=512, n_normal=1),
     ("adversarial", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, arch_lr=3e-4,
                                    log_every=100, checkpoint_every=1000),
-    ("random", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, candidates=20, reward_images=256,
-                              log_every=100, checkpoint_every=1000),
+    ("random", "paper"): dict(reward_images=256),
+    # ours (no published protocol trains standalone candidates in these spaces): 20 generations of 20
+    ("candidates", "paper"): dict(iters=20, population=20, candidate_iters=5000, reward="fid", reward_images=5000,
+                                  lr=2e-4, beta1=0.0, beta2=0.9, log_every=1, checkpoint_every=1),
     ("degas", "paper"): dict(iters=100_000, batch_size=64, gf=64, latent=128, arch_lr=3e-4, lr=1e-3,
                              beta1=0.5, beta2=0.999, n_images=50_000, n_normal=2, log_every=100,
                              checkpoint_every=1000),
@@ -229,13 +300,64 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 RESUMABLE = {"iters", "log_every", "checkpoint_every", "executor", "address", "workers"}
 
 
-def make_config(method: str, preset: str, overrides: dict[str, Any]) -> SearchConfig:
-    if method not in METHODS:
-        raise GccGanError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
+# `--method random` (before the space x strategy redesign): the random strategy
+LEGACY_METHODS = ("random",)
+
+
+def resolve(method: str | None, space: str | None, strategy: str | None, evaluator: str | None,
+            ) -> tuple[str, str, str, str]:
+    """(method, space, strategy, evaluator) from the flags: `--method M` is its preset's triple
+    (a flag contradicting it is a usage error); otherwise a missing space or strategy is the one
+    of the published method that has the other (adversarialnas x differentiable when neither),
+    the evaluator is the strategy's own, else shared weights where the space has them."""
+    from ..errors import BadValue
+    from .registry import METHOD_PRESETS, SPACES, STRATEGIES, preset_of
+
+    if method in LEGACY_METHODS:
+        if strategy not in (None, method):
+            raise BadValue(f"--method {method} is --strategy {method}; leave one of them out")
+        method, strategy = None, method
+    if method is not None:
+        if method not in METHOD_PRESETS:
+            raise BadValue(f"--method {method!r}: expected one of {', '.join((*METHOD_PRESETS, *LEGACY_METHODS))}")
+        p = METHOD_PRESETS[method]
+        for flag, given, want in (("space", space, p.space), ("strategy", strategy, p.strategy),
+                                  ("evaluator", evaluator, p.evaluator)):
+            if given is not None and given != want:
+                raise BadValue(f"--method {method} is --space {p.space} --strategy {p.strategy} --evaluator "
+                               f"{p.evaluator}: --{flag} {given} contradicts it (leave --method out to choose "
+                               "the triple yourself)")
+        return method, p.space, p.strategy, p.evaluator
+    if strategy is None:
+        strategy = next((p.strategy for p in METHOD_PRESETS.values() if p.space == space), "differentiable")
+    if space is None:
+        space = next((p.space for p in METHOD_PRESETS.values() if p.strategy == strategy), "adversarialnas")
+    sp, st = SPACES.get(space), STRATEGIES.get(strategy)
+    fixed = st.evaluator
+    if evaluator is None:
+        evaluator = fixed or ("shared" if "shared" in sp.capabilities else "standalone")
+    elif fixed is not None and evaluator != fixed:
+        raise BadValue(f"--strategy {strategy} evaluates on its own terms ({fixed}); --evaluator {evaluator} "
+                       "does not apply to it")
+    return preset_of(space, strategy, evaluator) or strategy, space, strategy, evaluator
+
+
+def make_config(method: str | None, preset: str, overrides: dict[str, Any]) -> SearchConfig:
+    """A new run's settings: the flags' triple (`resolve`), the preset's values for its strategy
+    and then its space (the space's published method's sizes and schedule), then the flags."""
+    from .registry import METHOD_PRESETS
+
     if preset not in PRESET_NAMES:
         raise GccGanError(f"--preset {preset!r}: expected one of {', '.join(PRESET_NAMES)}")
-    base = SearchConfig(method=method, preset=preset, **PRESETS[(method, preset)])
     given = {k: v for k, v in overrides.items() if v is not None}
-    if method == "random" and given.get("space") in ("autogan", "dggan"):  # that method's sizes and schedule
-        base = dataclasses.replace(base, **PRESETS[(given["space"], preset)])
+    method, space, strategy, evaluator = resolve(method, given.pop("space", None), given.pop("strategy", None),
+                                                 given.pop("evaluator", None))
+    home = next(m for m, p in METHOD_PRESETS.items() if p.space == space)
+    if method in METHOD_PRESETS:
+        values = {"reward": METHOD_PRESETS[method].reward, **PRESETS[(method, preset)]}
+    elif evaluator == "standalone":  # the space's sizes, the candidate search's schedule
+        values = {**PRESETS[(home, preset)], **PRESETS[("candidates", preset)]}
+    else:
+        values = {**PRESETS.get((strategy, preset), {}), **PRESETS[(home, preset)]}
+    base = SearchConfig(method=method, preset=preset, space=space, strategy=strategy, evaluator=evaluator, **values)
     return dataclasses.replace(base, **given).validate()

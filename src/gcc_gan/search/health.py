@@ -91,7 +91,7 @@ def score_health(metric: str, value: float | None) -> Health:
 
 def to_255(images: Tensor) -> Tensor:
     """Images as float on the 0–255 scale: uint8 as is, float in [-1, 1] (clamped, as
-    `bench.metrics.to_uint8` converts them)."""
+    `gcc_gan.pixels.to_uint8` converts them)."""
     if images.dtype == torch.uint8:
         return images.float()
     return images.detach().float().clamp(-1, 1).mul(127.5).add(127.5)

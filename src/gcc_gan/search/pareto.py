@@ -174,9 +174,10 @@ def plot(path: Path, cands: list[Candidate], idx: list[int], score_name: str, hi
 
 def write_pareto(searcher: Any, cfg: Any, out: Path, final: Genotype, k: int = 0) -> list[Candidate]:
     """pareto.csv, pareto.png and (k > 0) pareto/NAME.json for a finished search."""
-    if not hasattr(searcher, "pareto_candidates"):
+    found = searcher.pareto_candidates(out)
+    if found is None:
         return []
-    cands, score_name, higher = searcher.pareto_candidates(out)
+    cands, score_name, higher = found
     cands = dedupe(cands, higher)
     if not cands:
         return []

@@ -91,11 +91,13 @@ def _save(fig: Figure, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def pictures(method: str, space: str | None = None) -> list[str]:
+def pictures(method: str, space: str | None = None, evaluator: str | None = None) -> list[str]:
     """The pictures a search run of `method` (in `space`) writes (besides samples.png)."""
-    if method == "autogan" or space == "autogan":  # the controller's (or random tokens') story
+    if evaluator == "standalone" and method in ("random", "evolution", "reinforce"):  # search/candidates.py
+        return ["genotype.png", "candidates.png"]
+    if space == "autogan":  # the controller's (or random tokens') story
         return ["genotype.png", "controller.png"]
-    if method == "dggan" or space == "dggan":  # the growth tree and the paper's analyses
+    if space == "dggan":  # the growth tree and the paper's analyses
         return ["genotype.png", "growth_tree.png", "score_vs_ratio.png", "score_by_action.png"]
     return ["genotype.png", "candidates.png" if method == "random" else "op_probabilities.png"]
 

@@ -1,6 +1,6 @@
 """Rewards of a candidate generator, from the project's bench metrics (one definition each).
 
-* `is`: the Inception Score (bench/metrics.py, torch-fidelity protocol, 10 splits) of
+* `is`: the Inception Score (bench/metric_is.py, torch-fidelity protocol, 10 splits) of
   `n` samples — AutoGAN's reward (functions.py:241-267: G in eval mode, shared BN stats).
   Needs the FID Inception weights (bench/inception.py: --inception-weights,
   $GCC_GAN_INCEPTION, the torch hub cache); without them the bench's clear error stops the
@@ -34,19 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..bench.metrics import (
-    Gaussian,
-    extract,
-    frechet_distance,
-    frechet_distance_low_rank,
-    generated_batches,
-    inception_score,
-    statistics,
-    to_uint8,
-    warn,
-)
+from ..bench.features import extract, generated_batches
+from ..bench.metric_fid import Gaussian, frechet_distance, frechet_distance_low_rank, statistics
+from ..bench.metric_is import inception_score
 from ..bench.swd import swd
+from ..console import warn
 from ..errors import GccGanError
+from ..pixels import to_uint8
 from .health import Health, collapse_health, combine, diversity, score_health
 
 REWARDS = ("is", "fid", "swd")

@@ -1,8 +1,12 @@
-"""A search run on disk: `gcc-gan search` is a thin wrapper around `search()`.
+"""A search run on disk: `gcc-gan search` is a thin wrapper around `search()`. One loop for
+every (space, strategy) pair: the registered strategy's `Searcher` (base.py) is stepped,
+checkpointed, resumed and finished here, whatever its step does (a supernet update, a
+controller step, one DGGAN growth step with its children as executor jobs).
 
 RUN/
-  search.json          settings (method, preset, flags), data spec, status
+  search.json          settings (method, space, strategy, evaluator, preset, flags), data spec, status
   history.jsonl        one line per logged step: losses, temperature, per-edge op probabilities
+                       (DGGAN: one line per finished candidate and per step)
   checkpoints/step-*/  atomic, checksummed checkpoints (gcc_gan.checkpoints: modules.safetensors —
                        supernets, α —, optimizers.safetensors, state.json, history.jsonl so far)
   genotype.json        the derived genotype (validated; provenance: searcher, data, seed, cost)
@@ -55,7 +59,7 @@ from ..train.data import SampleOrder, load_dataset, parse_data_spec
 from ..train.images import save_grid
 from ..train.run import resolve_device
 from .base import Searcher
-from .config import RESUMABLE, SearchConfig, make_config
+from .config import RESUMABLE, SearchConfig, make_config, resolve
 from .health import UnhealthyResult, loss_health
 
 RUN_FORMAT = 1
@@ -90,21 +94,18 @@ class SearchResult:
 
 
 def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
-    if cfg.method == "adversarial":
-        from .strategies.differentiable import AdversarialSearcher
+    """The searcher the run loop steps: the registered strategy's, on the registered space."""
+    from .registry import SPACES, STRATEGIES
 
-        return AdversarialSearcher(cfg, device)
-    if cfg.method == "autogan" or cfg.space == "autogan":  # random: uniform sampling, same schedule and reward
-        from .strategies.reinforce import AutoGanSearcher
+    return STRATEGIES.get(cfg.strategy).searcher(SPACES.get(cfg.space), cfg, device)  # type: ignore[no-any-return]
 
-        return AutoGanSearcher(cfg, device)
-    if cfg.method == "degas":
-        from .strategies.glo import DegasSearcher
 
-        return DegasSearcher(cfg, device)
-    from .strategies.random import RandomSearcher
+def _method_flag(name: str | None) -> str:
+    """` --method NAME` for a resume command where NAME is one (`--resume` takes the run's anyway)."""
+    from .config import LEGACY_METHODS
+    from .registry import METHOD_PRESETS
 
-    return RandomSearcher(cfg, device)
+    return f" --method {name}" if name in (*METHOD_PRESETS, *LEGACY_METHODS) else ""
 
 
 def default_out(method: str | None, resume: bool) -> Path:
@@ -127,7 +128,7 @@ def default_out(method: str | None, resume: bool) -> Path:
 
 def _setup(req: SearchRequest, out: Path) -> tuple[SearchConfig, str]:
     if not req.resume:
-        cfg = make_config(req.method or DEFAULT_METHOD, req.preset, req.overrides)
+        cfg = make_config(req.method, req.preset, req.overrides)
         data = parse_data_spec(req.data or "synthetic").text
         from .budget import refuse_unreachable, space_floor
 
@@ -174,9 +175,10 @@ CKPT_FORMAT = 2  # 1: a pickled state.pt (no longer read: loading a pickle can r
 
 
 def save_checkpoint(root: Path, step: int, s: Searcher, elapsed: float, history: bytes = b"",
-                    keep: int = 2) -> Path:
+                    keep: int = 2, done: int | None = None) -> Path:
     """Any searcher's state through its generic interface: `modules()` (one tensor group,
-    keys `MODULE/PARAM`), `optimizers()` (tensors + JSON) and `extra_state()` (JSON)."""
+    keys `MODULE/PARAM`), `optimizers()` (tensors + JSON) and `extra_state()` (JSON).
+    `step` numbers the checkpoint; `done`, when it differs, the run-loop steps it holds."""
     if any("/" in k for k in s.modules()):
         raise ValueError(f"module names must not contain '/': {list(s.modules())}")
     modules = {f"{k}/{n}": v for k, m in s.modules().items() for n, v in cpu_tensors(m).items()}
@@ -187,7 +189,10 @@ def save_checkpoint(root: Path, step: int, s: Searcher, elapsed: float, history:
         opt_t.update(t)
         opt_m[k] = m
     state = {"format": CKPT_FORMAT, "elapsed_s": elapsed, "optimizers": opt_m, "extra": s.extra_state()}
-    return write_checkpoint(root, step, {"modules": modules, "optimizers": opt_t}, state,
+    if done is not None and done != step:
+        state["steps_done"] = done
+    groups = {k: v for k, v in (("modules", modules), ("optimizers", opt_t)) if v}  # DGGAN's: JSON alone
+    return write_checkpoint(root, step, groups, state,
                             files={"history.jsonl": history}, keep=keep)
 
 
@@ -209,13 +214,13 @@ def restore(ck: Checkpoint, s: Searcher) -> float:
         raise ValueError(f"checkpoint format {st.get('format')!r} is not {CKPT_FORMAT}")
     s.load_extra_state(st["extra"])
     groups: dict[str, dict[str, torch.Tensor]] = {}
-    for key, v in ck.tensors["modules"].items():
+    for key, v in ck.tensors.get("modules", {}).items():
         k, name = key.split("/", 1)
         groups.setdefault(k, {})[name] = v
     for k, m in s.modules().items():
         m.load_state_dict(groups[k])
     for k, o in s.optimizers().items():
-        optim_join(o, k, ck.tensors["optimizers"], st["optimizers"][k])
+        optim_join(o, k, ck.tensors.get("optimizers", {}), st["optimizers"][k])
     return float(st["elapsed_s"])
 
 
@@ -229,9 +234,13 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
     if req.resume and req.force:
         raise GccGanError("--resume and --force contradict each other: pick one")
     dp = SINGLE
+    name = req.method  # the run's name: its published method, else its strategy (config.resolve)
+    if not req.resume:
+        ov = req.overrides
+        name = resolve(req.method, ov.get("space"), ov.get("strategy"), ov.get("evaluator"))[0]  # bad flags: exit 2
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        if (req.method or DEFAULT_METHOD) not in DATA_PARALLEL and not (req.resume and req.method is None):
-            raise GccGanError(f"--method {req.method}: data-parallel search (--nproc, torchrun) is for "
+        if (name or DEFAULT_METHOD) not in DATA_PARALLEL and not (req.resume and req.method is None):
+            raise GccGanError(f"--method {name}: data-parallel search (--nproc, torchrun) is for "
                               f"{' and '.join(DATA_PARALLEL)}; DGGAN trains its candidates in parallel itself (--workers, "
                               "--executor ray)")
         dp = from_env(resolve_device(req.device), 0)
@@ -241,7 +250,7 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
     try:
         with contextlib.ExitStack() as stack:
             def lock() -> Path:  # a second search into the same run fails at once
-                o = req.out if req.out is not None else default_out(req.method, req.resume)
+                o = req.out if req.out is not None else default_out(name, req.resume)
                 stack.enter_context(run_lock(o, f"-o {o}"))
                 return o
             out = dp.share(lock)
@@ -259,7 +268,7 @@ def search(req: SearchRequest, console: Console | None = None) -> SearchResult:
         cks = list_checkpoints(out / "checkpoints")
         where = (f"the last checkpoint is {cks[-1]} (step {int(cks[-1].name[5:])})" if cks
                  else "no checkpoint had been written yet")
-        method = f" --method {req.method}" if req.method else ""  # optional: --resume takes the run's
+        method = _method_flag(name)  # optional: --resume takes the run's
         raise Interrupted(f"{interrupted_word()}; {where}. Continue with: gcc-gan search{method} --resume "
                           f"-o {shlex.quote(str(out))}") from None
     finally:
@@ -271,8 +280,6 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
     t_start = time.perf_counter()
     check_resident("search")  # --max-memory below what the process already holds: refused before any work
     cfg, data_spec = dp.share(lambda: _setup(req, out))  # rank 0 checks (and --force clears) the run
-    if cfg.method == "dggan" or cfg.space == "dggan":  # candidates as executor jobs, not a step loop
-        return _growth(req, cfg, data_spec, out, console, t_start)
     device = dp.device if dp.active else resolve_device(req.device)
     if dp.active:
         dp.check_batch(cfg.batch_size, "batch size")
@@ -283,11 +290,13 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
         # tiny supernets gain nothing from intra-op threads, and on a busy machine OpenMP
         # threads spin-waiting on each other made a step 20x slower (measured)
         torch.set_num_threads(threads)
-    data = load_dataset(data_spec, cfg.size)
     searcher = make_searcher(cfg, device)
+    searcher.bind_run(out, data_spec, console)
+    searcher.preflight()  # e.g. DGGAN's missing FID Inception: said before the run directory is made
+    data = load_dataset(data_spec, cfg.size) if searcher.reads_data else None
     check_resident("search")  # the data and the supernets (their first steps are checked below)
-    if hasattr(searcher, "bind_data"):
-        searcher.bind_data(data)  # type: ignore[attr-defined]
+    if data is not None:
+        searcher.bind_data(data)
     if dp.active:
         searcher.dp = dp
         for m in searcher.modules().values():
@@ -295,6 +304,7 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
         dp.broadcast_modules(list(searcher.modules().values()))
         seed_rank(dp, cfg.seed)
 
+    total = searcher.steps()
     ckpt_root = out / "checkpoints"
     start, elapsed0, last_ckpt = 0, 0.0, None
     resumed_from = None
@@ -318,9 +328,9 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
                           highlight=False, markup=False, soft_wrap=True)
         else:
             ck, elapsed0 = found
-            start = ck.step
-            if start > cfg.iters:
-                raise GccGanError(f"--resume: {out} is already at iteration {start}; --iters {cfg.iters} would "
+            start = searcher.resumed_step(ck.step, ck.state)
+            if start > total:
+                raise GccGanError(f"--resume: {out} is already at iteration {start}; --iters {total} would "
                                   f"end before it (give --iters {start} or more)")
             last_ckpt, resumed_from = ck.path, start
         # the history exactly as it was at the checkpoint (lines logged after it, a line a
@@ -332,56 +342,69 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
 
+    def checkpoint(seq: int, done: int) -> None:  # the searcher's own (a long step's) checkpoints
+        nonlocal last_ckpt
+        if dp.main:
+            last_ckpt = save_checkpoint(ckpt_root, seq, searcher, elapsed0 + time.perf_counter() - t_start,
+                                        history=(out / "history.jsonl").read_bytes(), done=done)
+
+    searcher.checkpoint = checkpoint
     # DEGAS reads indices into its GLO set (the first n_images images), the others images
-    order = SampleOrder(len(data) if searcher.reads_images else searcher.n_items, cfg.seed)
+    order = SampleOrder(len(data) if searcher.reads_images else searcher.n_items, cfg.seed) if data is not None \
+        else None
     n = 2 * cfg.batch_size
-    sampling = "" if cfg.method in ("random", "autogan") else f", {cfg.sampling} sampling"
-    sampling += f", {cfg.space} space" if cfg.method == "random" else ""
-    if cfg.method == "autogan" or cfg.space == "autogan":  # say which loss and reward (notes §1.4)
-        sampling += (f", {cfg.mode} mode" if cfg.method == "autogan" else "") + f", reward {cfg.reward}"
-    console.print(f"{cfg.method} search ({cfg.preset} preset{sampling}"
-                  f"{', fixed D' if cfg.fixed_d else ''}) on {data.description}, {device}"
-                  f"{f' × {dp.world} workers' if dp.active else ''}, {cfg.iters} iterations "
-                  f"→ {out}" + (f" (resuming from step {start})" if resumed_from is not None else ""),
-                  highlight=False)
-    stop = cfg.iters if req.stop_after is None else min(cfg.iters, start + req.stop_after)
-    with phase("search", cfg.iters, console=console, completed=start) as task, \
-            open(out / "history.jsonl" if dp.main else os.devnull, "a") as hist:
-        for s in range(start, stop):
-            idx = order.indices(s * n, n)
-            # images: this rank's shard of each half-batch; DEGAS: the global indices
-            batch = data.batch(dp.shard_halves(idx)).to(device) if searcher.reads_images else torch.from_numpy(idx)
-            losses = searcher.step(s, batch)
-            step = s + 1
-            if step <= 2 or step % cfg.log_every == 0:  # the first steps allocate what the run keeps
-                check_resident("search")
-            health = loss_health(losses)  # search/health.py: non-finite or |loss| > LOSS_BOUND
-            if not health.ok:
-                kept = f"the last good checkpoint {last_ckpt} is kept" if last_ckpt else "no checkpoint was written yet"
-                if dp.main:
-                    atomic_write_text(out / "search.json", json.dumps({**meta, "status": "diverged"}, indent=1) + "\n")
-                raise GccGanError(f"search diverged at step {step}: {health.reason}; {kept}. Lower the learning rates "
-                                  "(a paper-scale run) or change --seed, then start a new run")
-            if step % cfg.log_every == 0 or step == cfg.iters:
-                rec = {"step": step, **{k: round(v, 6) for k, v in losses.items()},
-                       "elapsed_s": round(elapsed0 + time.perf_counter() - t_start, 2),
-                       "probs": searcher.probabilities(), **searcher.log_extra()}
-                with disk_full_as_error(out / "history.jsonl"):
-                    hist.write(json.dumps(rec) + "\n")
-                    hist.flush()
-                stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items()
-                                  if k in ("d_loss", "g_loss", "loss", "tau", "reward"))
-                task.update(stats=stats)
-            if dp.main and (step % cfg.checkpoint_every == 0 or step == cfg.iters):
-                last_ckpt = save_checkpoint(ckpt_root, step, searcher, elapsed0 + time.perf_counter() - t_start,
-                                            history=(out / "history.jsonl").read_bytes())
-            task.update(completed=step)
-    if stop < cfg.iters or not dp.main:  # stopped early on request (tests); rank 0 alone finishes
+    console.print(f"{cfg.method} search {searcher.describe()} on {data.description if data is not None else data_spec}"
+                  f"{f', {device}' if data is not None else ''}{f' × {dp.world} workers' if dp.active else ''}"
+                  f"{f', {total} iterations' if data is not None else ''} → {out}"
+                  + (f" (resuming from step {start})" if resumed_from is not None else ""), highlight=False)
+    stop = total if req.stop_after is None else min(total, start + req.stop_after)
+    try:
+        with searcher.session(), \
+                phase("search", total, console=console, completed=start, enabled=not searcher.own_progress) as task, \
+                open(out / "history.jsonl" if dp.main else os.devnull, "a") as hist:
+            for s in range(start, stop):
+                batch: Any = None
+                if order is not None and data is not None:
+                    idx = order.indices(s * n, n)
+                    # images: this rank's shard of each half-batch; DEGAS: the global indices
+                    batch = data.batch(dp.shard_halves(idx)).to(device) if searcher.reads_images \
+                        else torch.from_numpy(idx)
+                losses = searcher.step(s, batch)
+                step = s + 1
+                if step <= 2 or step % cfg.log_every == 0:  # the first steps allocate what the run keeps
+                    check_resident("search")
+                health = loss_health(losses)  # search/health.py: non-finite or |loss| > LOSS_BOUND
+                if not health.ok:
+                    kept = (f"the last good checkpoint {last_ckpt} is kept" if last_ckpt
+                            else "no checkpoint was written yet")
+                    if dp.main:
+                        atomic_write_text(out / "search.json", json.dumps({**meta, "status": "diverged"}, indent=1)
+                                          + "\n")
+                    raise GccGanError(f"search diverged at step {step}: {health.reason}; {kept}. Lower the learning "
+                                      "rates (a paper-scale run) or change --seed, then start a new run")
+                if step % cfg.log_every == 0 or step == total:
+                    rec = searcher.history_record(step, losses, elapsed0 + time.perf_counter() - t_start)
+                    if rec is not None:
+                        with disk_full_as_error(out / "history.jsonl"):
+                            hist.write(json.dumps(rec) + "\n")
+                            hist.flush()
+                    stats = "  ".join(f"{k} {v:.3f}" for k, v in losses.items()
+                                      if k in ("d_loss", "g_loss", "loss", "tau", "reward"))
+                    task.update(stats=stats)
+                if searcher.checkpoint_due(step):
+                    checkpoint(step, step)
+                task.update(completed=step)
+    except UnhealthyResult as e:  # no healthy candidate to go on with (DGGAN's base, a step's children)
+        if dp.main:
+            atomic_write_text(out / "search.json", json.dumps({**meta, "status": "unhealthy", "error": str(e)},
+                                                              indent=1) + "\n")
+        raise
+    if stop < total or not dp.main:  # stopped early on request (tests); rank 0 alone finishes
         return SearchResult(out, out / "genotype.json", stop, time.perf_counter() - t_start, resumed_from)
 
     wall = elapsed0 + time.perf_counter() - t_start
-    if resumed_from == cfg.iters:
-        console.print(f"all {cfg.iters} iterations are done: deriving and writing the results only",
+    if resumed_from == total:
+        console.print(f"all {total} iterations are done: deriving and writing the results only",
                       highlight=False)
     try:
         geno = _finish(searcher, cfg, data_spec, wall, out, req.pareto, data, console)
@@ -396,16 +419,16 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
         from .budget import BudgetUnreachable
 
         if isinstance(e, BudgetUnreachable):  # the budget is a setting --resume keeps: resuming cannot help
-            raise GccGanError(f"the search trained all {cfg.iters} iterations, but {reason}. The budget is one of "
+            raise GccGanError(f"the search trained all {total} iterations, but {reason}. The budget is one of "
                               f"the run's settings (--resume keeps it): search again into a new -o with a budget "
                               "at or above that cost") from e
-        raise GccGanError(f"the search trained all {cfg.iters} iterations, but deriving and writing its results "
+        raise GccGanError(f"the search trained all {total} iterations, but deriving and writing its results "
                           f"failed: {reason}. The trained supernet is kept in {last_ckpt}; once the cause is "
-                          f"fixed, `gcc-gan search --method {cfg.method} -o {shlex.quote(str(out))} --resume` "
+                          f"fixed, `gcc-gan search{_method_flag(cfg.method)} -o {shlex.quote(str(out))} --resume` "
                           "finishes the run without retraining (add --iters N to train further first)") from e
     atomic_write_text(out / "search.json", json.dumps({**meta, "status": "done", "wall_s": round(wall, 2),
                                                        "digest": geno.digest()}, indent=1) + "\n")
-    return SearchResult(out, out / "genotype.json", cfg.iters, time.perf_counter() - t_start, resumed_from)
+    return SearchResult(out, out / "genotype.json", total, time.perf_counter() - t_start, resumed_from)
 
 
 def _resume_newest(root: Path, searcher: Searcher, console: Console) -> tuple[Checkpoint, float] | None:
@@ -414,16 +437,18 @@ def _resume_newest(root: Path, searcher: Searcher, console: Console) -> tuple[Ch
     return load_newest(root, lambda ck: restore(ck, searcher), console_warner(console))
 
 
-def final_health(searcher: Searcher, cfg: SearchConfig, data: Any) -> dict[str, Any]:
-    """The emitted generator's health: the searcher's final samples (`samples(64)`: the
-    derived supernet / kept candidate / best child, as samples.png shows it) against 64
-    real images. A collapsed or diverged result is an `UnhealthyResult`, not a genotype."""
+def final_health(searcher: Searcher, cfg: SearchConfig, data: Any) -> dict[str, Any] | None:
+    """The emitted generator's health: as checked when it was scored (`kept_health`: random
+    search, DGGAN), else the searcher's final samples (`samples(64)`: the derived supernet /
+    best child, as samples.png shows it) against 64 real images. A collapsed or diverged
+    result is an `UnhealthyResult`, not a genotype. None: no data to check against."""
     import numpy as np
 
     from .health import HEALTH_IMAGES, collapse_health, no_healthy_candidate
 
-    if hasattr(searcher, "kept_health"):  # candidates checked as they were scored (random search)
-        return searcher.kept_health()  # type: ignore[attr-defined,no-any-return]
+    kept = searcher.kept_health()
+    if kept is not None or data is None:
+        return kept
     fake = searcher.samples(HEALTH_IMAGES)
     idx = np.sort(np.random.default_rng(cfg.seed).choice(len(data), min(HEALTH_IMAGES, len(data)), replace=False))
     h = collapse_health(fake.cpu(), data.batch(idx), cfg.min_diversity)
@@ -435,22 +460,24 @@ def final_health(searcher: Searcher, cfg: SearchConfig, data: Any) -> dict[str, 
 
 def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, out: Path,
             pareto_k: int = 0, data: Any = None, console: Console | None = None) -> Genotype:
+    """The results of every search: genotype.json (with its provenance), genotype.png, the
+    searcher's own outputs, samples.png and the Pareto front."""
     from ..viz.render import render_genotype
     from .budget import budget_record, check_final
     from .pareto import write_pareto
-    from .plots import plot_history
 
     gnet, dnet, enc, metrics = searcher.derive()
-    if console is not None and hasattr(searcher, "health_summary"):  # random search, AutoGAN: per candidate
-        console.print(searcher.health_summary(), highlight=False)  # type: ignore[attr-defined]
-    if data is not None:
-        health = final_health(searcher, cfg, data)
-        if health.get("diversity") is not None and "diversity" not in metrics:  # a searcher's own measure wins
+    line = searcher.health_summary()  # random search, AutoGAN, DGGAN: per candidate
+    if console is not None and line is not None:
+        console.print(line, highlight=False)
+    health = final_health(searcher, cfg, data)
+    if health is not None and health.get("diversity") is not None:
+        if "diversity" not in metrics:  # a searcher's own measure wins
             metrics = {**metrics, "diversity": float(health["diversity"])}
-        if console is not None and health.get("diversity") is not None:
+        if console is not None:
             console.print(f"final generator: ok (per-pixel std over 64 latents {health['diversity']:.2f} of the "
                           "data's)", highlight=False)
-    extra = searcher.provenance_extra() if hasattr(searcher, "provenance_extra") else {}  # type: ignore[attr-defined]
+    extra = searcher.provenance_extra()
     final = check_final(cfg.budget, gnet)  # a derivation over budget is a bug: never written
     prov = Provenance(searcher=cfg.method, dataset=data_spec, seed=cfg.seed,
                       search_cost={"wall_s": round(wall, 2), "iters": float(cfg.iters), **extra.get("search_cost", {}),
@@ -459,51 +486,15 @@ def _finish(searcher: Searcher, cfg: SearchConfig, data_spec: str, wall: float, 
                       notes=(extra.get("notes") or f"gcc-gan search --method {cfg.method} --preset {cfg.preset} "
                              f"--sampling {cfg.sampling}" + (" --fixed-d" if cfg.fixed_d else ""))
                       + (f"; budget {cfg.budget.describe()}" if cfg.budget.active else ""))
-    geno = Genotype(name=f"{cfg.method}-search-seed{cfg.seed}", generator=gnet, discriminator=dnet, provenance=prov)
+    geno = Genotype(name=searcher.result_name(), generator=gnet, discriminator=dnet,
+                    provenance=searcher.provenance(prov))
     try:
         infos = analyze_genotype(geno)
     except GenotypeError as e:  # a derivation bug, never a user error: say so loudly
         raise RuntimeError(f"derived genotype is invalid: {e}") from None
     save_genotype(geno, out / "genotype.json")
     render_genotype(geno, infos, out / "genotype.png")
-    if hasattr(searcher, "write_outputs"):  # AutoGAN: topk.json, child.safetensors, controller.png
-        searcher.write_outputs(out)  # type: ignore[attr-defined]
-    else:
-        plot_history(out / "history.jsonl", searcher.op_names(), out, cfg.method)
+    searcher.write_outputs(out)  # AutoGAN: topk.json, child.safetensors, controller.png; DGGAN: weights, tree
     save_grid(searcher.samples(64), out / "samples.png")
     write_pareto(searcher, cfg, out, geno, pareto_k)
     return geno
-
-
-def _growth(req: SearchRequest, cfg: SearchConfig, data_spec: str, out: Path, console: Console,
-            t_start: float) -> SearchResult:
-    """DGGAN's top-K growth (or random routes in its space): see strategies/growth.py."""
-    from .strategies.growth import GrowthSearch, finish
-
-    gs = GrowthSearch(cfg, data_spec, out, console, device=str(resolve_device(req.device)))
-    gs.preflight()  # a missing FID Inception is said before the run directory is made
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"format": RUN_FORMAT, "config": cfg.to_dict(), "data": data_spec, "status": "running"}
-    atomic_write_text(out / "search.json", json.dumps(meta, indent=1) + "\n")
-    what = (f"top-K growth, K {cfg.dg_k}, p {cfg.dg_p}" if gs.policy == "topk" else f"{gs.routes} random routes")
-    console.print(f"{cfg.method} search ({cfg.preset} preset, dggan space, {what}, {cfg.d0}×{cfg.d0} → "
-                  f"{cfg.target}×{cfg.target} in {cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor) "
-                  f"on {data_spec} → {out}" + (" (resuming)" if req.resume else ""), highlight=False)
-    try:
-        state = gs.run(req.resume, req.stop_after)
-        if state["step"] >= cfg.max_steps:
-            gs.winner()  # no healthy candidate at the target: the error, before any result is written
-    except UnhealthyResult as e:
-        atomic_write_text(out / "search.json", json.dumps({**meta, "status": "unhealthy", "error": str(e)},
-                                                          indent=1) + "\n")
-        raise
-    if state["step"] < cfg.max_steps:  # stopped early on request (tests)
-        return SearchResult(out, out / "genotype.json", state["step"], time.perf_counter() - t_start, None)
-    wall = float(state["elapsed_s"])
-    geno = finish(gs, wall)
-    from .pareto import write_pareto
-
-    write_pareto(gs, cfg, out, geno, req.pareto)
-    atomic_write_text(out / "search.json", json.dumps({**meta, "status": "done", "wall_s": round(wall, 2),
-                                                       "digest": geno.digest()}, indent=1) + "\n")
-    return SearchResult(out, out / "genotype.json", cfg.max_steps, time.perf_counter() - t_start, gs.resumed_from)

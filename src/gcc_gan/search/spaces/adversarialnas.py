@@ -297,3 +297,96 @@ def g_builder(dims: AdvDims) -> Any:
         rows = choice_to_rows(choice)
         return generator_network(rows, dims)[0] if edge_fed(rows) else None
     return build
+
+
+# --------------------------------------------------------------------------- the relaxed space
+
+
+class FixedD(nn.Module):
+    """A fixed discriminator network with the Super-D call signature (`--fixed-d`)."""
+
+    def __init__(self, net: Network) -> None:
+        from ...compiler.interpreter import Interpreter
+
+        super().__init__()
+        self.net = Interpreter(net)
+        self.network = net
+
+    def forward(self, x: Tensor, w: dict[str, Tensor] | None = None, hard: bool = False) -> Tensor:
+        return self.net(x)  # type: ignore[no-any-return]
+
+
+class Relaxed:
+    """The space relaxed for the differentiable strategy (strategies/differentiable.py):
+    Super-G and Super-D (or, with `--fixed-d`, the SNGAN ResNet D, its architecture fixed)."""
+
+    G_ARCH = "g_arch"
+
+    def __init__(self, cfg: Any, device: Any) -> None:
+        from ...genotype_dsl.encodings import sngan_discriminator
+
+        self.cfg = cfg
+        self.dims = AdvDims(gf=cfg.gf, df=cfg.df, latent=cfg.latent, bottom=cfg.bottom)
+        self.g = SuperG(self.dims).to(device)
+        self.d: SuperD | FixedD
+        if cfg.fixed_d:
+            self.d = FixedD(sngan_discriminator(cfg.df, cfg.size, sn=True).network).to(device)
+        else:
+            self.d = SuperD(self.dims).to(device)
+        self.searched_d = isinstance(self.d, SuperD)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"g": self.g, "d": self.d}
+
+    def arch_groups(self) -> dict[str, list[nn.Parameter]]:
+        groups = {"g_arch": self.g.arch_parameters()}
+        if isinstance(self.d, SuperD):
+            groups["d_arch"] = self.d.arch_parameters()
+        return groups
+
+    def d_weights(self) -> list[nn.Parameter]:
+        return self.d.weight_parameters() if isinstance(self.d, SuperD) else list(self.d.parameters())
+
+    def d_weights_sample(self, tau: float, hard: bool, gen: torch.Generator) -> dict[str, Tensor]:
+        return self.d.sample_weights(tau, hard, gen) if isinstance(self.d, SuperD) else {}
+
+    def set_mode(self, mode: str) -> None:
+        self.g.mode = mode
+        if isinstance(self.d, SuperD):
+            self.d.mode = mode
+
+    def relaxation(self) -> Any:
+        from ..budget import Relaxation
+
+        g = self.g
+        return Relaxation(g_edges(), g_builder(self.dims), g.mean_weights,
+                          lambda: rows_to_choice(derive_rows(g.probabilities())), g.probabilities)
+
+    def probabilities(self) -> dict[str, dict[str, list[float]]]:
+        p = {"generator": self.g.probabilities()}
+        if isinstance(self.d, SuperD):
+            p["discriminator"] = self.d.probabilities()
+        return p
+
+    def op_names(self) -> dict[str, dict[str, list[str]]]:
+        n = {"generator": self.g.op_names()}
+        if isinstance(self.d, SuperD):
+            n["discriminator"] = self.d.op_names()
+        return n
+
+    def log_extra(self) -> dict[str, Any]:
+        return {}
+
+    def derive(self, choice: None = None) -> tuple[Network, Network | None, dict[str, Any]]:
+        gnet, dnet, enc = derive(self.g, self.d if isinstance(self.d, SuperD) else None)
+        return gnet, (self.d.network if isinstance(self.d, FixedD) else dnet), enc
+
+    def derive_choice(self, choice: dict[str, int], enc: dict[str, Any]) -> tuple[Network, dict[str, Any]]:
+        """The generator of a repaired choice; the record keeps the rest of `enc` (its D)."""
+        gnet, genc = generator_network(choice_to_rows(choice), self.dims)
+        return gnet, {**enc, **genc}
+
+    def finish_encoding(self, enc: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.d, FixedD):
+            enc["discriminator"] = {"format": "sngan-d", "df": self.cfg.df, "size": self.cfg.size, "fixed": True}
+        return enc

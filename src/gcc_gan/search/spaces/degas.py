@@ -1,6 +1,6 @@
 """DEGAS's search space (Doveh & Giryes, "DEGAS: Differentiable Efficient Generator Search"):
 a global (non-cell) generator supernet and its two-stage derivation. Its training (GLO) is
-in `strategies/glo.py`.
+the differentiable strategy's `glo` objective (`strategies/objectives.py`).
 
 Supernet: a fixed linear stem (z → linear → gf × b × b); for each of the three levels an
 up-sampled map U_l followed by `n_normal` normal maps; a fixed BN → ReLU → conv3×3 → tanh
@@ -180,3 +180,60 @@ def degas_builder(g: DegasG) -> Any:
         except ValueError:
             return None
     return build
+
+
+# --------------------------------------------------------------------------- the relaxed space
+
+
+class Relaxed:
+    """The space relaxed for the differentiable strategy (strategies/differentiable.py): the
+    DEGAS supernet; its architecture is α (ops) and β (each map's input)."""
+
+    G_ARCH = "arch"
+
+    def __init__(self, cfg: Any, device: Any) -> None:
+        self.g = DegasG(cfg.gf, cfg.latent, cfg.bottom, cfg.n_normal).to(device)
+        self.d = None
+        self.edges = degas_edges(self.g)  # α's edges and β's input choices
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"g": self.g}
+
+    def arch_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"arch": self.g.arch_parameters()}
+
+    def set_mode(self, mode: str) -> None:
+        self.g.mode = mode
+
+    def _dist(self) -> dict[str, Tensor]:
+        """softmax(α) per edge and softmax(β) per map's input (differentiable)."""
+        return {**self.g.mean_weights(), **{f"{k}.input": b for k, b in self.g.input_weights().items()}}
+
+    def _beta(self) -> dict[str, list[float]]:
+        return {k: [float(v) for v in b.detach()] for k, b in self.g.input_weights().items()}
+
+    def relaxation(self) -> Any:
+        from ..budget import Relaxation
+
+        g = self.g
+        return Relaxation(self.edges, degas_builder(g), self._dist, lambda: degas_choice(g.probabilities(), self._beta()),
+                          lambda: {**g.probabilities(), **{f"{k}.input": v for k, v in self._beta().items()}})
+
+    def probabilities(self) -> dict[str, dict[str, list[float]]]:
+        return {"generator": self.g.probabilities()}
+
+    def op_names(self) -> dict[str, dict[str, list[str]]]:
+        return {"generator": self.g.op_names()}
+
+    def log_extra(self) -> dict[str, Any]:
+        return {"input_weights": {k: [round(float(v), 5) for v in p.detach()] for k, p in self.g.input_weights().items()}}
+
+    def derive(self, choice: None = None) -> tuple[Network, None, dict[str, Any]]:
+        net, enc = derive_degas(self.g)
+        return net, None, enc
+
+    def derive_choice(self, choice: dict[str, int], enc: dict[str, Any]) -> tuple[Network, dict[str, Any]]:
+        return derive_degas(self.g, choice)
+
+    def finish_encoding(self, enc: dict[str, Any]) -> dict[str, Any]:
+        return enc

@@ -35,6 +35,7 @@ RUN/
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -42,24 +43,25 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from rich.console import Console
+from torch import nn
 
 from ...atomic import atomic_write_bytes, atomic_write_text
-from ...checkpoints import clean_partial, console_warner, load_newest, write_checkpoint
 from ...bench.budget import Budget
 from ...compiler.cost import Cost
 from ...errors import GccGanError
 from ...genotype_dsl.model import Genotype, Network, Provenance
 from ...seeding import mix_seed
-from ..budget import budget_record, check_final
+from ..base import Searcher
 from ..config import SearchConfig
 from ..health import OK, no_healthy_candidate, summary
+from ..registry import register_strategy
 from ..spaces.dggan import (
     FADE,
     Action,
@@ -319,19 +321,66 @@ def select(records: list[dict[str, Any]], k: int, policy: str) -> list[str]:
     return [r["id"] for r in ok[:k]]
 
 
-class GrowthSearch:
-    def __init__(self, cfg: SearchConfig, data_spec: str, out: Path, console: Console,
-                 inception_weights: str | None = None, device: str = "cpu") -> None:
-        self.cfg, self.data_spec, self.out, self.console = cfg, data_spec, out, console
-        self.device = device
-        self.policy = "topk" if cfg.method == "dggan" else "random"
+class GrowthSearcher(Searcher):
+    """DGGAN's growth (top-K) or random routes in its space as a run-loop searcher: one loop
+    step is one growth step (the base candidate trains in the first); the children of a step
+    are executor jobs, the search state is checkpointed after every finished child."""
+
+    reads_data = False  # the jobs read the data themselves
+    own_progress = True  # the executor's, per step
+
+    def __init__(self, cfg: SearchConfig, device: Any) -> None:
+        super().__init__(cfg, device)
+        self.policy = "topk" if cfg.strategy == "growth" else "random"
         self.acts = actions(cfg.dg_kernels, cfg.dg_filters)
         self.routes = cfg.routes or max(1, round(expected_children(cfg, len(self.acts)) / cfg.max_steps))
         self.reach = Reach(cfg.budget, cfg.target, cfg.dg_channels, cfg.dg_filters) if cfg.budget.active else None
-        self.inception_weights = inception_weights
+        self.inception_weights: str | None = None
         self.events = 0
-        self.state: dict[str, Any] = {}
+        self.state: dict[str, Any] = self.fresh_state()
         self.resumed_from: int | None = None  # the step a --resume continued from
+        self.ex: Any = None  # the executor, while the loop holds `session()`
+        self.out, self.data_spec, self.console = Path("."), "", Console(quiet=True)
+
+    def bind_run(self, out: Path, data_spec: str, console: Any) -> None:
+        self.out, self.data_spec, self.console = out, data_spec, console
+
+    def steps(self) -> int:
+        return self.cfg.max_steps
+
+    def describe(self) -> str:
+        cfg = self.cfg
+        what = (f"top-K growth, K {cfg.dg_k}, p {cfg.dg_p}" if self.policy == "topk" else f"{self.routes} random routes")
+        return (f"({cfg.preset} preset, dggan space, {what}, {cfg.d0}×{cfg.d0} → {cfg.target}×{cfg.target} in "
+                f"{cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor)")
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        from ...executor import make_executor
+
+        cfg = self.cfg
+        ex = make_executor(cfg.executor, cfg.workers, retries=1, address=cfg.address, console=self.console)
+        with ex.session():
+            self.ex = ex
+            try:
+                yield
+            finally:
+                self.ex = None
+
+    def history_record(self, step: int, losses: dict[str, float], elapsed: float) -> dict[str, Any] | None:
+        return None  # one line per finished candidate and per step, written as they happen (`log`)
+
+    def checkpoint_due(self, step: int) -> bool:
+        return False  # checkpointed after every finished candidate and every step (`save`)
+
+    def resumed_step(self, seq: int, state: dict[str, Any]) -> int:
+        return int(self.state["step"])
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {}
 
     def preflight(self) -> None:
         """Fail before any training (and in this process) when the FID weights are missing or
@@ -347,29 +396,19 @@ class GrowthSearch:
 
     # ---------------------------------------------------------------- state
     def fresh_state(self) -> dict[str, Any]:
-        return {"format": STATE_FORMAT, "step": 0, "nodes": {}, "parents": [], "planned": [], "elapsed_s": 0.0,
-                "events": 0}
+        return {"format": STATE_FORMAT, "step": 0, "nodes": {}, "parents": [], "planned": [], "events": 0}
 
     def save(self) -> None:
         self.state["events"] = self.events = self.events + 1
-        hist = (self.out / "history.jsonl").read_bytes() if (self.out / "history.jsonl").exists() else b""
-        write_checkpoint(self.out / "checkpoints", self.events, {}, {"search": self.state},
-                         files={"history.jsonl": hist})
+        self.checkpoint(self.events, int(self.state["step"]))
 
-    def restore(self) -> bool:
-        root = self.out / "checkpoints"
-        clean_partial(root)
+    def extra_state(self) -> dict[str, Any]:
+        return {"search": self.state}
 
-        def check(ck: Any) -> dict[str, Any]:
-            st = ck.state["search"]
-            if st.get("format") != STATE_FORMAT:
-                raise ValueError(f"search state format {st.get('format')!r}")
-            return st
-
-        found = load_newest(root, check, console_warner(self.console))
-        if found is None:
-            return False
-        ck, st = found
+    def load_extra_state(self, extra: dict[str, Any]) -> None:
+        st = extra["search"]
+        if st.get("format") != STATE_FORMAT:
+            raise ValueError(f"search state format {st.get('format')!r}")
         # a child whose weights are missing or damaged is trained again
         for cid, n in list(st["nodes"].items()):
             if n.get("status") in ("failed", "over budget"):  # nothing was trained
@@ -380,8 +419,6 @@ class GrowthSearch:
                                    highlight=False, markup=False)
                 del st["nodes"][cid]
         self.state, self.events, self.resumed_from = st, int(st["events"]), int(st["step"])
-        atomic_write_bytes(self.out / "history.jsonl", ck.files.get("history.jsonl", b""))
-        return True
 
     def log(self, rec: dict[str, Any]) -> None:
         with open(self.out / "history.jsonl", "a") as f:
@@ -397,7 +434,7 @@ class GrowthSearch:
                 "dir": str(self.out / "candidates" / c["id"]), "seed": c["seed"], "iters": iters,
                 "latent": cfg.latent, "batch_size": cfg.batch_size, "lr": cfg.dg_lr, "gp_weight": cfg.gp_weight,
                 "drift": cfg.drift, "fade_share": cfg.fade_share, "equalized_lr": cfg.equalized_lr, "data": self.data_spec, "size": cfg.target,
-                "reward": cfg.reward, "reward_images": cfg.reward_images, "device": self.device, "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights,
+                "reward": cfg.reward, "reward_images": cfg.reward_images, "device": str(self.device), "reward_seed": cfg.seed % 2**32, "inception_weights": self.inception_weights,
                 "min_diversity": cfg.min_diversity}
 
     def networks(self, cid: str) -> tuple[Network, Network]:
@@ -470,25 +507,13 @@ class GrowthSearch:
 
         executor.run(jobs, on_result=done, progress=self.console.is_terminal, label=label)
 
-    # ---------------------------------------------------------------- the loop
-    def run(self, resume: bool, stop_after: int | None = None) -> dict[str, Any]:
-        from ...executor import make_executor
-
-        cfg = self.cfg
-        self.preflight()
-        if not (resume and self.restore()):
-            self.state = self.fresh_state()
-            atomic_write_bytes(self.out / "history.jsonl", b"")
-        t0 = time.perf_counter() - float(self.state.get("elapsed_s", 0.0))
-        ex = make_executor(cfg.executor, cfg.workers, retries=1, address=cfg.address, console=self.console)
-        with ex.session():
-            return self._loop(ex, t0, stop_after)
-
-    def _loop(self, ex: Any, t0: float, stop_after: int | None) -> dict[str, Any]:
+    # ---------------------------------------------------------------- one step
+    def _base(self) -> None:
+        """The base candidate, trained once (in the first step), which everything grows from."""
         cfg = self.cfg
         base = {"id": "c0", "parent": None, "action": None, "step": 0, "seed": mix_seed(cfg.seed, 0, 0)}
         if "c0" not in self.state["nodes"]:
-            self.run_jobs([base], ex, "base")
+            self.run_jobs([base], self.ex, "base")
         c0 = self.state["nodes"]["c0"]
         if not healthy(c0):
             if c0.get("status") == "failed":
@@ -498,43 +523,44 @@ class GrowthSearch:
                                        "grow from it: try another --seed or more base iterations")
         if not self.state["parents"] and self.state["step"] == 0:
             self.state["parents"] = ["c0"] if self.policy == "topk" else ["c0"] * self.routes
-        steps_run = 0
-        while self.state["step"] < cfg.max_steps:
-            if stop_after is not None and steps_run >= stop_after:
-                return self.state
-            if not self.state["planned"]:
-                self.state["planned"] = plan_children(self.state, cfg, self.acts, self.policy, self.admit())
-                self.save()
-            planned = self.state["planned"]
-            s = self.state["step"] + 1
-            if all(c.get("status") == "over budget" for c in planned):
-                # under a budget, every parent is at the target and none can grow within it
-                # (below the target a FADE always can: pruning keeps only completable states)
-                self.run_jobs(planned, ex, f"step {s}")
-                self.console.print(f"step {s}/{cfg.max_steps}: no child of the parents fits the budget; the search "
-                                   "ends here", highlight=False)
-                self.log({"event": "step", "step": s, "children": len(planned), "parents": [], "ended": True})
-                self.state.update(step=cfg.max_steps, planned=[], elapsed_s=time.perf_counter() - t0)
-                self.save()
-                break
-            self.console.print(f"step {s}/{cfg.max_steps}: {len(planned)} children of {len(set(self.state['parents']))} "
-                               "parent(s)", highlight=False)
-            self.run_jobs(planned, ex, f"step {s}")
-            recs = [self.state["nodes"][c["id"]] for c in planned]
-            normalise(recs)
-            parents = select(recs, cfg.dg_k, self.policy)
-            if not parents:
-                over = ", or was over the budget" if self.cfg.budget.active else ""
-                raise no_healthy_candidate([r.get("status", "?") for r in recs], f"children at step {s}",
-                                           f"every child failed, diverged or collapsed{over}, so nothing can grow: "
-                                           "try another --seed or --reward")
-            self.log({"event": "step", "step": s, "children": len(recs), "parents": parents,
-                      "best_norm": min((r["norm_score"] for r in recs if r["norm_score"] is not None), default=None)})
-            self.state.update(step=s, parents=parents, planned=[], elapsed_s=time.perf_counter() - t0)
+
+    def step(self, s_: int, batch: Any) -> dict[str, float]:
+        """One growth step: plan the children of the parents, train them, keep the best."""
+        cfg, ex = self.cfg, self.ex
+        self._base()
+        if self.state["step"] >= cfg.max_steps:  # the search ended early (no child fits the budget)
+            return {}
+        if not self.state["planned"]:
+            self.state["planned"] = plan_children(self.state, cfg, self.acts, self.policy, self.admit())
             self.save()
-            steps_run += 1
-        self.state["elapsed_s"] = time.perf_counter() - t0
-        return self.state
+        planned = self.state["planned"]
+        s = self.state["step"] + 1
+        if all(c.get("status") == "over budget" for c in planned):
+            # under a budget, every parent is at the target and none can grow within it
+            # (below the target a FADE always can: pruning keeps only completable states)
+            self.run_jobs(planned, ex, f"step {s}")
+            self.console.print(f"step {s}/{cfg.max_steps}: no child of the parents fits the budget; the search "
+                               "ends here", highlight=False)
+            self.log({"event": "step", "step": s, "children": len(planned), "parents": [], "ended": True})
+            self.state.update(step=cfg.max_steps, planned=[])
+            self.save()
+            return {}
+        self.console.print(f"step {s}/{cfg.max_steps}: {len(planned)} children of {len(set(self.state['parents']))} "
+                           "parent(s)", highlight=False)
+        self.run_jobs(planned, ex, f"step {s}")
+        recs = [self.state["nodes"][c["id"]] for c in planned]
+        normalise(recs)
+        parents = select(recs, cfg.dg_k, self.policy)
+        if not parents:
+            over = ", or was over the budget" if self.cfg.budget.active else ""
+            raise no_healthy_candidate([r.get("status", "?") for r in recs], f"children at step {s}",
+                                       f"every child failed, diverged or collapsed{over}, so nothing can grow: "
+                                       "try another --seed or --reward")
+        self.log({"event": "step", "step": s, "children": len(recs), "parents": parents,
+                  "best_norm": min((r["norm_score"] for r in recs if r["norm_score"] is not None), default=None)})
+        self.state.update(step=s, parents=parents, planned=[])
+        self.save()
+        return {}
 
     # ---------------------------------------------------------------- results
     def winner(self) -> dict[str, Any]:
@@ -567,6 +593,85 @@ class GrowthSearch:
     def cost_iters(self) -> int:
         return sum(int(n.get("iters") or 0) for n in self.state["nodes"].values())
 
+    def _statuses(self) -> list[str]:
+        return [n.get("status", "?") for n in self.state["nodes"].values()]
+
+    def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
+        """The winner: the best healthy candidate at the target resolution, and its route."""
+        cfg, st = self.cfg, self.state
+        best = self.winner()
+        route = self.route(best["id"])
+        g, d = self.networks(best["id"])
+        enc = {"format": "dggan", "route": route, "actions": [Action.from_dict(st["nodes"][c]["action"]).label
+                                                                for c in route[1:]],
+               "k": cfg.dg_k, "p": cfg.dg_p, "policy": self.policy,
+               "routes": self.routes if self.policy == "random" else None,
+               "reward": cfg.reward, "reward_kind": "FID (Inception)" if cfg.reward == "fid"
+               else "swd-real x 1e3 (explicit proxy, no Inception weights; lower is better)",
+               "health": summary(self._statuses()), "d0": cfg.d0, "target": cfg.target, "max_steps": cfg.max_steps,
+               # under a budget: the G-block widths a FADE could take (widest that stays completable)
+               **({"fade_widths": self.reach.widths} if self.reach is not None else {})}
+        metrics = {metric_name(cfg.reward).replace("-", "_"): float(best["score"]),
+                   **({"swd": float(best["swd"])} if best.get("swd") is not None else {}),
+                   **({"diversity": float(best["diversity"])} if best.get("diversity") is not None else {})}
+        return g, d, enc, metrics
+
+    def health_summary(self) -> str | None:
+        return summary(self._statuses())
+
+    def kept_health(self) -> dict[str, Any] | None:
+        return {"status": OK, "diversity": self.winner().get("diversity")}  # each child checked as it was scored
+
+    def reward_protocol(self, data: str) -> dict[str, Any] | None:
+        from ..rewards import reward_protocol
+
+        cfg = self.cfg
+        return reward_protocol(cfg.reward, cfg.reward_images, min(cfg.reward_images, len(_dataset(data, cfg.target))),
+                               data, cfg.seed % 2**32, self.inception_weights)
+
+    def provenance_extra(self) -> dict[str, Any]:
+        statuses = self._statuses()
+        return {"search_cost": {"candidate_iters": float(self.cost_iters()), "candidates": float(len(statuses)),
+                                **{f"candidates_{k}": float(statuses.count(k)) for k in ("diverged", "collapsed")}}}
+
+    def provenance(self, prov: Provenance) -> Provenance:
+        """Candidate-iterations, not loop iterations, are a growth search's cost."""
+        cfg = self.cfg
+        notes = (f"gcc-gan search --method {cfg.method}" + (" --space dggan" if cfg.method == "random" else "")
+                 + f" --preset {cfg.preset} --k {cfg.dg_k} --p {cfg.dg_p} --reward {cfg.reward}")
+        return prov.model_copy(update={
+            "searcher": cfg.method if self.policy == "topk" else "random (dggan space)",
+            "search_cost": {k: v for k, v in prov.search_cost.items() if k != "iters"},
+            "notes": notes + (f" ({cfg.budget.describe()})" if cfg.budget.active else "")})
+
+    def result_name(self) -> str:
+        return ("dggan" if self.policy == "topk" else "random-dggan") + f"-search-seed{self.cfg.seed}"
+
+    def _winner_weights(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        from safetensors.torch import load_file
+
+        return split_weights(load_file(str(self.out / "candidates" / self.winner()["id"] / "weights.safetensors")))
+
+    def write_outputs(self, out: Path) -> None:
+        """The winner's weights, candidates.csv, the growth tree and the paper's analyses."""
+        from ..plots_growth import plot_analysis, plot_tree
+
+        wg, wd = self._winner_weights()
+        atomic_write_bytes(out / "generator.safetensors", _to_bytes(wg))
+        atomic_write_bytes(out / "discriminator.safetensors", _to_bytes(wd))
+        nodes = sorted(self.state["nodes"].values(), key=lambda n: (n["step"], n["id"]))
+        write_csv(out / "candidates.csv", nodes)
+        metric = metric_name(self.cfg.reward)
+        plot_tree(nodes, set(self.route(self.winner()["id"])), out / "growth_tree.png", metric, self.policy)
+        plot_analysis(nodes, out, metric)
+
+    @torch.no_grad()
+    def samples(self, n: int) -> torch.Tensor:
+        gen = FadeNet(self.networks(self.winner()["id"])[0])
+        gen.load_state_dict(self._winner_weights()[0], strict=True)
+        z = torch.randn(n, self.cfg.latent, generator=torch.Generator().manual_seed(self.cfg.seed))
+        return gen.eval()(z).clamp(-1, 1)  # type: ignore[no-any-return]
+
 
 def metric_name(reward: str) -> str:
     from ..rewards import METRIC
@@ -586,63 +691,13 @@ def write_csv(path: Path, nodes: list[dict[str, Any]]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def finish(gs: GrowthSearch, wall: float) -> Genotype:
-    """The run's results: the winner's genotype and weights, the candidate table, pictures."""
-    from safetensors.torch import load_file
+@register_strategy("growth")
+class Growth:
+    """DGGAN's top-K greedy growth: children trained on their own from their parent's weights."""
 
-    from ...genotype_dsl.analysis import analyze_genotype
-    from ...genotype_dsl.io import save_genotype
-    from ...train.images import save_grid
-    from ...viz.render import render_genotype
-    from ..plots_growth import plot_analysis, plot_tree
-    from ..rewards import reward_protocol
+    needs = frozenset({"grow"})
+    evaluator = "standalone"
 
-    cfg, out, st = gs.cfg, gs.out, gs.state
-    best = gs.winner()
-    statuses = [n.get("status", "?") for n in st["nodes"].values()]
-    gs.console.print(summary(statuses), highlight=False)
-    route = gs.route(best["id"])
-    g, d = gs.networks(best["id"])
-    labels = [Action.from_dict(st["nodes"][c]["action"]).label for c in route[1:]]
-    metric = metric_name(cfg.reward)
-    prov = Provenance(
-        searcher=cfg.method if cfg.method == "dggan" else "random (dggan space)", dataset=gs.data_spec, seed=cfg.seed,
-        search_cost={"wall_s": round(wall, 2), "candidate_iters": float(gs.cost_iters()),
-                     "candidates": float(len(st["nodes"])),
-                     **{f"candidates_{k}": float(statuses.count(k)) for k in ("diverged", "collapsed")}},
-        metrics={metric.replace("-", "_"): float(best["score"]),
-                 **({"swd": float(best["swd"])} if best.get("swd") is not None else {}),
-                 **({"diversity": float(best["diversity"])} if best.get("diversity") is not None else {})},
-        encoding={"format": "dggan", "route": route, "actions": labels, "k": cfg.dg_k, "p": cfg.dg_p,
-                  "policy": gs.policy, "routes": gs.routes if gs.policy == "random" else None,
-                  "reward": cfg.reward, "reward_kind": "FID (Inception)" if cfg.reward == "fid"
-                  else "swd-real x 1e3 (explicit proxy, no Inception weights; lower is better)",
-                  "health": summary(statuses), "d0": cfg.d0, "target": cfg.target,
-                  "max_steps": cfg.max_steps,
-                  # under a budget: the G-block widths a FADE could take (widest that stays completable)
-                  **({"fade_widths": gs.reach.widths} if gs.reach is not None else {})},
-        evaluation=reward_protocol(cfg.reward, cfg.reward_images,
-                                   min(cfg.reward_images, len(_dataset(gs.data_spec, cfg.target))), gs.data_spec,
-                                   cfg.seed % 2**32, gs.inception_weights),
-        notes=f"gcc-gan search --method {cfg.method}" + (" --space dggan" if cfg.method == "random" else "")
-        + f" --preset {cfg.preset} --k {cfg.dg_k} --p {cfg.dg_p} --reward {cfg.reward}")
-    prov.search_cost.update(budget_record(cfg.budget, check_final(cfg.budget, g)))
-    if cfg.budget.active:
-        prov.notes = f"{prov.notes} ({cfg.budget.describe()})"
-    geno = Genotype(name=("dggan" if cfg.method == "dggan" else "random-dggan") + f"-search-seed{cfg.seed}", generator=g, discriminator=d, provenance=prov)
-    infos = analyze_genotype(geno)
-    save_genotype(geno, out / "genotype.json")
-    wg, wd = split_weights(load_file(str(out / "candidates" / best["id"] / "weights.safetensors")))
-    atomic_write_bytes(out / "generator.safetensors", _to_bytes(wg))
-    atomic_write_bytes(out / "discriminator.safetensors", _to_bytes(wd))
-    nodes = sorted(st["nodes"].values(), key=lambda n: (n["step"], n["id"]))
-    write_csv(out / "candidates.csv", nodes)
-    render_genotype(geno, infos, out / "genotype.png")
-    plot_tree(nodes, set(route), out / "growth_tree.png", metric, gs.policy)
-    plot_analysis(nodes, out, metric)
-    gen = FadeNet(g)
-    gen.load_state_dict(wg, strict=True)
-    with torch.no_grad():
-        z = torch.randn(64, cfg.latent, generator=torch.Generator().manual_seed(cfg.seed))
-        save_grid(gen.eval()(z).clamp(-1, 1), out / "samples.png")
-    return geno
+    @classmethod
+    def searcher(cls, space: Any, cfg: SearchConfig, device: Any) -> Any:
+        return GrowthSearcher(cfg, device)

@@ -1,0 +1,1 @@
+"""Evaluators: how a candidate architecture is trained and scored (standalone: on its own)."""

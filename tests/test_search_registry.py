@@ -1,0 +1,96 @@
+"""The search registries (search/registry.py) and the per-component settings (search/config.py):
+names resolve or fail as usage errors, the pair matrix follows the declared capabilities,
+`--method` contradicting an explicit flag is refused, and a bad setting names its path."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from gcc_gan.errors import BadValue, GccGanError
+from gcc_gan.search.config import COMPONENT, COMPONENTS, SearchConfig, make_config, resolve
+from gcc_gan.search.registry import (CAPABILITIES, EVALUATORS, METHOD_PRESETS, SPACES, STRATEGIES, Registry,
+                                     check_pair, matrix)
+
+
+def test_every_declared_capability_and_need_is_known() -> None:
+    for name in SPACES.names():
+        assert SPACES.get(name).capabilities <= set(CAPABILITIES), name
+        assert SPACES.get(name).name == name
+    for name in STRATEGIES.names():
+        assert STRATEGIES.get(name).needs <= set(CAPABILITIES), name
+    for name in EVALUATORS.names():
+        assert EVALUATORS.get(name).needs <= set(CAPABILITIES), name
+
+
+def test_the_matrix_is_the_capabilities_a_space_lacks() -> None:
+    for (sp, st), lack in matrix().items():
+        assert lack == STRATEGIES.get(st).needs - SPACES.get(sp).capabilities
+    with pytest.raises(BadValue, match=r"the dggan space lacks what differentiable needs: .*\(relax\)"):
+        check_pair("dggan", "differentiable")
+
+
+def test_unknown_names_and_double_registration() -> None:
+    with pytest.raises(BadValue, match="--space 'nope': expected one of adversarialnas, autogan, degas, dggan"):
+        SPACES.get("nope")
+    reg: Registry[type] = Registry("space", "gcc_gan.search.spaces")
+
+    @reg.register("x")
+    class A:
+        pass
+
+    class B:
+        pass
+
+    reg.register("x")(A)  # the same class again: fine (a module imported twice)
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.register("x")(B)
+
+
+@pytest.mark.parametrize("method", sorted(METHOD_PRESETS))
+def test_resolve_fills_the_triple_from_either_side(method: str) -> None:
+    p = METHOD_PRESETS[method]
+    assert resolve(method, None, None, None) == (method, p.space, p.strategy, p.evaluator)
+    assert resolve(None, p.space, None, None) == (method, p.space, p.strategy, p.evaluator)
+    assert resolve(None, None, p.strategy, None)[2] == p.strategy
+    with pytest.raises(BadValue, match="contradicts it"):
+        resolve(method, None, "random" if p.strategy != "random" else "growth", None)
+
+
+def test_random_is_the_random_strategy() -> None:
+    assert resolve("random", None, None, None) == ("random", "adversarialnas", "random", "standalone")
+    assert resolve("random", "autogan", None, None) == ("random", "autogan", "random", "shared")
+    with pytest.raises(BadValue, match="--method random is --strategy random"):
+        resolve("random", None, "reinforce", None)
+    with pytest.raises(BadValue, match="evaluates on its own terms"):
+        resolve(None, "degas", "differentiable", "standalone")
+
+
+def test_every_setting_has_one_component_and_errors_name_its_path() -> None:
+    names = {f.name for f in dataclasses.fields(SearchConfig)}
+    assert set(COMPONENT) == names and set(COMPONENT.values()) == set(COMPONENTS)
+    comp = make_config("dggan", "tiny", {}).components()
+    assert comp["strategy"]["dg_k"] == 2 and comp["space"]["space"] == "dggan" and comp["budget"]["max_macs"] is None
+    for method, over, path in [("dggan", {"dg_k": 0}, "strategy.dg_k: --k 0"),
+                               ("adversarial", {"iters": 0}, "run.iters: --iters 0"),
+                               ("dggan", {"target": 12}, "space.target: "),
+                               ("adversarial", {"reward": "glo"}, "evaluator.reward: --reward 'glo'")]:
+        with pytest.raises(GccGanError) as e:
+            make_config(method, "tiny", over)
+        assert str(e.value).startswith(path), str(e.value)
+
+
+def test_a_run_from_before_the_split_resumes_as_its_triple(tmp_path: Path) -> None:
+    """search.json of a run made before the space x strategy split has only `method` (and,
+    for random search, `space`): its triple is the method's."""
+    for method, space, want in [("degas", "adversarialnas", ("degas", "differentiable", "glo")),
+                                ("random", "dggan", ("dggan", "random", "swd")),  # the candidate preset's
+                                ("autogan", "adversarialnas", ("autogan", "reinforce", "is"))]:
+        old = {k: v for k, v in make_config(method, "tiny", {"space": space} if method == "random" else {})
+               .to_dict().items() if k not in ("strategy", "evaluator")}
+        old["space"], old["reward"] = space, old["reward"] if method != "degas" else "is"
+        cfg = SearchConfig.from_dict(json.loads(json.dumps(old))).validate()
+        assert (cfg.space, cfg.strategy, cfg.reward) == want and cfg.method == method
