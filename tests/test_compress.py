@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import assert_cli_error, cli, shown_macs
+from conftest import assert_cli_error, cli
 from safetensors.torch import save_file
 
 from gcc_gan.checkpoints import KILL_AFTER_ENV, list_checkpoints, read_checkpoint
@@ -35,6 +35,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 MICRO = 1 / 32  # autogan-a at base width 8: milliseconds per step
 FAST = ["--preset", "tiny", "--iters", "4", "--finetune-iters", "2", "--evaluations", "2", "--batch-size", "4",
         "--num-samples", "16", "--checkpoint-every", "2", "--no-latency", "--threads", "1"]
+
+
+def shown_macs(compile_dir: Path, capsys: pytest.CaptureFixture[str]) -> int:
+    """The compiled MACs `gcc-gan show DIR --json` reads from a compile directory."""
+    r = cli(capsys, "show", compile_dir, "--json")
+    assert r.code == 0, r.err
+    return int(json.loads(r.out)["generator"]["macs_after"])
 
 
 def micro(name: str = "autogan-a", width: float = MICRO):

@@ -47,7 +47,8 @@ def compress_cmd(
     seed: int | None = typer.Option(None, "--seed", help="random seed (default 0)"),
     checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="supernet steps between "
                                                    "checkpoints"),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: torch's choice)"),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: torch's choice; "
+                                          "--resume keeps the run's)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in -o from its last checkpoint"),
     force: bool = typer.Option(False, "--force", help="delete an existing compress run in -o and start over"),
     max_memory: str | None = max_memory_option(),
@@ -77,11 +78,8 @@ def compress_cmd(
     req = CompressRequest(out=out, teacher=teacher, weights=weights, width=width, fractions=parse_budgets(budgets),
                           max_macs=parse_count(max_macs, "--max-macs"), max_params=parse_count(max_params, "--max-params"),
                           max_latency_ms=parse_ms(max_latency, "--max-latency"), data=data, preset=preset,
-                          overrides=overrides, inception_weights=inception_weights, resume=resume, force=force)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+                          overrides=overrides, inception_weights=inception_weights, threads=threads, resume=resume,
+                          force=force)
     doc = compress(req, err_console)
     console.print(f"done → {out}", highlight=False)
     for r in doc["rows"]:

@@ -48,6 +48,7 @@ class CompressRequest:
     preset: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     inception_weights: str | None = None
+    threads: int | None = None  # CPU threads; kept by --resume (float reductions differ with the thread count)
     resume: bool = False
     force: bool = False
 
@@ -97,7 +98,7 @@ def _settings_doc(req: CompressRequest, cfg: CompressConfig, status: str) -> dic
             "weights": None if req.weights is None else str(req.weights), "width": req.width,
             "budgets": req.fractions, "max_macs": req.max_macs, "max_params": req.max_params,
             "max_latency_ms": req.max_latency_ms, "data": req.data, "preset": req.preset,
-            "inception_weights": req.inception_weights, "config": cfg.to_dict()}
+            "inception_weights": req.inception_weights, "threads": req.threads, "config": cfg.to_dict()}
 
 
 def _from_settings(req: CompressRequest) -> CompressRequest:
@@ -112,7 +113,8 @@ def _from_settings(req: CompressRequest) -> CompressRequest:
                                  width=doc["width"], fractions=doc["budgets"], max_macs=doc["max_macs"],
                                  max_params=doc["max_params"], max_latency_ms=doc["max_latency_ms"],
                                  data=doc["data"], preset=doc["preset"], overrides=doc["config"],
-                                 inception_weights=doc.get("inception_weights"), resume=True)
+                                 inception_weights=doc.get("inception_weights"),
+                                 threads=req.threads if req.threads is not None else doc.get("threads"), resume=True)
     except (KeyError, TypeError, ValueError) as e:
         raise GccGanError(f"--resume: {path} is damaged ({e}); start over with --force") from None
     for name in ("teacher", "weights", "width", "fractions", "max_macs", "max_params", "max_latency_ms", "data"):
@@ -173,6 +175,10 @@ def compress(req: CompressRequest, console: Any) -> dict[str, Any]:
     from .pipeline import Pipeline
 
     req = p.req
+    if req.threads is not None:
+        import torch
+
+        torch.set_num_threads(req.threads)
     pipe = Pipeline(p, console)  # loads the teacher's weights: a mismatch fails before anything is written
     if not req.resume:
         if req.out.exists():
