@@ -4,7 +4,8 @@ The strategy is an ask/tell object (`ask() -> Arch | None`, `tell(arch, score)`;
 scores are better), so another search system's strategies can replace it: `run_search`
 only asks, evaluates and tells. The one here seeds with the uniform-width students and the
 smallest one that fit, then random students, then a small evolution (tournament of two,
-mutation), never proposing a student twice or one over the budget.
+mutation), each widened group by group while it fits, never proposing a student twice or
+one over the budget.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class Strategy(Protocol):
 
 
 class RandomEvolution:
-    """Seeds, then `population` random students, then mutations of tournament winners."""
+    """Seeds, then `population` random students, then mutations of tournament winners; each
+    random student and child widened while it fits (so students use their budget)."""
 
     def __init__(self, space: StudentSpace, fits: Callable[[Arch], bool], rng: np.random.Generator,
                  population: int, tries: int = 500) -> None:
@@ -39,8 +41,10 @@ class RandomEvolution:
     def _fresh(self, make: Callable[[], Arch]) -> Arch | None:
         for _ in range(self.tries):
             a = make()
-            if a.key() not in self.seen and self.fits(a):
-                return a
+            if self.fits(a):
+                a = self.space.widened(a, self.fits, self.rng)
+                if a.key() not in self.seen:
+                    return a
         return None
 
     def ask(self) -> Arch | None:

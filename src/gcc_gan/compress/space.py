@@ -17,7 +17,7 @@ Every student is a `Network` that validates; variant 0 of everything is the teac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -210,6 +210,18 @@ class StudentSpace:
             v = int(rng.integers(n))
             {"w": w, "o": o, "d": d}[kind][i] = v
         return self.normalized(Arch(tuple(w), tuple(o), tuple(bool(x) for x in d)))
+
+    def widened(self, arch: Arch, fits: Callable[[Arch], bool], rng: np.random.Generator) -> Arch:
+        """`arch` with channel groups widened one step at a time, in random order, while it
+        still fits: a student that uses its budget (a random one mostly does not)."""
+        w = list(arch.widths)
+        for g in rng.permutation(len(w)):
+            while w[g] > 0:
+                w[g] -= 1
+                if not fits(Arch(tuple(w), arch.ops, arch.drops)):
+                    w[g] += 1
+                    break
+        return Arch(tuple(w), arch.ops, arch.drops)
 
     def normalized(self, arch: Arch) -> Arch:
         """`arch` with the drops undone (in edge order) that would leave a node without

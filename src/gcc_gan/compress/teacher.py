@@ -73,10 +73,15 @@ def load_teacher_weights(t: TeacherSpec) -> tuple[dict, dict | None, str | None]
     if t.genotype.discriminator is None:
         return g, None, "the genotype has no discriminator"
     try:
-        d = weights_by_role(t.weights, ("generator", "discriminator"))["discriminator"]
+        return g, weights_by_role(t.weights, ("generator", "discriminator"))["discriminator"], None
     except GccGanError as e:
-        return g, None, str(e)
-    return g, d, None
+        why = str(e)
+    if t.weights.is_dir() and (t.weights / "checkpoints").is_dir():  # a run: its newest checkpoint holds D
+        try:
+            return g, weights_by_role(t.weights / "checkpoints", ("discriminator",))["discriminator"], None
+        except GccGanError as e:
+            why = str(e)
+    return g, None, why
 
 
 def default_discriminator(t: TeacherSpec, size: int) -> Network:
