@@ -343,3 +343,29 @@ def test_imported_official_checkpoint_compresses(tmp_path: Path, capsys: pytest.
             *FAST)
     assert r.code == 0, r.err
     assert shown_macs(out / "budget-0.5", capsys) <= compiled_cost(micro()).macs // 2
+
+
+def test_a_student_is_a_genotype_that_renders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    space = StudentSpace(micro())
+    arch = space.sample(np.random.default_rng(3))
+    p = tmp_path / "student.json"
+    p.write_text(Genotype(name="s", generator=space.network(arch)).to_json())
+    assert cli(capsys, "validate", p).code == 0
+    r = cli(capsys, "render", p, "-o", tmp_path / "s.png")
+    assert r.code == 0, r.err
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_choices_match_the_library() -> None:
+    from typing import Literal, get_args, get_origin, get_type_hints
+
+    from gcc_gan.cli.compress_cmd import compress_cmd
+    from gcc_gan.compress.config import METRICS, PRESETS
+
+    def choices(param: str) -> set[str]:
+        t = get_type_hints(compress_cmd)[param]
+        while get_origin(t) is not Literal:
+            t = next(a for a in get_args(t) if a is not type(None))
+        return set(get_args(t))
+
+    assert choices("preset") == set(PRESETS) and choices("metric") == set(METRICS)

@@ -228,7 +228,9 @@ class Pipeline:
         rows.append(self._row(label, "scratch", s_net, scratch.eval(), z_metric, z_psnr, t_psnr_imgs, scorer,
                               iters * cfg.batch_size, f"student_{label}.json"))
         panels.append(("from scratch", self._images(scratch, z_psnr[:16])))
-        save_panels(panels, self.out / f"samples_{label}.png", nrow=4)
+        up = max(1, 64 // self.size)  # small images drawn at 64 px or more: readable side by side
+        save_panels([(c, torch.nn.functional.interpolate(x, scale_factor=up, mode="nearest") if up > 1 else x)
+                     for c, x in panels], self.out / f"samples_{label}.png", nrow=4)
         res = {"label": label, "budget": budget.to_json(), "arch": arch.to_json(),
                "choices": self.space.describe(arch), "search_score": score, "search": history,
                "compile_dir": compiled_dir.name, "rows": rows}
