@@ -369,3 +369,18 @@ def test_cli_choices_match_the_library() -> None:
         return set(get_args(t))
 
     assert choices("preset") == set(PRESETS) and choices("metric") == set(METRICS)
+
+
+@pytest.mark.parametrize("metric", ["swd", pytest.param("fid", marks=pytest.mark.slow),
+                                    pytest.param("kid", marks=pytest.mark.slow)])
+def test_the_metrics_score_students(metric: str, request: pytest.FixtureRequest) -> None:
+    """swd here; FID / KID (random-weight Inception, seconds per image batch) behind -m slow."""
+    from gcc_gan.compress.quality import Scorer
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.rand(8, 3, 16, 16, generator=g) * 2 - 1
+    cfg = make_config("tiny", {"metric": metric})
+    weights = str(request.getfixturevalue("inception_file")) if metric != "swd" else None
+    scorer = Scorer(cfg, ref, weights)
+    same, other = scorer.score(ref.clone()), scorer.score(-ref)
+    assert np.isfinite(same) and np.isfinite(other) and same < other

@@ -47,7 +47,9 @@ class Scorer:
         feats = self._features(images)
         assert self._ref_features is not None
         if self.cfg.metric == "fid":
-            return metrics.fid(metrics.statistics(feats), metrics.statistics(self._ref_features))
+            # the generated side as features: FID's low-rank form when they are fewer than 2048
+            fake = metrics.Features(feats.astype(np.float32), np.zeros((len(feats), 0), np.float32))
+            return metrics.fid(fake, metrics.statistics(self._ref_features))
         return metrics.kid(feats, self._ref_features)[0]
 
 
