@@ -287,10 +287,11 @@ class StudentSpace:
 
     def describe(self, arch: Arch) -> dict[str, Any]:
         """A readable account of a student's choices (report.json)."""
+        kept = set(self.edge_map(arch))
         return {
             "widths": {"+".join(g): WIDTHS[arch.widths[k]] for k, g in enumerate(self.groups)},
             "ops": {f"{self._edge_name(s.edge)}[{s.op}]": s.variants[arch.ops[k]].label()
-                    for k, s in enumerate(self.sites) if arch.ops[k]},
+                    for k, s in enumerate(self.sites) if arch.ops[k] and s.edge in kept},
             "dropped": [self._edge_name(self.droppable[k]) for k, d in enumerate(arch.drops) if d],
         }
 
