@@ -384,3 +384,19 @@ def test_the_metrics_score_students(metric: str, request: pytest.FixtureRequest)
     scorer = Scorer(cfg, ref, weights)
     same, other = scorer.score(ref.clone()), scorer.score(-ref)
     assert np.isfinite(same) and np.isfinite(other) and same < other
+
+
+def test_absolute_limits_make_one_budget(tmp_path: Path) -> None:
+    from gcc_gan.compress.run import CompressRequest, plan
+
+    w = teacher_file(tmp_path)
+    req = CompressRequest(out=tmp_path / "c", teacher="zoo:autogan-a", weights=w, width=MICRO, max_macs=900_000,
+                          max_params=40_000, max_latency_ms=5.0, preset="tiny")
+    (label, b), = plan(req).budgets
+    assert label == "max" and (b.max_macs, b.max_params, b.max_latency_ms) == (900_000, 40_000, 5.0)
+    assert b.latency_backend == "onnxruntime"
+    fractions = plan(CompressRequest(out=tmp_path / "c", teacher="zoo:autogan-a", weights=w, width=MICRO,
+                                     fractions=[0.5, 0.25], preset="tiny")).budgets
+    t_macs = compiled_cost(micro()).macs
+    assert [(lb, bb.max_macs) for lb, bb in fractions] == [("0.5", t_macs // 2), ("0.25", int(0.25 * t_macs))]
+    assert not (tmp_path / "c").exists()
