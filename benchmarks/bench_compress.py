@@ -1,6 +1,8 @@
 """gcc-gan compress at equal image-iterations, over seeds (mean ± std): the distilled student
-against the same architecture trained from scratch (a GAN) and against the teacher uniformly
-narrowed to the student's compiled MACs (distilled alone the same way), on the metric
+against the same architecture trained from scratch (a GAN), against the same architecture
+distilled alone from the teacher's slices (no supernet: what the search found, apart from
+the once-for-all training) and against the teacher uniformly narrowed to the student's
+compiled MACs (distilled alone the same way), on the metric
 (SWD ×10³ against --data or the teacher's own samples; lower is better) and on PSNR against
 the teacher on the same latents.
 
@@ -68,16 +70,16 @@ def main() -> None:
     print(f"{'budget':>7}  {'method':<10} {'compiled MACs':>14} {'image-iters':>11}  {metric + ' (lower better)':>22}"
           f"  {'PSNR vs teacher (dB)':>20}")
     for label in dict.fromkeys(r["budget"] for r in rows if r["budget"]):
-        for method in ("distilled", "narrowed", "scratch"):
+        for method in ("distilled", "alone", "narrowed", "scratch"):
             mine = [r for r in rows if r["budget"] == label and r["method"] == method]
             if not mine:
                 continue
             macs = _fmt([float(r["compiled_macs"]) / 1e6 for r in mine]) + " M"
             print(f"{label:>7}  {method:<10} {macs:>14} {mine[0]['image_iterations']:>11}  "
                   f"{_fmt([r['value'] for r in mine]):>22}  {_fmt([r['psnr_db'] for r in mine]):>20}")
-        d = {m: [r for r in rows if r["budget"] == label and r["method"] == m] for m in ("distilled", "narrowed",
-                                                                                         "scratch")}
-        for other in ("narrowed", "scratch"):
+        d = {m: [r for r in rows if r["budget"] == label and r["method"] == m]
+             for m in ("distilled", "alone", "narrowed", "scratch")}
+        for other in ("alone", "narrowed", "scratch"):
             if d[other]:
                 wins = sum(a["value"] < b["value"] for a, b in zip(d["distilled"], d[other]))
                 print(f"{'':>7}  distilled better than {other} on {metric} in {wins} of {len(d[other])} seeds")

@@ -14,9 +14,10 @@ from ..atomic import atomic_write_bytes, atomic_write_text
 
 COLUMNS = ("budget", "method", "compiled_macs", "stored_params", "latency_ms_b1", "latency_ms_b64", "psnr_db",
            "metric", "value", "image_iterations", "genotype")
-METHODS = ("distilled", "narrowed", "scratch")
-LABELS = {"distilled": "distilled student (searched, fine-tuned)",
-          "narrowed": "teacher uniformly narrowed, distilled",
+METHODS = ("distilled", "alone", "narrowed", "scratch")
+LABELS = {"distilled": "distilled student (supernet, searched, fine-tuned)",
+          "alone": "searched architecture distilled alone",
+          "narrowed": "teacher uniformly narrowed, distilled alone",
           "scratch": "student architecture from scratch (GAN)"}
 
 
@@ -50,7 +51,7 @@ def plot_quality(rows: Sequence[dict[str, Any]], metric: str, path: Path, title:
     fig = Figure(figsize=(6.4, 4.4), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    markers = {"distilled": "o", "narrowed": "s", "scratch": "^"}
+    markers = {"distilled": "o", "alone": "D", "narrowed": "s", "scratch": "^"}
     for m in METHODS:
         pts = sorted((r["compiled_macs"] / 1e6, r["value"]) for r in rows
                      if r["method"] == m and r.get("value") is not None and math.isfinite(r["value"]))
