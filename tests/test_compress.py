@@ -248,13 +248,10 @@ def test_an_existing_run_needs_resume_or_force(tmp_path: Path, capsys: pytest.Ca
 def test_imported_official_checkpoint_is_a_teacher(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Fast twin of the imported-official run: the official AutoGAN generator (the test
     suite's rebuild, random weights) imported, then accepted as a teacher whose weights load."""
-    from official_nets import AutoGANModels, randomize, save_checkpoint, training_checkpoint
-
     from gcc_gan.compress.pipeline import Pipeline
     from gcc_gan.compress.run import CompressRequest, plan
-    from gcc_gan.genotype_dsl.zoo import AUTOGAN_ARCHS
 
-    w = _imported(tmp_path, AutoGANModels, randomize, save_checkpoint, training_checkpoint, AUTOGAN_ARCHS, capsys)
+    w = _imported(tmp_path, capsys)
     req = CompressRequest(out=tmp_path / "c", teacher="zoo:autogan-a", weights=w, width=MICRO, fractions=[0.5],
                           preset="tiny", overrides={"iters": 2})
     pipe = Pipeline(plan(req), None)
@@ -262,8 +259,13 @@ def test_imported_official_checkpoint_is_a_teacher(tmp_path: Path, capsys: pytes
     assert not (tmp_path / "c").exists()
 
 
-def _imported(tmp_path, AutoGANModels, randomize, save_checkpoint, training_checkpoint, archs, capsys) -> Path:
-    ref = randomize(AutoGANModels(archs["autogan-a"], 8, 128), seed=1)
+def _imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """autogan-a's official generator (gf 8, random weights) imported by `gcc-gan import`."""
+    from official_nets import AutoGANModels, randomize, save_checkpoint, training_checkpoint
+
+    from gcc_gan.genotype_dsl.zoo import AUTOGAN_ARCHS
+
+    ref = randomize(AutoGANModels(AUTOGAN_ARCHS["autogan-a"], 8, 128), seed=1)
     ckpt = save_checkpoint(training_checkpoint(ref), tmp_path / "official.pth")
     w = tmp_path / "imported.safetensors"
     r = cli(capsys, "import", "autogan", ckpt, "--genotype", "zoo:autogan-a", "-o", w)
@@ -334,11 +336,7 @@ def test_kill_9_then_resume_gives_the_same_students(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_imported_official_checkpoint_compresses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from official_nets import AutoGANModels, randomize, save_checkpoint, training_checkpoint
-
-    from gcc_gan.genotype_dsl.zoo import AUTOGAN_ARCHS
-
-    w = _imported(tmp_path, AutoGANModels, randomize, save_checkpoint, training_checkpoint, AUTOGAN_ARCHS, capsys)
+    w = _imported(tmp_path, capsys)
     out = tmp_path / "c"
     r = cli(capsys, "compress", "zoo:autogan-a", "--width", MICRO, "--weights", w, "-o", out, "--budgets", "0.5",
             *FAST)
