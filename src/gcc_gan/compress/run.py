@@ -6,7 +6,7 @@ DIR/
   checkpoints/step-N/      the supernet (atomic; exact resume); budget-LABEL.json: finished budgets
   budget-LABEL/            the winning student compiled (verified: interpreter, standalone, onnxruntime, .pt2)
   student_LABEL.json       its genotype
-  samples_LABEL.png        teacher | distilled | narrowed | from scratch, same latents
+  samples_LABEL.png        teacher | distilled | narrowed | alone | from scratch, same latents
   compress.csv, quality_vs_macs.png, report.json
 
 Everything a run computes is a function of the settings and the seed (latents, students and
