@@ -32,6 +32,7 @@ def _register() -> None:
     from . import scale_cmd  # noqa: F401  scale
     from . import sample_cmd  # noqa: F401  sample
     from . import card_cmd  # noqa: F401  card
+    from . import compress_cmd  # noqa: F401  compress
 
 
 def _exit_code(code: object) -> int:

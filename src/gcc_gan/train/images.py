@@ -49,13 +49,23 @@ LABEL_BAND = 14  # pixels above the grids for their "real" / "fake" captions
 
 def save_side_by_side(real: torch.Tensor, fake: torch.Tensor, path: Path, nrow: int = 8, gap: int = 8) -> None:
     """Real images (left) and generated ones (right), one PNG, each grid captioned."""
+    save_panels([("real", real), ("fake", fake)], path, nrow, gap)
+
+
+def save_panels(panels: list[tuple[str, torch.Tensor]], path: Path, nrow: int = 8, gap: int = 8) -> None:
+    """Image grids side by side in one PNG, each captioned."""
     from PIL import ImageDraw
 
-    a, b = grid(real, nrow), grid(fake, nrow)
-    h = max(a.shape[1], b.shape[1])
+    grids = [grid(images, nrow) for _, images in panels]
+    h = max(g.shape[1] for g in grids)
     pad = lambda t: torch.nn.functional.pad(t, (0, 0, LABEL_BAND, h - t.shape[1]), value=1.0)  # noqa: E731
-    pil = to_pil(torch.cat([pad(a), torch.ones(3, h + LABEL_BAND, gap), pad(b)], dim=2))
+    parts: list[torch.Tensor] = []
+    for g in grids:
+        parts += [pad(g), torch.ones(3, h + LABEL_BAND, gap)]
+    pil = to_pil(torch.cat(parts[:-1], dim=2))
     draw = ImageDraw.Draw(pil)
-    for text, x0, width in (("real", 0, a.shape[2]), ("fake", a.shape[2] + gap, b.shape[2])):
-        draw.text((x0 + (width - draw.textlength(text)) / 2, 1), text, fill=(0, 0, 0))
+    x0 = 0
+    for (text, _), g in zip(panels, grids):
+        draw.text((x0 + (g.shape[2] - draw.textlength(text)) / 2, 1), text, fill=(0, 0, 0))
+        x0 += g.shape[2] + gap
     _write_png(pil, path)
