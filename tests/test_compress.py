@@ -18,7 +18,8 @@ from conftest import assert_cli_error, cli
 from safetensors.torch import save_file
 
 from gcc_gan.checkpoints import KILL_AFTER_ENV, list_checkpoints, read_checkpoint
-from gcc_gan.compiler.cost import Budget, compiled_cost
+from gcc_gan.bench.budget import Budget
+from gcc_gan.compiler.cost import compiled_cost
 from gcc_gan.compiler.interpreter import Interpreter
 from gcc_gan.compiler.pipeline import compile_network
 from gcc_gan.compress.config import make_config

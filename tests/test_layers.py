@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("search",),
     ("scale", "runtime"),
     ("api",),
+    ("compress",),  # an application of the compiler and the API, as the CLI
     ("cli", ROOT),
 )
 

@@ -27,7 +27,7 @@ from ..checkpoints import Checkpoint, optim_join, optim_split, write_checkpoint
 from ..compiler.interpreter import Interpreter
 from ..compiler.pipeline import load_weights
 from ..genotype_dsl.analysis import NetInfo
-from ..train.trainer import mix_seed
+from ..seeding import mix_seed
 from .config import CompressConfig
 from .shared import SharedWeights
 from .space import Arch

@@ -14,7 +14,8 @@ from torch import Tensor
 
 from ..atomic import atomic_write_text
 from ..checkpoints import clean_partial, console_warner, load_newest
-from ..compiler.cost import Budget, Cost, compiled_cost, measure_latency
+from ..bench.budget import Budget, measure_latency
+from ..compiler.cost import Cost, compiled_cost
 from ..compiler.interpreter import Interpreter
 from ..compiler.pipeline import load_weights
 from ..console import progress
@@ -23,7 +24,7 @@ from ..genotype_dsl.analysis import analyze
 from ..genotype_dsl.io import save_genotype
 from ..genotype_dsl.model import Network
 from ..train.images import save_panels
-from ..train.trainer import mix_seed
+from ..seeding import mix_seed
 from . import report as rep
 from .baselines import data_reals, narrowest_within, teacher_reals, train_from_scratch
 from .distill import (

@@ -32,7 +32,7 @@ class Scorer:
             self._ref_features = self._features(reference)
 
     def _features(self, images: Tensor) -> np.ndarray:
-        from ..bench.metrics import to_uint8
+        from ..pixels import to_uint8
 
         pools = [self.inception.features(to_uint8(images[i:i + 64].clone()))[0] for i in range(0, len(images), 64)]
         return torch.cat(pools).double().numpy()
@@ -42,15 +42,17 @@ class Scorer:
             from ..bench.swd import swd
 
             return float(swd(images, self.reference, seed=self.cfg.seed).mean)
-        from ..bench import metrics
+        from ..bench.features import Features
+        from ..bench.metric_fid import fid, statistics
+        from ..bench.metric_kid import kid
 
         feats = self._features(images)
         assert self._ref_features is not None
         if self.cfg.metric == "fid":
             # the generated side as features: FID's low-rank form when they are fewer than 2048
-            fake = metrics.Features(feats.astype(np.float32), np.zeros((len(feats), 0), np.float32))
-            return metrics.fid(fake, metrics.statistics(self._ref_features))
-        return metrics.kid(feats, self._ref_features)[0]
+            fake = Features(feats.astype(np.float32), np.zeros((len(feats), 0), np.float32))
+            return fid(fake, statistics(self._ref_features))
+        return kid(feats, self._ref_features)[0]
 
 
 def metric_latents(cfg: CompressConfig, latent_dim: int) -> Tensor:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
-from ..compiler.cost import Budget, compiled_cost
+from ..bench.budget import Budget
+from ..compiler.cost import compiled_cost
 from ..errors import GccGanError
 from ..genotype_dsl.model import Genotype, Network, Provenance
 from .config import CompressConfig, make_config
