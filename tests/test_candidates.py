@@ -81,6 +81,23 @@ def test_evolution_never_keeps_an_unhealthy_candidate() -> None:
     assert ev2.ask(2) == ev.ask(2)  # the JSON state resumes the same sequence
 
 
+def test_reinforce_moves_the_controller_toward_rewarded_tokens() -> None:
+    """Candidates whose first token is 0 are rewarded: the controller's probability of it rises.
+    An unhealthy candidate before any healthy reward teaches nothing (it is never 'good')."""
+    from gcc_gan.search.strategies.reinforce_tokens import ReinforceTokens
+
+    sp = _space("degas", ctrl_lr=0.1)
+    rl = ReinforceTokens(sp, sp.cfg, 0)
+    before = rl.distributions()[0][0]
+    a = rl.ask(1)
+    rl.tell(a, [_scored(-1.0, 10, COLLAPSED)])
+    assert rl.distributions()[0][0] == before and rl.baseline is None
+    for _ in range(5):
+        archs = rl.ask(4)
+        rl.tell(archs, [_scored(10.0 if sp.to_tokens(x)[0] == 0 else 0.0, 10) for x in archs])
+    assert rl.distributions()[0][0] > before + 0.1
+
+
 @pytest.mark.parametrize("space", ["adversarialnas", "degas", "autogan", "dggan"])
 def test_mutation_and_crossover_stay_in_the_space(space: str) -> None:
     sp = _space(space, **({"max_steps": 4} if space == "dggan" else {}))
@@ -268,6 +285,10 @@ def test_cli_runs_evolution_and_names_its_outputs(tmp_path: Path, capsys: pytest
     _compiles(out)
     assert cli(["search", "--space", "dggan", "--strategy", "reinforce", "-o", str(tmp_path / "x")]) == 2
     assert "lacks what reinforce needs" in capsys.readouterr().err
+    # evolution trains its candidates standalone (no one-shot shared-weights evaluator yet)
+    assert cli(["search", "--space", "autogan", "--strategy", "evolution", "--evaluator", "shared", "-o",
+                str(tmp_path / "y")]) == 2
+    assert "evolution evaluates on its own terms (standalone)" in capsys.readouterr().err
 
 
 ALL_PAIRS = [("random", "adversarialnas"), ("random", "degas"), ("evolution", "degas"), *PAIRS]

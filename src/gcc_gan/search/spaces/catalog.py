@@ -117,9 +117,13 @@ class DegasSpace(TokenSpace):
         return dict(zip(self._edges, (int(v) for v in tokens)))
 
     def valid_tokens(self, tokens: Sequence[int]) -> bool:
-        from .degas import degas_builder
+        """`derive_degas`'s rule without building the network: a map's kept residual input
+        (`up{l}.input` = j + 1) is never 'no connection' (op 0 of `up{l}.res{j}`)."""
+        from .degas import LEVELS
 
-        return degas_builder(self._g)(self.from_tokens(tokens)) is not None
+        c = self.from_tokens(tokens)
+        return all(c[f"up{lv}.input"] == 0 or c[f"up{lv}.res{c[f'up{lv}.input'] - 1}"] != 0
+                   for lv in range(1, LEVELS + 1))
 
     def to_genotype(self, arch: Arch) -> tuple[Network, Network | None, dict[str, Any]]:
         from .degas import derive_degas

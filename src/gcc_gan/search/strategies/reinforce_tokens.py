@@ -10,7 +10,9 @@ shared weights (adversarialnas, degas).
 An unhealthy candidate (collapsed / diverged) is given the worst reward any healthy
 candidate has had so far, never more than the baseline, so the controller moves away from
 it and is never told it was good; before any healthy reward exists it is skipped. A token
-vector the space rejects (a node left without input) is re-sampled before it is proposed.
+vector the space rejects (a node left without input) is re-sampled before it is proposed (up
+to RESAMPLE draws, then a uniform valid architecture), and the first PUNISHED rejected
+vectors of a round are told that same penalty, so the policy moves away from invalid ones.
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..space import TRIES, Arch, Space
+from ..space import Arch, Space
 from ..registry import register_strategy
 from ..strategy import Scored, Strategy
 from .controller import Controller, clean_loss
+
+
+RESAMPLE = 50  # draws per proposal before falling back to a uniform valid architecture
+PUNISHED = 8  # invalid vectors told per round (the worst healthy reward so far)
 
 
 @register_strategy("reinforce")
@@ -33,44 +39,56 @@ class ReinforceTokens(Strategy):
 
     def __init__(self, space: Space, cfg: Any, seed: int) -> None:
         super().__init__(space, cfg, seed)
-        torch.manual_seed(seed)  # the controller's initialisation
-        self.ctrl = Controller(space.token_sizes(), cfg.hid)
+        with torch.random.fork_rng(devices=[]):  # the controller's initialisation, from the seed alone
+            torch.manual_seed(seed)
+            self.ctrl = Controller(space.token_sizes(), cfg.hid)
         self.opt = torch.optim.Adam(self.ctrl.parameters(), lr=cfg.ctrl_lr, betas=(0.0, 0.999), foreach=True)
         self.baseline: float | None = None
         self.worst: float | None = None
         self._gen = torch.Generator()
+        self._invalid: list[list[int]] = []  # token vectors the space rejected since the last tell
 
     def ask(self, n: int) -> list[Arch]:
         out = []
         with torch.no_grad():
             for i in range(n):
                 self._gen.manual_seed(int(self.rng(i).integers(2**62)))
-                for _ in range(TRIES):  # an invalid token vector is re-sampled (the space's validity rule)
+                for _ in range(RESAMPLE):  # an invalid token vector is re-sampled (the space's validity rule)
                     tokens = self.ctrl.sample(self._gen).actions
                     if self.space.valid_tokens(tokens):
                         break
-                else:
-                    raise RuntimeError(f"{self.space.name}: the controller sampled no valid architecture in "
-                                       f"{TRIES} draws")
+                    self._invalid.append(tokens)
+                else:  # the policy has peaked on invalid vectors: a uniform valid one (punished below)
+                    tokens = self.space.to_tokens(self.space.sample(self.rng(i, 1)))
                 out.append(self.space.from_tokens(tokens))
         self.asked += 1
         return out
 
+    def _update(self, tokens: list[int], reward: float) -> None:
+        s = self.ctrl.sample(None, forced=tokens)
+        loss, _, self.baseline = clean_loss(s, reward, self.baseline, self.cfg.entropy_coeff, self.cfg.baseline_decay)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+    def _penalty(self) -> float | None:
+        """What an unhealthy candidate or an invalid token vector is told: the worst healthy
+        reward so far, never above the baseline (None before any healthy reward)."""
+        if self.worst is None:
+            return None
+        return self.worst if self.baseline is None else min(self.worst, self.baseline)
+
     def tell(self, archs: list[Arch], results: list[Scored]) -> None:
         for a, r in zip(archs, results):
             if r.ok:
-                reward = r.reward
-                self.worst = reward if self.worst is None else min(self.worst, reward)
-            elif self.worst is not None:
-                reward = self.worst if self.baseline is None else min(self.worst, self.baseline)
-            else:
-                continue
-            s = self.ctrl.sample(None, forced=self.space.to_tokens(a))
-            loss, _, self.baseline = clean_loss(s, reward, self.baseline, self.cfg.entropy_coeff,
-                                                self.cfg.baseline_decay)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+                self.worst = r.reward if self.worst is None else min(self.worst, r.reward)
+                self._update(self.space.to_tokens(a), r.reward)
+            elif (p := self._penalty()) is not None:
+                self._update(self.space.to_tokens(a), p)
+        invalid, self._invalid = self._invalid[:PUNISHED], []
+        if (p := self._penalty()) is not None:
+            for tokens in invalid:  # the first invalid vectors this round drew (each one update)
+                self._update(tokens, p)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"ctrl": self.ctrl}
