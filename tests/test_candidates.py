@@ -258,7 +258,7 @@ def test_jobs_in_worker_processes_equal_inline_jobs() -> None:
     worker processes (loading the data from its spec) give the inline jobs' scores and bytes."""
     import torch
 
-    from gcc_gan.search.evaluators.standalone import StandaloneEvaluator
+    from gcc_gan.search.evaluators.training import StandaloneEvaluator
     from gcc_gan.train.data import load_dataset
 
     sp = _space("adversarialnas", workers=2)

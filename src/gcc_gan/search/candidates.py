@@ -94,7 +94,7 @@ class CandidateSearcher(Searcher):
                 raise GccGanError(f"{e} Without them, score by the explicit SWD proxy: --reward swd") from None
 
     def bind_data(self, data: Any) -> None:
-        from .evaluators.standalone import StandaloneEvaluator
+        from .evaluators.training import StandaloneEvaluator
 
         self.evaluator = StandaloneEvaluator(self.space, self.cfg, self.device, data, self.data_spec, self.console,
                                              self.inception_weights)
@@ -137,7 +137,7 @@ class CandidateSearcher(Searcher):
 
     def _load_best(self, blob: bytes | None) -> None:
         from ..compiler.interpreter import Interpreter
-        from .evaluators.standalone import load_bytes
+        from .evaluators.training import load_bytes
 
         assert self.best is not None
         g = Interpreter(self.space.train_pair(self.cands[self.best]["arch"])[0])
@@ -233,7 +233,7 @@ class CandidateSearcher(Searcher):
 
     def write_outputs(self, out: Path) -> None:
         """candidates.csv (every candidate, with its status) and the winner's generator.safetensors."""
-        from .evaluators.standalone import weights_bytes
+        from .evaluators.training import weights_bytes
 
         buf = io.StringIO()
         w = csv.DictWriter(buf, CSV_FIELDS, lineterminator="\n")
