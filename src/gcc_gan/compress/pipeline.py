@@ -223,7 +223,7 @@ class Pipeline:
                                on_step=lambda k: task.update(completed=k))
             rows.append(self._row(label, method, net, mod, z_metric, z_psnr, t_psnr_imgs, scorer,
                                   iters * cfg.batch_size, note))
-            panels.append((method, self._images(mod, z_psnr[:16])))
+            panels.append(({"alone": "searched, alone"}.get(method, method), self._images(mod, z_psnr[:16])))
         reals = (data_reals(self.dataset, cfg, b) if self.dataset is not None
                  else teacher_reals(self.teacher_image, self.latent_dim, cfg, b))
         with progress(f"budget {label}: the student from scratch (GAN)", iters, console=self.console) as task:
