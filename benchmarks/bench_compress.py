@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from gcc_gan.compress.run import CompressRequest, compress, parse_budgets
+from gcc_gan.compress.plan import CompressRequest, parse_budgets
+from gcc_gan.compress.run import compress
 from gcc_gan.console import stderr_console
 
 

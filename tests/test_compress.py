@@ -250,7 +250,7 @@ def test_imported_official_checkpoint_is_a_teacher(tmp_path: Path, capsys: pytes
     """Fast twin of the imported-official run: the official AutoGAN generator (the test
     suite's rebuild, random weights) imported, then accepted as a teacher whose weights load."""
     from gcc_gan.compress.pipeline import Pipeline
-    from gcc_gan.compress.run import CompressRequest, plan
+    from gcc_gan.compress.plan import CompressRequest, plan
 
     w = _imported(tmp_path, capsys)
     req = CompressRequest(out=tmp_path / "c", teacher="zoo:autogan-a", weights=w, width=MICRO, fractions=[0.5],
@@ -387,7 +387,7 @@ def test_the_metrics_score_students(metric: str, request: pytest.FixtureRequest)
 
 
 def test_absolute_limits_make_one_budget(tmp_path: Path) -> None:
-    from gcc_gan.compress.run import CompressRequest, plan
+    from gcc_gan.compress.plan import CompressRequest, plan
 
     w = teacher_file(tmp_path)
     req = CompressRequest(out=tmp_path / "c", teacher="zoo:autogan-a", weights=w, width=MICRO, max_macs=900_000,

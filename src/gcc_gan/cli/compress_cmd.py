@@ -60,7 +60,8 @@ def compress_cmd(
     DIR/compress.csv, DIR/quality_vs_macs.png, DIR/report.json, DIR/samples_LABEL.png.
     """
     from ..compiler.cost import parse_count, parse_ms
-    from ..compress.run import CompressRequest, compress, parse_budgets
+    from ..compress.plan import CompressRequest, parse_budgets
+    from ..compress.run import compress
     from ..presets import resolve_preset
 
     hold_for_command(out, f"-o {out}")

@@ -13,8 +13,8 @@ import torch
 from torch import Tensor
 
 from ..atomic import atomic_write_text
-from ..checkpoints import clean_partial, console_warner, load_newest
 from ..bench.budget import Budget, measure_latency
+from ..checkpoints import clean_partial, console_warner, load_newest
 from ..compiler.cost import Cost, compiled_cost
 from ..compiler.interpreter import Interpreter
 from ..compiler.pipeline import load_weights
@@ -23,8 +23,8 @@ from ..errors import GccGanError
 from ..genotype_dsl.analysis import analyze
 from ..genotype_dsl.io import save_genotype
 from ..genotype_dsl.model import Network
-from ..train.images import save_panels
 from ..seeding import mix_seed
+from ..train.images import save_panels
 from . import report as rep
 from .baselines import data_reals, narrowest_within, teacher_reals, train_from_scratch
 from .distill import (
@@ -37,8 +37,8 @@ from .distill import (
     image_only,
     recalibrate,
 )
+from .plan import Plan, check_teacher, student_genotype
 from .quality import Scorer, metric_latents, psnr, psnr_latents, reference_images
-from .run import Plan, check_teacher, student_genotype
 from .search import RandomEvolution, run_search
 from .shared import SharedWeights, matched_nodes, probe
 from .space import Arch, StudentSpace

@@ -16,8 +16,9 @@ Every student is a `Network` that validates; variant 0 of everything is the teac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
