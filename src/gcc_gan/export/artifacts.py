@@ -290,11 +290,13 @@ def write_compile_dir(out_dir: str | os.PathLike[str], compiled: Sequence[Compil
     verifying = verify and bool(compiled)
     try:
         with contextlib.ExitStack() as stack:
+            # the temp dir first, so that on an error or a signal the worker (which writes the .pt2
+            # into it) is killed before the temp dir is removed, never after: no file written late
+            tmp = stack.enter_context(atomic_dir(out))
             if verifying:
                 worker = stack.enter_context(worker or StandaloneWorker())
             elif worker is not None:
                 worker.close()
-            tmp = stack.enter_context(atomic_dir(out))
             refs = []
             for c in compiled:
                 step(f"writing {stem_of(c.role)}.py and {stem_of(c.role)}.safetensors")
