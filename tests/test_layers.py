@@ -38,10 +38,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 
 #: cycles known and owned elsewhere, tolerated until their owner removes them (never add one
-#: without an issue that removes it): search/budget.py imports `doublings` from
-#: strategies/growth.py, which imports budget.py; issue 22's search redesign (the one budget
-#: filter, growth as a strategy) rewrites both
-KNOWN_CYCLES = [["gcc_gan.search.budget", "gcc_gan.search.strategies.growth"]]
+#: without an issue that removes it); none since issue 22's search redesign
+KNOWN_CYCLES: list[list[str]] = []
 
 
 def modules(src: Path = SRC) -> dict[str, tuple[Path, bool]]:

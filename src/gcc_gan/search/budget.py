@@ -129,39 +129,15 @@ def fixed_floor(net: Network, fixed: Sequence[str], space: str, basis: str) -> F
 
 
 def space_floor(cfg: Any) -> Floor | None:
-    """The floor of the space `cfg` searches (a SearchConfig): one mechanism for every
-    searcher. AutoGAN and DGGAN enumerate their cheapest networks (`cheapest_cost`; the
-    base's cheapest completion); AdversarialNAS and DEGAS, whose spaces are too large for
-    that, take `fixed_floor` of the linear stems and the to-RGB conv every derivation has."""
+    """The floor of the space `cfg` searches (a SearchConfig), from the space itself
+    (`Space.floor()`: AutoGAN and DGGAN enumerate their cheapest networks; AdversarialNAS
+    and DEGAS, too large for that, take `fixed_floor` of what every derivation has); None
+    without a MACs or params limit."""
     if not (cfg.max_macs is not None or cfg.max_params is not None):
         return None
-    space = cfg.space
-    if space in ("autogan",):
-        from .spaces.autogan import WIDTHS, cheapest_cost
+    from .registry import SPACES
 
-        macs, params = cheapest_cost(cfg.gf, cfg.latent, cfg.bottom, True)
-        return Floor(macs, params, f"the AutoGAN space at gf {cfg.gf}", f"its cheapest children (every cell "
-                     f"×{min(WIDTHS):g} wide; all 216 such children compiled)")
-    if space == "dggan":
-        from .spaces.dggan import base_pair, cheapest_completion, fade_widths
-        from .strategies.growth import doublings
-
-        width = fade_widths(cfg.dg_channels, cfg.dg_filters)[-1]
-        c = compiled_cost(cheapest_completion(base_pair(cfg.d0, cfg.dg_channels, cfg.latent)[0], cfg.target, width))
-        return Floor(c.macs, c.params, f"the DGGAN space to {cfg.target}x{cfg.target}", f"its cheapest network (the "
-                     f"base plus {doublings(cfg.d0, cfg.target)} FADE(s) with {width}-wide G blocks)")
-    if space == "degas":
-        from .spaces.degas import DegasG, derive_degas
-
-        net = derive_degas(DegasG(cfg.gf, cfg.latent, cfg.bottom, cfg.n_normal))[0]
-        return fixed_floor(net, ("stem", "to_rgb"), f"the DEGAS space at gf {cfg.gf}",
-                           "the linear stem and to-RGB conv every derivation has")
-    from .spaces.adversarialnas import AdvDims, generator_network
-
-    net = generator_network([[0, 0, 1, 1, 1, 1, 1]] * 3, AdvDims(gf=cfg.gf, df=cfg.df, latent=cfg.latent,
-                                                                  bottom=cfg.bottom))[0]
-    return fixed_floor(net, ("l1", "l2", "l3", "to_rgb"), f"the AdversarialNAS space at gf {cfg.gf}",
-                       "the linear stems and to-RGB conv every derivation has")
+    return SPACES.get(cfg.space)(cfg).floor()  # type: ignore[no-any-return]
 
 
 def _limits(budget: Budget) -> dict[str, int]:

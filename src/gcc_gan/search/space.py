@@ -62,6 +62,11 @@ class Space:
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
 
+    def floor(self) -> Any:
+        """A sound lower bound of the compiled cost of every generator of this space at these
+        sizes (`search.budget.Floor`): a budget below it is refused before any training."""
+        raise NotImplementedError
+
     # capabilities -------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> Arch:
         raise NotImplementedError

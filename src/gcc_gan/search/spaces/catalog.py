@@ -26,6 +26,17 @@ class AdversarialNasSpace(TokenSpace):
     name = "adversarialnas"
     capabilities = TokenSpace.capabilities | {"relax"}
 
+    def floor(self) -> Any:
+        """The linear stems and to-RGB conv every derivation has (`budget.fixed_floor`)."""
+        from ..budget import fixed_floor
+        from .adversarialnas import AdvDims, generator_network
+
+        cfg = self.cfg
+        net = generator_network([[0, 0, 1, 1, 1, 1, 1]] * 3, AdvDims(gf=cfg.gf, df=cfg.df, latent=cfg.latent,
+                                                                      bottom=cfg.bottom))[0]
+        return fixed_floor(net, ("l1", "l2", "l3", "to_rgb"), f"the AdversarialNAS space at gf {cfg.gf}",
+                           "the linear stems and to-RGB conv every derivation has")
+
     @classmethod
     def relaxed(cls, cfg: Any, device: Any) -> Any:
         """"relax": the supernets and α the differentiable strategy trains (spaces/adversarialnas.py)."""
@@ -93,6 +104,16 @@ class DegasSpace(TokenSpace):
     name = "degas"
     capabilities = TokenSpace.capabilities | {"relax"}
 
+    def floor(self) -> Any:
+        """The linear stem and to-RGB conv every derivation has (`budget.fixed_floor`)."""
+        from ..budget import fixed_floor
+        from .degas import DegasG, derive_degas
+
+        cfg = self.cfg
+        net = derive_degas(DegasG(cfg.gf, cfg.latent, cfg.bottom, cfg.n_normal))[0]
+        return fixed_floor(net, ("stem", "to_rgb"), f"the DEGAS space at gf {cfg.gf}",
+                           "the linear stem and to-RGB conv every derivation has")
+
     @classmethod
     def relaxed(cls, cfg: Any, device: Any) -> Any:
         """"relax": DEGAS's supernet and its α, β (spaces/degas.py), trained with the GLO objective."""
@@ -148,6 +169,16 @@ class AutoGanSpace(TokenSpace):
     name = "autogan"
     capabilities = TokenSpace.capabilities | {"shared"}
 
+    def floor(self) -> Any:
+        """Its cheapest children, enumerated (every cell at the narrowest width)."""
+        from ..budget import Floor
+        from .autogan import WIDTHS, cheapest_cost
+
+        cfg = self.cfg
+        macs, params = cheapest_cost(cfg.gf, cfg.latent, cfg.bottom, True)
+        return Floor(macs, params, f"the AutoGAN space at gf {cfg.gf}", f"its cheapest children (every cell "
+                     f"×{min(WIDTHS):g} wide; all 216 such children compiled)")
+
     @classmethod
     def shared_searcher(cls, cfg: Any, device: Any) -> Any:
         """"shared": candidates scored on AutoGAN's shared GAN (strategies/reinforce.py; the
@@ -197,6 +228,18 @@ class DgganSpace(Space):
     name = "dggan"
     capabilities = frozenset({"sample", "mutate", "crossover", "grow"})
     objective = "wgan-gp"  # DGGAN's (ProgGAN's) loss, with the drift term
+
+    def floor(self) -> Any:
+        """Its cheapest network: the base plus the FADEs to the target at the narrowest width."""
+        from ...compiler.cost import compiled_cost
+        from ..budget import Floor
+        from .dggan import base_pair, cheapest_completion, doublings, fade_widths
+
+        cfg = self.cfg
+        width = fade_widths(cfg.dg_channels, cfg.dg_filters)[-1]
+        c = compiled_cost(cheapest_completion(base_pair(cfg.d0, cfg.dg_channels, cfg.latent)[0], cfg.target, width))
+        return Floor(c.macs, c.params, f"the DGGAN space to {cfg.target}x{cfg.target}", f"its cheapest network (the "
+                     f"base plus {doublings(cfg.d0, cfg.target)} FADE(s) with {width}-wide G blocks)")
 
     def __init__(self, cfg: Any) -> None:
         super().__init__(cfg)

@@ -106,6 +106,11 @@ def _d_conv(k: int) -> list[Any]:
 # --------------------------------------------------------------------------- reading a pair
 
 
+def doublings(res: int, target: int) -> int:
+    """The FADEs (resolution doublings) from `res` to `target`."""
+    return (target // res).bit_length() - 1
+
+
 def resolution(d: Network) -> int:
     inp = d.inputs[0]
     assert isinstance(inp, ImageInput)

@@ -70,6 +70,7 @@ from ..spaces.dggan import (
     alpha_at,
     base_pair,
     cheapest_completion,
+    doublings,
     equalized_lr,
     fade_widths,
     grow,
@@ -185,10 +186,6 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the search
-
-
-def doublings(res: int, target: int) -> int:
-    return (target // res).bit_length() - 1
 
 
 def expected_children(cfg: SearchConfig, n_actions: int) -> float:

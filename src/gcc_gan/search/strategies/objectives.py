@@ -26,18 +26,37 @@ use the global batch's statistics (DistBatchNorm), as GLO training on one proces
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...distributed import DataParallel
 from ...errors import GccGanError
 from ...train.losses import d_loss, g_loss
 from ..base import adam, apply_grads
 
-if TYPE_CHECKING:
-    from .differentiable import DifferentiableSearcher
+
+
+class Caller(Protocol):
+    """What an objective uses of the differentiable strategy that calls it
+    (strategies/differentiable.py `DifferentiableSearcher`): a protocol, so that the
+    objective does not import its caller."""
+
+    cfg: Any
+    device: torch.device
+    space: Any
+    hard: bool
+    dp: DataParallel
+    arch: dict[str, list[nn.Parameter]]
+    opts: dict[str, torch.optim.Optimizer]
+
+    def gen(self, s: int, sub: int) -> torch.Generator: ...
+
+    def randn(self, n: int, dim: int, s: int, sub: int) -> Tensor: ...
+
+    def arch_step(self, group: str, loss: Tensor, out: dict[str, float]) -> None: ...
 
 
 class Objective:
@@ -47,7 +66,7 @@ class Objective:
     n_items = 0
     arch_loss = "arch_loss"  # the history key scoring each step's derived architecture (pareto.csv)
 
-    def __init__(self, s: DifferentiableSearcher) -> None:
+    def __init__(self, s: Caller) -> None:
         self.s = s
 
     def bind_data(self, data: Any) -> None:
@@ -161,7 +180,7 @@ class Glo(Objective):
 
     reads_images = False  # step() gets dataset indices: latents are per image
 
-    def __init__(self, s: DifferentiableSearcher) -> None:
+    def __init__(self, s: Caller) -> None:
         super().__init__(s)
         cfg = s.cfg
         self.n = cfg.n_images
