@@ -35,7 +35,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..bench.features import extract, generated_batches
-from ..bench.metric_fid import Gaussian, frechet_distance, frechet_distance_low_rank, statistics
+from ..bench.metric_fid import (
+    Gaussian,
+    frechet_distance,
+    frechet_distance_low_rank,
+    statistics,
+)
 from ..bench.metric_is import inception_score
 from ..bench.swd import swd
 from ..console import warn

@@ -42,12 +42,29 @@ import torch
 from rich.console import Console
 
 from ..atomic import atomic_write_bytes, atomic_write_text, disk_full_as_error
-from ..checkpoints import (Checkpoint, clean_partial, console_warner, cpu_tensors, list_checkpoints, load_newest,
-                           optim_join, optim_split, write_checkpoint)
+from ..checkpoints import (
+    Checkpoint,
+    clean_partial,
+    console_warner,
+    cpu_tensors,
+    list_checkpoints,
+    load_newest,
+    optim_join,
+    optim_split,
+    write_checkpoint,
+)
 from ..console import make_console
 from ..console import progress as phase
-from ..distributed import (SINGLE, DataParallel, WorkerExit, end_rank_on_error,
-                           close, from_env, seed_rank, sync_batchnorm)
+from ..distributed import (
+    SINGLE,
+    DataParallel,
+    WorkerExit,
+    close,
+    end_rank_on_error,
+    from_env,
+    seed_rank,
+    sync_batchnorm,
+)
 from ..errors import GccGanError, GenotypeError, Interrupted
 from ..genotype_dsl.analysis import analyze_genotype
 from ..genotype_dsl.io import save_genotype

@@ -56,6 +56,13 @@ def weights_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
     return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
 
 
+def split_weights(blob: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """A pair's weights file (`generator.*`, `discriminator.*` keys) as G's and D's state dicts."""
+    g = {k[len("generator."):]: v for k, v in blob.items() if k.startswith("generator.")}
+    d = {k[len("discriminator."):]: v for k, v in blob.items() if k.startswith("discriminator.")}
+    return g, d
+
+
 def load_bytes(blob: bytes) -> dict[str, torch.Tensor]:
     from safetensors.torch import load
 
@@ -95,9 +102,7 @@ def train_pair(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("parent_weights"):
         from safetensors.torch import load_file
 
-        blob = load_file(spec["parent_weights"])
-        pg = {k[len("generator."):]: v for k, v in blob.items() if k.startswith("generator.")}
-        pd = {k[len("discriminator."):]: v for k, v in blob.items() if k.startswith("discriminator.")}
+        pg, pd = split_weights(load_file(spec["parent_weights"]))
         copied = {"g": set(inherit(g, pg)), "d": set(inherit(d, pd))}
     fading = bool(g.fade or d.fade)
     wgan = spec["loss"] == "wgan-gp"
@@ -251,4 +256,4 @@ class StandaloneEvaluator:
                 for r in results]
 
 
-__all__ = ["InlineExecutor", "StandaloneEvaluator", "bind", "dataset", "load_bytes", "train_pair", "weights_bytes"]
+__all__ = ["InlineExecutor", "StandaloneEvaluator", "bind", "dataset", "load_bytes", "split_weights", "train_pair", "weights_bytes"]

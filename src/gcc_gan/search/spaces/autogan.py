@@ -37,7 +37,8 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

@@ -13,7 +13,6 @@ from ...genotype_dsl.model import Network
 from ..registry import register_space
 from ..space import TRIES, Arch, Space, TokenSpace
 
-
 # --------------------------------------------------------------------------- AdversarialNAS
 
 
@@ -76,7 +75,12 @@ class AdversarialNasSpace(TokenSpace):
     def to_genotype(self, arch: Arch) -> tuple[Network, Network | None, dict[str, Any]]:
         """Built as the AdversarialNAS derivation builds its result (dead nodes removed the same way)."""
         from ...genotype_dsl.encodings.adversarialnas import NORMAL_OPS
-        from .adversarialnas import DOWN_OPS, AdvDims, build_discriminator, generator_network
+        from .adversarialnas import (
+            DOWN_OPS,
+            AdvDims,
+            build_discriminator,
+            generator_network,
+        )
 
         cfg = self.cfg
         gnet, enc = generator_network(arch["g"], AdvDims(gf=cfg.gf, df=cfg.df, latent=cfg.latent, bottom=cfg.bottom))
@@ -283,7 +287,7 @@ class DgganSpace(Space):
         """One step's action re-drawn among the others allowed there; later steps that the
         change makes illegal are re-drawn (so the route still ends at the target)."""
         route = self._route(arch)
-        pick = lambda opts: opts[int(rng.integers(len(opts)))]  # noqa: E731
+        pick = lambda opts: opts[int(rng.integers(len(opts)))]
         for _ in range(TRIES):
             i = int(rng.integers(len(route)))
             res = self.cfg.d0 * 2 ** sum(a.kind == "FADE" for a in route[:i])

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..space import Arch, Space
 from ..registry import register_strategy
+from ..space import Arch, Space
 from ..strategy import Scored, Strategy
 
 COST_OBJECTIVES = ("macs", "params")

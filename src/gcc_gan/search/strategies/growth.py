@@ -40,9 +40,7 @@ import csv
 import hashlib
 import io
 import json
-import math
 import statistics
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +58,7 @@ from ...genotype_dsl.model import Genotype, Network, Provenance
 from ...seeding import mix_seed
 from ..base import Searcher
 from ..config import SearchConfig
+from ..evaluators.training import dataset, split_weights, weights_bytes
 from ..health import OK, no_healthy_candidate, summary
 from ..registry import register_strategy
 from ..spaces.dggan import (
@@ -67,14 +66,11 @@ from ..spaces.dggan import (
     Action,
     FadeNet,
     actions,
-    alpha_at,
     base_pair,
     cheapest_completion,
     doublings,
-    equalized_lr,
     fade_widths,
     grow,
-    inherit,
     net_cost,
     resolution,
     settle,
@@ -87,102 +83,20 @@ CSV_FIELDS = ["id", "parent", "action", "step", "resolution", "g_params", "d_par
 
 # --------------------------------------------------------------------------- one candidate (a job)
 
-_DATA: dict[tuple[str, int], Any] = {}
-
-
-def _dataset(spec: str, size: int) -> Any:
-    from ...train.data import load_dataset
-
-    if (spec, size) not in _DATA:  # a worker process trains many candidates on one dataset
-        _DATA[(spec, size)] = load_dataset(spec, size)
-    return _DATA[(spec, size)]
-
-
-def _to_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
-    from safetensors.torch import save
-
-    return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()})
-
-
-def split_weights(blob: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    g = {k[len("generator."):]: v for k, v in blob.items() if k.startswith("generator.")}
-    d = {k[len("discriminator."):]: v for k, v in blob.items() if k.startswith("discriminator.")}
-    return g, d
-
-
 def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
-    """Train one candidate from its parent's weights and score it; writes its settled
-    genotype and weights under spec['dir'] and returns its record. A deterministic function
-    of `spec` (seeded init, data order, latents): local and Ray give the same bytes."""
-    from safetensors.torch import load_file
+    """One DGGAN child: the standalone evaluator's job (evaluators/training.py `train_pair`)
+    with ProgGAN's recipe (WGAN-GP with the drift term, Adam betas (0, 0.99), fade-in from the
+    parent's weights), writing its settled genotype and weights under spec['dir']; its record
+    adds the settled pair's sizes. A deterministic function of `spec`: local and Ray give the
+    same bytes."""
+    from ..evaluators.training import train_pair
 
-    from ...train.config import TrainConfig
-    from ...train.data import SampleOrder
-    from ...train.trainer import GanTrainer
-    from ..health import DIVERGED, Health, loss_health, weights_health
-    from ..rewards import Reward, resize
-
-    t0 = time.perf_counter()
     g_net, d_net = Network.model_validate(spec["g"]), Network.model_validate(spec["d"])
-    res, seed, iters, latent = resolution(d_net), int(spec["seed"]), int(spec["iters"]), int(spec["latent"])
-    torch.manual_seed(seed)  # fresh layers' initialisation
-    g, d = FadeNet(g_net), FadeNet(d_net)
-    copied: dict[str, set[str]] = {"g": set(), "d": set()}
-    if spec["parent_weights"]:
-        pg, pd = split_weights(load_file(spec["parent_weights"]))
-        copied = {"g": set(inherit(g, pg)), "d": set(inherit(d, pd))}
-    fading = bool(g.fade or d.fade)
-    cfg = TrainConfig(iters=iters, batch_size=spec["batch_size"], d_batch_size=spec["batch_size"], n_critic=1,
-                      loss="wgan-gp", lr_g=spec["lr"], lr_d=spec["lr"], beta1=0.0, beta2=0.99, lr_decay=False, ema=0.0,
-                      gp_weight=spec["gp_weight"], drift=spec["drift"], seed=seed, amp="off").validate()
-    device = torch.device(spec.get("device", "cpu"))  # CPU: bit-reproducible across executors
-    trainer = GanTrainer(g, d, latent, cfg, device)
-    if spec.get("equalized_lr"):  # per-layer Adam LR + He init of the fresh layers (see equalized_lr)
-        for key, net in (("g", trainer.g), ("d", trainer.d)):
-            fresh = {n for n, _ in net.named_parameters()} - copied[key]
-            opt = equalized_lr(net, fresh, spec["lr"], (cfg.beta1, cfg.beta2))
-            setattr(trainer, f"opt_{key}", opt)
-        trainer.g_ema.load_state_dict(trainer.g.state_dict())
-    data = _dataset(spec["data"], spec["size"])
-    order = SampleOrder(len(data), seed)
-    health = Health()
-    for t in range(iters):
-        a = alpha_at(t, iters, spec["fade_share"]) if fading else 1.0
-        for net in (trainer.g, trainer.d, trainer.g_ema):
-            net.alpha = a  # type: ignore[assignment]
-        real = resize(data.batch(order.indices(t * cfg.batch_size, cfg.batch_size)), res)
-        r = trainer.train_step([real])
-        health = loss_health({"d_loss": float(r.d_loss), "g_loss": float(r.g_loss)})
-        if not health.ok:
-            health = Health(DIVERGED, f"iteration {t + 1}: {health.reason}")
-            break
-    # the grown networks alone (α = 1): the fading nets' old paths dropped
-    gs, ds = settle(g_net), settle(d_net)
-    g_out, d_out = FadeNet(gs), FadeNet(ds)
-    for mod, trained in ((g_out, trainer.g), (d_out, trainer.d)):
-        sd = {k: v.cpu() for k, v in trained.state_dict().items()}
-        mod.load_state_dict({k: sd[k] for k in mod.state_dict()}, strict=True)
-    if health.ok:
-        health = weights_health(g_out.parameters())
-    scores: dict[str, Any] = {"score": None}
-    if health.ok:  # the same latents for every candidate; score: FID or swd-real ×1e3, lower is better
-        rw = Reward(spec["reward"], spec["reward_images"], _dataset(spec["data"], spec["size"]), device,
-                    batch_size=64, inception_weights=spec.get("inception_weights"), real_seed=0,
-                    min_diversity=spec.get("min_diversity"))
-        sc = rw.score(g_out.to(device), latent, res, int(spec["reward_seed"]))
-        health = sc.health
-        scores = {"metric": sc.metric, "score": sc.value if math.isfinite(sc.value) else None, "swd": sc.swd,
-                  "diversity": sc.health.diversity}
-    out = Path(spec["dir"])
-    out.mkdir(parents=True, exist_ok=True)
-    blob = _to_bytes({**{f"generator.{k}": v for k, v in g_out.state_dict().items()},
-                      **{f"discriminator.{k}": v for k, v in d_out.state_dict().items()}})
-    atomic_write_bytes(out / "weights.safetensors", blob)
-    atomic_write_text(out / "genotype.json", Genotype(name=spec["id"], generator=gs, discriminator=ds).to_json())
-    (gp, gm), (dp, dm) = net_cost(gs), net_cost(ds)
-    return {**scores, "status": health.status, "reason": health.reason or None, "g_params": gp, "g_macs": gm,
-            "d_params": dp, "d_macs": dm, "resolution": res, "sha256": hashlib.sha256(blob).hexdigest(), "iters": iters,
-            "fading": fading, "wall_s": round(time.perf_counter() - t0, 2)}
+    res = resolution(d_net)
+    rec = train_pair({**spec, "loss": "wgan-gp", "beta1": 0.0, "beta2": 0.99, "resolution": res})
+    rec.pop("reward", None)  # DGGAN ranks by the score (lower is better), normalised per resolution
+    (gp, gm), (dp, dm) = net_cost(settle(g_net)), net_cost(settle(d_net))
+    return {**rec, "g_params": gp, "g_macs": gm, "d_params": dp, "d_macs": dm, "resolution": res}
 
 
 # --------------------------------------------------------------------------- the search
@@ -623,7 +537,7 @@ class GrowthSearcher(Searcher):
         from ..rewards import reward_protocol
 
         cfg = self.cfg
-        return reward_protocol(cfg.reward, cfg.reward_images, min(cfg.reward_images, len(_dataset(data, cfg.target))),
+        return reward_protocol(cfg.reward, cfg.reward_images, min(cfg.reward_images, len(dataset(data, cfg.target))),
                                data, cfg.seed % 2**32, self.inception_weights)
 
     def provenance_extra(self) -> dict[str, Any]:
@@ -654,8 +568,8 @@ class GrowthSearcher(Searcher):
         from ..plots_growth import plot_analysis, plot_tree
 
         wg, wd = self._winner_weights()
-        atomic_write_bytes(out / "generator.safetensors", _to_bytes(wg))
-        atomic_write_bytes(out / "discriminator.safetensors", _to_bytes(wd))
+        atomic_write_bytes(out / "generator.safetensors", weights_bytes(wg))
+        atomic_write_bytes(out / "discriminator.safetensors", weights_bytes(wd))
         nodes = sorted(self.state["nodes"].values(), key=lambda n: (n["step"], n["id"]))
         write_csv(out / "candidates.csv", nodes)
         metric = metric_name(self.cfg.reward)

@@ -38,7 +38,6 @@ from ...train.losses import d_loss, g_loss
 from ..base import adam, apply_grads
 
 
-
 class Caller(Protocol):
     """What an objective uses of the differentiable strategy that calls it
     (strategies/differentiable.py `DifferentiableSearcher`): a protocol, so that the

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..space import Arch
 from ..registry import register_strategy
+from ..space import Arch
 from ..strategy import Strategy
 
 

@@ -22,11 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..space import Arch, Space
 from ..registry import register_strategy
+from ..space import Arch, Space
 from ..strategy import Scored, Strategy
 from .controller import Controller, clean_loss
-
 
 RESAMPLE = 50  # draws per proposal before falling back to a uniform valid architecture
 PUNISHED = 8  # invalid vectors told per round (the worst healthy reward so far)
