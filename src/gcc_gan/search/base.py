@@ -5,7 +5,7 @@ looks for a method with `hasattr`)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +167,11 @@ def apply_grads(loss: Tensor, params: list[nn.Parameter], opt: torch.optim.Optim
                 dp: DataParallel = SINGLE) -> None:
     """Gradients of `loss` w.r.t. `params` only (none wasted on the other parameters),
     averaged over the data-parallel ranks (`loss` is the mean over this rank's shard), step."""
-    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    if loss.requires_grad:
+        grads: Sequence[Tensor | None] = torch.autograd.grad(loss, params, allow_unused=True)
+    else:  # the loss does not reach them (hard sampling drew 'none' on every path of D): no gradient,
+        # zeros under data parallel so that every rank joins the same all-reduce
+        grads = [torch.zeros_like(p) if dp.active else None for p in params]
     dp.average(grads)
     for p, g in zip(params, grads):
         p.grad = g
