@@ -81,7 +81,6 @@ class SearchConfig:
     gp_weight: float = 10.0
     drift: float = 1e-3
     equalized_lr: bool = False  # ProgGAN's equalized learning rate (the paper preset; see spaces/dggan.py)
-    routes: int = 0  # random search in the DGGAN space: routes (0: DGGAN's expected children / steps)
     executor: str = "local"
     address: str | None = None
     workers: int | None = None
@@ -188,7 +187,6 @@ class SearchConfig:
                  f"--executor {self.executor!r}: expected one of {', '.join(EXECUTORS)}")
             need("address", self.address is None or self.executor == "ray", "--address is for --executor ray")
             need("workers", self.workers is None or self.workers >= 1, f"--workers {self.workers}: must be at least 1")
-            need("routes", self.routes >= 0, f"routes {self.routes}: must be 0 (automatic) or more")
         if self.space == "autogan" and self.evaluator == "shared":  # AutoGAN's shared-GAN schedule
             from .rewards import REWARDS
             from .strategies.controller import MODES
@@ -248,7 +246,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
                  "tau_min", "sampling", "fixed_d", "population", "evolution_cost", "n_images", "search_iters", "grow_at",
                  "shared_steps", "ctrl_steps", "n_critic", "g_batch", "hid", "ctrl_lr", "entropy_coeff",
                  "baseline_decay", "reset_threshold", "reset_window", "num_candidate", "topk", "mode", "dg_k", "dg_p",
-                 "max_steps", "init_iters", "child_iters", "fade_share", "dg_lr", "gp_weight", "drift", "routes"),
+                 "max_steps", "init_iters", "child_iters", "fade_share", "dg_lr", "gp_weight", "drift"),
     "evaluator": ("evaluator", "reward", "reward_images", "min_diversity", "executor", "address", "workers",
                   "candidate_iters", "objective"),
     "budget": ("max_macs", "max_params", "max_latency_ms", "latency_backend", "budget_lambda", "budget_lr"),

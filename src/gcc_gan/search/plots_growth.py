@@ -31,7 +31,7 @@ def _label(n: dict[str, Any]) -> str:
     return Action.from_dict(a).label
 
 
-def plot_tree(nodes: list[dict[str, Any]], route: set[str], path: Path, metric: str, policy: str) -> None:
+def plot_tree(nodes: list[dict[str, Any]], route: set[str], path: Path, metric: str) -> None:
     steps: dict[int, list[dict[str, Any]]] = {}
     for n in nodes:
         steps.setdefault(n["step"], []).append(n)
@@ -76,7 +76,7 @@ def plot_tree(nodes: list[dict[str, Any]], route: set[str], path: Path, metric: 
     ax.set_xticklabels([f"step {s}" if s else "base" for s in sorted(steps)])
     ax.set_yticks([])
     ax.set_xlim(-0.3, max(steps) + 0.9)
-    title = "DGGAN top-K growth tree" if policy == "topk" else "random routes in the DGGAN space"
+    title = "DGGAN top-K growth tree"
     ax.set_title(f"{title}: colour = {UNIT[metric]} / step median at that resolution (lower is better, "
                  "grey = failed or over budget)\nred X = collapsed, black X = diverged (never parents); "
                  "the winner's route in red", fontsize=9)

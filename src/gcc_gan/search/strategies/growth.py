@@ -18,11 +18,8 @@ fails is recorded as 'over budget' (never trained). A FADE takes the widest widt
 a narrower G block only where it must (the one extension of the paper's space; without a
 budget the search is the paper's, draw for draw).
 
-Random search (`--method random --space dggan`): R routes from the same base candidate,
-each step every route takes one uniformly drawn allowed action (the same forcing rule), so
-every route ends at the target resolution; R defaults to DGGAN's expected number of children
-over the run divided by the steps, so both spend about the same candidate-iterations (the cost
-is recorded in both genotypes' provenance).
+Random search in this space is the random strategy in the candidate loop (`--space dggan
+--strategy random`, search/candidates.py): each candidate one whole route of allowed actions.
 
 RUN/
   search.json, history.jsonl (one line per finished candidate and per step)
@@ -102,17 +99,6 @@ def train_candidate(spec: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the search
 
 
-def expected_children(cfg: SearchConfig, n_actions: int) -> float:
-    """DGGAN's expected number of children over the run: 1 parent at step 1, K after; |A|·p
-    children per parent, one (the forced FADE) in the last `doublings` steps. Random search's
-    default routes spend the same: expected children / steps (`routes` overrides)."""
-    left, total, parents = doublings(cfg.d0, cfg.target), 0.0, 1
-    for s in range(cfg.max_steps):
-        total += parents if cfg.max_steps - s <= left else parents * n_actions * cfg.dg_p
-        parents = cfg.dg_k
-    return total
-
-
 def allowed(acts: list[Action], res: int, target: int, remaining: int) -> list[Action]:
     """The actions a parent at `res` may take with `remaining` steps left (notes §2.6.2)."""
     left = doublings(res, target)
@@ -150,11 +136,11 @@ class Reach:
         return None, cost
 
 
-def plan_children(state: dict[str, Any], cfg: SearchConfig, acts: list[Action], policy: str,
+def plan_children(state: dict[str, Any], cfg: SearchConfig, acts: list[Action],
                   admit: Admit | None = None) -> list[dict[str, Any]]:
     """The step's children, a pure function of (seed, step, parents) — and, under a budget,
     of `admit` (the reachability pruning): a drawn pair it rejects is planned as an 'over
-    budget' child (recorded, never trained); the empty-set rule and random routes draw among
+    budget' child (recorded, never trained); the empty-set rule draws among
     admissible actions only. Ids and seeds follow the draw order, so without rejections the
     plan is the unbudgeted one."""
     s = state["step"]
@@ -175,25 +161,18 @@ def plan_children(state: dict[str, Any], cfg: SearchConfig, acts: list[Action], 
 
     per = [(p, allowed(acts, nodes[p]["resolution"], cfg.target, remaining)) for p in state["parents"]]
     planned: list[tuple[str, Action, Cost | None, bool]] = []  # (parent, action, completion cost, admitted)
-    if policy == "topk":
-        draws = rng.random(sum(len(a) for _, a in per))
-        drawn = [pa for pa, x in zip(((p, a) for p, al in per for a in al), draws) if x < cfg.dg_p]
-        for p, a in drawn:
-            b, c = ok(p, a)
-            planned.append((p, a if b is None else b, c, b is not None))
-        if not any(adm for *_, adm in planned):  # notes §2.6.3: no pair kept, so one action per parent
-            for p, al in per:
-                opts = options(p, al)
-                if opts:
-                    b, c = opts[int(rng.integers(len(opts)))]
-                    planned.append((p, b, c, True))
-            state.setdefault("resampled", []).append(s)
-    else:  # random routes: one uniform allowed (and admissible) action per route
+    draws = rng.random(sum(len(a) for _, a in per))
+    drawn = [pa for pa, x in zip(((p, a) for p, al in per for a in al), draws) if x < cfg.dg_p]
+    for p, a in drawn:
+        b, c = ok(p, a)
+        planned.append((p, a if b is None else b, c, b is not None))
+    if not any(adm for *_, adm in planned):  # notes §2.6.3: no pair kept, so one action per parent
         for p, al in per:
             opts = options(p, al)
-            if opts:  # none: the route ends (only possible at the target under a budget)
+            if opts:
                 b, c = opts[int(rng.integers(len(opts)))]
                 planned.append((p, b, c, True))
+        state.setdefault("resampled", []).append(s)
     out = []
     for j, (p, a, c, adm) in enumerate(planned):
         child: dict[str, Any] = {"id": f"s{s + 1}-{j:03d}", "parent": p, "action": a.to_dict(), "step": s + 1,
@@ -224,16 +203,15 @@ def normalise(records: list[dict[str, Any]]) -> None:
         r["norm_score"] = None if med is None else (sc / med if med else sc)
 
 
-def select(records: list[dict[str, Any]], k: int, policy: str) -> list[str]:
-    if policy != "topk":
-        return [r["id"] for r in records if healthy(r)]  # every route goes on; a failed or unhealthy one ends
+def select(records: list[dict[str, Any]], k: int) -> list[str]:
+    """The K best healthy children by normalised score (ties by id): the next parents."""
     ok = [r for r in records if r.get("norm_score") is not None]
     ok.sort(key=lambda r: (r["norm_score"], r["id"]))
     return [r["id"] for r in ok[:k]]
 
 
 class GrowthSearcher(Searcher):
-    """DGGAN's growth (top-K) or random routes in its space as a run-loop searcher: one loop
+    """DGGAN's top-K growth as a run-loop searcher: one loop
     step is one growth step (the base candidate trains in the first); the children of a step
     are executor jobs, the search state is checkpointed after every finished child."""
 
@@ -242,9 +220,7 @@ class GrowthSearcher(Searcher):
 
     def __init__(self, cfg: SearchConfig, device: Any) -> None:
         super().__init__(cfg, device)
-        self.policy = "topk" if cfg.strategy == "growth" else "random"
         self.acts = actions(cfg.dg_kernels, cfg.dg_filters)
-        self.routes = cfg.routes or max(1, round(expected_children(cfg, len(self.acts)) / cfg.max_steps))
         self.reach = Reach(cfg.budget, cfg.target, cfg.dg_channels, cfg.dg_filters) if cfg.budget.active else None
         self.inception_weights: str | None = None
         self.events = 0
@@ -261,7 +237,7 @@ class GrowthSearcher(Searcher):
 
     def describe(self) -> str:
         cfg = self.cfg
-        what = (f"top-K growth, K {cfg.dg_k}, p {cfg.dg_p}" if self.policy == "topk" else f"{self.routes} random routes")
+        what = f"top-K growth, K {cfg.dg_k}, p {cfg.dg_p}"
         return (f"({cfg.preset} preset, dggan space, {what}, {cfg.d0}×{cfg.d0} → {cfg.target}×{cfg.target} in "
                 f"{cfg.max_steps} steps, reward {cfg.reward}, {cfg.executor} executor)")
 
@@ -433,7 +409,7 @@ class GrowthSearcher(Searcher):
                                        f"the base candidate is {c0['status']} ({c0.get('reason')}), so nothing can "
                                        "grow from it: try another --seed or more base iterations")
         if not self.state["parents"] and self.state["step"] == 0:
-            self.state["parents"] = ["c0"] if self.policy == "topk" else ["c0"] * self.routes
+            self.state["parents"] = ["c0"]
 
     def step(self, s_: int, batch: Any) -> dict[str, float]:
         """One growth step: plan the children of the parents, train them, keep the best."""
@@ -442,7 +418,7 @@ class GrowthSearcher(Searcher):
         if self.state["step"] >= cfg.max_steps:  # the search ended early (no child fits the budget)
             return {}
         if not self.state["planned"]:
-            self.state["planned"] = plan_children(self.state, cfg, self.acts, self.policy, self.admit())
+            self.state["planned"] = plan_children(self.state, cfg, self.acts, self.admit())
             self.save()
         planned = self.state["planned"]
         s = self.state["step"] + 1
@@ -461,7 +437,7 @@ class GrowthSearcher(Searcher):
         self.run_jobs(planned, ex, f"step {s}")
         recs = [self.state["nodes"][c["id"]] for c in planned]
         normalise(recs)
-        parents = select(recs, cfg.dg_k, self.policy)
+        parents = select(recs, cfg.dg_k)
         if not parents:
             over = ", or was over the budget" if self.cfg.budget.active else ""
             raise no_healthy_candidate([r.get("status", "?") for r in recs], f"children at step {s}",
@@ -515,8 +491,8 @@ class GrowthSearcher(Searcher):
         g, d = self.networks(best["id"])
         enc = {"format": "dggan", "route": route, "actions": [Action.from_dict(st["nodes"][c]["action"]).label
                                                                 for c in route[1:]],
-               "k": cfg.dg_k, "p": cfg.dg_p, "policy": self.policy,
-               "routes": self.routes if self.policy == "random" else None,
+               "k": cfg.dg_k, "p": cfg.dg_p, "policy": "topk",
+               "routes": None,  # the encoding's format (random routes now search in the candidate loop)
                "reward": cfg.reward, "reward_kind": "FID (Inception)" if cfg.reward == "fid"
                else "swd-real x 1e3 (explicit proxy, no Inception weights; lower is better)",
                "health": summary(self._statuses()), "d0": cfg.d0, "target": cfg.target, "max_steps": cfg.max_steps,
@@ -551,12 +527,12 @@ class GrowthSearcher(Searcher):
         notes = (f"gcc-gan search --method {cfg.method}" + (" --space dggan" if cfg.method == "random" else "")
                  + f" --preset {cfg.preset} --k {cfg.dg_k} --p {cfg.dg_p} --reward {cfg.reward}")
         return prov.model_copy(update={
-            "searcher": cfg.method if self.policy == "topk" else "random (dggan space)",
+            "searcher": cfg.method,
             "search_cost": {k: v for k, v in prov.search_cost.items() if k != "iters"},
             "notes": notes + (f" ({cfg.budget.describe()})" if cfg.budget.active else "")})
 
     def result_name(self) -> str:
-        return ("dggan" if self.policy == "topk" else "random-dggan") + f"-search-seed{self.cfg.seed}"
+        return f"dggan-search-seed{self.cfg.seed}"
 
     def _winner_weights(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         from safetensors.torch import load_file
@@ -573,7 +549,7 @@ class GrowthSearcher(Searcher):
         nodes = sorted(self.state["nodes"].values(), key=lambda n: (n["step"], n["id"]))
         write_csv(out / "candidates.csv", nodes)
         metric = metric_name(self.cfg.reward)
-        plot_tree(nodes, set(self.route(self.winner()["id"])), out / "growth_tree.png", metric, self.policy)
+        plot_tree(nodes, set(self.route(self.winner()["id"])), out / "growth_tree.png", metric)
         plot_analysis(nodes, out, metric)
 
     @torch.no_grad()
