@@ -84,14 +84,9 @@ class CandidateSearcher(Searcher):
 
     def preflight(self) -> None:
         """The FID / IS reward's Inception weights, before the run directory is made."""
-        if self.cfg.reward in ("fid", "is"):
-            from ..bench.inception import resolve_weights
-            from ..errors import GccGanError
+        from .rewards import preflight_weights
 
-            try:
-                self.inception_weights = str(resolve_weights(self.inception_weights))
-            except GccGanError as e:
-                raise GccGanError(f"{e} Without them, score by the explicit SWD proxy: --reward swd") from None
+        self.inception_weights = preflight_weights(self.cfg.reward, self.inception_weights)
 
     def bind_data(self, data: Any) -> None:
         from .evaluators.training import StandaloneEvaluator

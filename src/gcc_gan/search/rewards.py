@@ -107,6 +107,19 @@ def reward_protocol(kind: str, n_generated: int, n_real: int, data: str, latent_
     return rec
 
 
+def preflight_weights(kind: str, inception_weights: str | None) -> str | None:
+    """The Inception weights an `is` / `fid` reward needs, resolved before any training (a
+    missing file is an error that says how to score without them); other rewards: as given."""
+    if kind not in ("is", "fid"):
+        return inception_weights
+    from ..bench.inception import resolve_weights
+
+    try:
+        return str(resolve_weights(inception_weights))
+    except GccGanError as e:
+        raise GccGanError(f"{e} Without them, score by the explicit SWD proxy: --reward swd") from None
+
+
 class Reward:
     """reward(generator, size, seed) -> float, higher is better."""
 

@@ -273,13 +273,9 @@ class GrowthSearcher(Searcher):
         """Fail before any training (and in this process) when the FID weights are missing or
         no network within the budget reaches the target."""
         self.check_base()
-        if self.cfg.reward == "fid":
-            from ...bench.inception import resolve_weights
+        from ..rewards import preflight_weights
 
-            try:
-                self.inception_weights = str(resolve_weights(self.inception_weights))
-            except GccGanError as e:
-                raise GccGanError(f"{e} Without them, score by the explicit SWD proxy: --reward swd") from None
+        self.inception_weights = preflight_weights(self.cfg.reward, self.inception_weights)
 
     # ---------------------------------------------------------------- state
     def fresh_state(self) -> dict[str, Any]:
