@@ -414,6 +414,17 @@ def test_candidates_plot_has_integer_ticks() -> None:
     assert list(fig.axes[0].get_xticks()) == [1, 2, 3]
 
 
+def test_candidates_plot_names_its_strategy_and_marks_the_kept_candidate() -> None:
+    """The candidate loop's picture says which search it was, in the reward's unit, and marks
+    the candidate it kept (IS: the highest score, not the lowest)."""
+    fig = candidates_figure([{"scores": [5.0, 7.0, 6.0], "status": ["ok"] * 3}], title="evolution search candidates",
+                            ylabel="is (higher is better)", kept=1)
+    ax = fig.axes[0]
+    assert ax.get_title() == "evolution search candidates" and ax.get_ylabel() == "is (higher is better)"
+    red = [p for p in ax.patches if p.get_facecolor()[:3] == pytest.approx((0xC4 / 255, 0x4E / 255, 0x52 / 255))]
+    assert [p.get_x() + p.get_width() / 2 for p in red] == [2]  # candidate 2, the highest IS
+
+
 # --------------------------------------------------------------------------- bad inputs
 
 

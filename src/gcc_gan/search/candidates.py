@@ -243,8 +243,13 @@ class CandidateSearcher(Searcher):
         atomic_write_text(out / "candidates.csv", buf.getvalue())
         from .plots import _save, candidates_figure
 
+        metric = self._winner()["scored"].metric
+        unit = " ×1e3" if metric.startswith("swd") else ""
         _save(candidates_figure([{"scores": [c["scored"].value if c["scored"].ok else 0.0 for c in self.cands],
-                                  "status": [c["scored"].status for c in self.cands]}]), out / "candidates.png")
+                                  "status": [c["scored"].status for c in self.cands]}],
+                                title=f"{self.strategy.name} search candidates ({self.space.name} space)",
+                                ylabel=f"{metric}{unit} ({'higher' if metric == 'is' else 'lower'} is better)",
+                                kept=self.best), out / "candidates.png")
         if self.best_g is not None:
             atomic_write_bytes(out / "generator.safetensors", weights_bytes(self.best_g.state_dict()))
 

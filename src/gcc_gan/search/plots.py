@@ -180,8 +180,10 @@ def probabilities_figure(rows: list[dict], op_names: dict[str, dict[str, list[st
 STATUS_STYLE = {"ok": "#4C72B0", "collapsed": "#DD8452", "diverged": "#8C8C8C"}
 
 
-def candidates_figure(rows: list[dict]) -> Figure:
-    """Random search: each candidate's swd-real ×1e3 (bars coloured by health; the kept one red)."""
+def candidates_figure(rows: list[dict], title: str = "random search candidates",
+                      ylabel: str = "swd-real ×1e3 (lower is better)", kept: int | None = None) -> Figure:
+    """Each candidate's score (bars coloured by health; the kept one red: `kept`, else the
+    lowest healthy score)."""
     scores = rows[-1].get("scores", []) if rows else []
     status = rows[-1].get("status", ["ok"] * len(scores)) if rows else []
     fig = Figure(figsize=(5.5, 3.4))
@@ -194,8 +196,8 @@ def candidates_figure(rows: list[dict]) -> Figure:
     ax.bar(xs, shown, color=[STATUS_STYLE.get(st, "#8C8C8C") for st in status])
     edge_marks(ax, list(xs), shown, moved)
     ok = [i for i, st in enumerate(status) if st == "ok"]
-    if ok:
-        best = min(ok, key=scores.__getitem__)
+    best = kept if kept is not None else min(ok, key=scores.__getitem__) if ok else None
+    if best is not None:
         ax.bar([best + 1], [shown[best]], color="#C44E52", label="kept")
     for st, col in STATUS_STYLE.items():
         if st != "ok" and st in status:
@@ -205,7 +207,7 @@ def candidates_figure(rows: list[dict]) -> Figure:
     ax.set_xticks(list(xs))  # candidates are numbered, not measured
     ax.set_xlim(0.4, len(scores) + 0.6)
     ax.set_xlabel("candidate" + (f"\n{note}" if note else ""), fontsize=8)
-    ax.set_ylabel("swd-real ×1e3 (lower is better)", fontsize=8)
-    ax.set_title("random search candidates", fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
