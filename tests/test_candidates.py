@@ -285,10 +285,10 @@ def test_cli_runs_evolution_and_names_its_outputs(tmp_path: Path, capsys: pytest
     _compiles(out)
     assert cli(["search", "--space", "dggan", "--strategy", "reinforce", "-o", str(tmp_path / "x")]) == 2
     assert "lacks what reinforce needs" in capsys.readouterr().err
-    # evolution trains its candidates standalone (no one-shot shared-weights evaluator yet)
-    assert cli(["search", "--space", "autogan", "--strategy", "evolution", "--evaluator", "shared", "-o",
+    # shared weights: a one-shot supernet where the space has one (tests/test_oneshot.py); DGGAN has none
+    assert cli(["search", "--space", "dggan", "--strategy", "evolution", "--evaluator", "shared", "-o",
                 str(tmp_path / "y")]) == 2
-    assert "evolution evaluates on its own terms (standalone)" in capsys.readouterr().err
+    assert "the dggan space lacks shared weights" in capsys.readouterr().err and not (tmp_path / "y").exists()
 
 
 ALL_PAIRS = [("random", "adversarialnas"), ("random", "degas"), ("evolution", "degas"), *PAIRS]

@@ -26,13 +26,16 @@ def search_cmd(
     strategy: Optional[Literal["differentiable", "evolution", "growth", "random", "reinforce"]] = typer.Option(
         None, "--strategy", metavar="STRATEGY", help="how architectures are proposed: differentiable, evolution (NSGA-II over reward "
         "and compiled cost), growth, random or reinforce (default: the published method's for --space)"),
-    population: int | None = typer.Option(None, "--population", help="random / evolution / reinforce trained "
-                                          "standalone: candidates per round (evolution: the population; tiny 6)"),
+    population: int | None = typer.Option(None, "--population", help="random / evolution / reinforce: candidates "
+                                          "per round (evolution: the population; tiny 6 standalone, 8 shared)"),
     candidate_iters: int | None = typer.Option(None, "--candidate-iters", help="standalone evaluator: training "
                                                "iterations of each candidate (tiny 30)"),
     evaluator: Optional[Literal["shared", "standalone"]] = typer.Option(
-        None, "--evaluator", help="random / reinforce: score candidates on the space's shared weights (default "
-        "where the space has them) or train each standalone"),
+        None, "--evaluator", help="random / evolution / reinforce: train each candidate standalone (default), or "
+        "score it on the space's shared weights: a one-shot supernet trained first (--supernet-iters), or "
+        "AutoGAN's shared GAN (the default for reinforce / random in the autogan space)"),
+    supernet_iters: int | None = typer.Option(None, "--supernet-iters", help="--evaluator shared (one-shot): the "
+                                              "supernet's training steps before the rounds (tiny 300)"),
     list_pairs: bool = typer.Option(False, "--list", help="print which space x strategy pairs work (for the "
                                     "others, the capability the space lacks) and the method presets, and exit"),
     data: str | None = typer.Option(None, "--data", help="cifar10:PATH, stl10:PATH, folder:PATH, lsun:PATH, digits or "
@@ -128,6 +131,7 @@ def search_cmd(
 
     overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed, reward=reward, mode=mode, space=space,
                      strategy=strategy, evaluator=evaluator, population=population, candidate_iters=candidate_iters,
+                     supernet_iters=supernet_iters,
                      dg_k=k, dg_p=p, executor=executor, address=address, workers=workers,
                      max_macs=parse_count(max_macs, "--max-macs"), max_params=parse_count(max_params, "--max-params"),
                      max_latency_ms=parse_ms(max_latency, "--max-latency"), latency_backend=latency_backend,
@@ -150,7 +154,7 @@ def search_cmd(
                    if (res.out / "pareto.csv").is_file() else "")
     console.print(f"done: {res.step} {unit} ({done}{res.seconds:.0f} s) → {res.out}\n"
                   f"  genotype: {res.genotype}\n"
-                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space, cfg.get('evaluator')))}\n"
+                  f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space, cfg.get('evaluator'), cfg.get('strategy')))}\n"
                   f"{pareto_line}"
                   f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",
                   highlight=False, soft_wrap=True)

@@ -80,6 +80,10 @@ class Searcher:
         return {"step": step, **{k: round(v, 6) for k, v in losses.items()}, "elapsed_s": round(elapsed, 2),
                 "probs": self.probabilities(), **self.log_extra()}
 
+    def log_due(self, step: int) -> bool:
+        """Whether the loop writes a history line after `step`."""
+        return step % self.cfg.log_every == 0 or step == self.steps()
+
     def checkpoint_due(self, step: int) -> bool:
         """Whether the loop checkpoints after `step` (False: the searcher calls `checkpoint`)."""
         return step % self.cfg.checkpoint_every == 0 or step == self.steps()

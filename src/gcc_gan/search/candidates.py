@@ -119,7 +119,7 @@ class CandidateSearcher(Searcher):
                         diversity=rec.get("diversity"),
                         iters=int(rec.get("iters") or 0))
             self._by_key[self.space.key(a)] = len(self.cands)
-            self.cands.append({"id": cid, "round": s + 1, "arch": a, "scored": sc})
+            self.cands.append({"id": cid, "round": self.round_of(s), "arch": a, "scored": sc})
             if self.best_index() == len(self.cands) - 1:  # a new best: keep its trained generator
                 self.best = len(self.cands) - 1
                 self._load_best(rec["g_weights"])
@@ -129,6 +129,10 @@ class CandidateSearcher(Searcher):
         if self.best is not None:
             out["reward"] = float(self.cands[self.best]["scored"].reward)
         return out
+
+    def round_of(self, s: int) -> int:
+        """The round (generation) run-loop step `s` runs, from 1."""
+        return s + 1
 
     def _load_best(self, blob: bytes | None) -> None:
         from ..compiler.interpreter import Interpreter
@@ -186,13 +190,16 @@ class CandidateSearcher(Searcher):
             "space": self.space.name, "strategy": self.strategy.name, "kept": win["id"], "arch": win["arch"],
             "candidates": len(self.cands), "over_budget_redrawn": self.filter.rejected,
             "health": {b: sum(c["scored"].status == b for c in self.cands) for b in BAD},
-            "score": f"{sc.metric} ({'higher' if sc.metric == 'is' else 'lower'} is better), "
-                     f"{self.cfg.reward_images} images, after {self.cfg.candidate_iters} iterations each"}}
+            "score": f"{sc.metric} ({'higher' if sc.metric == 'is' else 'lower'} is better), {self.score_note()}"}}
         key = sc.metric.replace("-", "_")
         metrics = {key: float(sc.value or 0.0), "reward": sc.reward}
         if sc.diversity is not None:
             metrics["diversity"] = float(sc.diversity)
         return g, d, enc, metrics
+
+    def score_note(self) -> str:
+        """How each candidate was scored, for the genotype's record."""
+        return f"{self.cfg.reward_images} images, after {self.cfg.candidate_iters} iterations each"
 
     def reward_protocol(self, data: str) -> dict[str, Any] | None:
         return None if self.evaluator is None else self.evaluator.protocol(data)

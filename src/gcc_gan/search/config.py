@@ -92,6 +92,9 @@ class SearchConfig:
     candidate_iters: int = 30
     objective: str = ""  # "": the space's own (hinge; DGGAN: wgan-gp with lr dg_lr and the drift term)
     evolution_cost: str = "macs"  # evolution's second objective: compiled macs or params
+    # ---- the one-shot shared-weights evaluator (evaluators/oneshot.py): the supernet's training
+    # steps before the `iters` rounds score candidates on its weights
+    supernet_iters: int = 200
     # ---- end of the candidate-search block
     # budgets on the compiled generator (compiler/cost.py, search/budget.py); None: no limit
     max_macs: int | None = None
@@ -142,7 +145,8 @@ class SearchConfig:
         need("population", self.population >= 2, f"{self.population}: must be at least 2")
         need("candidate_iters", self.candidate_iters >= 1, f"{self.candidate_iters}: must be at least 1")
         need("objective", self.objective in ("", "hinge", "wgan-gp"), f"{self.objective!r}: expected hinge or wgan-gp")
-        need("reward", self.evaluator != "standalone" or self.reward in ("is", "fid", "swd"),
+        need("supernet_iters", self.supernet_iters >= 1, f"{self.supernet_iters}: must be at least 1")
+        need("reward", self.strategy in ("differentiable", "growth") or self.reward in ("is", "fid", "swd"),
              f"--reward {self.reward!r}: expected one of is, fid, swd")
         need("evolution_cost", self.evolution_cost in ("macs", "params"),
              f"{self.evolution_cost!r}: expected macs or params")
@@ -187,7 +191,7 @@ class SearchConfig:
                  f"--executor {self.executor!r}: expected one of {', '.join(EXECUTORS)}")
             need("address", self.address is None or self.executor == "ray", "--address is for --executor ray")
             need("workers", self.workers is None or self.workers >= 1, f"--workers {self.workers}: must be at least 1")
-        if self.space == "autogan" and self.evaluator == "shared":  # AutoGAN's shared-GAN schedule
+        if self.evaluator == "shared" and self.strategy in SPACES.get(self.space).shared_searchers:  # AutoGAN's schedule
             from .rewards import REWARDS
             from .strategies.controller import MODES
 
@@ -248,7 +252,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
                  "baseline_decay", "reset_threshold", "reset_window", "num_candidate", "topk", "mode", "dg_k", "dg_p",
                  "max_steps", "init_iters", "child_iters", "fade_share", "dg_lr", "gp_weight", "drift"),
     "evaluator": ("evaluator", "reward", "reward_images", "min_diversity", "executor", "address", "workers",
-                  "candidate_iters", "objective"),
+                  "candidate_iters", "objective", "supernet_iters"),
     "budget": ("max_macs", "max_params", "max_latency_ms", "latency_backend", "budget_lambda", "budget_lr"),
     "run": ("method", "preset", "iters", "batch_size", "seed", "log_every", "checkpoint_every"),
 }
@@ -263,6 +267,11 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     # Applied over the space's published sizes (gf, latent, bottom, batch)
     ("candidates", "tiny"): dict(iters=4, population=6, candidate_iters=30, reward="swd", reward_images=256,
                                  lr=2e-4, beta1=0.0, beta2=0.9, log_every=1, checkpoint_every=1),
+    # single-path one-shot (evaluators/oneshot.py; ours): `supernet_iters` steps of the shared
+    # weights, then `iters` rounds of `population` candidates scored on them (each costs a reward,
+    # not a training), so the rounds are many and cheap; over the space's published sizes
+    ("oneshot", "tiny"): dict(supernet_iters=300, iters=6, population=8, reward="swd", reward_images=128,
+                              lr=2e-4, beta1=0.0, beta2=0.9, log_every=25, checkpoint_every=100),
     ("degas", "tiny"): dict(iters=150, batch_size=16, gf=16, latent=32, arch_lr=3e-3, lr=1e-3, beta1=0.5,
                             beta2=0.999, n_images=512, n_normal=1),
     ("adversarial", "paper"): dict(iters=100_000, batch_size=64, gf=256, df=128, latent=120, arch_lr=3e-4,
@@ -271,6 +280,9 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     # ours (no published protocol trains standalone candidates in these spaces): 20 generations of 20
     ("candidates", "paper"): dict(iters=20, population=20, candidate_iters=5000, reward="fid", reward_images=5000,
                                   lr=2e-4, beta1=0.0, beta2=0.9, log_every=1, checkpoint_every=1),
+    # SPOS's schedule: 20 generations of 50 over a supernet trained for its own budget
+    ("oneshot", "paper"): dict(supernet_iters=100_000, iters=20, population=50, reward="fid", reward_images=5000,
+                               lr=2e-4, beta1=0.0, beta2=0.9, log_every=100, checkpoint_every=1000),
     ("degas", "paper"): dict(iters=100_000, batch_size=64, gf=64, latent=128, arch_lr=3e-4, lr=1e-3,
                              beta1=0.5, beta2=0.999, n_images=50_000, n_normal=2, log_every=100,
                              checkpoint_every=1000),
@@ -307,7 +319,8 @@ def resolve(method: str | None, space: str | None, strategy: str | None, evaluat
     """(method, space, strategy, evaluator) from the flags: `--method M` is its preset's triple
     (a flag contradicting it is a usage error); otherwise a missing space or strategy is the one
     of the published method that has the other (adversarialnas x differentiable when neither),
-    the evaluator is the strategy's own, else shared weights where the space has them."""
+    the evaluator is the strategy's own, else shared weights where the space runs that strategy on
+    its own shared-weights schedule (AutoGAN: reinforce, random), else standalone."""
     from ..errors import BadValue
     from .registry import METHOD_PRESETS, SPACES, STRATEGIES, preset_of
 
@@ -333,7 +346,7 @@ def resolve(method: str | None, space: str | None, strategy: str | None, evaluat
     sp, st = SPACES.get(space), STRATEGIES.get(strategy)
     fixed = st.evaluator
     if evaluator is None:
-        evaluator = fixed or ("shared" if "shared" in sp.capabilities else "standalone")
+        evaluator = fixed or ("shared" if strategy in sp.shared_searchers else "standalone")
     elif fixed is not None and evaluator != fixed:
         raise BadValue(f"--strategy {strategy} evaluates on its own terms ({fixed}); --evaluator {evaluator} "
                        "does not apply to it")
@@ -343,7 +356,7 @@ def resolve(method: str | None, space: str | None, strategy: str | None, evaluat
 def make_config(method: str | None, preset: str, overrides: dict[str, Any]) -> SearchConfig:
     """A new run's settings: the flags' triple (`resolve`), the preset's values for its strategy
     and then its space (the space's published method's sizes and schedule), then the flags."""
-    from .registry import METHOD_PRESETS
+    from .registry import METHOD_PRESETS, SPACES
 
     if preset not in PRESET_NAMES:
         raise GccGanError(f"--preset {preset!r}: expected one of {', '.join(PRESET_NAMES)}")
@@ -355,6 +368,8 @@ def make_config(method: str | None, preset: str, overrides: dict[str, Any]) -> S
         values = {"reward": METHOD_PRESETS[method].reward, **PRESETS[(method, preset)]}
     elif evaluator == "standalone":  # the space's sizes, the candidate search's schedule
         values = {**PRESETS[(home, preset)], **PRESETS[("candidates", preset)]}
+    elif strategy not in SPACES.get(space).shared_searchers:  # the space's sizes, the one-shot schedule
+        values = {**PRESETS[(home, preset)], **PRESETS[("oneshot", preset)]}
     else:
         values = {**PRESETS.get((strategy, preset), {}), **PRESETS[(home, preset)]}
     base = SearchConfig(method=method, preset=preset, space=space, strategy=strategy, evaluator=evaluator, **values)

@@ -91,10 +91,15 @@ def _save(fig: Figure, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def pictures(method: str, space: str | None = None, evaluator: str | None = None) -> list[str]:
+def pictures(method: str, space: str | None = None, evaluator: str | None = None,
+             strategy: str | None = None) -> list[str]:
     """The pictures a search run of `method` (in `space`) writes (besides samples.png)."""
-    if evaluator == "standalone" and method in ("random", "evolution", "reinforce"):  # search/candidates.py
-        return ["genotype.png", "candidates.png"]
+    strategy = strategy or method
+    if strategy in ("random", "evolution", "reinforce") and evaluator is not None and space is not None:
+        from .registry import SPACES
+
+        if evaluator == "standalone" or strategy not in SPACES.get(space).shared_searchers:  # search/candidates.py
+            return ["genotype.png", "candidates.png"]
     if space == "autogan":  # the controller's (or random tokens') story
         return ["genotype.png", "controller.png"]
     if space == "dggan":  # the growth tree and the paper's analyses

@@ -53,7 +53,7 @@ CAPABILITIES: dict[str, str] = {
     "tokens": "a fixed sequence of categorical choices, for a controller (tokens)",
     "relax": "a supernet with architecture parameters (relax)",
     "grow": "DGGAN's growth actions (grow)",
-    "shared": "shared weights a candidate is scored on (shared)",
+    "shared": "shared weights a candidate is scored on: a one-shot supernet or AutoGAN's shared GAN (shared)",
 }
 
 

@@ -399,7 +399,7 @@ def _search(req: SearchRequest, out: Path, console: Console, dp: DataParallel = 
                                           + "\n")
                     raise GccGanError(f"search diverged at step {step}: {health.reason}; {kept}. Lower the learning "
                                       "rates (a paper-scale run) or change --seed, then start a new run")
-                if step % cfg.log_every == 0 or step == total:
+                if searcher.log_due(step):
                     rec = searcher.history_record(step, losses, elapsed0 + time.perf_counter() - t_start)
                     if rec is not None:
                         with disk_full_as_error(out / "history.jsonl"):

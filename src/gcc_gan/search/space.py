@@ -10,7 +10,10 @@ them (`Strategy.needs`) and the registry pairs the two by these names alone.
               categorical choices (a controller samples them)
 * "relax"     a supernet with architecture parameters (differentiable strategies)
 * "grow"      DGGAN's actions (the growth strategy)
-* "shared"    shared weights a candidate can be scored on (AutoGAN's shared GAN)
+* "shared"    `one_shot(device)`: shared weights a candidate is scored on (`supernet.OneShotNets`:
+              AutoGAN's shared generator; a relaxed supernet run one path at a time); a space
+              may also run its own shared-weights schedule for some strategies
+              (`shared_searchers`, `shared_searcher(cfg, device)`: AutoGAN's)
 
 An architecture (`Arch`) is a JSON value (lists, dicts of ints and strings), so a strategy
 checkpoints its population as JSON. `to_genotype(arch)` is the one function that turns an
@@ -58,6 +61,9 @@ class Space:
     name: ClassVar[str] = ""  # set by @register_space
     capabilities: ClassVar[frozenset[str]] = frozenset()
     objective: ClassVar[str] = "hinge"  # the GAN loss a standalone evaluator trains its candidates with
+    # strategies the space's own shared-weights searcher runs (`shared_searcher`; their default
+    # evaluator is then "shared"); any other strategy on shared weights: evaluators/oneshot.py
+    shared_searchers: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
@@ -78,6 +84,10 @@ class Space:
         raise NotImplementedError
 
     def token_sizes(self) -> list[int]:
+        raise NotImplementedError
+
+    def one_shot(self, device: Any) -> Any:
+        """"shared": this space's shared weights (`search.supernet.OneShotNets`), freshly initialised."""
         raise NotImplementedError
 
     def to_tokens(self, arch: Arch) -> list[int]:

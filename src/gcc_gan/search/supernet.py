@@ -1,12 +1,18 @@
 """Supernet plumbing shared by the searchers: named mixed edges with architecture logits,
-Gumbel-softmax sampling with an annealed temperature, and op probabilities."""
+Gumbel-softmax sampling with an annealed temperature, and op probabilities; and the
+single-path view of a space's shared weights (`OneShotNets`, `SinglePath`, `recalibrated`)
+that the shared-weights evaluator trains and scores (evaluators/oneshot.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..genotype_dsl.model import OpCall
@@ -76,3 +82,79 @@ def temperature(step: int, total: int, tau_max: float, tau_min: float) -> float:
     if total <= 1:
         return tau_min
     return tau_max * math.exp(math.log(tau_min / tau_max) * min(step, total - 1) / (total - 1))
+
+
+# --------------------------------------------------------------------------- single-path one-shot
+
+
+class SinglePath(nn.Module):
+    """One architecture of a supernet as a plain module: every edge runs only its chosen op
+    (hard one-hot weights), as single-path one-shot NAS (Guo et al., 2020) trains and scores
+    a supernet. `choice` maps edge names to op indices (other keys are ignored); `kw` goes to
+    the supernet's forward (DEGAS: the map inputs the architecture keeps)."""
+
+    def __init__(self, net: Supernet, choice: dict[str, int], **kw: Any) -> None:
+        super().__init__()
+        self.net, self.kw = net, kw
+        p = next(net.parameters())
+        self.w = {n: F.one_hot(torch.tensor(int(choice[n])), len(net.edge(n).names)).to(p.device, p.dtype)
+                  for n in net.edge_names}
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.net(x, self.w, hard=True, **self.kw)
+        assert isinstance(out, Tensor)
+        return out
+
+
+@dataclass
+class OneShotNets:
+    """A space's shared weights for the shared-weights evaluator: the modules to train and
+    checkpoint (`g`, `d`) and each architecture's generator and discriminator on them (plain
+    modules sharing those parameters)."""
+
+    g: nn.Module
+    d: nn.Module
+    generator: Callable[[Any], nn.Module]
+    discriminator: Callable[[Any], nn.Module]
+
+
+def _bns(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@torch.no_grad()
+def recalibrate_bn(child: nn.Module, latent: int, n: int, batch: int, seed: int, device: Any) -> None:
+    """Re-estimate `child`'s BN statistics on its own features: exact averages over `n`
+    latents of their own stream (`seed`). Shared BN statistics mix every architecture trained
+    on them, and a child scored on another's can collapse to one constant image (dead ReLUs
+    after a shifted mean): Once-for-All / AutoSlim re-calibrate a sub-network's BN before
+    scoring it."""
+    bns = _bns(child)
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    was = child.training
+    child.train()
+    gen = torch.Generator().manual_seed(seed % 2**63)
+    try:
+        for start in range(0, n, batch):
+            z = torch.randn(min(batch, n - start), latent, generator=gen)
+            child(z.to(device))
+    finally:
+        child.train(was)
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+
+
+@contextlib.contextmanager
+def recalibrated(child: nn.Module, latent: int, n: int, batch: int, seed: int, device: Any) -> Iterator[None]:
+    """Inside: `recalibrate_bn(child, ...)`; after: the shared statistics as they were
+    (scoring one child must not change the others)."""
+    saved = [(m, {k: v.clone() for k, v in m.state_dict().items()}) for m in _bns(child)]
+    try:
+        recalibrate_bn(child, latent, n, batch, seed, device)
+        yield
+    finally:
+        for m, st in saved:
+            m.load_state_dict(st)

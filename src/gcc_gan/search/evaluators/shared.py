@@ -1,5 +1,8 @@
-"""The shared-weights evaluator: candidates scored on the space's shared weights (AutoGAN's
-shared GAN, strategies/reinforce.py), where the space has them ("shared")."""
+"""The shared-weights evaluator: candidates scored on the space's shared weights ("shared"):
+AutoGAN's own shared-GAN schedule for the strategies it runs (strategies/reinforce.py: the
+controller and its random baseline), single-path one-shot for any other ask/tell strategy
+(evaluators/oneshot.py: a supernet trained one sampled path at a time, then the strategy's
+candidates scored on it)."""
 
 from __future__ import annotations
 
@@ -14,4 +17,8 @@ class SharedWeights:
 
     @classmethod
     def searcher(cls, space: Any, strategy: Any, cfg: Any, device: Any) -> Any:
-        return space.shared_searcher(cfg, device)
+        if strategy.name in space.shared_searchers:
+            return space.shared_searcher(cfg, device)
+        from .oneshot import OneShotSearcher
+
+        return OneShotSearcher(cfg, device, space, strategy)

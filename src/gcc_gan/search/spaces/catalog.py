@@ -23,7 +23,7 @@ class AdversarialNasSpace(TokenSpace):
     {"g": 3 rows of 7 op indices, "d": {edge: op index}}."""
 
     name = "adversarialnas"
-    capabilities = TokenSpace.capabilities | {"relax"}
+    capabilities = TokenSpace.capabilities | {"relax", "shared"}
 
     def floor(self) -> Any:
         """The linear stems and to-RGB conv every derivation has (`budget.fixed_floor`)."""
@@ -42,6 +42,18 @@ class AdversarialNasSpace(TokenSpace):
         from .adversarialnas import Relaxed
 
         return Relaxed(cfg, device)
+
+    def one_shot(self, device: Any) -> Any:
+        """"shared": Super-G and Super-D, each architecture one path through both (its G rows
+        and its D edges)."""
+        from ..supernet import OneShotNets, SinglePath
+        from .adversarialnas import AdvDims, SuperD, SuperG, rows_to_choice
+
+        cfg = self.cfg
+        dims = AdvDims(gf=cfg.gf, df=cfg.df, latent=cfg.latent, bottom=cfg.bottom)
+        g, d = SuperG(dims).to(device), SuperD(dims).to(device)
+        return OneShotNets(g, d, lambda arch: SinglePath(g, rows_to_choice(arch["g"])),
+                           lambda arch: SinglePath(d, arch["d"]))
 
     def _d_edges(self) -> list[str]:
         from .adversarialnas import D_CELLS
@@ -106,7 +118,7 @@ class DegasSpace(TokenSpace):
     `default_discriminator`)."""
 
     name = "degas"
-    capabilities = TokenSpace.capabilities | {"relax"}
+    capabilities = TokenSpace.capabilities | {"relax", "shared"}
 
     def floor(self) -> Any:
         """The linear stem and to-RGB conv every derivation has (`budget.fixed_floor`)."""
@@ -124,6 +136,19 @@ class DegasSpace(TokenSpace):
         from .degas import Relaxed
 
         return Relaxed(cfg, device)
+
+    def one_shot(self, device: Any) -> Any:
+        """"shared": DEGAS's supernet, each architecture one path (its ops and the map inputs
+        its derivation keeps), against `default_discriminator` (the space searches no D)."""
+        from ...compiler.interpreter import Interpreter
+        from ..space import default_discriminator
+        from ..supernet import OneShotNets
+        from .degas import DegasG, single_path
+
+        cfg = self.cfg
+        g = DegasG(cfg.gf, cfg.latent, cfg.bottom, cfg.n_normal).to(device)
+        d = Interpreter(default_discriminator(cfg.df, self.resolution)).to(device)
+        return OneShotNets(g, d, lambda arch: single_path(g, arch), lambda arch: d)
 
     def __init__(self, cfg: Any) -> None:
         super().__init__(cfg)
@@ -172,6 +197,9 @@ class AutoGanSpace(TokenSpace):
 
     name = "autogan"
     capabilities = TokenSpace.capabilities | {"shared"}
+    # AutoGAN's own shared-GAN schedule (strategies/reinforce.py) runs these strategies on the
+    # shared weights: the controller (the published method) and its random-search baseline
+    shared_searchers = frozenset({"reinforce", "random"})
 
     def floor(self) -> Any:
         """Its cheapest children, enumerated (every cell at the narrowest width)."""
@@ -190,6 +218,20 @@ class AutoGanSpace(TokenSpace):
         from ..strategies.reinforce import AutoGanSearcher
 
         return AutoGanSearcher(cfg, device)
+
+    def one_shot(self, device: Any) -> Any:
+        """"shared" for the other strategies (evolution): AutoGAN's shared generator, every
+        architecture a full-depth child, against SNGAN's D (the genotype's)."""
+        from ...compiler.interpreter import Interpreter
+        from ...seeding import mix_seed
+        from ..space import default_discriminator
+        from ..supernet import OneShotNets
+        from .autogan import SharedGenerator
+
+        cfg = self.cfg
+        g = SharedGenerator(cfg.gf, cfg.latent, cfg.bottom, mix_seed(cfg.seed, 62), widths=self.widths).to(device)
+        d = Interpreter(default_discriminator(cfg.df, self.resolution)).to(device)
+        return OneShotNets(g, d, g.child, lambda arch: d)
 
     @property
     def widths(self) -> bool:

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from ...genotype_dsl.builder import NetBuilder, op
 from ...genotype_dsl.model import Network, OpCall
 from ..pipeline import Pipeline, calls
-from ..supernet import Supernet
+from ..supernet import SinglePath, Supernet
 
 LEVELS = 3
 UP = ("convT4x4", "convT6x6", "nearest+conv1x1", "nearest+conv3x3")
@@ -90,15 +90,26 @@ class DegasG(Supernet):
     def input_weights(self) -> dict[str, Tensor]:
         return {k: torch.softmax(b, -1) for k, b in self.betas.items()}
 
-    def forward(self, z: Tensor, w: dict[str, Tensor], hard: bool = False) -> Tensor:
+    def forward(self, z: Tensor, w: dict[str, Tensor], hard: bool = False,
+                keep: dict[str, list[int]] | None = None) -> Tensor:
+        """`keep` (one architecture, `single_path`): each map's kept inputs, summed as the
+        derived network sums them, instead of the β-weighted sum of all of them."""
         ups = [self.stem(z)]
         x = ups[0]
-        beta = self.input_weights()
+        beta = self.input_weights() if keep is None else {}
         for l in range(1, LEVELS + 1):
-            b = beta[f"up{l}"]
-            u = self.run(f"up{l}.direct", x, w, hard) * b[0]
-            for j in range(l):
-                u = u + self.run(f"up{l}.res{j}", ups[j], w, hard) * b[j + 1]
+            srcs = [x] + ups[:l]
+            names = input_names(l)
+            if keep is not None:
+                terms = [self.run(names[k], srcs[k], w, hard) for k in keep[f"up{l}"]]
+                u = terms[0]
+                for t in terms[1:]:
+                    u = u + t
+            else:
+                b = beta[f"up{l}"]
+                u = self.run(names[0], x, w, hard) * b[0]
+                for j in range(l):
+                    u = u + self.run(names[j + 1], ups[j], w, hard) * b[j + 1]
             ups.append(u)
             x = u
             for i in range(self.n_normal):
@@ -118,6 +129,19 @@ def degas_choice(probs: dict[str, Any], beta: dict[str, Any]) -> dict[str, int]:
     for k, b in beta.items():
         out[f"{k}.input"] = int(torch.as_tensor(b).argmax())
     return out
+
+
+def kept_inputs(choice: dict[str, int], level: int) -> list[int]:
+    """The inputs map U_level keeps (0: direct, j + 1: residual from U_j): stage 1, its
+    strongest input (`up{l}.input`); stage 2, the direct one too when that is a residual."""
+    strongest = choice[f"up{level}.input"]
+    return sorted({strongest} | ({0} if strongest else set()))
+
+
+def single_path(g: DegasG, choice: dict[str, int]) -> SinglePath:
+    """One architecture of the supernet as a module (the shared-weights evaluator's view):
+    the derived network's function on the supernet's weights."""
+    return SinglePath(g, choice, keep={f"up{l}": kept_inputs(choice, l) for l in range(1, LEVELS + 1)})
 
 
 def degas_edges(g: DegasG) -> dict[str, int]:
@@ -145,10 +169,8 @@ def derive_degas(g: DegasG, choice: dict[str, int] | None = None) -> tuple[Netwo
     choices: dict[str, Any] = {}
     for l in range(1, LEVELS + 1):
         names = input_names(l)
-        strongest = choice[f"up{l}.input"]  # stage 1: the map's strongest input
-        keep = {strongest} | ({0} if strongest else set())  # stage 2: residual → keep direct too
         u = b.node(f"up{l}", width=1, cell=f"level{l}")
-        for k in sorted(keep):
+        for k in kept_inputs(choice, l):
             e = names[k]
             idx = best(e)
             srcs = [x] + ups[:l]

@@ -71,7 +71,6 @@ def tournament(F: np.ndarray, rank: np.ndarray, crowding: np.ndarray, n: int,
 @register_strategy("evolution")
 class EvolutionStrategy(Strategy):
     name = "evolution"
-    evaluator = "standalone"  # each candidate trained on its own (a shared-weights one-shot evaluator: not yet)
     needs = frozenset({"sample", "mutate"})
 
     def __init__(self, space: Space, cfg: Any, seed: int) -> None:

@@ -42,7 +42,7 @@ Under a budget (`--max-macs / --max-params / --max-latency`; gcc-gan's extension
 full-depth child over budget is penalised in the reward and never enters the final top-K
 (`fits`), and every cell also gets a width token (spaces/autogan.py): a child is then a
 token vector with the cell's width last, `split_tokens` gives the AutoGAN vector and the
-widths, and each child's BN statistics are re-estimated before it is scored (`_calibrate`).
+widths, and each child's BN statistics are re-estimated before it is scored (`supernet.recalibrate_bn`).
 """
 
 from __future__ import annotations
@@ -74,11 +74,9 @@ from ..spaces.autogan import (
     stage_tokens,
     token_names,
 )
+from ..supernet import recalibrate_bn, recalibrated
 from .controller import Controller, Sample, clean_loss, faithful_loss
 
-
-def _bns(child: nn.Module) -> list[nn.BatchNorm2d]:
-    return [m for m in child.modules() if isinstance(m, nn.BatchNorm2d)]
 
 SUB_ARCH, SUB_Z_D, SUB_Z_G = 0, 1, 2  # sub-streams of a step's randomness
 
@@ -180,39 +178,9 @@ class AutoGanSearcher(Searcher):
         child = self.g.child(arch)
         if not self.widths:
             return self.reward_fn.score(child, self.cfg.latent, self.size_at(self.stage), seed)
-        saved = [(m, {k: v.clone() for k, v in m.state_dict().items()}) for m in _bns(child)]
-        try:
-            self._calibrate(child, seed)
+        with recalibrated(child, self.cfg.latent, self.cfg.reward_images, self.cfg.g_batch, mix_seed(seed, 79),
+                          self.device):  # width search only: see supernet.recalibrate_bn
             return self.reward_fn.score(child, self.cfg.latent, self.size_at(self.stage), seed)
-        finally:  # the shared BN statistics as they were: scoring must not change other children
-            for m, st in saved:
-                m.load_state_dict(st)
-
-    @torch.no_grad()
-    def _calibrate(self, child: nn.Module, seed: int) -> None:
-        """Width search only: re-estimate the BN statistics of a child on its own features
-        (Once-for-All / AutoSlim's BN re-calibration of a sub-network before it is scored):
-        with widths, a shared or switchable BN's running statistics mix children whose
-        inputs differ in width, and a child scored on them can collapse to one constant
-        image (dead ReLUs after a shifted mean), whose SWD is unbounded. Exact averages over
-        `reward_images` latents of their own stream."""
-        bns = _bns(child)
-        momenta = [m.momentum for m in bns]
-        for m in bns:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average
-        was = child.training
-        child.train()
-        gen = torch.Generator().manual_seed(mix_seed(seed, 79) % 2**63)
-        try:
-            n = self.cfg.reward_images
-            for start in range(0, n, self.cfg.g_batch):
-                z = torch.randn(min(self.cfg.g_batch, n - start), self.cfg.latent, generator=gen)
-                child(z.to(self.device))
-        finally:
-            child.train(was)
-            for m, mom in zip(bns, momenta):
-                m.momentum = mom
 
     def native(self, tokens: list[int]) -> Any:
         """A child's converted network (genotype_dsl.encodings.Native)."""
@@ -468,7 +436,8 @@ class AutoGanSearcher(Searcher):
             self.final = self.topk(self.cfg.iters, distinct=clean, min_distinct=clean)
             if self.widths:  # the emitted child keeps the BN statistics its reward was measured with
                 seed = mix_seed(self.cfg.seed, self.cfg.iters, 77) % 2**31  # topk()'s reward seed
-                self._calibrate(self.g.child(self.final[0]["arch"]), seed)
+                recalibrate_bn(self.g.child(self.final[0]["arch"]), self.cfg.latent, self.cfg.reward_images,
+                               self.cfg.g_batch, mix_seed(seed, 79), self.device)
         return self.final
 
     def derive(self) -> tuple[Network, Network | None, dict[str, Any], dict[str, float]]:
