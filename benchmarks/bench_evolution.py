@@ -18,8 +18,16 @@ another seed moves by a similar amount as two architectures differ), so "best re
 differences at this scale are not evidence either way; the paper preset on real data is
 where reward differences mean something.
 
+With `--evaluator shared` both strategies score their candidates on one single-path one-shot
+supernet (search/evaluators/oneshot.py): the supernet's training draws its paths from a stream
+of its own, so at one seed random and evolution search the very same trained weights and a
+candidate's score is a deterministic function of its architecture — the reward noise of
+standalone training is gone, and the comparison is of the proposals alone (at equal
+candidate evaluations).
+
     python benchmarks/bench_evolution.py                        # 2 spaces x 3 seeds, small
     python benchmarks/bench_evolution.py --seeds 5 --rounds 4 --population 6 --iters 30
+    python benchmarks/bench_evolution.py --evaluator shared --rounds 6 --population 8
 """
 
 from __future__ import annotations
@@ -40,9 +48,12 @@ def run(space: str, strategy: str, seed: int, args: argparse.Namespace, root: Pa
     from gcc_gan.search.run import SearchRequest, search
 
     out = root / f"{space}-{strategy}-{seed}"
-    over = dict(space=space, strategy=strategy, evaluator="standalone", seed=seed, iters=args.rounds, workers=1,
-                population=args.population,
-                candidate_iters=args.iters, reward="swd", reward_images=args.images, min_diversity=0.0)
+    over = dict(space=space, strategy=strategy, evaluator=args.evaluator, seed=seed, iters=args.rounds,
+                population=args.population, reward="swd", reward_images=args.images, min_diversity=0.0)
+    if args.evaluator == "standalone":
+        over.update(workers=1, candidate_iters=args.iters)
+    else:
+        over.update(supernet_iters=args.supernet_iters)
     search(SearchRequest(data=args.data, out=out, device="cpu", threads=1, overrides=over),
            console=__import__("rich.console").console.Console(quiet=True))
     with open(out / "candidates.csv") as f:
@@ -65,11 +76,18 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=10, help="training iterations per candidate")
     ap.add_argument("--images", type=int, default=64, help="images per SWD reward")
     ap.add_argument("--data", default="synthetic?n=256")
+    ap.add_argument("--evaluator", choices=("standalone", "shared"), default="standalone",
+                    help="train each candidate, or score it on one one-shot supernet per seed")
+    ap.add_argument("--supernet-iters", type=int, default=300, help="--evaluator shared: the supernet's steps")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    spend = args.rounds * args.population * args.iters
-    print(f"equal budget per run: {args.rounds} rounds x {args.population} candidates x {args.iters} iterations "
-          f"= {spend} candidate-iterations (repeated architectures are not retrained: fewer for both alike)")
+    if args.evaluator == "standalone":
+        spend = args.rounds * args.population * args.iters
+        print(f"equal budget per run: {args.rounds} rounds x {args.population} candidates x {args.iters} iterations "
+              f"= {spend} candidate-iterations (repeated architectures are not retrained: fewer for both alike)")
+    else:
+        print(f"equal budget per run: one supernet ({args.supernet_iters} steps, the same weights for both "
+              f"strategies at a seed), then {args.rounds} rounds x {args.population} candidates scored on it")
     with tempfile.TemporaryDirectory() as tmp:
         for space in args.spaces.split(","):
             res: dict[str, list[list[dict[str, Any]]]] = {"random": [], "evolution": []}

@@ -120,3 +120,22 @@ def shown_macs(path: Path, capsys: pytest.CaptureFixture[str]) -> int:
     r = cli(capsys, "show", path, "--json")
     assert r.code == 0, r.err
     return int(json.loads(r.out)["generator"]["compiled_macs"])
+
+
+def search_killed_after(out: Path, data: str, overrides: dict[str, object], checkpoint: int) -> None:
+    """`search()` with these settings in a child process that SIGKILLs itself right after
+    checkpoint number `checkpoint` (checkpoints.KILL_AFTER_ENV); asserts it died so, unfinished."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from gcc_gan.checkpoints import KILL_AFTER_ENV
+
+    code = ("import torch; torch.set_num_threads(1)\nfrom pathlib import Path\n"
+            "from gcc_gan.search.run import SearchRequest, search\n"
+            f"search(SearchRequest(data={data!r}, out=Path({str(out)!r}), device='cpu', overrides={overrides!r}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, KILL_AFTER_ENV: str(checkpoint)},
+                          capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert not (out / "genotype.json").exists()

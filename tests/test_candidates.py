@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import search_killed_after
 
 from gcc_gan.bench.budget import Budget
 from gcc_gan.genotype_dsl.analysis import analyze_genotype
@@ -215,25 +216,13 @@ def test_pair_runs_a_few_candidates_and_the_genotype_compiles(tmp_path: Path, st
 
 
 def test_evolution_resumed_after_sigkill_gives_the_same_front(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from gcc_gan.checkpoints import KILL_AFTER_ENV
     from gcc_gan.search.run import SearchRequest, search
 
     over = {**MICRO, "space": "adversarialnas", "strategy": "evolution", "iters": 3, "candidate_iters": 1}
     full = tmp_path / "full"
     search(SearchRequest(data=DATA, out=full, device="cpu", overrides=over))
     killed = tmp_path / "killed"
-    code = ("import torch; torch.set_num_threads(1)\nfrom pathlib import Path\n"
-            "from gcc_gan.search.run import SearchRequest, search\n"
-            f"search(SearchRequest(data={DATA!r}, out=Path({str(killed)!r}), device='cpu', overrides={over!r}))\n")
-    env = {**os.environ, KILL_AFTER_ENV: "2"}  # SIGKILLed right after its round-2 checkpoint
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=300)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
-    assert not (killed / "genotype.json").exists()
+    search_killed_after(killed, DATA, over, 2)  # SIGKILLed right after that checkpoint
     res = search(SearchRequest(data=DATA, out=killed, resume=True, device="cpu"))
     assert res.resumed_from == 2
     for name in ("pareto.csv", "candidates.csv", "generator.safetensors"):

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from conftest import search_killed_after
 
 from gcc_gan.genotype_dsl.io import load_genotype
 from gcc_gan.search.config import make_config
@@ -163,19 +160,11 @@ def test_evolution_on_shared_weights_emits_a_front_and_a_genotype_that_compiles(
 
 
 def test_one_shot_resumed_after_sigkill_gives_the_same_result(tmp_path: Path) -> None:
-    from gcc_gan.checkpoints import KILL_AFTER_ENV
-
     over = {**MICRO, "space": "adversarialnas", "strategy": "evolution", "iters": 2}
     full = tmp_path / "full"
     search(SearchRequest(data=DATA, out=full, device="cpu", overrides=over))
     killed = tmp_path / "killed"
-    code = ("import torch; torch.set_num_threads(1)\nfrom pathlib import Path\n"
-            "from gcc_gan.search.run import SearchRequest, search\n"
-            f"search(SearchRequest(data={DATA!r}, out=Path({str(killed)!r}), device='cpu', overrides={over!r}))\n")
-    env = {**os.environ, KILL_AFTER_ENV: "4"}  # after the supernet's steps and the first round
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=300)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
-    assert not (killed / "genotype.json").exists()
+    search_killed_after(killed, DATA, over, 4)  # SIGKILLed right after that checkpoint
     res = search(SearchRequest(data=DATA, out=killed, resume=True, device="cpu"))
     assert res.resumed_from == 4
     for name in ("pareto.csv", "candidates.csv"):

@@ -65,7 +65,7 @@ class OneShotSearcher(CandidateSearcher):
     @staticmethod
     def _params(m: nn.Module) -> list[nn.Parameter]:
         """The weights (a supernet's architecture logits are not trained here: paths are sampled)."""
-        arch = {id(p) for p in getattr(m, "arch_parameters", lambda: [])()}
+        arch = {id(p) for p in getattr(m, "arch_parameters", list)()}
         return [p for p in m.parameters() if id(p) not in arch]
 
     # --------------------------------------------------------------- run-loop hooks

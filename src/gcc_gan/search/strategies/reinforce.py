@@ -77,7 +77,6 @@ from ..spaces.autogan import (
 from ..supernet import recalibrate_bn, recalibrated
 from .controller import Controller, Sample, clean_loss, faithful_loss
 
-
 SUB_ARCH, SUB_Z_D, SUB_Z_G = 0, 1, 2  # sub-streams of a step's randomness
 
 
