@@ -170,3 +170,21 @@ def test_one_shot_resumed_after_sigkill_gives_the_same_result(tmp_path: Path) ->
     for name in ("pareto.csv", "candidates.csv"):
         assert (full / name).read_bytes() == (killed / name).read_bytes(), name
     assert load_genotype(full / "genotype.json").digest() == load_genotype(killed / "genotype.json").digest()
+
+
+@pytest.mark.slow  # fast twin: test_evolution_on_shared_weights_emits_a_front_and_a_genotype_that_compiles
+def test_autogan_evolution_on_shared_weights_under_a_budget_at_the_tiny_preset(tmp_path: Path) -> None:
+    """The tiny preset (300 supernet steps, 6 rounds x 8) under --max-macs 1M: every
+    candidate within the budget, a front of at least 3, the emitted genotype on it."""
+    from gcc_gan.compiler.cost import compiled_cost
+
+    out = tmp_path / "run"
+    search(SearchRequest(data="synthetic?n=1024", out=out, device="cpu", pareto=3, overrides={
+        "space": "autogan", "strategy": "evolution", "evaluator": "shared", "max_macs": 1_000_000}))
+    rows = list(csv.DictReader((out / "pareto.csv").open()))
+    front = [r for r in rows if r["pareto"] == "1"]
+    assert len(front) >= 3 and all(int(r["compiled_macs"]) <= 1_000_000 for r in rows)
+    g = load_genotype(out / "genotype.json")
+    assert compiled_cost(g.generator).macs <= 1_000_000
+    assert g.provenance.encoding["candidate_search"]["kept"] in {r["name"] for r in front}
+    assert len(list((out / "pareto").glob("*.json"))) == 3
