@@ -111,6 +111,13 @@ def search_cmd(
 
         out = out if out is not None else default_out(None, True)
         method = _run_config(out).get("method")
+    if not resume:  # a flag this search would not read is a usage error, before anything else
+        from ..search.config import refuse_unread
+
+        refuse_unread(method, dict(space=space, strategy=strategy, evaluator=evaluator, sampling=sampling,
+                                   fixed_d=fixed_d, mode=mode, population=population, candidate_iters=candidate_iters,
+                                   supernet_iters=supernet_iters, dg_k=k, dg_p=p, executor=executor, address=address,
+                                   workers=workers))
     if nproc != 1:
         from .dist_launch import launch_workers
 

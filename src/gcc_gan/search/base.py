@@ -28,6 +28,9 @@ class Searcher:
     reads_data: bool = True  # False: the loop loads no data and step() gets None (DGGAN: jobs read it)
     n_items: int = 0  # with reads_images False: how many items the indices range over
     own_progress: bool = False  # True: the searcher shows its own progress (DGGAN: the executor's)
+    # the settings only some searchers read that this one does (`--population`, `--k`, ...): a
+    # flag for one it does not read is a usage error, not silently ignored (config.unread_flags)
+    settings: frozenset[str] = frozenset()
 
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device

@@ -201,6 +201,11 @@ METHOD_PRESETS: dict[str, MethodPreset] = {
 }
 
 
+def searcher_class(space: str, strategy: str, evaluator: str) -> type:
+    """The class the run loop steps for this triple (built later, by `Strategy.searcher`)."""
+    return STRATEGIES.get(strategy).searcher_class(SPACES.get(space), evaluator)  # type: ignore[no-any-return]
+
+
 def preset_of(space: str, strategy: str, evaluator: str) -> str | None:
     """The published method a triple is, if any (its runs then carry the method's name, so the
     explicit form equals `--method`)."""

@@ -13,7 +13,7 @@ them (`Strategy.needs`) and the registry pairs the two by these names alone.
 * "shared"    `one_shot(device)`: shared weights a candidate is scored on (`supernet.OneShotNets`:
               AutoGAN's shared generator; a relaxed supernet run one path at a time); a space
               may also run its own shared-weights schedule for some strategies
-              (`shared_searchers`, `shared_searcher(cfg, device)`: AutoGAN's)
+              (`shared_searchers`, `shared_searcher_class()`: AutoGAN's)
 
 An architecture (`Arch`) is a JSON value (lists, dicts of ints and strings), so a strategy
 checkpoints its population as JSON. `to_genotype(arch)` is the one function that turns an
@@ -61,7 +61,7 @@ class Space:
     name: ClassVar[str] = ""  # set by @register_space
     capabilities: ClassVar[frozenset[str]] = frozenset()
     objective: ClassVar[str] = "hinge"  # the GAN loss a standalone evaluator trains its candidates with
-    # strategies the space's own shared-weights searcher runs (`shared_searcher`; their default
+    # strategies the space's own shared-weights searcher runs (`shared_searcher_class`; their default
     # evaluator is then "shared"); any other strategy on shared weights: evaluators/oneshot.py
     shared_searchers: ClassVar[frozenset[str]] = frozenset()
 

@@ -70,6 +70,13 @@ class Strategy:
     evaluator: ClassVar[str | None] = None
 
     @classmethod
+    def searcher_class(cls, space: Any, evaluator: str) -> type:
+        """The class `searcher` builds (what it reads: `Searcher.settings`)."""
+        from .registry import EVALUATORS
+
+        return EVALUATORS.get(evaluator).searcher_class(space, cls)  # type: ignore[no-any-return]
+
+    @classmethod
     def searcher(cls, space: Any, cfg: Any, device: Any) -> Any:
         """What the run loop steps (search/registry.py): the evaluator's loop around this strategy."""
         from .registry import EVALUATORS

@@ -49,6 +49,7 @@ SUB_ARCH, SUB_Z_D, SUB_Z_G = 0, 1, 2  # sub-streams of a supernet step's randomn
 
 
 class OneShotSearcher(CandidateSearcher):
+    settings = frozenset({"population", "supernet_iters"})
     def __init__(self, cfg: SearchConfig, device: torch.device, space: type[Space] | None = None,
                  strategy: type[Strategy] | None = None) -> None:
         super().__init__(cfg, device, space, strategy)

@@ -16,9 +16,15 @@ class SharedWeights:
     needs = frozenset({"shared"})
 
     @classmethod
-    def searcher(cls, space: Any, strategy: Any, cfg: Any, device: Any) -> Any:
+    def searcher_class(cls, space: Any, strategy: Any) -> type:
         if strategy.name in space.shared_searchers:
-            return space.shared_searcher(cfg, device)
+            return space.shared_searcher_class()  # type: ignore[no-any-return]
         from .oneshot import OneShotSearcher
 
-        return OneShotSearcher(cfg, device, space, strategy)
+        return OneShotSearcher
+
+    @classmethod
+    def searcher(cls, space: Any, strategy: Any, cfg: Any, device: Any) -> Any:
+        if strategy.name in space.shared_searchers:
+            return space.shared_searcher_class()(cfg, device)
+        return cls.searcher_class(space, strategy)(cfg, device, space, strategy)

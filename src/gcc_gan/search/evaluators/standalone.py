@@ -16,6 +16,12 @@ class Standalone:
     needs: frozenset[str] = frozenset()
 
     @classmethod
+    def searcher_class(cls, space: Any, strategy: Any) -> type:
+        from ..candidates import CandidateSearcher
+
+        return CandidateSearcher
+
+    @classmethod
     def searcher(cls, space: Any, strategy: Any, cfg: Any, device: Any) -> Any:
         from ..candidates import CandidateSearcher
 

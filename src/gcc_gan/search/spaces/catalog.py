@@ -212,12 +212,12 @@ class AutoGanSpace(TokenSpace):
                      f"×{min(WIDTHS):g} wide; all 216 such children compiled)")
 
     @classmethod
-    def shared_searcher(cls, cfg: Any, device: Any) -> Any:
-        """"shared": candidates scored on AutoGAN's shared GAN (strategies/reinforce.py; the
-        random strategy there draws uniform tokens)."""
+    def shared_searcher_class(cls) -> Any:
+        """"shared" for `shared_searchers`: candidates scored on AutoGAN's shared GAN
+        (strategies/reinforce.py; the random strategy there draws uniform tokens)."""
         from ..strategies.reinforce import AutoGanSearcher
 
-        return AutoGanSearcher(cfg, device)
+        return AutoGanSearcher
 
     def one_shot(self, device: Any) -> Any:
         """"shared" for the other strategies (evolution): AutoGAN's shared generator, every

@@ -35,6 +35,7 @@ from ..supernet import temperature
 
 
 class DifferentiableSearcher(Searcher):
+    settings = frozenset({"sampling", "fixed_d"})
     """One differentiable search: `cfg.space`'s relaxation trained by the `cfg.reward` objective."""
 
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
@@ -147,6 +148,10 @@ class Differentiable:
 
     needs = frozenset({"relax"})
     evaluator = "shared"  # the supernet's own weights
+
+    @classmethod
+    def searcher_class(cls, space: Any, evaluator: str) -> type[Searcher]:
+        return DifferentiableSearcher
 
     @classmethod
     def searcher(cls, space: Any, cfg: SearchConfig, device: torch.device) -> Searcher:

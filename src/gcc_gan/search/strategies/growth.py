@@ -211,6 +211,7 @@ def select(records: list[dict[str, Any]], k: int) -> list[str]:
 
 
 class GrowthSearcher(Searcher):
+    settings = frozenset({"dg_k", "dg_p", "executor", "address", "workers"})
     """DGGAN's top-K growth as a run-loop searcher: one loop
     step is one growth step (the base candidate trains in the first); the children of a step
     are executor jobs, the search state is checkpointed after every finished child."""
@@ -580,6 +581,10 @@ class Growth:
 
     needs = frozenset({"grow"})
     evaluator = "standalone"
+
+    @classmethod
+    def searcher_class(cls, space: Any, evaluator: str) -> type[Searcher]:
+        return GrowthSearcher
 
     @classmethod
     def searcher(cls, space: Any, cfg: SearchConfig, device: Any) -> Any:

@@ -81,6 +81,7 @@ SUB_ARCH, SUB_Z_D, SUB_Z_G = 0, 1, 2  # sub-streams of a step's randomness
 
 
 class AutoGanSearcher(Searcher):
+    settings = frozenset({"mode"})
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
         super().__init__(cfg, device)
         # `--method random --space autogan`: the paper's weight-sharing random-search baseline —
