@@ -94,3 +94,43 @@ def test_a_run_from_before_the_split_resumes_as_its_triple(tmp_path: Path) -> No
         old["space"], old["reward"] = space, old["reward"] if method != "degas" else "is"
         cfg = SearchConfig.from_dict(json.loads(json.dumps(old))).validate()
         assert (cfg.space, cfg.strategy, cfg.reward) == want and cfg.method == method
+
+
+def test_each_component_checks_its_own_settings() -> None:
+    """validate() runs the common checks and the run's space's, strategy's and evaluator's
+    `check_config`: a component's settings are refused where that component runs, and only
+    there (each with its path), whatever other component shares the run."""
+    from gcc_gan.search.spaces.catalog import AutoGanSpace
+
+    def fails(method: str | None, over: dict, start: str) -> None:
+        with pytest.raises(GccGanError) as e:
+            make_config(method, "tiny", over)
+        assert str(e.value).startswith(start), str(e.value)
+
+    # growth's own settings (strategies/growth.py): refused under growth, unread by random on the same space
+    fails("dggan", {"dg_p": 0.0}, "strategy.dg_p: --p 0.0: must be in (0, 1]")
+    make_config(None, "tiny", {"space": "dggan", "strategy": "random", "dg_p": 0.0})
+    # the dggan space's (spaces/catalog.py): its routes, whatever the strategy
+    fails(None, {"space": "dggan", "strategy": "random", "max_steps": 1}, "strategy.max_steps: max_steps 1: reaching")
+    # the standalone evaluator's: its executor, for any strategy it trains the candidates of
+    fails(None, {"space": "degas", "strategy": "evolution", "workers": 0}, "evaluator.workers: --workers 0")
+    fails(None, {"space": "degas", "strategy": "random", "address": "x:1"}, "evaluator.address: --address is for")
+    # the differentiable strategy's objective
+    fails("degas", {"reward": "hinge"}, "evaluator.reward: --reward 'hinge': the differentiable strategy on the degas")
+    # AutoGAN's shared-GAN schedule: only where its shared-GAN searcher runs (AutoGanSpace.runs_shared_gan)
+    bad = {"space": "autogan", "grow_at": (5, 2)}
+    for strategy, evaluator in [("reinforce", "shared"), ("random", "shared")]:
+        assert AutoGanSpace.runs_shared_gan(make_config(None, "tiny", {"space": "autogan", "strategy": strategy,
+                                                                       "evaluator": evaluator}))
+        fails(None, {**bad, "strategy": strategy, "evaluator": evaluator}, "strategy.grow_at: grow_at [5, 2]")
+    for strategy, evaluator in [("reinforce", "standalone"), ("random", "standalone"), ("evolution", None)]:
+        cfg = make_config(None, "tiny", {**bad, "strategy": strategy, "evaluator": evaluator})
+        assert not AutoGanSpace.runs_shared_gan(cfg) and cfg.grow_at == (5, 2)
+
+
+def test_every_component_class_declares_check_config() -> None:
+    """The hook validate() calls on every registered space and strategy (the bases give a
+    no-op): a class registered without it would fail validate() for any run using it."""
+    for reg in (SPACES, STRATEGIES):
+        for name in reg.names():
+            assert callable(getattr(reg.get(name), "check_config", None)), name

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..seeding import mix_seed
 from .health import OK
-from .space import Arch, Space
+from .space import Arch, Need, Space
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,11 @@ class Strategy:
     needs: ClassVar[frozenset[str]] = frozenset()
     # the evaluator it always uses; None: --evaluator (default: shared where the space has it)
     evaluator: ClassVar[str | None] = None
+
+    @classmethod
+    def check_config(cls, cfg: Any, need: Need) -> None:
+        """The settings this strategy reads, checked before anything runs (see
+        `Space.check_config`). Default: nothing of its own."""
 
     @classmethod
     def searcher(cls, space: Any, cfg: Any, device: Any) -> Any:

@@ -31,6 +31,7 @@ from ..base import Searcher, adam, apply_grads
 from ..budget import ArchPenalty, Relaxation, repair_relaxed
 from ..config import SearchConfig
 from ..registry import register_strategy
+from ..space import Need
 from ..supernet import temperature
 
 
@@ -147,6 +148,15 @@ class Differentiable:
 
     needs = frozenset({"relax"})
     evaluator = "shared"  # the supernet's own weights
+
+    @classmethod
+    def check_config(cls, cfg: SearchConfig, need: Need) -> None:
+        """Its training objective is the space's supernet's (`--reward` names it)."""
+        from ..registry import METHOD_PRESETS
+
+        objective = METHOD_PRESETS[cfg.method].reward
+        need("reward", cfg.reward == objective, f"--reward {cfg.reward!r}: the differentiable strategy on the "
+             f"{cfg.space} space trains with the {objective} objective (--reward {objective})")
 
     @classmethod
     def searcher(cls, space: Any, cfg: SearchConfig, device: torch.device) -> Searcher:
