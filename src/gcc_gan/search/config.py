@@ -15,6 +15,7 @@ from typing import Any
 from ..bench.budget import LATENCY_BACKENDS, Budget
 from ..errors import GccGanError
 from .evaluator import Evaluator
+from .registry import LEGACY_METHODS
 
 PRESET_NAMES = ("tiny", "paper")
 
@@ -253,9 +254,6 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 
 RESUMABLE = {"iters", "log_every", "checkpoint_every", "executor", "address", "workers"}
 
-
-# `--method random` (before the space x strategy redesign): the random strategy
-LEGACY_METHODS = ("random",)
 
 
 def resolve(method: str | None, space: str | None, strategy: str | None, evaluator: str | None,
