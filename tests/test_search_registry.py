@@ -117,6 +117,9 @@ def test_each_component_checks_its_own_settings() -> None:
     # the standalone evaluator's: its executor, for any strategy it trains the candidates of
     fails(None, {"space": "degas", "strategy": "evolution", "workers": 0}, "evaluator.workers: --workers 0")
     fails(None, {"space": "degas", "strategy": "random", "address": "x:1"}, "evaluator.address: --address is for")
+    # a strategy that brings its own evaluator refuses another (a hand-edited search.json, say)
+    with pytest.raises(GccGanError, match="^evaluator.evaluator: --strategy differentiable evaluates on its own terms"):
+        dataclasses.replace(make_config("degas", "tiny", {}), evaluator="standalone").validate()
     # the differentiable strategy's objective
     fails("degas", {"reward": "hinge"}, "evaluator.reward: --reward 'hinge': the differentiable strategy on the degas")
     # AutoGAN's shared-GAN schedule: only where its shared-GAN searcher runs (AutoGanSpace.runs_shared_gan)

@@ -133,6 +133,8 @@ class SearchConfig:
         # an unknown name: a usage error naming the known ones
         space, strategy, evaluator = SPACES.get(self.space), STRATEGIES.get(self.strategy), EVALUATORS.get(self.evaluator)
         check_pair(self.space, self.strategy, self.evaluator)
+        need("evaluator", strategy.evaluator in (None, self.evaluator), f"--strategy {self.strategy} evaluates on "
+             f"its own terms ({strategy.evaluator}); --evaluator {self.evaluator} does not apply to it")
         need("method", self.method == (preset_of(self.space, self.strategy, self.evaluator) or self.strategy),
              f"method {self.method!r} does not name --space {self.space} --strategy {self.strategy}")
         need("preset", self.preset in PRESET_NAMES,

@@ -152,9 +152,9 @@ class Differentiable:
     @classmethod
     def check_config(cls, cfg: SearchConfig, need: Need) -> None:
         """Its training objective is the space's supernet's (`--reward` names it)."""
-        from ..registry import METHOD_PRESETS
+        from ..registry import METHOD_PRESETS, preset_of
 
-        objective = METHOD_PRESETS[cfg.method].reward
+        objective = METHOD_PRESETS[str(preset_of(cfg.space, cls.name, cls.evaluator))].reward
         need("reward", cfg.reward == objective, f"--reward {cfg.reward!r}: the differentiable strategy on the "
              f"{cfg.space} space trains with the {objective} objective (--reward {objective})")
 
