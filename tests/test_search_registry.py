@@ -7,13 +7,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import cli_flat
 
 from gcc_gan.errors import BadValue, GccGanError
 from gcc_gan.search.config import COMPONENT, COMPONENTS, SearchConfig, make_config, resolve
-from gcc_gan.search.registry import (CAPABILITIES, EVALUATORS, METHOD_PRESETS, SPACES, STRATEGIES, Registry,
-                                     check_pair, matrix)
+from gcc_gan.search.registry import (CAPABILITIES, EVALUATORS, LEGACY_METHODS, METHOD_PRESETS, SPACES, STRATEGIES,
+                                     Registry, check_pair, matrix, matrix_table)
 
 
 def test_every_declared_capability_and_need_is_known() -> None:
@@ -94,3 +96,151 @@ def test_a_run_from_before_the_split_resumes_as_its_triple(tmp_path: Path) -> No
         old["space"], old["reward"] = space, old["reward"] if method != "degas" else "is"
         cfg = SearchConfig.from_dict(json.loads(json.dumps(old))).validate()
         assert (cfg.space, cfg.strategy, cfg.reward) == want and cfg.method == method
+
+
+def test_each_component_checks_its_own_settings() -> None:
+    """validate() runs the common checks and the run's space's, strategy's and evaluator's
+    `check_config`: a component's settings are refused where that component runs, and only
+    there (each with its path), whatever other component shares the run."""
+    from gcc_gan.search.spaces.catalog import AutoGanSpace
+
+    def fails(method: str | None, over: dict, start: str) -> None:
+        with pytest.raises(GccGanError) as e:
+            make_config(method, "tiny", over)
+        assert str(e.value).startswith(start), str(e.value)
+
+    # growth's own settings (strategies/growth.py): refused under growth, unread by random on the same space
+    fails("dggan", {"dg_p": 0.0}, "strategy.dg_p: --p 0.0: must be in (0, 1]")
+    make_config(None, "tiny", {"space": "dggan", "strategy": "random", "dg_p": 0.0})
+    # the dggan space's (spaces/catalog.py): its routes, whatever the strategy
+    fails(None, {"space": "dggan", "strategy": "random", "max_steps": 1}, "strategy.max_steps: max_steps 1: reaching")
+    # the standalone evaluator's: its executor, for any strategy it trains the candidates of
+    fails(None, {"space": "degas", "strategy": "evolution", "workers": 0}, "evaluator.workers: --workers 0")
+    fails(None, {"space": "degas", "strategy": "random", "address": "x:1"}, "evaluator.address: --address is for")
+    # a strategy that brings its own evaluator refuses another (a hand-edited search.json, say)
+    with pytest.raises(GccGanError, match="^evaluator.evaluator: --strategy differentiable evaluates on its own terms"):
+        dataclasses.replace(make_config("degas", "tiny", {}), evaluator="standalone").validate()
+    # the differentiable strategy's objective
+    fails("degas", {"reward": "hinge"}, "evaluator.reward: --reward 'hinge': the differentiable strategy on the degas")
+    # AutoGAN's shared-GAN schedule: only where its shared-GAN searcher runs (AutoGanSpace.runs_shared_gan)
+    bad = {"space": "autogan", "grow_at": (5, 2)}
+    for strategy, evaluator in [("reinforce", "shared"), ("random", "shared")]:
+        assert AutoGanSpace.runs_shared_gan(make_config(None, "tiny", {"space": "autogan", "strategy": strategy,
+                                                                       "evaluator": evaluator}))
+        fails(None, {**bad, "strategy": strategy, "evaluator": evaluator}, "strategy.grow_at: grow_at [5, 2]")
+    for strategy, evaluator in [("reinforce", "standalone"), ("random", "standalone"), ("evolution", None)]:
+        cfg = make_config(None, "tiny", {**bad, "strategy": strategy, "evaluator": evaluator})
+        assert not AutoGanSpace.runs_shared_gan(cfg) and cfg.grow_at == (5, 2)
+
+
+def test_every_component_class_declares_check_config() -> None:
+    """The hook validate() calls on every registered space and strategy (the bases give a
+    no-op): a class registered without it would fail validate() for any run using it."""
+    for reg in (SPACES, STRATEGIES):
+        for name in reg.names():
+            assert callable(getattr(reg.get(name), "check_config", None)), name
+
+
+# --------------------------------------------------------------------------- the CLI's choices
+
+
+def test_the_cli_choices_are_the_registered_names() -> None:
+    """The CLI reads the names from the decorators in the source (`declared()`, no torch at
+    start-up): they must be exactly the classes that register when the modules are imported."""
+    from gcc_gan.cli import search_cmd
+
+    for reg in (SPACES, STRATEGIES, EVALUATORS):
+        assert reg.declared() == reg.names(), reg.kind
+    params = {p.name: p for p in _search_command().params}
+    for opt, reg in (("space", SPACES), ("strategy", STRATEGIES), ("evaluator", EVALUATORS)):
+        assert tuple(params[opt].type_descriptor.choices) == reg.names(), opt
+    assert search_cmd.SpaceName.__args__ == SPACES.names()
+    assert "differentiable, evolution, growth, random or reinforce" in params["strategy"].help  # --help names them
+
+
+def _search_command() -> Any:
+    import typer
+
+    from gcc_gan.cli.app import app
+    from gcc_gan.cli.main import _register
+
+    _register()
+    return typer.main.get_command(app).commands["search"]  # type: ignore[attr-defined]
+
+
+def test_a_new_module_registering_a_class_is_read_without_importing_it(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scan_declared` finds every decorator form in any module of the packages (a new file
+    needs no edit elsewhere), and imports none of them."""
+    import sys
+
+    from gcc_gan.search.registry import scan_declared
+
+    pkg = tmp_path / "fake_search_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "one.py").write_text('raise RuntimeError("imported")\n\n@register_space("zeta")\nclass Z:\n    pass\n'
+                                '\n\n@register_strategy( "omega" )\nclass O:\n    pass\n')
+    (pkg / "two.py").write_text('class Outer:\n    @EVALUATORS.register("inner")\n    class I:\n        pass\n\n'
+                                'x = "@register_space(\'not-a-decorator\')"  # inside a string, not at a line start\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = scan_declared(("fake_search_pkg",))
+    assert found == {"space": ("zeta",), "strategy": ("omega",), "evaluator": ("inner",)}
+    assert "fake_search_pkg.one" not in sys.modules
+
+
+def test_a_usage_error_comes_first_and_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No preset note (or anything else) before a usage error of the triple: unsupported
+    pair, --method contradicting a flag, an evaluator a strategy does not take; an unknown
+    name lists the registered ones."""
+    for args, fragment in [(("--space", "dggan", "--strategy", "reinforce"), "the dggan space lacks what reinforce"),
+                           (("--method", "dggan", "--strategy", "random"), "--strategy random contradicts it"),
+                           (("--strategy", "growth", "--evaluator", "shared"), "evaluates on its own terms"),
+                           (("--space", "nope"), "'adversarialnas', 'autogan', 'degas', 'dggan'")]:
+        r = cli_flat(capsys, "search", *args, "--device", "cpu", "-o", tmp_path / "run")
+        assert r.code == 2 and fragment in r.err, r.err
+        assert "preset" not in r.err and "Traceback" not in r.err and not r.out, r.err
+        assert r.err.lstrip().startswith(("Error:", "Usage:")), r.err
+    assert not (tmp_path / "run").exists()
+
+
+# --------------------------------------------------------------------------- the README
+
+
+def _readme_searchers() -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return text.split("\n## The searchers\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _table(section: str, header: str) -> dict[str, list[str]]:
+    """The first backticked name of each row → its other cells, for the table whose header
+    row starts with `| header |`."""
+    lines = section.split(f"\n| {header} |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    rows = {}
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        rows[cells[0].split("`")[1]] = cells[1:]
+    return rows
+
+
+def test_the_readme_search_tables_are_the_registries() -> None:
+    """The README's searcher section: the `--list` matrix (byte for byte), each space's
+    capabilities, each strategy's needs and each --method's triple are the registries', so a
+    pair added or removed (a capability or need changed, a class registered) fails here until
+    the README says so."""
+    section = _readme_searchers()
+    listed = section.split("`gcc-gan search --list` prints the pairs that work", 1)[1]
+    assert listed.split("```text\n", 1)[1].split("\n```", 1)[0] == matrix_table()
+    spaces = _table(section, "space")
+    assert sorted(spaces) == list(SPACES.names())
+    for name, (_, caps) in spaces.items():
+        assert set(caps.split(", ")) == SPACES.get(name).capabilities, name
+    strategies = _table(section, "strategy")
+    assert sorted(strategies) == list(STRATEGIES.names())
+    for name, (needs, _) in strategies.items():
+        assert set(needs.split(", ")) == STRATEGIES.get(name).needs, name
+    methods = _table(section, "`--method`")
+    assert set(methods) == set(METHOD_PRESETS) | set(LEGACY_METHODS)
+    for name, (space, strategy, evaluator, reward, _) in methods.items():
+        cfg = make_config(name, "tiny", {})
+        assert (space, strategy, evaluator, reward) == (cfg.space, cfg.strategy, cfg.evaluator, cfg.reward), name

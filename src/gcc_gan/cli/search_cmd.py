@@ -10,27 +10,43 @@ from typing import Any, Literal, Optional
 
 import typer
 
+from ..search.registry import EVALUATORS, LEGACY_METHODS, METHOD_PRESETS, SPACES, STRATEGIES
 from .app import Device, Preset, app, console, err_console
 from .max_memory import check_process, max_memory_option
+
+# The choices are the registries' names (search/registry.py; `declared()` reads them from the
+# decorators without importing torch): a newly registered class is a choice here, in --help
+# and in the usage error that lists the known names, with no edit in this file.
+MethodName = Literal[(*METHOD_PRESETS, *LEGACY_METHODS)]  # type: ignore[valid-type]
+SpaceName = Literal[SPACES.declared()]  # type: ignore[valid-type]
+StrategyName = Literal[STRATEGIES.declared()]  # type: ignore[valid-type]
+EvaluatorName = Literal[EVALUATORS.declared()]  # type: ignore[valid-type]
+
+
+def _one_of(names: Any) -> str:
+    """'a, b or c' for a Literal's names."""
+    *rest, last = names.__args__
+    return f"{', '.join(rest)} or {last}" if rest else str(last)
 
 
 @app.command("search")
 def search_cmd(
-    method: Optional[Literal["adversarial", "degas", "autogan", "dggan", "random"]] = typer.Option(
-        None, "--method", help="a published method as a preset of --space/--strategy/--evaluator/--reward: "
-        "adversarial (AdversarialNAS; the default), degas (DEGAS), autogan (AutoGAN), dggan (DGGAN); random is "
-        "--strategy random; --resume takes the run's"),
-    space: Optional[Literal["adversarialnas", "autogan", "degas", "dggan"]] = typer.Option(
+    method: Optional[MethodName] = typer.Option(
+        None, "--method", help="a published method as a preset of --space/--strategy/--evaluator/--reward (default "
+        "adversarial, AdversarialNAS; gcc-gan search --list shows each preset's triple); random is --strategy random; "
+        "--resume takes the run's"),
+    space: Optional[SpaceName] = typer.Option(
         None, "--space", help="the search space (default: adversarialnas, or the space of --strategy's published "
         "method); gcc-gan search --list shows which strategies each takes"),
-    strategy: Optional[Literal["differentiable", "evolution", "growth", "random", "reinforce"]] = typer.Option(
-        None, "--strategy", metavar="STRATEGY", help="how architectures are proposed: differentiable, evolution (NSGA-II over reward "
-        "and compiled cost), growth, random or reinforce (default: the published method's for --space)"),
+    strategy: Optional[StrategyName] = typer.Option(  # the names in the help: `<a|b|...>` would not fit 60 columns
+        None, "--strategy", metavar="STRATEGY", help=f"how architectures are proposed: {_one_of(StrategyName)} "
+        "(default: the published method's for --space; evolution: NSGA-II over reward and compiled cost); gcc-gan "
+        "search --list shows which spaces each takes"),
     population: int | None = typer.Option(None, "--population", help="random / evolution / reinforce: candidates "
                                           "per round (evolution: the population; tiny 6 standalone, 8 shared)"),
     candidate_iters: int | None = typer.Option(None, "--candidate-iters", help="standalone evaluator: training "
                                                "iterations of each candidate (tiny 30)"),
-    evaluator: Optional[Literal["shared", "standalone"]] = typer.Option(
+    evaluator: Optional[EvaluatorName] = typer.Option(
         None, "--evaluator", help="random / evolution / reinforce: train each candidate standalone (default), or "
         "score it on the space's shared weights: a one-shot supernet trained first (--supernet-iters), or "
         "AutoGAN's shared GAN (the default for reinforce / random in the autogan space)"),
@@ -111,9 +127,14 @@ def search_cmd(
 
         out = out if out is not None else default_out(None, True)
         method = _run_config(out).get("method")
-    if not resume:  # a flag this search would not read is a usage error, before anything else
-        from ..search.config import refuse_unread
+    name = method
+    if not resume:  # the triple's usage errors (exit 2) first and alone: before the preset note, before any work
+        from ..search.config import refuse_unread, resolve
+        from ..search.registry import check_pair
 
+        name, sp, st, ev = resolve(method, space, strategy, evaluator)
+        check_pair(sp, st, ev)
+        # a flag this search would not read: a usage error too, not accepted and ignored
         refuse_unread(method, dict(space=space, strategy=strategy, evaluator=evaluator, sampling=sampling,
                                    fixed_d=fixed_d, mode=mode, population=population, candidate_iters=candidate_iters,
                                    supernet_iters=supernet_iters, dg_k=k, dg_p=p, executor=executor, address=address,
@@ -121,28 +142,26 @@ def search_cmd(
     if nproc != 1:
         from .dist_launch import launch_workers
 
-        from ..search.config import resolve
         from ..search.run import DATA_PARALLEL
 
-        name = method if resume else resolve(method, space, strategy, evaluator)[0]
         launch_workers(nproc, name in DATA_PARALLEL, f"--method {name}: data-parallel search "
                        "(--nproc) is for adversarial and degas; DGGAN trains its candidates in parallel itself "
                        "(--workers, --executor ray)", device)
+    from ..compiler.cost import parse_count, parse_ms
+
+    budget = dict(max_macs=parse_count(max_macs, "--max-macs"), max_params=parse_count(max_params, "--max-params"),
+                  max_latency_ms=parse_ms(max_latency, "--max-latency"))
     choice = resolve_preset(preset, device)
     if choice.note and not resume:  # a resumed search keeps its own preset (search.json)
         err_console.print(choice.note, highlight=False)
     from ..search.plots import pictures
     from ..search.run import SearchRequest, search
 
-    from ..compiler.cost import parse_count, parse_ms
-
     overrides = dict(iters=iters, sampling=sampling, fixed_d=fixed_d, seed=seed, reward=reward, mode=mode, space=space,
                      strategy=strategy, evaluator=evaluator, population=population, candidate_iters=candidate_iters,
                      supernet_iters=supernet_iters,
-                     dg_k=k, dg_p=p, executor=executor, address=address, workers=workers,
-                     max_macs=parse_count(max_macs, "--max-macs"), max_params=parse_count(max_params, "--max-params"),
-                     max_latency_ms=parse_ms(max_latency, "--max-latency"), latency_backend=latency_backend,
-                     min_diversity=min_diversity)
+                     dg_k=k, dg_p=p, executor=executor, address=address, workers=workers, **budget,
+                     latency_backend=latency_backend, min_diversity=min_diversity)
     req = SearchRequest(method=method, data=data, preset=choice.name, out=out, resume=resume, force=force,
                         overrides=overrides, device=device, threads=threads, pareto=pareto)
     res = search(req, console=err_console)  # under torchrun: one rank (only rank 0 returns)

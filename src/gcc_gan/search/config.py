@@ -14,6 +14,7 @@ from typing import Any
 
 from ..bench.budget import LATENCY_BACKENDS, Budget
 from ..errors import GccGanError
+from .registry import LEGACY_METHODS
 
 PRESET_NAMES = ("tiny", "paper")
 
@@ -122,20 +123,22 @@ class SearchConfig:
         return Budget(self.max_macs, self.max_params, self.max_latency_ms, self.latency_backend)
 
     def validate(self) -> SearchConfig:
+        """The common checks, then each component's own (`check_config` of the run's space,
+        strategy and evaluator classes, search/registry.py); every error names the setting's
+        path (`strategy.dg_k: ...`)."""
         def need(field: str, ok: bool, msg: str) -> None:
             if not ok:  # the setting's path in the per-component view, then what is wrong
                 raise GccGanError(f"{COMPONENT[field]}.{field}: {msg}")
 
-        from .registry import METHOD_PRESETS, SPACES, STRATEGIES, check_pair, preset_of
+        from .registry import EVALUATORS, SPACES, STRATEGIES, check_pair, preset_of
 
-        SPACES.get(self.space), STRATEGIES.get(self.strategy)  # an unknown name: a usage error naming the known
+        # an unknown name: a usage error naming the known ones
+        space, strategy, evaluator = SPACES.get(self.space), STRATEGIES.get(self.strategy), EVALUATORS.get(self.evaluator)
         check_pair(self.space, self.strategy, self.evaluator)
+        need("evaluator", strategy.evaluator in (None, self.evaluator), f"--strategy {self.strategy} evaluates on "
+             f"its own terms ({strategy.evaluator}); --evaluator {self.evaluator} does not apply to it")
         need("method", self.method == (preset_of(self.space, self.strategy, self.evaluator) or self.strategy),
              f"method {self.method!r} does not name --space {self.space} --strategy {self.strategy}")
-        if self.strategy == "differentiable":  # its training objective: the space's supernet's
-            objective = METHOD_PRESETS[self.method].reward
-            need("reward", self.reward == objective, f"--reward {self.reward!r}: the differentiable strategy on the "
-                 f"{self.space} space trains with the {objective} objective (--reward {objective})")
         need("preset", self.preset in PRESET_NAMES,
              f"--preset {self.preset!r}: expected one of {', '.join(PRESET_NAMES)}")
         need("iters", self.iters >= 1, f"--iters {self.iters}: must be at least 1")
@@ -143,11 +146,6 @@ class SearchConfig:
         need("seed", 0 <= self.seed < 2**63, f"--seed {self.seed}: must be a non-negative integer")
         need("batch_size", self.batch_size >= 2, f"batch size {self.batch_size}: must be at least 2")
         need("population", self.population >= 2, f"{self.population}: must be at least 2")
-        need("candidate_iters", self.candidate_iters >= 1, f"{self.candidate_iters}: must be at least 1")
-        need("objective", self.objective in ("", "hinge", "wgan-gp"), f"{self.objective!r}: expected hinge or wgan-gp")
-        need("supernet_iters", self.supernet_iters >= 1, f"{self.supernet_iters}: must be at least 1")
-        need("reward", self.strategy in ("differentiable", "growth") or self.reward in ("is", "fid", "swd"),
-             f"--reward {self.reward!r}: expected one of is, fid, swd")
         need("evolution_cost", self.evolution_cost in ("macs", "params"),
              f"{self.evolution_cost!r}: expected macs or params")
         need("fixed_d", not self.fixed_d or self.method == "adversarial", "--fixed-d applies to AdversarialNAS "
@@ -163,52 +161,8 @@ class SearchConfig:
              f"min_diversity {self.min_diversity}: must be >= 0")
         need("budget_lambda", self.budget_lambda >= 0 and self.budget_lr >= 0,
              "budget multiplier and its step must be >= 0")
-        if self.space == "dggan":
-            from ..executor import EXECUTORS
-
-            need("reward", self.reward in ("fid", "swd"),
-                 f"--reward {self.reward!r}: DGGAN scores by fid (FID, needs the "
-                 "Inception weights) or swd (the explicit SWD proxy)")
-            need("dg_k", self.dg_k >= 1, f"--k {self.dg_k}: must be at least 1")
-            need("dg_p", 0 < self.dg_p <= 1, f"--p {self.dg_p}: must be in (0, 1]")
-            need("target",
-                 self.d0 >= 4 and self.target >= self.d0 and (self.target // self.d0) & (self.target // self.d0 - 1)
-                 == 0 and self.target % self.d0 == 0, f"resolutions {self.d0} → {self.target}: the target must be "
-                 "the base resolution (at least 4) times a power of two")
-            doublings = (self.target // self.d0).bit_length() - 1
-            need("max_steps", self.max_steps >= doublings,
-                 f"max_steps {self.max_steps}: reaching {self.target}x{self.target} "
-                 f"from {self.d0}x{self.d0} needs at least {doublings} steps (one FADE each)")
-            need("dg_kernels", bool(self.dg_kernels) and all(k % 2 == 1 and 1 <= k <= 15 for k in self.dg_kernels),
-                 f"kernels {list(self.dg_kernels)}: odd sizes between 1 and 15 ('same' padding)")
-            need("dg_filters", bool(self.dg_filters) and all(1 <= f <= 4096 for f in self.dg_filters),
-                 f"filters {list(self.dg_filters)}: between 1 and 4096")
-            need("init_iters", self.init_iters >= 1 and self.child_iters >= 1,
-                 "candidate iterations must be at least 1")
-            need("fade_share", 0 < self.fade_share <= 1, f"fade share {self.fade_share}: must be in (0, 1]")
-            need("reward_images", self.reward_images >= 2, f"reward images {self.reward_images}: must be at least 2")
-            need("executor", self.executor in EXECUTORS,
-                 f"--executor {self.executor!r}: expected one of {', '.join(EXECUTORS)}")
-            need("address", self.address is None or self.executor == "ray", "--address is for --executor ray")
-            need("workers", self.workers is None or self.workers >= 1, f"--workers {self.workers}: must be at least 1")
-        if self.evaluator == "shared" and self.strategy in SPACES.get(self.space).shared_searchers:  # AutoGAN's schedule
-            from .rewards import REWARDS
-            from .strategies.controller import MODES
-
-            need("reward", self.reward in REWARDS, f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
-            need("mode", self.mode in MODES, f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
-            need("grow_at", len(self.grow_at) == 2 and 0 < self.grow_at[0] < self.grow_at[1] < self.search_iters,
-                 f"grow_at {list(self.grow_at)}: two growth iterations 0 < g1 < g2 < search_iters "
-                 f"({self.search_iters}), so all three stages run")
-            need("shared_steps", self.shared_steps >= 1 and self.ctrl_steps >= 1 and self.n_critic >= 1,
-                 "shared_steps, ctrl_steps and n_critic must be at least 1")
-            need("topk", self.num_candidate >= self.topk >= 1, f"top-K {self.topk} of {self.num_candidate} candidates: "
-                 "need 1 <= K <= M")
-            need("reset_window", self.reset_window >= 2, f"reset window {self.reset_window}: must be at least 2")
-            need("iters", self.iters == self.search_iters * (self.shared_steps + self.ctrl_steps),
-                 f"--iters {self.iters}: an AutoGAN search runs search_iters × (shared_steps + ctrl_steps) = "
-                 f"{self.search_iters * (self.shared_steps + self.ctrl_steps)} steps; change the schedule, not "
-                 "--iters")
+        for check in (evaluator.check_config, space.check_config, strategy.check_config):
+            check(self, need)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -309,9 +263,6 @@ PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 
 RESUMABLE = {"iters", "log_every", "checkpoint_every", "executor", "address", "workers"}
 
-
-# `--method random` (before the space x strategy redesign): the random strategy
-LEGACY_METHODS = ("random",)
 
 
 def resolve(method: str | None, space: str | None, strategy: str | None, evaluator: str | None,

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,6 +43,9 @@ import numpy as np
 from ..genotype_dsl.model import Network
 
 Arch = Any  # a JSON value
+# `need(field, ok, message)`: SearchConfig.validate's one error builder (the field's component
+# path, then the message); each component's `check_config(cfg, need)` reports through it
+Need = Callable[[str, bool, str], None]
 CAPABILITIES = ("sample", "mutate", "crossover", "tokens", "relax", "grow", "shared")
 TRIES = 10_000  # rejection draws before a space is declared unable to produce a valid architecture
 
@@ -67,6 +71,11 @@ class Space:
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
+
+    @classmethod
+    def check_config(cls, cfg: Any, need: Need) -> None:
+        """The settings this space reads, checked before anything runs (`need` per setting);
+        called by SearchConfig.validate for the run's space. Default: nothing of its own."""
 
     def floor(self) -> Any:
         """A sound lower bound of the compiled cost of every generator of this space at these

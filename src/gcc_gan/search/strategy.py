@@ -26,7 +26,7 @@ import numpy as np
 
 from ..seeding import mix_seed
 from .health import OK
-from .space import Arch, Space
+from .space import Arch, Need, Space
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,11 @@ class Strategy:
         from .registry import EVALUATORS
 
         return EVALUATORS.get(evaluator).searcher_class(space, cls)  # type: ignore[no-any-return]
+
+    @classmethod
+    def check_config(cls, cfg: Any, need: Need) -> None:
+        """The settings this strategy reads, checked before anything runs (see
+        `Space.check_config`). Default: nothing of its own."""
 
     @classmethod
     def searcher(cls, space: Any, cfg: Any, device: Any) -> Any:

@@ -8,12 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..evaluator import Evaluator
 from ..registry import register_evaluator
+from ..space import Need
 
 
 @register_evaluator("shared")
-class SharedWeights:
+class SharedWeights(Evaluator):
     needs = frozenset({"shared"})
+
+    @classmethod
+    def check_config(cls, cfg: Any, need: Need) -> None:
+        """One-shot's settings (a strategy or space with its own shared-weights searcher —
+        differentiable, AutoGAN's — checks its own)."""
+        from ..registry import searcher_class
+        from ..rewards import REWARDS
+        from .oneshot import OneShotSearcher
+
+        if searcher_class(cfg.space, cfg.strategy, cfg.evaluator) is not OneShotSearcher:
+            return
+        need("supernet_iters", cfg.supernet_iters >= 1, f"{cfg.supernet_iters}: must be at least 1")
+        need("reward", cfg.reward in REWARDS, f"--reward {cfg.reward!r}: expected one of {', '.join(REWARDS)}")
+        need("reward_images", cfg.reward_images >= 2, f"reward images {cfg.reward_images}: must be at least 2")
 
     @classmethod
     def searcher_class(cls, space: Any, strategy: Any) -> type:

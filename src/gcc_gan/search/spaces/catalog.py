@@ -11,7 +11,7 @@ import numpy as np
 
 from ...genotype_dsl.model import Network
 from ..registry import register_space
-from ..space import TRIES, Arch, Space, TokenSpace
+from ..space import TRIES, Arch, Need, Space, TokenSpace
 
 # --------------------------------------------------------------------------- AdversarialNAS
 
@@ -212,6 +212,34 @@ class AutoGanSpace(TokenSpace):
                      f"×{min(WIDTHS):g} wide; all 216 such children compiled)")
 
     @classmethod
+    def runs_shared_gan(cls, cfg: Any) -> bool:
+        """Whether AutoGAN's own shared-GAN searcher runs (strategies/reinforce.py: the
+        controller, or uniform tokens for random, on the shared GAN's schedule), so its
+        schedule settings apply."""
+        return cfg.evaluator == "shared" and cfg.strategy in cls.shared_searchers
+
+    @classmethod
+    def check_config(cls, cfg: Any, need: Need) -> None:
+        if not cls.runs_shared_gan(cfg):
+            return
+        from ..rewards import REWARDS
+        from ..strategies.controller import MODES
+
+        need("reward", cfg.reward in REWARDS, f"--reward {cfg.reward!r}: expected one of {', '.join(REWARDS)}")
+        need("mode", cfg.mode in MODES, f"--mode {cfg.mode!r}: expected one of {', '.join(MODES)}")
+        need("grow_at", len(cfg.grow_at) == 2 and 0 < cfg.grow_at[0] < cfg.grow_at[1] < cfg.search_iters,
+             f"grow_at {list(cfg.grow_at)}: two growth iterations 0 < g1 < g2 < search_iters "
+             f"({cfg.search_iters}), so all three stages run")
+        need("shared_steps", cfg.shared_steps >= 1 and cfg.ctrl_steps >= 1 and cfg.n_critic >= 1,
+             "shared_steps, ctrl_steps and n_critic must be at least 1")
+        need("topk", cfg.num_candidate >= cfg.topk >= 1, f"top-K {cfg.topk} of {cfg.num_candidate} candidates: "
+             "need 1 <= K <= M")
+        need("reset_window", cfg.reset_window >= 2, f"reset window {cfg.reset_window}: must be at least 2")
+        steps = cfg.search_iters * (cfg.shared_steps + cfg.ctrl_steps)
+        need("iters", cfg.iters == steps, f"--iters {cfg.iters}: an AutoGAN search runs search_iters × "
+             f"(shared_steps + ctrl_steps) = {steps} steps; change the schedule, not --iters")
+
+    @classmethod
     def shared_searcher_class(cls) -> Any:
         """"shared" for `shared_searchers`: candidates scored on AutoGAN's shared GAN
         (strategies/reinforce.py; the random strategy there draws uniform tokens)."""
@@ -274,6 +302,23 @@ class DgganSpace(Space):
     name = "dggan"
     capabilities = frozenset({"sample", "mutate", "crossover", "grow"})
     objective = "wgan-gp"  # DGGAN's (ProgGAN's) loss, with the drift term
+
+    @classmethod
+    def check_config(cls, cfg: Any, need: Need) -> None:
+        """Its resolutions, actions and routes (whatever the strategy), and its scores."""
+        need("reward", cfg.reward in ("fid", "swd"), f"--reward {cfg.reward!r}: DGGAN scores by fid (FID, needs the "
+             "Inception weights) or swd (the explicit SWD proxy)")
+        ratio = cfg.target // cfg.d0 if cfg.d0 >= 1 else 0
+        need("target", cfg.d0 >= 4 and cfg.target >= cfg.d0 and ratio & (ratio - 1) == 0 and cfg.target % cfg.d0 == 0,
+             f"resolutions {cfg.d0} → {cfg.target}: the target must be the base resolution (at least 4) times a "
+             "power of two")
+        doublings = ratio.bit_length() - 1
+        need("max_steps", cfg.max_steps >= doublings, f"max_steps {cfg.max_steps}: reaching {cfg.target}x{cfg.target} "
+             f"from {cfg.d0}x{cfg.d0} needs at least {doublings} steps (one FADE each)")
+        need("dg_kernels", bool(cfg.dg_kernels) and all(k % 2 == 1 and 1 <= k <= 15 for k in cfg.dg_kernels),
+             f"kernels {list(cfg.dg_kernels)}: odd sizes between 1 and 15 ('same' padding)")
+        need("dg_filters", bool(cfg.dg_filters) and all(1 <= f <= 4096 for f in cfg.dg_filters),
+             f"filters {list(cfg.dg_filters)}: between 1 and 4096")
 
     def floor(self) -> Any:
         """Its cheapest network: the base plus the FADEs to the target at the narrowest width."""

@@ -31,6 +31,7 @@ from ..base import Searcher, adam, apply_grads
 from ..budget import ArchPenalty, Relaxation, repair_relaxed
 from ..config import SearchConfig
 from ..registry import register_strategy
+from ..space import Need
 from ..supernet import temperature
 
 
@@ -152,6 +153,15 @@ class Differentiable:
     @classmethod
     def searcher_class(cls, space: Any, evaluator: str) -> type[Searcher]:
         return DifferentiableSearcher
+
+    @classmethod
+    def check_config(cls, cfg: SearchConfig, need: Need) -> None:
+        """Its training objective is the space's supernet's (`--reward` names it)."""
+        from ..registry import METHOD_PRESETS, preset_of
+
+        objective = METHOD_PRESETS[str(preset_of(cfg.space, cls.name, cls.evaluator))].reward
+        need("reward", cfg.reward == objective, f"--reward {cfg.reward!r}: the differentiable strategy on the "
+             f"{cfg.space} space trains with the {objective} objective (--reward {objective})")
 
     @classmethod
     def searcher(cls, space: Any, cfg: SearchConfig, device: torch.device) -> Searcher:

@@ -58,6 +58,7 @@ from ..config import SearchConfig
 from ..evaluators.training import dataset, split_weights, weights_bytes
 from ..health import OK, no_healthy_candidate, summary
 from ..registry import register_strategy
+from ..space import Need
 from ..spaces.dggan import (
     FADE,
     Action,
@@ -585,6 +586,13 @@ class Growth:
     @classmethod
     def searcher_class(cls, space: Any, evaluator: str) -> type[Searcher]:
         return GrowthSearcher
+
+    @classmethod
+    def check_config(cls, cfg: SearchConfig, need: Need) -> None:
+        need("dg_k", cfg.dg_k >= 1, f"--k {cfg.dg_k}: must be at least 1")
+        need("dg_p", 0 < cfg.dg_p <= 1, f"--p {cfg.dg_p}: must be in (0, 1]")
+        need("init_iters", cfg.init_iters >= 1 and cfg.child_iters >= 1, "candidate iterations must be at least 1")
+        need("fade_share", 0 < cfg.fade_share <= 1, f"fade share {cfg.fade_share}: must be in (0, 1]")
 
     @classmethod
     def searcher(cls, space: Any, cfg: SearchConfig, device: Any) -> Any:
