@@ -27,7 +27,11 @@ candidate evaluations).
 
     python benchmarks/bench_evolution.py                        # 2 spaces x 3 seeds, small
     python benchmarks/bench_evolution.py --seeds 5 --rounds 4 --population 6 --iters 30
-    python benchmarks/bench_evolution.py --evaluator shared --rounds 6 --population 8
+    python benchmarks/bench_evolution.py --evaluator shared --spaces adversarialnas,degas --rounds 5 --population 6
+
+(With `--evaluator shared`, random search in the autogan space is AutoGAN's own weight-sharing
+baseline on its interleaved schedule, not one-shot: compare one-shot strategies in the
+adversarialnas and degas spaces.)
 """
 
 from __future__ import annotations
@@ -80,6 +84,9 @@ def main() -> None:
                     help="train each candidate, or score it on one one-shot supernet per seed")
     ap.add_argument("--supernet-iters", type=int, default=300, help="--evaluator shared: the supernet's steps")
     args = ap.parse_args()
+    if args.evaluator == "shared" and "autogan" in args.spaces.split(","):
+        ap.error("--evaluator shared: random x autogan on shared weights is AutoGAN's own baseline, not one-shot; "
+                 "use --spaces adversarialnas,degas")
     torch.set_num_threads(1)
     if args.evaluator == "standalone":
         spend = args.rounds * args.population * args.iters
