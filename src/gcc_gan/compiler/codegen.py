@@ -7,10 +7,12 @@ Module constructors and forward expressions are the op registry's own source str
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass
-from typing import Callable
+from functools import partial
+from typing import Callable, TypeVar
 
 from torch import Tensor, nn
 
@@ -36,6 +38,29 @@ CHANNELS_LAST = [
 MODULE_ATTRS = frozenset(dir(nn.Module()))
 
 
+PRIMARY = (ast.Name, ast.Call, ast.Attribute, ast.Subscript)
+Src = TypeVar("Src", str, "str | None")
+
+
+def _primary(x: str) -> bool:
+    return x.isidentifier() or isinstance(ast.parse(x, mode="eval").body, PRIMARY)
+
+
+def substitute(src: Callable[..., Src], *xs: str) -> Src:
+    """`src(*xs)`: a source built around the expressions `xs`, each parenthesised where
+    Python's precedence would otherwise bind part of it to the surrounding source. Op
+    sources return expressions such as pixel norm's `a * torch.rsqrt(...)`: as the receiver
+    of `.add_(b)` or `.flatten(1)` unparenthesised, the call would apply to the rsqrt
+    factor alone (a wrong value, or an in-place add that cannot broadcast). Parentheses are
+    added only where they change the parse, so the generated code stays as written."""
+    raw = src(*xs)
+    if raw is None or all(_primary(x) for x in xs):  # a primary binds tighter than anything around it
+        return raw
+    wrapped = src(*(x if _primary(x) else f"({x})" for x in xs))
+    assert wrapped is not None
+    return raw if ast.dump(ast.parse(raw, mode="eval")) == ast.dump(ast.parse(wrapped, mode="eval")) else wrapped
+
+
 @dataclass(frozen=True)
 class Term:
     """One edge's contribution to a node: its source expression, whether it may be
@@ -50,7 +75,11 @@ class Term:
         """`add_into_src` of the last op (None: it has no such form)."""
         if self.last is None or self.pre is None:
             return None
-        return self.last.spec.add_into_src(self.last.call.params, self.last.ctx, acc, self.pre)
+        spec, p, ctx = self.last.spec, self.last.call.params, self.last.ctx
+        view = spec.add_into_src(p, ctx, acc, self.pre)
+        if view is None:
+            return None
+        return substitute(lambda a, x: spec.add_into_src(p, ctx, a, x)[0], acc, self.pre), view[1]  # type: ignore[index]
 
     def named(self, name: str) -> "Term":
         """The term once its expression (or, for add_into, its last op's input) is `name`."""
@@ -75,7 +104,7 @@ def combine(terms: list[Term], need: Callable[[tuple[str, ...]], None]) -> str:
             expr, srcs = view
             need(srcs)
         else:
-            expr = f"{expr}.add_({t.expr})"
+            expr = substitute(lambda a, b: f"{a}.add_({b})", expr, t.expr)
     return expr
 
 
@@ -163,8 +192,8 @@ def generate(g: IRGraph, class_name: str, header: str = "") -> tuple[str, dict[s
                 w, pre = fresh, None
                 for j, op in enumerate(e.ops):
                     m = f"self.{mod_names[(ei, j)]}" if (ei, j) in mod_names else ""
-                    ip = op.spec.inplace_src(op.call.params, op.ctx, x, m) if w else None
-                    pre, x = x, ip or op.spec.codegen_src(op.call.params, op.ctx, x, m)
+                    ip = substitute(partial(op.spec.inplace_src, op.call.params, op.ctx, m=m), x) if w else None
+                    pre, x = x, ip or substitute(partial(op.spec.codegen_src, op.call.params, op.ctx, m=m), x)
                     w = False if ip else (w if op.spec.writable is None else bool(op.spec.writable))
                     if emit is not None and j < len(e.ops) - 1:
                         emit.append(f"        {tmp} = {x}")
