@@ -433,7 +433,6 @@ def test_candidates_plot_names_its_strategy_and_marks_the_kept_candidate() -> No
     (["--data", "cifar10:/nonexistent/dir"], "cifar10"),
     (["--iters", "0"], "--iters 0"),
     (["--method", "degas", "--fixed-d"], "--fixed-d applies to AdversarialNAS"),
-    (["--method", "random", "--fixed-d"], "--fixed-d applies to AdversarialNAS"),
     (["--method", "degas", "--data", "synthetic?n=16"], "DEGAS needs at least 32 images"),
     (["--resume", "--force"], "contradict"),
 ])
