@@ -48,11 +48,11 @@ _NETS = dict(gf=4, df=4, latent=6, bottom=2, batch_size=4, log_every=1)
 MICRO: dict[str, dict[str, Any]] = {
     "CandidateSearcher": {**_NETS, "checkpoint_every": 1, "reward": "swd", "reward_images": 16, "population": 2,
                           "candidate_iters": 1, "workers": 1, "iters": 1},
-    "DifferentiableSearcher": {**_NETS, "checkpoint_every": 2, "iters": 2},
-    "AutoGanSearcher": {**_NETS, "g_batch": 4, "hid": 8, "search_iters": 3, "grow_at": (1, 2), "shared_steps": 2,
-                        "ctrl_steps": 1, "n_critic": 1, "num_candidate": 3, "topk": 2, "reward": "swd",
+    "DifferentiableSearcher": {**_NETS, "checkpoint_every": 1, "iters": 1},
+    "AutoGanSearcher": {**_NETS, "g_batch": 4, "hid": 8, "search_iters": 3, "grow_at": (1, 2), "shared_steps": 1,
+                        "ctrl_steps": 1, "n_critic": 1, "num_candidate": 2, "topk": 2, "reward": "swd",
                         "reward_images": 8, "reset_window": 2, "checkpoint_every": 3,
-                        "iters": 9},  # search_iters x (shared_steps + ctrl_steps)
+                        "iters": 6},  # search_iters x (shared_steps + ctrl_steps)
     "GrowthSearcher": {"reward": "swd", "d0": 4, "target": 8, "max_steps": 2, "dg_kernels": (3,), "dg_filters": (8,),
                        "dg_channels": 8, "latent": 8, "init_iters": 2, "child_iters": 2, "reward_images": 16,
                        "batch_size": 4, "dg_p": 1.0, "dg_k": 1, "workers": 1},  # 3 children at step 1
@@ -80,8 +80,8 @@ def micro(space: str, strategy: str) -> dict[str, Any]:
 
 class Plant:
     """`Reward.score` with every second call planted: the metric reads the best value there
-    is (SWD 0: the largest reward) while the health says collapsed (or, every fourth call,
-    diverged). Every other call is scored for real. The first call (DGGAN's base, which
+    is (SWD 0: the largest reward) while the health says diverged (calls 2, 6, ...) or
+    collapsed (calls 4, 8, ...). Every other call is scored for real. The first call (DGGAN's base, which
     everything grows from) is never planted."""
 
     def __init__(self) -> None:
@@ -96,7 +96,7 @@ class Plant:
             self.calls += 1
             if self.calls % 2:
                 return sc
-            status = COLLAPSED if self.calls % 4 == 2 else DIVERGED
+            status = COLLAPSED if self.calls % 4 == 0 else DIVERGED
             self.planted.append(status)
             return dataclasses.replace(sc, value=0.0, reward=reward_from(sc.metric, 0.0),
                                        health=Health(status, "planted by the test", sc.health.diversity))
@@ -250,6 +250,12 @@ def test_an_unhealthy_candidate_never_wins_even_with_the_best_metric(pair_run: P
     if (pair_run.out / "candidates.csv").exists():  # every scored candidate, with its status
         rows = list(csv.DictReader((pair_run.out / "candidates.csv").open()))
         assert {r["status"] for r in rows} >= set(pair_run.planted)
+    # a controller learning from rewards (AutoGAN's) never takes an unhealthy child's as one
+    steps = [json.loads(x) for x in (pair_run.out / "history.jsonl").read_text().splitlines()]
+    told = [r for r in steps if "last_status" in r]
+    assert all(r["last_reward"] is None for r in told if r["last_status"] != "ok")
+    if told and pair_run.strategy == "reinforce":
+        assert any(r["last_status"] != "ok" for r in told), "no planted child reached the controller"
 
 
 # --------------------------------------------------------------------------- the tiny preset
