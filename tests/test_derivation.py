@@ -547,7 +547,7 @@ def _draw_growth(s: Any, space: Any, rng: np.random.Generator) -> list[tuple[Net
     for step in range(cfg.max_steps):
         st["step"] = step
         nets = {p: space.to_genotype(routes[p])[:2] for p in st["parents"]}
-        admit = None if s.reach is None else (lambda p, a: s.reach.admit(*nets[p], a))
+        admit = None if s.reach is None else (lambda p, a, n=nets: s.reach.admit(*n[p], a))
         kids = [k for k in plan_children(st, dataclasses.replace(cfg, seed=int(rng.integers(2**31))), s.acts, admit)
                 if k.get("status") != "over budget"]
         if not kids:

@@ -44,7 +44,7 @@ DATA = "synthetic?n=64"
 MIN_DIV = 0.005
 
 # the smallest settings each code path allows (the run loop's searcher, search/run.make_searcher)
-_NETS = dict(gf=4, df=4, latent=6, bottom=2, batch_size=4, log_every=1)
+_NETS = {"gf": 4, "df": 4, "latent": 6, "bottom": 2, "batch_size": 4, "log_every": 1}
 MICRO: dict[str, dict[str, Any]] = {
     "CandidateSearcher": {**_NETS, "checkpoint_every": 1, "reward": "swd", "reward_images": 16, "population": 2,
                           "candidate_iters": 1, "workers": 1, "iters": 1},
@@ -61,7 +61,7 @@ DGGAN_SPACE = {k: MICRO["GrowthSearcher"][k] for k in ("d0", "target", "max_step
                                                         "dg_channels", "latent")}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def searcher_kind(space: str, strategy: str) -> str:
     """The run loop's searcher class for the pair (its code path)."""
     from gcc_gan.search.config import make_config
@@ -187,8 +187,8 @@ def check_half_budget(free: Path, space: str, strategy: str, over: dict[str, Any
     floor = space_floor(make_config(None, preset, {**over, "max_macs": half}))
     assert floor is not None and floor.macs <= free_macs  # the floor is a lower bound of the free result
     try:
-        res = search(SearchRequest(data=data, out=out, overrides={**over, "max_macs": half}, device="cpu",
-                                   threads=1, preset=preset))
+        res = search(SearchRequest(data=data, out=out, overrides={**over, "max_macs": half, "min_diversity": 0.0},
+                                   device="cpu", threads=1, preset=preset))  # the budget alone decides here
     except GccGanError as e:
         msg = str(e)
         assert floor.macs > half, f"{space} x {strategy}: refused a budget above the space's floor: {msg}"
@@ -204,8 +204,7 @@ def check_half_budget(free: Path, space: str, strategy: str, over: dict[str, Any
 
 def test_half_the_unconstrained_macs_is_honoured_or_refused_before_training(pair_run: PairRun,
                                                                            tmp_path: Path) -> None:
-    over = {**pair_run.over, "min_diversity": 0.0}  # the budget alone decides here
-    check_half_budget(pair_run.out, pair_run.space, pair_run.strategy, over, tmp_path / "half")
+    check_half_budget(pair_run.out, pair_run.space, pair_run.strategy, pair_run.over, tmp_path / "half")
 
 
 # --------------------------------------------------------------------------- the trust rule

@@ -263,4 +263,4 @@ class StandaloneEvaluator:
                 for r in results]
 
 
-__all__ = ["InlineExecutor", "job_executor", "StandaloneEvaluator", "bind", "dataset", "load_bytes", "split_weights", "train_pair", "weights_bytes"]
+__all__ = ["InlineExecutor", "StandaloneEvaluator", "bind", "dataset", "job_executor", "load_bytes", "split_weights", "train_pair", "weights_bytes"]
