@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 import torch
+from test_candidates import _compiles
 
 from gcc_gan.compiler.cost import compiled_cost
 from gcc_gan.errors import GccGanError
-from gcc_gan.genotype_dsl.analysis import analyze_genotype
 from gcc_gan.genotype_dsl.io import load_genotype
 from gcc_gan.search import registry
 from gcc_gan.search.health import COLLAPSED, DIVERGED, Health
@@ -140,15 +140,6 @@ def pair_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 # --------------------------------------------------------------------------- runs and compiles
-
-
-def _compiles(out: Path) -> Any:
-    from gcc_gan.compiler.pipeline import compile_network
-
-    g = load_genotype(out / "genotype.json")  # validates
-    for role, info in analyze_genotype(g).items():
-        assert compile_network(info, role=role).report["params"] > 0
-    return g
 
 
 def test_pair_runs_and_its_genotype_compiles(pair_run: PairRun) -> None:
