@@ -46,8 +46,8 @@ MIN_DIV = 0.005
 # the smallest settings each code path allows (the run loop's searcher, search/run.make_searcher)
 _NETS = {"gf": 4, "df": 4, "latent": 6, "bottom": 2, "batch_size": 4, "log_every": 1}
 MICRO: dict[str, dict[str, Any]] = {
-    "CandidateSearcher": {**_NETS, "checkpoint_every": 1, "reward": "swd", "reward_images": 16, "population": 2,
-                          "candidate_iters": 1, "workers": 1, "iters": 1},
+    "CandidateSearcher": {**_NETS, "checkpoint_every": 1, "reward": "swd", "reward_images": 16, "population": 4,
+                          "candidate_iters": 1, "workers": 1, "iters": 1},  # 4: Plant's both kinds (2nd, 4th)
     "DifferentiableSearcher": {**_NETS, "checkpoint_every": 1, "iters": 1},
     "AutoGanSearcher": {**_NETS, "g_batch": 4, "hid": 8, "search_iters": 3, "grow_at": (1, 2), "shared_steps": 1,
                         "ctrl_steps": 1, "n_critic": 1, "num_candidate": 2, "topk": 2, "reward": "swd",
@@ -81,8 +81,8 @@ def micro(space: str, strategy: str) -> dict[str, Any]:
 class Plant:
     """`Reward.score` with every second call planted: the metric reads the best value there
     is (SWD 0: the largest reward) while the health says diverged (calls 2, 6, ...) or
-    collapsed (calls 4, 8, ...). Every other call is scored for real. The first call (DGGAN's base, which
-    everything grows from) is never planted."""
+    collapsed (calls 4, 8, ...). Every other call is scored for real; the first (DGGAN's
+    base, which everything grows from) is never planted."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -130,12 +130,10 @@ def pair_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     over = {**micro(space, strategy), "min_diversity": MIN_DIV}
     out = tmp_path_factory.mktemp(f"{space}-{strategy}") / "run"
     plant, buf = Plant(), io.StringIO()
-    before = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp:  # search() restores the thread count itself
         plant.install(mp)
         search(SearchRequest(data=DATA, out=out, overrides=over, device="cpu", threads=1, pareto=1),
                Console(file=buf, width=200))
-    torch.set_num_threads(before)
     return PairRun(space, strategy, searcher_kind(space, strategy), over, out, plant.planted, buf.getvalue())
 
 
