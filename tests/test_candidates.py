@@ -173,23 +173,10 @@ def test_budgeted_random_search_trains_only_what_fits(tmp_path: Path) -> None:
     assert g.provenance.encoding["candidate_search"]["over_budget_redrawn"] > 0
 
 
-@pytest.mark.parametrize("space", ["degas"])  # adversarialnas: test_search.py::test_random_search_end_to_end
-def test_random_pair_ends_with_a_genotype_that_compiles(tmp_path: Path, space: str) -> None:
-    out = _run(tmp_path / "run", iters=2, space=space)
-    g = _compiles(out)
-    cs = g.provenance.encoding["candidate_search"]
-    assert (cs["space"], cs["strategy"], cs["candidates"]) == (space, "random", 4)
-    assert (g.discriminator is None) == (space == "degas")  # DEGAS searches G only (trained against SNGAN's D)
-    for name in ("pareto.csv", "pareto.png", "candidates.csv", "generator.safetensors", "samples.png"):
-        assert (out / name).stat().st_size > 0
-
-
-# --------------------------------------------------------------------------- every pair this loop owns
+# --------------------------------------------------------------------------- the loop's runs
+# every working pair runs, compiles, meets half its MACs and keeps the trust rule: tests/test_pairs.py
 
 DGGAN_MICRO = dict(d0=4, target=8, max_steps=2, dg_kernels=(3,), dg_filters=(8,), dg_channels=8, latent=8)
-# evolution x degas: through the CLI below
-PAIRS = [("random", "dggan"), ("evolution", "adversarialnas"), ("evolution", "autogan"), ("evolution", "dggan"),
-         ("reinforce", "adversarialnas"), ("reinforce", "degas")]
 
 
 def _search(out: Path, strategy: str, space: str, **over: Any) -> Any:
@@ -198,21 +185,6 @@ def _search(out: Path, strategy: str, space: str, **over: Any) -> Any:
     extra = DGGAN_MICRO if space == "dggan" else {}
     return search(SearchRequest(data=DATA, out=out, device="cpu", pareto=2, overrides={
         **MICRO, **extra, "space": space, "strategy": strategy, **over}))
-
-
-@pytest.mark.parametrize("strategy,space", PAIRS, ids=[f"{a}-{b}" for a, b in PAIRS])
-def test_pair_runs_a_few_candidates_and_the_genotype_compiles(tmp_path: Path, strategy: str, space: str) -> None:
-    """Two rounds of two candidates on synthetic data (random x adversarialnas / degas: above)."""
-    import csv
-
-    out = _search(tmp_path / "run", strategy, space, iters=2).out
-    g = _compiles(out)
-    cs = g.provenance.encoding["candidate_search"]
-    assert (cs["space"], cs["strategy"]) == (space, strategy) and g.provenance.searcher == strategy
-    rows = list(csv.DictReader((out / "candidates.csv").open()))
-    assert 2 <= len(rows) <= 4 and cs["kept"] in {r["id"] for r in rows if r["status"] == "ok"}
-    front = list(csv.DictReader((out / "pareto.csv").open()))
-    assert front and any(r["pareto"] == "1" for r in front)
 
 
 def test_evolution_resumed_after_sigkill_gives_the_same_front(tmp_path: Path) -> None:
@@ -278,18 +250,3 @@ def test_cli_runs_evolution_and_names_its_outputs(tmp_path: Path, capsys: pytest
     assert cli(["search", "--space", "dggan", "--strategy", "evolution", "--evaluator", "shared", "-o",
                 str(tmp_path / "y")]) == 2
     assert "the dggan space lacks shared weights" in capsys.readouterr().err and not (tmp_path / "y").exists()
-
-
-ALL_PAIRS = [("random", "adversarialnas"), ("random", "degas"), ("evolution", "degas"), *PAIRS]
-
-
-@pytest.mark.slow  # fast twins: test_pair_runs_a_few_candidates_and_the_genotype_compiles, test_random_pair_...
-@pytest.mark.parametrize("strategy,space", ALL_PAIRS, ids=[f"{a}-{b}" for a, b in ALL_PAIRS])
-def test_pair_at_the_tiny_preset(tmp_path: Path, strategy: str, space: str) -> None:
-    from gcc_gan.search.run import SearchRequest, search
-
-    out = search(SearchRequest(data="synthetic?n=256", out=tmp_path / "run", pareto=3,
-                               overrides={"space": space, "strategy": strategy})).out
-    g = _compiles(out)
-    assert g.provenance.encoding["candidate_search"]["candidates"] >= 12
-    assert (out / "pareto.png").stat().st_size > 10_000

@@ -21,6 +21,8 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hst
 
 from gcc_gan.genotype_dsl.analysis import analyze_genotype
 from gcc_gan.genotype_dsl.encodings.adversarialnas import (
@@ -29,6 +31,7 @@ from gcc_gan.genotype_dsl.encodings.adversarialnas import (
 )
 from gcc_gan.genotype_dsl.model import Edge, Genotype, Network, Node, OpCall, Provenance
 from gcc_gan.search.config import make_config
+from gcc_gan.search.registry import working_pairs
 from gcc_gan.search.spaces.adversarialnas import (
     AdvDims,
     SuperD,
@@ -218,6 +221,9 @@ def _pair(st: dict[str, Any], rng: np.random.Generator) -> dict[str, Network]:
     return {"generator": g, **({"discriminator": d} if d is not None else {})}
 
 
+_IN_SPACE = ("adversarialnas", "degas", "dggan", "autogan")  # spaces with an in-space check here
+
+
 def _pair_space(space: str) -> Callable[[dict[str, Any]], Any]:
     def checks(st: dict[str, Any]) -> Any:
         if space == "adversarialnas":
@@ -227,6 +233,7 @@ def _pair_space(space: str) -> Callable[[dict[str, Any]], Any]:
             return _degas_space({"g": st["space"]._g})
         if space == "dggan":
             return _dggan_space({"cfg": st["space"].cfg})
+        assert space == "autogan"
         return {"generator": _AutoganSpace(), "discriminator": _SnganD()}
     return checks
 
@@ -392,12 +399,22 @@ SEARCHERS = [
     Case("dggan", _dggan_make, _dggan, _dggan_space),
     Case("autogan", _autogan_make, _autogan, _autogan_space),
 ]
-# every (space, ask/tell strategy) pair of the candidate search (search/candidates.py)
-PAIRS = [("random", sp) for sp in ("adversarialnas", "degas", "autogan", "dggan")] + \
-    [("evolution", sp) for sp in ("adversarialnas", "degas", "autogan", "dggan")] + \
-    [("reinforce", sp) for sp in ("adversarialnas", "degas")]
+
+
+def _candidate_loop(space: str, strategy: str) -> bool:
+    """Whether the pair runs in the candidate loop (search/candidates.py): an ask/tell strategy
+    with standalone candidates."""
+    from gcc_gan.search.registry import STRATEGIES
+    from gcc_gan.search.strategy import Strategy
+
+    return issubclass(STRATEGIES.get(strategy), Strategy) and \
+        make_config(None, "tiny", {"space": space, "strategy": strategy}).evaluator == "standalone"
+
+
+# every (space, ask/tell strategy) pair of the candidate search, from the registry
+PAIRS = [(st, sp) for sp, st in working_pairs() if _candidate_loop(sp, st)]
 SEARCHERS += [Case(f"{st}-{sp}", _pair_make(sp, st), _pair, _pair_space(sp), 0.02 if st == "reinforce" else 0.1)
-              for st, sp in PAIRS]
+              for st, sp in PAIRS if sp in _IN_SPACE]
 
 
 def _sweep(case: Case, n: int, seed: int) -> None:
@@ -421,3 +438,165 @@ def test_derivation_valid_and_in_space_for_random_weights(case: Case) -> None:
 @pytest.mark.parametrize("case", SEARCHERS, ids=lambda c: c.name)
 def test_derivation_valid_and_in_space_for_random_weights_long(case: Case) -> None:
     _sweep(case, max(1, int(N_SLOW * case.share)), seed=1)
+
+
+# --------------------------------------------------------------------------- every (space, strategy) pair
+# What each pair's run loop proposes or derives (its searcher, search/run.make_searcher), drawn
+# through the searcher's own code, becomes a genotype through the space's one `to_genotype`,
+# equal to what the searcher itself emits, that validates, builds and runs. Parametrized from
+# the registry: a new pair is covered, a new kind of searcher fails here until it has a drawer.
+PAIR_EXAMPLES = int(os.environ.get("GCC_GAN_PAIR_EXAMPLES", "6"))
+PER_EXAMPLE = 2  # architectures drawn per example
+
+
+def _build_and_run(g: Network, d: Network | None) -> None:
+    """Valid (every node fed and live, shapes agree), and each network runs on a batch of 2."""
+    from gcc_gan.compiler.interpreter import Interpreter
+    from gcc_gan.genotype_dsl.analysis import analyze
+
+    analyze_genotype(Genotype(name="pair", generator=g, discriminator=d))
+    for net in (g, d):
+        if net is None:
+            continue
+        shapes = analyze(net).input_shapes
+        with torch.no_grad():
+            y = Interpreter(net)(*(torch.randn(2, *shapes[i.name]) for i in net.inputs))
+        for t in (y if isinstance(y, tuple) else (y,)):
+            assert t.shape[0] == 2 and bool(torch.isfinite(t).all())
+
+
+def _tell_random(strat: Any, archs: list[Any], rng: np.random.Generator) -> None:
+    from gcc_gan.search.strategy import Scored
+
+    strat.tell(archs, [Scored(float(-rng.random() * 100), "swd-real", 1.0, "ok" if rng.random() < 0.8 else "collapsed",
+                              macs=int(rng.integers(1, 10**6)), params=int(rng.integers(1, 10**4))) for _ in archs])
+
+
+def _draw_candidates(s: Any, space: Any, rng: np.random.Generator) -> list[tuple[Network, Network | None]]:
+    """The candidate loop: its budget filter's `ask` (the strategy's proposals), told random scores."""
+    archs = s.filter.ask(PER_EXAMPLE)
+    _tell_random(s.strategy, archs, rng)
+    return [space.to_genotype(a)[:2] for a in archs]
+
+
+def _draw_autogan(s: Any, space: Any, rng: np.random.Generator) -> list[tuple[Network, Network | None]]:
+    """AutoGAN's shared-weights loop: a child sampled at a random stage from random top-K
+    prefixes (controller logits scaled at random; `random`: uniform tokens), as `sample` does."""
+    from gcc_gan.search.spaces.autogan import stage_tokens
+
+    s.stage = int(rng.integers(3))
+    s._new_controller()
+    hid = s.cfg.hid
+    s.prefixes = [{"arch": [int(rng.integers(n)) for k in range(s.stage) for n in stage_tokens(k, s.widths)],
+                   "h": rng.standard_normal(hid).tolist(), "c": rng.standard_normal(hid).tolist()}
+                  for _ in range(2)] if s.stage else []
+    with torch.no_grad():
+        for q in s.ctrl.parameters():
+            q.mul_(float(rng.choice([1.0, 8.0])))
+    out = []
+    for _ in range(PER_EXAMPLE):
+        arch, _ = s.sample(torch.Generator().manual_seed(int(rng.integers(2**31))))
+        g, d, _ = space.to_genotype(arch)
+        assert g == s.native(arch).network  # what the searcher emits for that vector
+        out.append((g, d if s.stage == 2 else None))  # D: SNGAN's at the full size (a full-depth child's)
+    return out
+
+
+def _derived_arch(space: Any, relaxed: Any) -> Any:
+    """The relaxed space's current derivation in the space's own architecture form."""
+    from gcc_gan.search.spaces.adversarialnas import derive_d_choices
+
+    if space.name == "adversarialnas":
+        return {"g": derive_rows(relaxed.g.probabilities()), "d": derive_d_choices(relaxed.d.probabilities())}
+    if space.name == "degas":
+        return relaxed.relaxation().context()
+    raise AssertionError(f"the {space.name} space is relaxed: give its derivation's architecture here")
+
+
+def _draw_differentiable(s: Any, space: Any, rng: np.random.Generator) -> list[tuple[Network, Network | None]]:
+    """The differentiable strategy: random architecture weights (near-uniform to near one-hot,
+    a dominant first op on a third of the edges), derived by the searcher (with its budget repair)."""
+    out = []
+    for _ in range(PER_EXAMPLE):
+        with torch.no_grad():
+            for group in s.space.arch_groups().values():
+                for a in group:
+                    v = 10 ** rng.uniform(-3, 1) * rng.standard_normal(tuple(a.shape))
+                    if rng.random() < 0.35:
+                        v.reshape(-1)[0] = abs(v).max() + rng.uniform(0, 3)
+                    a.copy_(torch.from_numpy(v))
+        g, d, _, _ = s.derive()
+        g2, d2, _ = space.to_genotype(_derived_arch(space, s.space))
+        assert g == g2 and (d is None or d == d2), "the derivation differs from the space's to_genotype"
+        out.append((g, d))
+    return out
+
+
+def _draw_growth(s: Any, space: Any, rng: np.random.Generator) -> list[tuple[Network, Network | None]]:
+    """DGGAN's growth: `plan_children` from random parents (the selection is by score; any two
+    here), under the budget's reachability pruning when there is one; each route through `to_genotype`."""
+    import dataclasses
+
+    from gcc_gan.search.spaces.dggan import resolution
+    from gcc_gan.search.strategies.growth import plan_children
+
+    cfg = s.cfg
+    routes: dict[str, list[Any]] = {"c0": []}
+    st: dict[str, Any] = {"step": 0, "parents": ["c0"], "nodes": {"c0": {"resolution": cfg.d0}}}
+    out = [space.to_genotype([])[:2]]
+    for step in range(cfg.max_steps):
+        st["step"] = step
+        nets = {p: space.to_genotype(routes[p])[:2] for p in st["parents"]}
+        admit = None if s.reach is None else (lambda p, a, n=nets: s.reach.admit(*n[p], a))
+        kids = [k for k in plan_children(st, dataclasses.replace(cfg, seed=int(rng.integers(2**31))), s.acts, admit)
+                if k.get("status") != "over budget"]
+        if not kids:
+            break
+        for k in kids:
+            routes[k["id"]] = routes[k["parent"]] + [k["action"]]
+            g, d, _ = space.to_genotype(routes[k["id"]])
+            st["nodes"][k["id"]] = {"resolution": resolution(d)}
+            out.append((g, d))
+        st["parents"] = [str(p) for p in rng.choice([k["id"] for k in kids], min(cfg.dg_k, len(kids)), replace=False)]
+    assert all(resolution(d) <= cfg.target for _, d in out)
+    return out
+
+
+DRAWERS = {"CandidateSearcher": _draw_candidates, "AutoGanSearcher": _draw_autogan,
+           "DifferentiableSearcher": _draw_differentiable, "GrowthSearcher": _draw_growth}
+_STATE: dict[tuple[str, str, bool], tuple[Any, Any]] = {}
+
+
+def _searcher(space: str, strategy: str, budget: bool) -> tuple[Any, Any]:
+    """(the run loop's searcher, the registered space), at the micro sizes of test_pairs; with
+    `budget`, a slack --max-macs (AutoGAN's width tokens, DGGAN's narrower FADEs and the budget
+    filter / repair are then in play)."""
+    from test_pairs import micro
+
+    from gcc_gan.search.registry import SPACES
+    from gcc_gan.search.run import make_searcher
+
+    key = (space, strategy, budget)
+    if key not in _STATE:
+        over = micro(space, strategy)
+        if budget:
+            over["max_macs"] = 10**12
+        cfg = make_config(None, "tiny", over)
+        _STATE[key] = (make_searcher(cfg, torch.device("cpu")), SPACES.get(space)(cfg))
+    return _STATE[key]
+
+
+@pytest.mark.parametrize("space,strategy", working_pairs(), ids=[f"{a}-{b}" for a, b in working_pairs()])
+@settings(max_examples=PAIR_EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=hst.integers(0, 2**32 - 1), budget=hst.booleans())
+def test_every_pair_proposes_genotypes_that_build_and_run(one_thread: None, space: str, strategy: str, seed: int,
+                                                          budget: bool) -> None:
+    s, sp = _searcher(space, strategy, budget)
+    kind = type(s).__name__
+    assert kind in DRAWERS, f"{space} x {strategy} runs a new searcher ({kind}): add its drawer to DRAWERS"
+    rng = np.random.default_rng(seed)
+    nets = DRAWERS[kind](s, sp, rng)
+    assert nets
+    for g, d in nets:
+        _build_and_run(g, d)

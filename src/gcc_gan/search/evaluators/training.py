@@ -192,6 +192,18 @@ class InlineExecutor:
         return out
 
 
+def job_executor(cfg: Any, console: Any = None, data_spec: str = "") -> Any:
+    """The executor a search's candidate jobs run on (the candidate loop's, DGGAN growth's):
+    one local worker runs them in this process (`InlineExecutor`), as does data bound to this
+    process; else `--executor` with `--workers`."""
+    from ...executor import default_workers, make_executor
+
+    workers = default_workers() if cfg.workers is None else cfg.workers
+    if cfg.executor == "local" and (workers == 1 or data_spec.startswith("bound:")):
+        return InlineExecutor(console)
+    return make_executor(cfg.executor, workers, retries=1, address=cfg.address, console=console)
+
+
 class StandaloneEvaluator:
     """Trains and scores a list of architectures of `space` (one job each)."""
 
@@ -219,12 +231,7 @@ class StandaloneEvaluator:
         return self._ex
 
     def _make_executor(self) -> Any:
-        from ...executor import default_workers, make_executor
-
-        workers = default_workers() if self.cfg.workers is None else self.cfg.workers
-        if self.cfg.executor == "local" and (workers == 1 or self.data_spec.startswith("bound:")):
-            return InlineExecutor(self.console)
-        return make_executor(self.cfg.executor, workers, retries=1, address=self.cfg.address, console=self.console)
+        return job_executor(self.cfg, self.console, self.data_spec)
 
     def job_spec(self, arch: Any, seed: int) -> dict[str, Any]:
         cfg = self.cfg
@@ -256,4 +263,4 @@ class StandaloneEvaluator:
                 for r in results]
 
 
-__all__ = ["InlineExecutor", "StandaloneEvaluator", "bind", "dataset", "load_bytes", "split_weights", "train_pair", "weights_bytes"]
+__all__ = ["InlineExecutor", "StandaloneEvaluator", "bind", "dataset", "job_executor", "load_bytes", "split_weights", "train_pair", "weights_bytes"]

@@ -245,10 +245,9 @@ class GrowthSearcher(Searcher):
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        from ...executor import make_executor
+        from ..evaluators.training import job_executor
 
-        cfg = self.cfg
-        ex = make_executor(cfg.executor, cfg.workers, retries=1, address=cfg.address, console=self.console)
+        ex = job_executor(self.cfg, self.console)  # one local worker: in this process, as the candidate loop's
         with ex.session():
             self.ex = ex
             try:

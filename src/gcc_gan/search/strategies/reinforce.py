@@ -63,7 +63,7 @@ from ...seeding import mix_seed
 from ..base import Searcher, adam, apply_grads
 from ..budget import admit
 from ..config import SearchConfig
-from ..health import BAD, DIVERGED, OK, no_healthy_candidate, summary
+from ..health import BAD, OK, no_healthy_candidate, summary
 from ..rewards import DESCRIPTION, METRIC, Reward, Scored, resize
 from ..spaces.autogan import (
     GrowingDiscriminator,
@@ -351,7 +351,7 @@ class AutoGanSearcher(Searcher):
         arch, smp = self.sample(self.gen(s, SUB_ARCH), grad=True)
         sc = self._reward(arch, mix_seed(cfg.seed, s, 78) % 2**31)
         scores = sc.record()  # the metric (swd_real / fid / is), reward, status
-        if sc.health.status == DIVERGED:  # no finite reward to learn from: recorded, no policy update
+        if not sc.health.ok:  # collapsed or diverged: recorded, never learned from as a reward (the trust rule)
             self.rewards.append({"step": s + 1, "stage": self.stage, "arch": arch, **scores, "reward": None,
                                  "total": None, "baseline": None, "entropy": float(smp.entropies.detach().sum())})
             return {}
