@@ -1,5 +1,5 @@
 """A search flag the chosen search does not read is a usage error, never accepted and ignored
-(search/config.py `refuse_unread`, `Searcher.settings`)."""
+(search/base.py `refuse_unread`, `Searcher.settings`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from conftest import cli_flat
 
 from gcc_gan.errors import BadValue
-from gcc_gan.search.config import refuse_unread
+from gcc_gan.search.base import refuse_unread
 from gcc_gan.search.registry import searcher_class
 
 # one value per method-specific setting, as the CLI passes it

@@ -129,7 +129,8 @@ def search_cmd(
         method = _run_config(out).get("method")
     name = method
     if not resume:  # the triple's usage errors (exit 2) first and alone: before the preset note, before any work
-        from ..search.config import refuse_unread, resolve
+        from ..search.base import refuse_unread
+        from ..search.config import resolve
         from ..search.registry import check_pair
 
         name, sp, st, ev = resolve(method, space, strategy, evaluator)

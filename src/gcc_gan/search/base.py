@@ -15,7 +15,8 @@ from torch import Tensor, nn
 from ..distributed import SINGLE, DataParallel
 from ..genotype_dsl.model import Network, Provenance
 from ..seeding import mix_seed
-from .config import SearchConfig
+from ..errors import BadValue
+from .config import SearchConfig, resolve
 
 
 class Searcher:
@@ -29,7 +30,7 @@ class Searcher:
     n_items: int = 0  # with reads_images False: how many items the indices range over
     own_progress: bool = False  # True: the searcher shows its own progress (DGGAN: the executor's)
     # the settings only some searchers read that this one does (`--population`, `--k`, ...): a
-    # flag for one it does not read is a usage error, not silently ignored (config.unread_flags)
+    # flag for one it does not read is a usage error, not silently ignored (`refuse_unread` below)
     settings: frozenset[str] = frozenset()
 
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
@@ -164,6 +165,34 @@ class Searcher:
     def pareto_candidates(self, out: Path) -> tuple[list[Any], str, bool] | None:
         """(candidates, score name, higher is better) for pareto.csv; None: the searcher has none."""
         return None
+
+
+_FLAGS = {"dg_k": "--k", "dg_p": "--p"}  # settings whose flag is not --setting-name
+
+
+def refuse_unread(method: str | None, overrides: dict[str, Any]) -> None:
+    """A usage error for a flag given to a search that does not read it (`--population` to
+    a differentiable search, `--k` to a candidate search): accepted and ignored, it would look
+    honoured. The flags in question are the settings some searchers read and others do not
+    (`Searcher.settings`)."""
+    from .registry import searcher_class
+
+    given = {k for k, v in overrides.items() if v is not None and v is not False}
+    _, space, strategy, evaluator = resolve(method, overrides.get("space"), overrides.get("strategy"),
+                                            overrides.get("evaluator"))
+    cls = searcher_class(space, strategy, evaluator)
+    todo, scoped = [Searcher], set()
+    while todo:  # every searcher class (the registries imported them all)
+        c = todo.pop()
+        scoped |= set(c.settings)
+        todo.extend(c.__subclasses__())
+    unread = sorted(given & scoped - set(cls.settings))
+    if unread:
+        flags = ", ".join(_FLAGS.get(k, "--" + k.replace("_", "-")) for k in unread)
+        reads = ", ".join(_FLAGS.get(k, "--" + k.replace("_", "-")) for k in sorted(cls.settings))
+        raise BadValue(f"{flags}: not read by a search of --space {space} --strategy {strategy} --evaluator "
+                       f"{evaluator} (of the method-specific flags it reads {reads or 'none'}); leave "
+                       f"{'it' if len(unread) == 1 else 'them'} out")
 
 
 def adam(params: list[nn.Parameter], lr: float, b1: float, b2: float, wd: float = 0.0) -> torch.optim.Adam:

@@ -304,36 +304,6 @@ def resolve(method: str | None, space: str | None, strategy: str | None, evaluat
     return preset_of(space, strategy, evaluator) or strategy, space, strategy, evaluator
 
 
-_FLAGS = {"dg_k": "--k", "dg_p": "--p"}  # settings whose flag is not --setting-name
-
-
-def refuse_unread(method: str | None, overrides: dict[str, Any]) -> None:
-    """A usage error for a flag given to a search that does not read it (`--population` to
-    a differentiable search, `--k` to a candidate search): accepted and ignored, it would look
-    honoured. The flags in question are the settings some searchers read and others do not
-    (`Searcher.settings`)."""
-    from ..errors import BadValue
-    from .base import Searcher
-    from .registry import searcher_class
-
-    given = {k for k, v in overrides.items() if v is not None and v is not False}
-    _, space, strategy, evaluator = resolve(method, overrides.get("space"), overrides.get("strategy"),
-                                            overrides.get("evaluator"))
-    cls = searcher_class(space, strategy, evaluator)
-    todo, scoped = [Searcher], set()
-    while todo:  # every searcher class (the registries imported them all)
-        c = todo.pop()
-        scoped |= set(c.settings)
-        todo.extend(c.__subclasses__())
-    unread = sorted(given & scoped - set(cls.settings))
-    if unread:
-        flags = ", ".join(_FLAGS.get(k, "--" + k.replace("_", "-")) for k in unread)
-        reads = ", ".join(_FLAGS.get(k, "--" + k.replace("_", "-")) for k in sorted(cls.settings))
-        raise BadValue(f"{flags}: not read by a search of --space {space} --strategy {strategy} --evaluator "
-                       f"{evaluator} (of the method-specific flags it reads {reads or 'none'}); leave "
-                       f"{'it' if len(unread) == 1 else 'them'} out")
-
-
 def make_config(method: str | None, preset: str, overrides: dict[str, Any]) -> SearchConfig:
     """A new run's settings: the flags' triple (`resolve`), the preset's values for its strategy
     and then its space (the space's published method's sizes and schedule), then the flags."""
