@@ -139,3 +139,20 @@ def search_killed_after(out: Path, data: str, overrides: dict[str, object], chec
                           capture_output=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     assert not (out / "genotype.json").exists()
+
+
+def assert_killed_search_resumes_identically(tmp_path: Path, data: str, overrides: dict[str, object],
+                                            checkpoint: int, files: tuple[str, ...]) -> None:
+    """A search killed right after checkpoint `checkpoint` and resumed writes the same `files`
+    and genotype as the same search uninterrupted."""
+    from gcc_gan.genotype_dsl.io import load_genotype
+    from gcc_gan.search.run import SearchRequest, search
+
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    search(SearchRequest(data=data, out=full, device="cpu", overrides=overrides))
+    search_killed_after(killed, data, overrides, checkpoint)
+    res = search(SearchRequest(data=data, out=killed, resume=True, device="cpu"))
+    assert res.resumed_from == checkpoint
+    for name in files:
+        assert (full / name).read_bytes() == (killed / name).read_bytes(), name
+    assert load_genotype(full / "genotype.json").digest() == load_genotype(killed / "genotype.json").digest()

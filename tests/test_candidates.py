@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import search_killed_after
+from conftest import assert_killed_search_resumes_identically
 
 from gcc_gan.bench.budget import Budget
 from gcc_gan.genotype_dsl.analysis import analyze_genotype
@@ -188,18 +188,9 @@ def _search(out: Path, strategy: str, space: str, **over: Any) -> Any:
 
 
 def test_evolution_resumed_after_sigkill_gives_the_same_front(tmp_path: Path) -> None:
-    from gcc_gan.search.run import SearchRequest, search
-
     over = {**MICRO, "space": "adversarialnas", "strategy": "evolution", "iters": 3, "candidate_iters": 1}
-    full = tmp_path / "full"
-    search(SearchRequest(data=DATA, out=full, device="cpu", overrides=over))
-    killed = tmp_path / "killed"
-    search_killed_after(killed, DATA, over, 2)  # SIGKILLed right after that checkpoint
-    res = search(SearchRequest(data=DATA, out=killed, resume=True, device="cpu"))
-    assert res.resumed_from == 2
-    for name in ("pareto.csv", "candidates.csv", "generator.safetensors"):
-        assert (full / name).read_bytes() == (killed / name).read_bytes(), name
-    assert load_genotype(full / "genotype.json").digest() == load_genotype(killed / "genotype.json").digest()
+    assert_killed_search_resumes_identically(tmp_path, DATA, over, 2,  # killed after round 2's checkpoint
+                                            ("pareto.csv", "candidates.csv", "generator.safetensors"))
 
 
 @pytest.mark.parametrize("space", ["adversarialnas", "degas", "autogan", "dggan"])

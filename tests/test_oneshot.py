@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import search_killed_after
+from conftest import assert_killed_search_resumes_identically
 
 from gcc_gan.genotype_dsl.io import load_genotype
 from gcc_gan.search.config import make_config
@@ -161,15 +161,8 @@ def test_evolution_on_shared_weights_emits_a_front_and_a_genotype_that_compiles(
 
 def test_one_shot_resumed_after_sigkill_gives_the_same_result(tmp_path: Path) -> None:
     over = {**MICRO, "space": "adversarialnas", "strategy": "evolution", "iters": 2}
-    full = tmp_path / "full"
-    search(SearchRequest(data=DATA, out=full, device="cpu", overrides=over))
-    killed = tmp_path / "killed"
-    search_killed_after(killed, DATA, over, 4)  # SIGKILLed right after that checkpoint
-    res = search(SearchRequest(data=DATA, out=killed, resume=True, device="cpu"))
-    assert res.resumed_from == 4
-    for name in ("pareto.csv", "candidates.csv"):
-        assert (full / name).read_bytes() == (killed / name).read_bytes(), name
-    assert load_genotype(full / "genotype.json").digest() == load_genotype(killed / "genotype.json").digest()
+    # checkpoint 4: after the supernet's 3 steps and the first round
+    assert_killed_search_resumes_identically(tmp_path, DATA, over, 4, ("pareto.csv", "candidates.csv"))
 
 
 @pytest.mark.slow  # fast twin: test_evolution_on_shared_weights_emits_a_front_and_a_genotype_that_compiles
