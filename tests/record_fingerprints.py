@@ -18,6 +18,8 @@ def main() -> None:
             out = Path(d) / "run"
             # tiny: the preset itself; the rewards that need Inception weights replaced by SWD
             tiny = {"min_diversity": 0.0, **({"reward": "swd"} if method in ("autogan", "dggan") else {}),
+                    # DEGAS's tiny preset when the reference was recorded (search/config.py has more since)
+                    **({"iters": 150, "lr": 1e-3, "n_images": 512} if method == "degas" else {}),
                     **({"workers": 1} if method == "dggan" else {})}
             ov = over if which == "micro" else tiny
             data = DATA if which == "micro" else "synthetic"
