@@ -43,3 +43,16 @@ def test_the_cli_refuses_an_unread_flag_before_writing_anything(tmp_path: Path,
     assert r.code == 2 and "Traceback" not in r.err
     assert "--k, --population: not read by a search of --space adversarialnas --strategy differentiable" in r.err
     assert "preset tiny" not in r.err and not out.exists()  # the usage error alone, nothing written
+
+
+def test_the_next_step_trains_first_when_the_search_ships_no_weights(tmp_path: Path) -> None:
+    """A supernet's derivation or a one-shot winner has no trained weights: compiling it alone
+    would deploy random weights, so the hint trains it first; with weights, it compiles them."""
+    from gcc_gan.cli.search_cmd import next_steps
+
+    g, run = tmp_path / "run" / "genotype.json", tmp_path / "run"
+    bare = next_steps(g, run, "", "digits")
+    assert f"gcc-gan train {g} --data digits -o {run / 'trained'}" in bare
+    assert f"gcc-gan compile {g} --weights {run / 'trained'} -o {run / 'compiled'}" in bare
+    shipped = next_steps(g, run, f" --weights {run}", "digits")
+    assert shipped.strip() == f"next:     gcc-gan compile {g} --weights {run} -o {run / 'compiled'}"

@@ -167,7 +167,6 @@ def search_cmd(
                         overrides=overrides, device=device, threads=threads, pareto=pareto)
     res = search(req, console=err_console)  # under torchrun: one rank (only rank 0 returns)
     done = f"resumed at {res.resumed_from}, " if res.resumed_from is not None else ""
-    g = shlex.quote(str(res.genotype))
     child = res.out / "child.safetensors"  # AutoGAN: the best child's shared weights
     weights = f" --weights {shlex.quote(str(child))}" if child.is_file() else ""
     if (res.out / "generator.safetensors").is_file():  # DGGAN: the winner's trained G and D
@@ -183,8 +182,31 @@ def search_cmd(
                   f"  genotype: {res.genotype}\n"
                   f"  pictures: {', '.join(str(res.out / p) for p in pictures(str(method), space, cfg.get('evaluator'), cfg.get('strategy')))}\n"
                   f"{pareto_line}"
-                  f"  next:     gcc-gan compile {g}{weights} -o {shlex.quote(str(res.out / 'compiled'))}",
+                  f"{next_steps(res.genotype, res.out, weights, _run_data(res.out))}",
                   highlight=False, soft_wrap=True)
+
+
+def next_steps(genotype: Path, run: Path, weights: str, data: str) -> str:
+    """The `next:` lines: compile with the search's trained weights where it ships them; else
+    (a supernet's derivation, a one-shot winner) train the genotype on the search's data first,
+    then compile that."""
+    g, compiled = shlex.quote(str(genotype)), shlex.quote(str(run / "compiled"))
+    if weights:
+        return f"  next:     gcc-gan compile {g}{weights} -o {compiled}"
+    trained = shlex.quote(str(run / "trained"))
+    return (f"  next:     gcc-gan train {g} --data {shlex.quote(data)} -o {trained}   (the search ships no trained "
+            "weights)\n"
+            f"            gcc-gan compile {g} --weights {trained} -o {compiled}")
+
+
+def _run_data(run: Path) -> str:
+    """The data spec a search run recorded (search.json; the default synthetic set when unreadable)."""
+    import json
+
+    try:
+        return str(json.loads((run / "search.json").read_text())["data"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "synthetic"
 
 
 def _run_config(run: Path) -> dict[str, Any]:
