@@ -45,7 +45,7 @@ from ..strategies.random import RandomStrategy
 from ..strategy import Strategy
 from ..supernet import OneShotNets, recalibrated
 
-SUB_ARCH, SUB_Z_D, SUB_Z_G = 0, 1, 2  # sub-streams of a supernet step's randomness
+SUB_Z_D, SUB_Z_G = 1, 2  # sub-streams of a supernet step's randomness (its path: `self.paths`' own stream)
 
 
 class OneShotSearcher(CandidateSearcher):
@@ -56,8 +56,9 @@ class OneShotSearcher(CandidateSearcher):
         with torch.random.fork_rng(devices=[]):  # the shared weights' initialisation, from the seed alone
             torch.manual_seed(mix_seed(cfg.seed, 61))
             self.nets: OneShotNets = self.space.one_shot(device)
-        self.opt_g = adam(self._params(self.nets.g), cfg.lr, cfg.beta1, cfg.beta2)
-        self.opt_d = adam(self._params(self.nets.d), cfg.lr, cfg.beta1, cfg.beta2)
+        self.g_params, self.d_params = self._params(self.nets.g), self._params(self.nets.d)
+        self.opt_g = adam(self.g_params, cfg.lr, cfg.beta1, cfg.beta2)
+        self.opt_d = adam(self.d_params, cfg.lr, cfg.beta1, cfg.beta2)
         # the supernet's training paths: uniform over the space, within the budget (SPOS samples
         # uniformly from the constrained space), a stream of their own
         self.paths = BudgetFilter(RandomStrategy(self.space, cfg, mix_seed(cfg.seed, 63)), self.space, cfg.budget)
@@ -116,9 +117,9 @@ class OneShotSearcher(CandidateSearcher):
         with torch.no_grad():
             fake = g(self.randn(real.shape[0], cfg.latent, s, SUB_Z_D))
         d_loss = F.relu(1.0 - d(real)).mean() + F.relu(1.0 + d(fake)).mean()
-        apply_grads(d_loss, self._params(self.nets.d), self.opt_d, self.dp)
+        apply_grads(d_loss, self.d_params, self.opt_d, self.dp)
         g_loss = -d(g(self.randn(real.shape[0], cfg.latent, s, SUB_Z_G))).mean()
-        apply_grads(g_loss, self._params(self.nets.g), self.opt_g, self.dp)
+        apply_grads(g_loss, self.g_params, self.opt_g, self.dp)
         losses = {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
         health = loss_health(losses)
         if not health.ok:  # the shared weights diverged: every candidate would be scored on NaN
