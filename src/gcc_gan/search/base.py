@@ -32,6 +32,9 @@ class Searcher:
     # the settings only some searchers read that this one does (`--population`, `--k`, ...): a
     # flag for one it does not read is a usage error, not silently ignored (`refuse_unread` below)
     settings: frozenset[str] = frozenset()
+    # a searcher that runs in any space: its schedule's PRESETS key (config.make_config lays it
+    # over the space's published sizes); None: the published method's own preset
+    schedule: str | None = None
 
     def __init__(self, cfg: SearchConfig, device: torch.device) -> None:
         self.cfg, self.device = cfg, device

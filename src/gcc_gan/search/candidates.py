@@ -63,6 +63,8 @@ def strategy_class(name: str) -> type[Strategy]:
 
 class CandidateSearcher(Searcher):
     settings = frozenset({"population", "candidate_iters", "executor", "address", "workers"})
+    schedule = "candidates"
+
     def __init__(self, cfg: SearchConfig, device: torch.device, space: type[Space] | None = None,
                  strategy: type[Strategy] | None = None) -> None:
         super().__init__(cfg, device)

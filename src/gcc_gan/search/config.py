@@ -310,7 +310,7 @@ def resolve(method: str | None, space: str | None, strategy: str | None, evaluat
 def make_config(method: str | None, preset: str, overrides: dict[str, Any]) -> SearchConfig:
     """A new run's settings: the flags' triple (`resolve`), the preset's values for its strategy
     and then its space (the space's published method's sizes and schedule), then the flags."""
-    from .registry import METHOD_PRESETS, SPACES
+    from .registry import METHOD_PRESETS, searcher_class
 
     if preset not in PRESET_NAMES:
         raise GccGanError(f"--preset {preset!r}: expected one of {', '.join(PRESET_NAMES)}")
@@ -320,10 +320,8 @@ def make_config(method: str | None, preset: str, overrides: dict[str, Any]) -> S
     home = next(m for m, p in METHOD_PRESETS.items() if p.space == space)
     if method in METHOD_PRESETS:
         values = {"reward": METHOD_PRESETS[method].reward, **PRESETS[(method, preset)]}
-    elif evaluator == "standalone":  # the space's sizes, the candidate search's schedule
-        values = {**PRESETS[(home, preset)], **PRESETS[("candidates", preset)]}
-    elif strategy not in SPACES.get(space).shared_searchers:  # the space's sizes, the one-shot schedule
-        values = {**PRESETS[(home, preset)], **PRESETS[("oneshot", preset)]}
+    elif schedule := searcher_class(space, strategy, evaluator).schedule:  # the space's sizes, its searcher's schedule
+        values = {**PRESETS[(home, preset)], **PRESETS[(schedule, preset)]}
     else:
         values = {**PRESETS.get((strategy, preset), {}), **PRESETS[(home, preset)]}
     base = SearchConfig(method=method, preset=preset, space=space, strategy=strategy, evaluator=evaluator, **values)

@@ -50,6 +50,8 @@ SUB_Z_D, SUB_Z_G = 1, 2  # sub-streams of a supernet step's randomness (its path
 
 class OneShotSearcher(CandidateSearcher):
     settings = frozenset({"population", "supernet_iters"})
+    schedule = "oneshot"
+
     def __init__(self, cfg: SearchConfig, device: torch.device, space: type[Space] | None = None,
                  strategy: type[Strategy] | None = None) -> None:
         super().__init__(cfg, device, space, strategy)

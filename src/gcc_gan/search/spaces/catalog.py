@@ -216,7 +216,9 @@ class AutoGanSpace(TokenSpace):
         """Whether AutoGAN's own shared-GAN searcher runs (strategies/reinforce.py: the
         controller, or uniform tokens for random, on the shared GAN's schedule), so its
         schedule settings apply."""
-        return cfg.evaluator == "shared" and cfg.strategy in cls.shared_searchers
+        from ..registry import searcher_class
+
+        return searcher_class(cls.name, cfg.strategy, cfg.evaluator) is cls.shared_searcher_class()
 
     @classmethod
     def check_config(cls, cfg: Any, need: Need) -> None:
