@@ -118,16 +118,16 @@ def test_the_evaluator_defaults_and_choices() -> None:
 
 def test_searchers_behind_the_shared_evaluator() -> None:
     from gcc_gan.search.evaluators.oneshot import OneShotSearcher
-    from gcc_gan.search.registry import EVALUATORS, SPACES, STRATEGIES
+    from gcc_gan.search.registry import SPACES, STRATEGIES, searcher_class
     from gcc_gan.search.strategies.reinforce import AutoGanSearcher
 
-    ev = EVALUATORS.get("shared")
     for space in SPACES:
         for strategy in ("random", "evolution", "reinforce"):
             if "shared" not in SPACES.get(space).capabilities:
                 continue
             cfg = make_config(None, "tiny", {"space": space, "strategy": strategy, "evaluator": "shared"})
-            s = ev.searcher(SPACES.get(space), STRATEGIES.get(strategy), cfg, torch.device("cpu"))
+            s = searcher_class(space, strategy, "shared").build(cfg, torch.device("cpu"), SPACES.get(space),
+                                                               STRATEGIES.get(strategy))
             own = strategy in SPACES.get(space).shared_searchers
             assert isinstance(s, AutoGanSearcher if own else OneShotSearcher), (space, strategy)
             assert own == (space == "autogan" and strategy != "evolution")

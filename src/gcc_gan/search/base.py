@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from ..distributed import SINGLE, DataParallel
+from ..errors import BadValue
 from ..genotype_dsl.model import Network, Provenance
 from ..seeding import mix_seed
-from ..errors import BadValue
 from .config import SearchConfig, resolve
 
 
@@ -43,6 +43,12 @@ class Searcher:
         # set by the run loop: write a checkpoint now, numbered `seq`, recording `step` steps
         # done (a searcher whose step is long checkpoints inside it: DGGAN, after each child)
         self.checkpoint: Callable[[int, int], None] = lambda seq, step: None
+
+    @classmethod
+    def build(cls, cfg: SearchConfig, device: torch.device, space: Any, strategy: Any) -> Searcher:
+        """This searcher for `cfg` (`space`, `strategy`: the run's registered classes, for the
+        searchers that take them; `registry.searcher_class` picks the class)."""
+        return cls(cfg, device)
 
     def gen(self, s: int, sub: int) -> torch.Generator:
         return self._gen.manual_seed(mix_seed(self.cfg.seed, s, sub))

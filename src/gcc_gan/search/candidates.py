@@ -133,6 +133,10 @@ class CandidateSearcher(Searcher):
             out["reward"] = float(self.cands[self.best]["scored"].reward)
         return out
 
+    @classmethod
+    def build(cls, cfg: SearchConfig, device: torch.device, space: Any, strategy: Any) -> Searcher:
+        return cls(cfg, device, space, strategy)
+
     def round_of(self, s: int) -> int:
         """The round (generation) run-loop step `s` runs, from 1."""
         return s + 1

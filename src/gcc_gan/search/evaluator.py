@@ -2,8 +2,9 @@
 
 An evaluator declares the space capabilities it `needs` (search/space.py; "shared": the
 space's shared weights), checks the settings it reads (`check_config`, called by
-SearchConfig.validate before anything runs) and builds the run loop's searcher around a
-strategy (`searcher`). Registered by name with `@register_evaluator` (search/registry.py).
+SearchConfig.validate before anything runs) and names the run loop's searcher class around a
+strategy (`searcher_class`; `Searcher.build` makes it). Registered by name with
+`@register_evaluator` (search/registry.py).
 """
 
 from __future__ import annotations
@@ -24,10 +25,6 @@ class Evaluator:
 
     @classmethod
     def searcher_class(cls, space: Any, strategy: Any) -> type:
-        """The class `searcher` builds (what it reads: `Searcher.settings`)."""
-        raise NotImplementedError
-
-    @classmethod
-    def searcher(cls, space: Any, strategy: Any, cfg: Any, device: Any) -> Any:
-        """What the run loop steps: this evaluator's loop around `strategy` on `space`."""
+        """What the run loop steps: this evaluator's searcher class around `strategy` on `space`
+        (what it reads: `Searcher.settings`)."""
         raise NotImplementedError

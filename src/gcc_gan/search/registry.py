@@ -21,9 +21,11 @@ What a registered class must declare (read by this module, nothing else):
   strategy:  `needs: frozenset[str]` — the space capabilities it uses —, `evaluator: str | None`
              (the evaluator a step strategy brings with it — differentiable: the supernet's
              shared weights, growth: standalone children —; None: chosen with --evaluator) and
-             `searcher(space, cfg, device) -> search.base.Searcher` (classmethod): the object the
-             one run loop (run.py) steps, checkpoints and finishes
-  evaluator: `needs: frozenset[str]` (e.g. "shared": the space's shared weights)
+             `searcher_class(space, evaluator) -> type[search.base.Searcher]` (classmethod): the
+             class the one run loop (run.py) builds (`Searcher.build`), steps, checkpoints and
+             finishes
+  evaluator: `needs: frozenset[str]` (e.g. "shared": the space's shared weights) and
+             `searcher_class(space, strategy)` (classmethod): its loop around an ask/tell strategy
 
 The registries fill themselves on first use by importing every module of the packages
 `search.spaces`, `search.strategies` and `search.evaluators` (where the decorators run; all
@@ -254,7 +256,7 @@ METHOD_PRESETS: dict[str, MethodPreset] = {
 
 
 def searcher_class(space: str, strategy: str, evaluator: str) -> type:
-    """The class the run loop steps for this triple (built later, by `Strategy.searcher`)."""
+    """The class the run loop steps for this triple (built by its `Searcher.build`)."""
     return STRATEGIES.get(strategy).searcher_class(SPACES.get(space), evaluator)  # type: ignore[no-any-return]
 
 

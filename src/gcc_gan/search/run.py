@@ -111,10 +111,11 @@ class SearchResult:
 
 
 def make_searcher(cfg: SearchConfig, device: torch.device) -> Searcher:
-    """The searcher the run loop steps: the registered strategy's, on the registered space."""
-    from .registry import SPACES, STRATEGIES
+    """The searcher the run loop steps: the class the registered triple names, on its space and strategy."""
+    from .registry import SPACES, STRATEGIES, searcher_class
 
-    return STRATEGIES.get(cfg.strategy).searcher(SPACES.get(cfg.space), cfg, device)  # type: ignore[no-any-return]
+    cls = searcher_class(cfg.space, cfg.strategy, cfg.evaluator)
+    return cls.build(cfg, device, SPACES.get(cfg.space), STRATEGIES.get(cfg.strategy))  # type: ignore[no-any-return]
 
 
 def _method_flag(name: str | None) -> str:

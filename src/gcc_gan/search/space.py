@@ -34,8 +34,7 @@ target resolution.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np

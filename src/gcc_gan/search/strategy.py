@@ -66,12 +66,13 @@ class Strategy:
 
     name: ClassVar[str] = ""  # set by @register_strategy
     needs: ClassVar[frozenset[str]] = frozenset()
-    # the evaluator it always uses; None: --evaluator (default: shared where the space has it)
+    # the evaluator it always uses; None: --evaluator (default: config.resolve)
     evaluator: ClassVar[str | None] = None
 
     @classmethod
     def searcher_class(cls, space: Any, evaluator: str) -> type:
-        """The class `searcher` builds (what it reads: `Searcher.settings`)."""
+        """The searcher class the run loop steps (what it reads: `Searcher.settings`): the
+        evaluator's loop around this strategy."""
         from .registry import EVALUATORS
 
         return EVALUATORS.get(evaluator).searcher_class(space, cls)  # type: ignore[no-any-return]
@@ -80,13 +81,6 @@ class Strategy:
     def check_config(cls, cfg: Any, need: Need) -> None:
         """The settings this strategy reads, checked before anything runs (see
         `Space.check_config`). Default: nothing of its own."""
-
-    @classmethod
-    def searcher(cls, space: Any, cfg: Any, device: Any) -> Any:
-        """What the run loop steps (search/registry.py): the evaluator's loop around this strategy."""
-        from .registry import EVALUATORS
-
-        return EVALUATORS.get(cfg.evaluator).searcher(space, cls, cfg, device)
 
     def __init__(self, space: Space, cfg: Any, seed: int) -> None:
         missing = self.needs - space.capabilities

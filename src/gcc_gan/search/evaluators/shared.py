@@ -38,9 +38,3 @@ class SharedWeights(Evaluator):
         from .oneshot import OneShotSearcher
 
         return OneShotSearcher
-
-    @classmethod
-    def searcher(cls, space: Any, strategy: Any, cfg: Any, device: Any) -> Any:
-        if strategy.name in space.shared_searchers:
-            return space.shared_searcher_class()(cfg, device)
-        return cls.searcher_class(space, strategy)(cfg, device, space, strategy)

@@ -34,6 +34,3 @@ class Standalone(Evaluator):
 
         return CandidateSearcher
 
-    @classmethod
-    def searcher(cls, space: Any, strategy: Any, cfg: Any, device: Any) -> Any:
-        return cls.searcher_class(space, strategy)(cfg, device, space, strategy)

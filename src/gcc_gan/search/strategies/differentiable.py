@@ -163,6 +163,3 @@ class Differentiable:
         need("reward", cfg.reward == objective, f"--reward {cfg.reward!r}: the differentiable strategy on the "
              f"{cfg.space} space trains with the {objective} objective (--reward {objective})")
 
-    @classmethod
-    def searcher(cls, space: Any, cfg: SearchConfig, device: torch.device) -> Searcher:
-        return DifferentiableSearcher(cfg, device)

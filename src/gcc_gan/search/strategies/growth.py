@@ -593,6 +593,3 @@ class Growth:
         need("init_iters", cfg.init_iters >= 1 and cfg.child_iters >= 1, "candidate iterations must be at least 1")
         need("fade_share", 0 < cfg.fade_share <= 1, f"fade share {cfg.fade_share}: must be in (0, 1]")
 
-    @classmethod
-    def searcher(cls, space: Any, cfg: SearchConfig, device: Any) -> Any:
-        return GrowthSearcher(cfg, device)
