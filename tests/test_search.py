@@ -412,6 +412,9 @@ def test_op_probabilities_share_one_y_range_from_zero() -> None:
 def test_candidates_plot_has_integer_ticks() -> None:
     fig = candidates_figure([{"step": 6, "scores": [0.3, 0.2, 0.25]}])
     assert list(fig.axes[0].get_xticks()) == [1, 2, 3]
+    # a one-shot run scores 48: every number side by side overlapped; every 5th one is readable
+    fig = candidates_figure([{"scores": [0.3 + 0.01 * i for i in range(48)], "status": ["ok"] * 48}])
+    assert list(fig.axes[0].get_xticks()) == list(range(5, 49, 5))
 
 
 def test_candidates_plot_names_its_strategy_and_marks_the_kept_candidate() -> None:

@@ -91,6 +91,9 @@ def _save(fig: Figure, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+MAX_TICKS = 16  # candidate numbers a candidates.png axis shows
+
+
 def pictures(method: str, space: str | None = None, evaluator: str | None = None,
              strategy: str | None = None) -> list[str]:
     """The pictures a search run of `method` (in `space`) writes (besides samples.png)."""
@@ -209,7 +212,10 @@ def candidates_figure(rows: list[dict], title: str = "random search candidates",
             ax.bar([0], [0], color=col, label=f"{st} (never kept)")
     if scores:
         ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
-    ax.set_xticks(list(xs))  # candidates are numbered, not measured
+    # candidates are numbered, not measured: every number up to MAX_TICKS candidates, else every
+    # 2nd / 5th / 10th ... (48 numbers side by side overlapped into one unreadable row)
+    step = next((k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500) if len(scores) <= k * MAX_TICKS), 1000)
+    ax.set_xticks([x for x in xs if x % step == 0])
     ax.set_xlim(0.4, len(scores) + 0.6)
     ax.set_xlabel("candidate" + (f"\n{note}" if note else ""), fontsize=8)
     ax.set_ylabel(ylabel, fontsize=8)
